@@ -1,0 +1,1 @@
+"""Marquee's database layer: models, sessions, embedded PostgreSQL and domain actions."""

@@ -1,0 +1,1 @@
+"""Accounts: users, passwords, refresh-token families."""

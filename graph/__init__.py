@@ -1,0 +1,1 @@
+"""Marquee's GraphQL layer: schema, resolvers, loaders, the ASGI app and the CLI."""

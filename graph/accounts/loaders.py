@@ -1,0 +1,37 @@
+"""Loaders of the accounts domain."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiodataloader import DataLoader
+from sqlalchemy import select
+
+from db.accounts.models import User as UserRow
+from graph.accounts.types import User
+
+if TYPE_CHECKING:
+    from graph.context import Context
+
+USER_COLUMNS = (
+    UserRow.id,
+    UserRow.username,
+    UserRow.full_name,
+    UserRow.avatar_url,
+    UserRow.bio,
+    UserRow.role,
+    UserRow.created_at,
+)
+
+
+class UserByIdLoader(DataLoader[int, User | None]):
+    """Public profiles by user id (inactive users included: their reviews stay)."""
+
+    def __init__(self, context: Context) -> None:
+        super().__init__()
+        self.context = context
+
+    async def batch_load_fn(self, keys: list[int]) -> list[User | None]:
+        rows = await self.context.db.fetch(select(*USER_COLUMNS).where(UserRow.id.in_(keys)))
+        found = {row.id: User.from_row(row) for row in rows}
+        return [found.get(k) for k in keys]

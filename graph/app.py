@@ -1,0 +1,248 @@
+"""The Starlette app: /graphql (HTTP + WebSocket), /healthz, /readyz, /metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
+from typing import Any
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UnsetType
+
+import db.session as db_session
+from db.session import Database, create_engine
+from graph.auth import bearer_token
+from graph.context import Context
+from graph.errors import ApiError
+from graph.schema import build_schema
+from graph.settings import Settings, get_settings
+
+log = logging.getLogger("marquee.http")
+request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+
+REQUESTS = Counter("marquee_http_requests_total", "HTTP requests", ["method", "status"])
+LATENCY = Histogram("marquee_http_request_seconds", "HTTP request latency")
+
+# Domains with background services (the realtime listener, the hold sweeper) register
+# start-up hooks here: each gets the app state and returns an async cleanup callable.
+StartupHook = Callable[[Any], Awaitable[Callable[[], Awaitable[None]]]]
+STARTUP_HOOKS: list[StartupHook] = []
+
+
+class MarqueeGraphQL(GraphQL[Context, None]):
+    def __init__(self, *args: Any, state: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.state = state
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        token = bearer_token(request.headers.get("authorization"))
+        return Context(
+            db=self.state.db,
+            settings=self.state.settings,
+            request=request,
+            token=token,
+            services=self.state.services,
+        )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A token in `connection_init` ({"Authorization": "Bearer …"}) signs the
+        connection in; an invalid one closes it with 4403; none stays anonymous."""
+        params = context.connection_params or {}
+        raw = None
+        if isinstance(params, dict):
+            raw = params.get("Authorization") or params.get("authorization")
+        if raw is not None:
+            token = bearer_token(str(raw))
+            if token is None:
+                raise ConnectionRejectionError({"message": "Malformed Authorization."})
+            context.token = token
+            context.reset_viewer()
+            try:
+                await context.viewer()
+            except ApiError as exc:
+                raise ConnectionRejectionError({"message": exc.message}) from exc
+        return None
+
+    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        return orjson.dumps(data)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _too_large() -> Response:
+    return JSONResponse(
+        {
+            "errors": [
+                {"message": "Request body too large.", "extensions": {"code": "BAD_USER_INPUT"}}
+            ]
+        },
+        status_code=413,
+    )
+
+
+class RequestMiddleware:
+    """Request id, body size limit, access log and metrics, as plain ASGI (cheap)."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        rid = headers.get(b"x-request-id", b"").decode()[:64] or uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            await _too_large()(scope, receive, send)
+            request_id_var.reset(token)
+            return
+        received = 0
+        started = False
+        status = 500
+        start = time.perf_counter()
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _BodyTooLarge
+            return message
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_id)
+        except _BodyTooLarge:
+            if not started:
+                await _too_large()(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - start
+            REQUESTS.labels(scope["method"], str(status)).inc()
+            LATENCY.observe(elapsed)
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "request",
+                    extra={
+                        "request_id": rid,
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round(elapsed * 1000, 2),
+                    },
+                )
+            request_id_var.reset(token)
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> Starlette:
+    settings = settings or get_settings()
+
+    class State:
+        pass
+
+    state: Any = State()
+    state.settings = settings
+    state.db = database
+    state.services = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owns_db = state.db is None
+        if owns_db:
+            from graph.runtime import database_url
+
+            state.db = Database(
+                create_engine(
+                    database_url(settings),
+                    pool_size=settings.db_pool_size,
+                    max_overflow=settings.db_max_overflow,
+                )
+            )
+        cleanups = [await hook(state) for hook in STARTUP_HOOKS]
+        try:
+            yield
+        finally:
+            for cleanup in reversed(cleanups):
+                await cleanup()
+            if owns_db:
+                await state.db.dispose()
+
+    graphql = MarqueeGraphQL(
+        build_schema(settings),
+        state=state,
+        graphql_ide="graphiql" if settings.graphiql else None,
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+    )
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            await state.db.scalar(text("SELECT 1"))
+        except Exception:
+            log.exception("readiness check failed")
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def metrics(request: Request) -> Response:
+        body = (
+            generate_latest()
+            + (
+                "# HELP marquee_sql_statements_total SQL statements run by this process\n"
+                "# TYPE marquee_sql_statements_total counter\n"
+                f"marquee_sql_statements_total {db_session.statements_total}\n"
+            ).encode()
+        )
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+        ],
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                expose_headers=["X-Request-ID"],
+            ),
+            Middleware(RequestMiddleware, max_body=settings.max_body_bytes),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.marquee = state
+    return app

@@ -1,0 +1,170 @@
+"""The `marquee` command: serve, migrate, seed, create-admin, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from graph.settings import get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_migrations(url: str, revision: str = "head") -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["url"] = url
+    command.upgrade(config, revision)
+
+
+async def _with_session(url: str, fn: Callable[..., object]) -> object:
+    from db.session import Database, create_engine
+
+    database = Database(create_engine(url, pool_size=2))
+    try:
+        async with database.transaction() as session:
+            return await fn(session)  # type: ignore[misc]
+    finally:
+        await database.dispose()
+
+
+def _seed(url: str, only_if_empty: bool) -> None:
+    from db import demo
+
+    async def run(session: object) -> list[str]:
+        if only_if_empty and not await demo.is_empty(session):  # type: ignore[arg-type]
+            return []
+        return await demo.seed(session)  # type: ignore[arg-type]
+
+    lines = asyncio.run(_with_session(url, run))
+    for line in lines or []:  # type: ignore[attr-defined]
+        print(line)
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from graph.runtime import database_url
+
+    run_migrations(database_url(), args.revision)
+
+
+def cmd_seed(args: argparse.Namespace) -> None:
+    from graph.runtime import database_url
+
+    url = database_url()
+    run_migrations(url)
+    _seed(url, only_if_empty=not args.force)
+
+
+def cmd_create_admin(args: argparse.Namespace) -> None:
+    from db.accounts import actions
+    from db.errors import DomainError
+    from graph.runtime import database_url
+
+    password = args.password or os.environ.get("MARQUEE_ADMIN_PASSWORD") or getpass.getpass()
+    url = database_url()
+    run_migrations(url)
+
+    async def run(session: object) -> object:
+        return await actions.create_admin(
+            session,  # type: ignore[arg-type]
+            username=args.username,
+            email=args.email,
+            password=password,
+        )
+
+    try:
+        asyncio.run(_with_session(url, run))
+    except DomainError as exc:
+        sys.exit(f"create-admin failed: {exc}")
+    print(f"admin '{args.username}' is ready")
+
+
+def cmd_export_schema(args: argparse.Namespace) -> None:
+    from graph.schema import export_sdl
+
+    sys.stdout.write(export_sdl())
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from graph.logs import configure_logging
+    from graph.runtime import database_url, embedded_server
+
+    settings = get_settings()
+    configure_logging(args.log_level.upper())
+    url = database_url(settings)
+    run_migrations(url)
+    if args.demo:
+        _seed(url, only_if_empty=True)
+    # Workers inherit the resolved URL, so only this process manages the embedded server.
+    os.environ["DATABASE_URL"] = url
+    workers = args.workers or settings.workers
+    host, port = args.host or settings.host, args.port or settings.port
+    print(f"Marquee: GraphiQL at http://{host}:{port}/graphql")
+    try:
+        uvicorn.run(
+            "graph.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        if not settings.database_url:
+            embedded_server(settings).stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="marquee", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="migrate and serve /graphql")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--demo", action="store_true", help="load demo data if the database is empty")
+    p.add_argument("--log-level", default="info")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("migrate", help="apply migrations (alembic upgrade)")
+    p.add_argument("revision", nargs="?", default="head")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("seed", help="load demo data (once; --force to add again)")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("create-admin", help="create the first administrator")
+    p.add_argument("--username", required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--password", help="or MARQUEE_ADMIN_PASSWORD, or asked for")
+    p.set_defaults(func=cmd_create_admin)
+
+    p = sub.add_parser("export-schema", help="print the GraphQL SDL")
+    p.set_defaults(func=cmd_export_schema)
+
+    # Other domains add their commands (e.g. import-tmdb) here.
+    for register in EXTRA_COMMANDS:
+        register(sub)
+
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""The typed per-request context: settings, database access, the viewer and loaders."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import strawberry
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+
+from db.accounts.models import User
+from db.session import Database
+from graph.auth import InvalidToken, Viewer, decode_access_token
+from graph.errors import unauthenticated
+from graph.settings import Settings
+
+L = TypeVar("L")
+
+_UNSET: Any = object()
+
+
+class Context:
+    """Created once per HTTP request or WebSocket connection.
+
+    Loaders are created on first use (aiodataloader binds the running loop when built) and
+    live as long as the context; each takes the context and reads through `db.fetch`.
+    """
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        settings: Settings,
+        request: Request | WebSocket | None = None,
+        token: str | None = None,
+        services: dict[str, Any] | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.request = request
+        self.token = token
+        self.services = services or {}
+        self.connection_params: dict[str, Any] | None = None
+        self._loaders: dict[type[Any], Any] = {}
+        self._viewer: Viewer | None = _UNSET
+
+    def loader(self, cls: type[L]) -> L:
+        """The request's instance of a `<Target>By<Key>Loader`."""
+        found = self._loaders.get(cls)
+        if found is None:
+            found = self._loaders[cls] = cls(self)  # type: ignore[call-arg]
+        return found  # type: ignore[no-any-return]
+
+    def reset_loaders(self) -> None:
+        """Forget cached loads (after a mutation changed what they hold)."""
+        self._loaders.clear()
+
+    async def viewer(self) -> Viewer | None:
+        """The signed-in user, or None. An invalid, expired or revoked token is an error,
+        not an anonymous request: the client must know to refresh."""
+        if self._viewer is not _UNSET:
+            return self._viewer
+        viewer: Viewer | None = None
+        if self.token:
+            try:
+                claims = decode_access_token(self.token, self.settings)
+                user_id = int(claims["sub"])
+            except (InvalidToken, ValueError) as exc:
+                raise unauthenticated(str(exc)) from exc
+            row = await self.db.fetch_one(
+                select(User.id, User.username, User.role).where(
+                    User.id == user_id, User.is_active.is_(True)
+                )
+            )
+            if row is None:
+                raise unauthenticated("This account is not active.")
+            viewer = Viewer(id=row.id, username=row.username, role=row.role)
+        self._viewer = viewer
+        return viewer
+
+    def set_viewer(self, viewer: Viewer | None) -> None:
+        self._viewer = viewer
+
+    def reset_viewer(self) -> None:
+        self._viewer = _UNSET
+
+    async def require_viewer(self) -> Viewer:
+        viewer = await self.viewer()
+        if viewer is None:
+            raise unauthenticated()
+        return viewer
+
+
+Info = strawberry.Info[Context, None]

@@ -1,0 +1,105 @@
+"""Top-level error codes, payload-error mapping and masking of unexpected faults."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from enum import Enum
+from typing import Any, TypeVar
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from db.errors import DomainError
+
+log = logging.getLogger("marquee.errors")
+
+UNAUTHENTICATED = "UNAUTHENTICATED"
+FORBIDDEN = "FORBIDDEN"
+BAD_USER_INPUT = "BAD_USER_INPUT"
+RATE_LIMITED = "RATE_LIMITED"
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+KNOWN_CODES = {UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, RATE_LIMITED, INTERNAL_SERVER_ERROR}
+
+
+class ApiError(GraphQLError):
+    """A top-level error that is safe to show: its message is written for clients."""
+
+    def __init__(self, message: str, code: str, **extensions: Any) -> None:
+        super().__init__(message, extensions={"code": code, **extensions})
+
+
+def unauthenticated(message: str = "Sign in to do this.") -> ApiError:
+    return ApiError(message, UNAUTHENTICATED)
+
+
+def forbidden(message: str = "You are not allowed to do this.") -> ApiError:
+    return ApiError(message, FORBIDDEN)
+
+
+def bad_input(message: str, field: str | None = None) -> ApiError:
+    return ApiError(message, BAD_USER_INPUT, **({"field": field} if field else {}))
+
+
+E = TypeVar("E")
+
+
+def payload_errors(exc: DomainError, error_type: Callable[..., E], codes: type[Enum]) -> list[E]:
+    """Map a DomainError's details onto a payload error type (`code`, `message`, `field`,
+    plus any extra attribute the error type declares, such as `seat_ids`)."""
+    annotations: dict[str, Any] = {}
+    for klass in reversed(getattr(error_type, "__mro__", ())):
+        annotations.update(getattr(klass, "__annotations__", {}))
+    out: list[E] = []
+    for d in exc.details:
+        extra = {k: v for k, v in d.extra.items() if k in annotations}
+        code = codes(d.code) if d.code in codes.__members__ else codes["VALIDATION_ERROR"]
+        out.append(error_type(code=code, message=d.message, field=d.field, **extra))
+    return out
+
+
+def _classify(error: GraphQLError) -> str:
+    original = error.original_error
+    if original is None:
+        # Parse/validation errors and bad variables: the client's input.
+        return BAD_USER_INPUT
+    if isinstance(original, GraphQLError):
+        code = (original.extensions or {}).get("code")
+        return code if isinstance(code, str) else INTERNAL_SERVER_ERROR
+    return INTERNAL_SERVER_ERROR
+
+
+class ErrorCodes(SchemaExtension):
+    """Give every top-level error an `extensions.code`; hide unexpected faults' details
+    in production (they are logged with the request id instead)."""
+
+    def __init__(self, *, mask: bool) -> None:
+        self.mask = mask
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if not result or not result.errors:
+            return
+        cleaned: list[GraphQLError] = []
+        for error in result.errors:
+            code = _classify(error)
+            ext = dict(error.extensions or {})
+            ext["code"] = code
+            message = error.message
+            if code == INTERNAL_SERVER_ERROR:
+                log.error("unexpected error in %s", error.path, exc_info=error.original_error)
+                if self.mask:
+                    message = "Internal server error."
+            cleaned.append(
+                GraphQLError(
+                    message,
+                    nodes=error.nodes,
+                    source=error.source,
+                    positions=error.positions,
+                    path=error.path,
+                    original_error=error.original_error,
+                    extensions=ext,
+                )
+            )
+        result.errors = cleaned
