@@ -2,5 +2,16 @@
 
 from db.accounts import models as accounts_models
 from db.base import Base
+from db.booking import models as booking_models
+from db.catalog import models as catalog_models
+from db.cinemas import models as cinemas_models
+from db.reviews import models as reviews_models
 
-__all__ = ["Base", "accounts_models"]
+__all__ = [
+    "Base",
+    "accounts_models",
+    "booking_models",
+    "catalog_models",
+    "cinemas_models",
+    "reviews_models",
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -11,6 +12,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -20,14 +22,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types.unset import UnsetType
 
 import db.session as db_session
 from db.session import Database, create_engine
 from graph.auth import bearer_token
+from graph.booking.subscriptions import start_seat_hub
+from graph.booking.sweeper import start_sweeper
 from graph.context import Context
 from graph.errors import ApiError
 from graph.schema import build_schema
@@ -42,13 +47,42 @@ LATENCY = Histogram("marquee_http_request_seconds", "HTTP request latency")
 # Domains with background services (the realtime listener, the hold sweeper) register
 # start-up hooks here: each gets the app state and returns an async cleanup callable.
 StartupHook = Callable[[Any], Awaitable[Callable[[], Awaitable[None]]]]
-STARTUP_HOOKS: list[StartupHook] = []
+STARTUP_HOOKS: list[StartupHook] = [start_seat_hub, start_sweeper]
+
+
+class TextWebSocketAdapter(ASGIWebSocketAdapter):
+    """WebSocket messages as text frames: GraphQL-over-WebSocket clients (graphql-ws,
+    Apollo) parse text messages, but `encode_json` gives bytes (orjson, for HTTP)."""
+
+    async def send_json(self, message: Any) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
 
 class MarqueeGraphQL(GraphQL[Context, None]):
+    websocket_adapter_class = TextWebSocketAdapter  # type: ignore[assignment]
+
     def __init__(self, *args: Any, state: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """As strawberry's, but a request it cannot use (malformed JSON, a mutation over GET,
+        no query) gets a GraphQL-shaped JSON error with a code instead of plain text."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        response: Response
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            response = JSONResponse(
+                {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_USER_INPUT"}}]},
+                status_code=exc.status_code,
+            )
+        await response(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         token = bearer_token(request.headers.get("authorization"))
@@ -220,6 +254,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                 "# HELP marquee_sql_statements_total SQL statements run by this process\n"
                 "# TYPE marquee_sql_statements_total counter\n"
                 f"marquee_sql_statements_total {db_session.statements_total}\n"
+                # Which worker answered: with several workers each scrape reaches one of
+                # them, so the benchmark sums per-process counters keyed by this.
+                "# HELP marquee_process_id The id of the worker process that answered\n"
+                "# TYPE marquee_process_id gauge\n"
+                f"marquee_process_id {os.getpid()}\n"
             ).encode()
         )
         return Response(body, media_type=CONTENT_TYPE_LATEST)

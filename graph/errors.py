@@ -65,7 +65,12 @@ def _classify(error: GraphQLError) -> str:
         return BAD_USER_INPUT
     if isinstance(original, GraphQLError):
         code = (original.extensions or {}).get("code")
-        return code if isinstance(code, str) else INTERNAL_SERVER_ERROR
+        if isinstance(code, str):
+            return code
+    if error.path is None:
+        # Raised before any resolver ran: coercing the client's variables (an unknown enum
+        # value, a malformed date) failed.
+        return BAD_USER_INPUT
     return INTERNAL_SERVER_ERROR
 
 

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.accounts import tokens
 from db.accounts.codes import AccountErrorCode as Code
+from db.accounts.codes import Gender, Role
 from db.accounts.models import User
-from db.accounts.passwords import hash_password
+from db.accounts.passwords import hash_password, verify_password
 from db.errors import DomainError, Validator
 
 USERNAME_RE = re.compile(r"^[a-z0-9_.]{3,32}$")
+USERNAME_RULE = "The username must be 3 to 32 characters of a-z, 0-9, '_' and '.'."
+MAX_LOGIN_LENGTH = 320
+PROFILE_FIELDS = frozenset(
+    {"username", "email", "full_name", "birth_date", "gender", "avatar_url", "bio"}
+)
 
 
 def _normalize_email(raw: str, v: Validator, field: str = "email") -> str:
@@ -39,11 +52,7 @@ async def register(
 ) -> User:
     v = Validator()
     username = username.strip()
-    v.check(
-        bool(USERNAME_RE.match(username.lower())),
-        "username",
-        "The username must be 3 to 32 characters of a-z, 0-9, '_' and '.'.",
-    )
+    v.check(bool(USERNAME_RE.match(username.lower())), "username", USERNAME_RULE)
     email = _normalize_email(email, v)
     _check_password(password, v)
     if full_name is not None:
@@ -68,7 +77,213 @@ async def register(
         role=role,
     )
     session.add(user)
+    await _flush_unique(session)
+    return user
+
+
+async def sign_up(
+    session: AsyncSession,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    full_name: str | None,
+    refresh_ttl_days: int,
+) -> tuple[User, str]:
+    """Register and sign in: the new user and a refresh token of a new family."""
+    user = await register(
+        session, username=username, email=email, password=password, full_name=full_name
+    )
+    raw = await tokens.issue_refresh_token(session, user.id, ttl_days=refresh_ttl_days)
+    return user, raw
+
+
+async def _flush_unique(session: AsyncSession) -> None:
+    """Flush; a unique violation (two requests racing for one name) is ALREADY_EXISTS."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        text = str(exc.orig)
+        if "uq_users_username" in text:
+            raise DomainError(Code.ALREADY_EXISTS, "This username is taken.", "username") from exc
+        if "uq_users_email" in text:
+            raise DomainError(
+                Code.ALREADY_EXISTS, "This e-mail is already registered.", "email"
+            ) from exc
+        raise
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password("not-a-real-password")
+
+
+async def authenticate(session: AsyncSession, *, login: str, password: str) -> User:
+    """The user whose username or e-mail is `login` and whose password matches.
+
+    Unknown login and wrong password give the same error (and cost the same hash check), so
+    a client cannot probe which accounts exist. A bcrypt hash is upgraded to argon2id."""
+    login = login.strip()
+    user = None
+    if 0 < len(login) <= MAX_LOGIN_LENGTH and len(password) <= 1024:
+        user = await session.scalar(
+            select(User).where((User.username == login) | (User.email == login))
+        )
+    if user is None:
+        verify_password(password, _dummy_hash())
+        raise _bad_credentials()
+    valid, new_hash = verify_password(password, user.password_hash)
+    if not valid:
+        raise _bad_credentials()
+    if not user.is_active:
+        raise DomainError(Code.ACCOUNT_DISABLED, "This account is disabled.")
+    if new_hash is not None:
+        user.password_hash = new_hash
+    user.last_login_at = datetime.now(UTC)
     await session.flush()
+    await session.refresh(user)
+    return user
+
+
+def _bad_credentials() -> DomainError:
+    return DomainError(Code.INVALID_CREDENTIALS, "The login or the password is wrong.")
+
+
+async def login(
+    session: AsyncSession, *, login: str, password: str, refresh_ttl_days: int
+) -> tuple[User, str]:
+    """Sign in: the user and a refresh token of a new family."""
+    user = await authenticate(session, login=login, password=password)
+    raw = await tokens.issue_refresh_token(session, user.id, ttl_days=refresh_ttl_days)
+    return user, raw
+
+
+async def _get_user(session: AsyncSession, user_id: int, field: str | None = None) -> User:
+    user = await session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise DomainError(Code.NOT_FOUND, "No such user.", field)
+    return user
+
+
+def _check_url(value: str, v: Validator, field: str) -> None:
+    parts = urlsplit(value)
+    v.check(
+        parts.scheme in ("http", "https") and bool(parts.netloc) and len(value) <= 500,
+        field,
+        "Give an http(s) URL of at most 500 characters.",
+    )
+
+
+async def update_profile(
+    session: AsyncSession, *, user_id: int, changes: Mapping[str, Any]
+) -> User:
+    """Change the given profile fields (a None value clears an optional field)."""
+    unknown = set(changes) - PROFILE_FIELDS
+    if unknown:
+        raise ValueError(f"not profile fields: {sorted(unknown)}")
+    user = await _get_user(session, user_id)
+    v = Validator()
+    values = dict(changes)
+    if "username" in values:
+        username = (values["username"] or "").strip()
+        v.check(bool(USERNAME_RE.match(username.lower())), "username", USERNAME_RULE)
+        values["username"] = username
+    if "email" in values:
+        values["email"] = _normalize_email(values["email"] or "", v)
+    if values.get("full_name") is not None:
+        values["full_name"] = values["full_name"].strip() or None
+        v.check(len(values["full_name"] or "") <= 200, "fullName", "At most 200 characters.")
+    if values.get("bio") is not None:
+        v.check(len(values["bio"]) <= 2000, "bio", "At most 2000 characters.")
+    if values.get("avatar_url") is not None:
+        _check_url(values["avatar_url"], v, "avatarUrl")
+    birth = values.get("birth_date")
+    if birth is not None:
+        v.check(
+            isinstance(birth, date) and date(1900, 1, 1) <= birth <= datetime.now(UTC).date(),
+            "birthDate",
+            "The birth date must be between 1900-01-01 and today.",
+        )
+    if values.get("gender") is not None:
+        v.check(values["gender"] in Gender.__members__, "gender", "Unknown gender.")
+        values["gender"] = str(values["gender"])
+    v.raise_if_any()
+    for key in ("username", "email"):
+        if key in values and str(values[key]).lower() != str(getattr(user, key)).lower():
+            column = getattr(User, key)
+            taken = await session.scalar(
+                select(User.id).where(column == values[key], User.id != user.id)
+            )
+            if taken is not None:
+                what = "username is taken" if key == "username" else "e-mail is already registered"
+                raise DomainError(Code.ALREADY_EXISTS, f"This {what}.", key)
+    for key, value in values.items():
+        setattr(user, key, value)
+    await _flush_unique(session)
+    await session.refresh(user)
+    return user
+
+
+async def change_password(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    current_password: str,
+    new_password: str,
+    refresh_ttl_days: int,
+) -> tuple[User, str]:
+    """Set a new password and end every other session: all refresh tokens are revoked and
+    the caller gets a fresh one."""
+    user = await _get_user(session, user_id)
+    valid, _ = verify_password(current_password, user.password_hash)
+    if not valid:
+        raise DomainError(
+            Code.INVALID_CREDENTIALS, "The current password is wrong.", "currentPassword"
+        )
+    v = Validator()
+    _check_password(new_password, v, "newPassword")
+    v.check(
+        new_password != current_password,
+        "newPassword",
+        "The new password must differ from the current one.",
+    )
+    v.raise_if_any()
+    user.password_hash = hash_password(new_password)
+    await tokens.revoke_all(session, user.id)
+    raw = await tokens.issue_refresh_token(session, user.id, ttl_days=refresh_ttl_days)
+    await session.refresh(user)
+    return user, raw
+
+
+async def set_user_role(session: AsyncSession, *, actor_id: int, user_id: int, role: str) -> User:
+    """An admin changes a user's role; an admin cannot demote themself (no lock-out)."""
+    if role not in Role.__members__:
+        raise DomainError(Code.VALIDATION_ERROR, "Unknown role.", "role")
+    user = await _get_user(session, user_id, "userId")
+    if user.id == actor_id and role != Role.ADMIN:
+        raise DomainError(
+            Code.VALIDATION_ERROR, "You cannot remove your own administrator role.", "role"
+        )
+    user.role = role
+    await session.flush()
+    await session.refresh(user)
+    return user
+
+
+async def set_user_active(
+    session: AsyncSession, *, actor_id: int, user_id: int, is_active: bool
+) -> User:
+    """An admin (de)activates an account; deactivation ends every session of it."""
+    user = await _get_user(session, user_id, "userId")
+    if user.id == actor_id and not is_active:
+        raise DomainError(
+            Code.VALIDATION_ERROR, "You cannot deactivate your own account.", "isActive"
+        )
+    user.is_active = is_active
+    if not is_active:
+        await tokens.revoke_all(session, user.id)
+    await session.flush()
+    await session.refresh(user)
     return user
 
 

@@ -47,6 +47,7 @@ class User(Timestamps, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
     loyalty_points: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     total_spent: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False, server_default="0")
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RefreshToken(Base):
@@ -66,3 +67,16 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RateLimit(Base):
+    """Fixed-window attempt counters (login, registration), shared by every instance.
+
+    UNLOGGED: counters are cheap to lose in a crash and must not cost WAL writes."""
+
+    __tablename__ = "rate_limits"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    hits: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -1,24 +1,54 @@
-"""Account mutations: thin shells around db.accounts.actions."""
+"""Account mutations: thin shells around db.accounts.actions and db.accounts.tokens."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
-from db.accounts import actions
-from db.accounts.codes import AccountErrorCode
+from db.accounts import actions, tokens
+from db.accounts.models import User as UserRow
 from db.errors import DomainError
-from graph.accounts.types import AccountError, AuthPayload, Me
-from graph.auth import Viewer, create_access_token
-from graph.context import Info
-from graph.errors import payload_errors
+from graph.accounts.enums import AccountErrorCode
+from graph.accounts.inputs import (
+    ChangePasswordInput,
+    LoginInput,
+    LogoutInput,
+    RefreshTokenInput,
+    RegisterInput,
+    SetUserActiveInput,
+    SetUserRoleInput,
+    UpdateProfileInput,
+)
+from graph.accounts.ratelimit import enforce
+from graph.accounts.types import (
+    AccountError,
+    AuthPayload,
+    ChangePasswordPayload,
+    LogoutPayload,
+    Me,
+    SetUserActivePayload,
+    SetUserRolePayload,
+    UpdateProfilePayload,
+    User,
+)
+from graph.auth import IsAdmin, IsAuthenticated, Viewer, create_access_token
+from graph.context import Context, Info
+from graph.errors import payload_errors, unauthenticated
+from graph.relay import decode_id
 
 
-@strawberry.input(description="A new account.")
-class RegisterInput:
-    username: str = strawberry.field(description="3 to 32 of a-z, 0-9, '_' and '.'.")
-    email: str = strawberry.field(description="E-mail address.")
-    password: str = strawberry.field(description="8 to 128 characters.")
-    full_name: str | None = strawberry.field(default=None, description="Full name.")
+def _errors(exc: DomainError) -> list[AccountError]:
+    return payload_errors(exc, AccountError, AccountErrorCode)
+
+
+def _signed_in(ctx: Context, user: UserRow, refresh_token: str) -> AuthPayload:
+    ctx.set_viewer(Viewer(id=user.id, username=user.username, role=user.role))
+    return AuthPayload(
+        access_token=create_access_token(user.id, user.role, ctx.settings),
+        refresh_token=refresh_token,
+        user=Me.from_row(user),
+    )
 
 
 @strawberry.type
@@ -26,26 +56,154 @@ class Mutation:
     @strawberry.mutation(description="Create an account and sign in.")
     async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
         ctx = info.context
+        await enforce(ctx, "register", input.email, ctx.settings.register_rate_per_minute)
         try:
             async with ctx.db.transaction() as session:
-                user = await actions.register(
+                user, refresh = await actions.sign_up(
                     session,
                     username=input.username,
                     email=input.email,
                     password=input.password,
                     full_name=input.full_name,
+                    refresh_ttl_days=ctx.settings.refresh_token_ttl_days,
                 )
         except DomainError as exc:
-            return AuthPayload(
-                access_token=None,
-                refresh_token=None,
-                user=None,
-                errors=payload_errors(exc, AccountError, AccountErrorCode),
+            return AuthPayload(errors=_errors(exc))
+        return _signed_in(ctx, user, refresh)
+
+    @strawberry.mutation(description="Sign in with a username or e-mail and a password.")
+    async def login(self, info: Info, input: LoginInput) -> AuthPayload:
+        ctx = info.context
+        await enforce(ctx, "login", input.login, ctx.settings.login_rate_per_minute)
+        try:
+            async with ctx.db.transaction() as session:
+                user, refresh = await actions.login(
+                    session,
+                    login=input.login,
+                    password=input.password,
+                    refresh_ttl_days=ctx.settings.refresh_token_ttl_days,
+                )
+        except DomainError as exc:
+            return AuthPayload(errors=_errors(exc))
+        return _signed_in(ctx, user, refresh)
+
+    @strawberry.mutation(
+        description="Trade a refresh token for a new access token and a new refresh token. "
+        "Each refresh token works once; re-using one ends its session."
+    )
+    async def refresh_token(self, info: Info, input: RefreshTokenInput) -> AuthPayload:
+        ctx = info.context
+        # The rotation commits even when it fails: a re-used token's family stays revoked.
+        async with ctx.db.transaction() as session:
+            rotation = await tokens.rotate_refresh_token(
+                session, input.refresh_token, ttl_days=ctx.settings.refresh_token_ttl_days
             )
-        ctx.set_viewer(Viewer(id=user.id, username=user.username, role=user.role))
-        return AuthPayload(
+        if rotation.error is not None:
+            return AuthPayload(errors=_errors(rotation.error))
+        assert rotation.user is not None
+        assert rotation.refresh_token is not None
+        return _signed_in(ctx, rotation.user, rotation.refresh_token)
+
+    @strawberry.mutation(
+        description="End a session (its refresh token) or all sessions. Access tokens already "
+        "issued stay valid until they expire (at most the access-token lifetime)."
+    )
+    async def logout(self, info: Info, input: LogoutInput) -> LogoutPayload:
+        ctx = info.context
+        viewer = await ctx.viewer()
+        if input.all_sessions and viewer is None and input.refresh_token is None:
+            raise unauthenticated("Sign in or give a refresh token to end all sessions.")
+        try:
+            async with ctx.db.transaction() as session:
+                count = await tokens.logout(
+                    session,
+                    viewer_id=viewer.id if viewer else None,
+                    refresh_token=input.refresh_token,
+                    all_sessions=input.all_sessions,
+                )
+        except DomainError as exc:
+            return LogoutPayload(errors=_errors(exc))
+        return LogoutPayload(revoked_count=count)
+
+    @strawberry.mutation(
+        description="Change the signed-in user's profile.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def update_profile(self, info: Info, input: UpdateProfileInput) -> UpdateProfilePayload:
+        ctx = info.context
+        viewer = await ctx.require_viewer()
+        changes: dict[str, Any] = {
+            key: getattr(input, key)
+            for key in actions.PROFILE_FIELDS
+            if getattr(input, key) is not strawberry.UNSET
+        }
+        try:
+            async with ctx.db.transaction() as session:
+                user = await actions.update_profile(session, user_id=viewer.id, changes=changes)
+        except DomainError as exc:
+            return UpdateProfilePayload(errors=_errors(exc))
+        ctx.reset_loaders()
+        return UpdateProfilePayload(user=Me.from_row(user))
+
+    @strawberry.mutation(
+        description="Change the password. Every other session is signed out; this one gets "
+        "new tokens in the payload.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def change_password(
+        self, info: Info, input: ChangePasswordInput
+    ) -> ChangePasswordPayload:
+        ctx = info.context
+        viewer = await ctx.require_viewer()
+        try:
+            async with ctx.db.transaction() as session:
+                user, refresh = await actions.change_password(
+                    session,
+                    user_id=viewer.id,
+                    current_password=input.current_password,
+                    new_password=input.new_password,
+                    refresh_ttl_days=ctx.settings.refresh_token_ttl_days,
+                )
+        except DomainError as exc:
+            return ChangePasswordPayload(errors=_errors(exc))
+        return ChangePasswordPayload(
             access_token=create_access_token(user.id, user.role, ctx.settings),
-            refresh_token=None,  # TODO(accounts): issue a refresh token family
+            refresh_token=refresh,
             user=Me.from_row(user),
-            errors=[],
         )
+
+    @strawberry.mutation(
+        description="Give a user a role (administrators only).", permission_classes=[IsAdmin]
+    )
+    async def set_user_role(self, info: Info, input: SetUserRoleInput) -> SetUserRolePayload:
+        ctx = info.context
+        viewer = await ctx.require_viewer()
+        try:
+            pk = decode_id(input.user_id, "User", "userId")
+            async with ctx.db.transaction() as session:
+                user = await actions.set_user_role(
+                    session, actor_id=viewer.id, user_id=pk, role=input.role.value
+                )
+        except DomainError as exc:
+            return SetUserRolePayload(errors=_errors(exc))
+        ctx.reset_loaders()
+        return SetUserRolePayload(user=User.from_row(user))
+
+    @strawberry.mutation(
+        description="Activate or deactivate an account (administrators only). A deactivated "
+        "user cannot sign in, and their tokens stop working at their next request.",
+        permission_classes=[IsAdmin],
+    )
+    async def set_user_active(self, info: Info, input: SetUserActiveInput) -> SetUserActivePayload:
+        ctx = info.context
+        viewer = await ctx.require_viewer()
+        try:
+            pk = decode_id(input.user_id, "User", "userId")
+            async with ctx.db.transaction() as session:
+                user = await actions.set_user_active(
+                    session, actor_id=viewer.id, user_id=pk, is_active=input.is_active
+                )
+        except DomainError as exc:
+            return SetUserActivePayload(errors=_errors(exc))
+        ctx.reset_loaders()
+        return SetUserActivePayload(user=User.from_row(user), is_active=user.is_active)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Annotated
+
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select, true
 
 from db.accounts.models import User as UserRow
-from graph.accounts.loaders import UserByIdLoader
+from graph.accounts.enums import Role
+from graph.accounts.loaders import USER_COLUMNS, UserByIdLoader
 from graph.accounts.types import Me, User
+from graph.auth import IsAdmin
 from graph.context import Info
+from graph.pagination import Connection, PageArgs, paginate
 from graph.relay import register_node
 
 
@@ -30,3 +36,46 @@ class Query:
             select(UserRow.__table__).where(UserRow.id == viewer.id)
         )
         return None if row is None else Me.from_row(row)
+
+    @strawberry.field(
+        description="All users, oldest first (administrators only).",
+        permission_classes=[IsAdmin],
+    )
+    async def users(
+        self,
+        info: Info,
+        search: Annotated[
+            str | None,
+            strawberry.argument(description="Part of the username, e-mail or full name."),
+        ] = None,
+        role: Annotated[Role | None, strawberry.argument(description="Only this role.")] = None,
+        first: Annotated[int | None, strawberry.argument(description="Page size (≤ 100).")] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
+        last: Annotated[
+            int | None, strawberry.argument(description="Page size from the end.")
+        ] = None,
+        before: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
+    ) -> Connection[User]:
+        args = PageArgs(first=first, after=after, last=last, before=before)
+        db = info.context.db
+        where: ColumnElement[bool] = true()
+        if search:
+            pattern = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%") + "%"
+            where = or_(
+                UserRow.username.ilike(pattern),
+                UserRow.email.ilike(pattern),
+                UserRow.full_name.ilike(pattern),
+            )
+        if role is not None:
+            where = where & (UserRow.role == role.value)
+
+        async def count() -> int:
+            return int(await db.scalar(select(func.count()).select_from(UserRow).where(where)))
+
+        async def fetch(offset: int, limit: int) -> Sequence[User]:
+            rows = await db.fetch(
+                select(*USER_COLUMNS).where(where).order_by(UserRow.id).offset(offset).limit(limit)
+            )
+            return [User.from_row(row) for row in rows]
+
+        return await paginate(args, count, fetch)

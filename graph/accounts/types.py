@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from db.accounts.codes import AccountErrorCode, Gender, Role
+from graph.accounts.enums import AccountErrorCode, Gender, Role
+from graph.pagination import Connection
 from graph.relay import Node, to_global_id
 
-strawberry.enum(Role, description="What a user may do.")
-strawberry.enum(Gender, description="Gender, as the user chose to give it.")
-strawberry.enum(AccountErrorCode, description="Codes of account mutation errors.")
+if TYPE_CHECKING:
+    from graph.catalog.enums import WatchlistStatus
+    from graph.catalog.types import Movie, WatchlistEntry
 
 
 @strawberry.type(description="A person with an account.")
@@ -48,6 +49,35 @@ class Me(User):
     is_active: bool = strawberry.field(description="Whether the account may sign in.")
     loyalty_points: int = strawberry.field(description="Loyalty points earned by purchases.")
     total_spent: Decimal = strawberry.field(description="Total paid for orders.")
+    updated_at: datetime = strawberry.field(description="When the account last changed.")
+    last_login_at: datetime | None = strawberry.field(description="When the user last signed in.")
+
+    # Catalog lists of the signed-in user (owned by the catalog domain: graph/catalog/queries).
+    @strawberry.field(description="Favorite movies, most recently added first.")
+    async def favorites(
+        self,
+        info: strawberry.Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size.")] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
+    ) -> Connection[Annotated[Movie, strawberry.lazy("graph.catalog.types")]]:
+        from graph.catalog.queries import viewer_favorites
+
+        return await viewer_favorites(info, self.pk, first, after)
+
+    @strawberry.field(description="Watchlist entries, most recently changed first.")
+    async def watchlist(
+        self,
+        info: strawberry.Info,
+        status: Annotated[
+            Annotated[WatchlistStatus, strawberry.lazy("graph.catalog.enums")] | None,
+            strawberry.argument(description="Only entries with this status."),
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description="Page size.")] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
+    ) -> Connection[Annotated[WatchlistEntry, strawberry.lazy("graph.catalog.types")]]:
+        from graph.catalog.queries import viewer_watchlist
+
+        return await viewer_watchlist(info, self.pk, status, first, after)
 
     @classmethod
     def from_row(cls, row: Any) -> Me:
@@ -66,6 +96,8 @@ class Me(User):
             is_active=row.is_active,
             loyalty_points=row.loyalty_points,
             total_spent=row.total_spent,
+            updated_at=row.updated_at,
+            last_login_at=row.last_login_at,
         )
 
 
@@ -78,7 +110,74 @@ class AccountError:
 
 @strawberry.type(description="Result of register, login and refreshToken.")
 class AuthPayload:
-    access_token: str | None = strawberry.field(description="JWT for `Authorization: Bearer`.")
-    refresh_token: str | None = strawberry.field(description="Opaque token for refreshToken.")
-    user: Me | None = strawberry.field(description="The signed-in user.")
-    errors: list[AccountError] = strawberry.field(description="Empty on success.")
+    access_token: str | None = strawberry.field(
+        default=None, description="JWT for `Authorization: Bearer` (short-lived)."
+    )
+    refresh_token: str | None = strawberry.field(
+        default=None, description="Opaque token for refreshToken; single use, rotated."
+    )
+    user: Me | None = strawberry.field(default=None, description="The signed-in user.")
+    errors: list[AccountError] = strawberry.field(
+        default_factory=list, description="Empty on success."
+    )
+
+
+@strawberry.type(description="Result of logout.")
+class LogoutPayload:
+    revoked_count: int = strawberry.field(
+        default=0, description="Refresh tokens revoked (0 if the session had already ended)."
+    )
+    errors: list[AccountError] = strawberry.field(
+        default_factory=list, description="Empty on success."
+    )
+
+
+@strawberry.type(description="Result of updateProfile.")
+class UpdateProfilePayload:
+    user: Me | None = strawberry.field(default=None, description="The updated account.")
+    errors: list[AccountError] = strawberry.field(
+        default_factory=list, description="Empty on success."
+    )
+
+
+@strawberry.type(
+    description="Result of changePassword: every other session is ended, and this one "
+    "gets fresh tokens."
+)
+class ChangePasswordPayload:
+    access_token: str | None = strawberry.field(default=None, description="A new access token.")
+    refresh_token: str | None = strawberry.field(
+        default=None, description="A new refresh token (the old ones are revoked)."
+    )
+    user: Me | None = strawberry.field(default=None, description="The account.")
+    errors: list[AccountError] = strawberry.field(
+        default_factory=list, description="Empty on success."
+    )
+
+
+@strawberry.type(description="Result of setUserRole.")
+class SetUserRolePayload:
+    user: User | None = strawberry.field(default=None, description="The changed user.")
+    errors: list[AccountError] = strawberry.field(
+        default_factory=list, description="Empty on success."
+    )
+
+
+@strawberry.type(description="Result of setUserActive.")
+class SetUserActivePayload:
+    user: User | None = strawberry.field(default=None, description="The changed user.")
+    is_active: bool | None = strawberry.field(
+        default=None, description="Whether the account may now sign in."
+    )
+    errors: list[AccountError] = strawberry.field(
+        default_factory=list, description="Empty on success."
+    )
+
+
+@strawberry.type(description="One tick of the serverTime subscription.")
+class ServerTick:
+    tick: int = strawberry.field(description="1 for the first event, then +1.")
+    time: datetime = strawberry.field(description="The server's clock.")
+    viewer: User | None = strawberry.field(
+        description="The user the connection is signed in as (connection_init), or null."
+    )

@@ -1,4 +1,4 @@
-"""accounts: extensions, users, refresh tokens
+"""accounts: extensions, users, refresh tokens, rate-limit counters
 
 Revision ID: 0001_accounts
 Revises:
@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("is_active", sa.Boolean(), server_default="true", nullable=False),
         sa.Column("loyalty_points", sa.Integer(), server_default="0", nullable=False),
         sa.Column("total_spent", sa.Numeric(12, 2), server_default="0", nullable=False),
+        sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
             "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
@@ -70,8 +71,17 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_refresh_tokens_user_id"), "refresh_tokens", ["user_id"])
     op.create_index(op.f("ix_refresh_tokens_family_id"), "refresh_tokens", ["family_id"])
+    op.create_table(
+        "rate_limits",
+        sa.Column("key", sa.String(length=400), nullable=False),
+        sa.Column("window_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("hits", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_rate_limits")),
+        prefixes=["UNLOGGED"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("rate_limits")
     op.drop_table("refresh_tokens")
     op.drop_table("users")

@@ -1,0 +1,1 @@
+"""The benchmark behind the figures in bench/README.md: `make bench` (python -m bench.run)."""

@@ -1,0 +1,264 @@
+"""`python -m bench.run`: start the server, run each scenario under wrk, print req/s, p50, p99 and
+SQL statements per request. `python -m bench.run --help` lists the options."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench import wrk
+from bench.scenario import BenchError, Options, Prepared, Result, Scenario
+from bench.scenarios import SCENARIOS, by_name
+from bench.server import ROOT, Counters, Server, wrk_path
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on (for bench/README.md)."""
+    cpu = platform.processor() or "?"
+    mem_gib = 0.0
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_gib = int(line.split()[1]) / 1024 / 1024
+                break
+    except OSError:
+        pass
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(mem_gib, 1),
+        "loadavg": os.getloadavg(),
+        "python": platform.python_version(),
+    }
+
+
+def statements_per_request(
+    before: dict[int, Counters], after: dict[int, Counters], method: str = "POST"
+) -> float | None:
+    if set(before) != set(after):
+        raise BenchError(f"the worker processes changed during the run: {before} -> {after}")
+    statements = sum(after[p].statements - before[p].statements for p in after)
+    requests = sum(after[p].requests.get(method, 0) - before[p].requests.get(method, 0) for p in after)
+    return statements / requests if requests else None
+
+
+def preflight(server: Server, scenario: Scenario, prepared: Prepared) -> None:
+    """One request by hand: the load must measure answers, not errors."""
+    body = server.graphql(scenario.query, prepared.variables, prepared.headers)
+    if body.get("errors"):
+        raise BenchError(f"{scenario.name}: the query fails: {body['errors']}")
+    if scenario.expect is not None:
+        scenario.expect(body.get("data") or {})
+
+
+def run_wrk(server: Server, scenario: Scenario, prepared: Prepared, opts: Options) -> Result:
+    binary = wrk_path()
+    connections = scenario.connections or opts.connections
+    body = orjson.dumps({"query": scenario.query, "variables": prepared.variables or {}}).decode()
+    extra = scenario.wrk_script(server, prepared) if scenario.wrk_script else ""
+    lua = wrk.script(body, prepared.headers, extra)
+
+    def load(seconds: float) -> wrk.WrkResult:
+        return wrk.run(
+            binary,
+            server.graphql_url,
+            lua,
+            duration=seconds,
+            connections=connections,
+            threads=opts.threads,
+        )
+
+    if opts.warmup > 0:
+        load(opts.warmup)
+    before = server.counters()
+    measured = load(opts.duration)
+    time.sleep(0.2)  # let the last responses' counters settle
+    after = server.counters()
+    if scenario.verify is not None:
+        scenario.verify(server, prepared)
+    return Result(
+        scenario=scenario.name,
+        connections=connections,
+        requests=measured.requests,
+        seconds=measured.seconds,
+        rps=measured.rps,
+        p50_ms=measured.p50_ms,
+        p99_ms=measured.p99_ms,
+        statements_per_request=statements_per_request(before, after),
+        non_2xx=measured.non_2xx,
+        socket_errors=measured.socket_errors,
+        extra={"p90_ms": measured.p90_ms, "max_ms": measured.max_ms},
+    )
+
+
+def run_scenario(server: Server, scenario: Scenario, opts: Options) -> Result:
+    if scenario.run is not None:
+        return scenario.run(server, opts)
+    prepared = scenario.setup(server) if scenario.setup else Prepared()
+    preflight(server, scenario, prepared)
+    return run_wrk(server, scenario, prepared, opts)
+
+
+def median(results: list[Result]) -> Result:
+    """Each figure's median over the repeats (so p99 need not come from the median-rps run)."""
+    if len(results) == 1:
+        return results[0]
+
+    def med(values: list[float]) -> float:
+        return float(statistics.median(values))
+
+    spr = [r.statements_per_request for r in results if r.statements_per_request is not None]
+    return dataclasses.replace(
+        results[0],
+        requests=int(med([r.requests for r in results])),
+        seconds=med([r.seconds for r in results]),
+        rps=med([r.rps for r in results]),
+        p50_ms=med([r.p50_ms for r in results]),
+        p99_ms=med([r.p99_ms for r in results]),
+        statements_per_request=med(spr) if spr else None,
+        non_2xx=sum(r.non_2xx for r in results),
+        socket_errors=sum(r.socket_errors for r in results),
+        extra={"runs": [dataclasses.asdict(r) for r in results]},
+    )
+
+
+HEADER = (
+    f"{'scenario':<14} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+    f"{'SQL/req':>8} {'non-2xx':>8} {'sock err':>8}"
+)
+
+
+def row(result: Result, label: str | None = None) -> str:
+    spr = result.statements_per_request
+    return (
+        f"{label or result.scenario:<14} {result.connections:>5} {result.rps:>9.0f} "
+        f"{result.p50_ms:>8.2f} {result.p99_ms:>8.2f} "
+        f"{'-' if spr is None else f'{spr:.2f}':>8} {result.non_2xx:>8} {result.socket_errors:>8}"
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    p.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        help="run only this scenario (repeatable or comma-separated; default: all)",
+    )
+    p.add_argument("--duration", type=float, default=10.0, help="seconds measured (10)")
+    p.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up first (3)")
+    p.add_argument("--connections", type=int, default=32, help="concurrent connections (32)")
+    p.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
+    p.add_argument("--workers", type=int, default=2, help="server worker processes (2)")
+    p.add_argument("--repeat", type=int, default=1, help="runs per scenario; prints medians")
+    p.add_argument("--url", help="bench a server already running at this base URL")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("MARQUEE_BENCH_DATA_DIR", ROOT / ".marquee" / "bench")),
+        help="the bench server's MARQUEE_DATA_DIR (default .marquee/bench)",
+    )
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=ROOT / "bench" / "results" / "latest.json",
+        help="where to write the results as JSON",
+    )
+    p.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.list:
+        for s in SCENARIOS:
+            print(f"{s.name:<14} {s.description}")
+        return 0
+    try:
+        wrk_path()
+        names = [n.strip() for arg in args.scenario for n in arg.split(",") if n.strip()]
+        selected = [by_name(n) for n in names] if names else list(SCENARIOS)
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    opts = Options(
+        duration=args.duration,
+        warmup=args.warmup,
+        connections=args.connections,
+        threads=args.threads,
+        workers=args.workers,
+    )
+    info = machine()
+    print(
+        f"Marquee bench, {info['date']}: {info['nproc']} CPUs ({info['cpu']}), "
+        f"{info['memory_gib']} GiB, load {info['loadavg'][0]:.2f}; {opts.workers} workers, "
+        f"{opts.duration:g} s after {opts.warmup:g} s warm-up, wrk -t{opts.threads}"
+    )
+    results: list[Result] = []
+    failed = False
+    server: Server | None = None
+    try:
+        if args.url:
+            server = Server.attach(args.url, opts.workers)
+        else:
+            print(f"starting the server (data in {args.data_dir}) ...", flush=True)
+            server = Server.start(opts.workers, args.data_dir)
+        print(HEADER, flush=True)
+        for scenario in selected:
+            try:
+                runs = []
+                for i in range(max(1, args.repeat)):
+                    runs.append(run_scenario(server, scenario, opts))
+                    if args.repeat > 1:
+                        print(row(runs[-1], f"  run {i + 1}"), flush=True)
+                result = median(runs)
+            except BenchError as exc:
+                failed = True
+                print(f"{scenario.name:<14} FAILED: {exc}", flush=True)
+                continue
+            results.append(result)
+            print(row(result, scenario.name + (" (median)" if args.repeat > 1 else "")), flush=True)
+            if result.non_2xx or result.socket_errors:
+                failed = True
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if server is not None:
+            server.stop()
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(
+        json.dumps(
+            {
+                "machine": info,
+                "options": dataclasses.asdict(opts),
+                "results": [dataclasses.asdict(r) for r in results],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"results written to {args.json}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Seat holds and seat occupancy (the table that forbids double booking)."""

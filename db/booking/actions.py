@@ -1,0 +1,374 @@
+"""Booking actions: hold, replace and release seats; sweep expired holds; announce changes.
+
+The unique constraint on seat_occupancy (showtime_id, seat_id) is the judge of who gets a
+seat: inserts use ON CONFLICT DO NOTHING, so a seat someone else holds is a missing row in
+RETURNING, never an exception. Every change of a showtime's seats bumps
+`showtimes.seat_sequence` and calls pg_notify inside the same transaction
+(`announce_seat_changes`), so subscribers hear of exactly the changes that committed, in
+commit order (the row lock on the showtime orders them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+from sqlalchemy import ColumnElement, delete, exists, func, literal, not_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.booking.codes import SEAT_CHANNEL, STATUS_LETTERS, BookingErrorCode
+from db.booking.models import SeatHold, SeatOccupancy
+from db.cinemas.models import Seat, Showtime
+from db.errors import DomainError
+
+# NOTIFY payloads must stay under 8000 bytes; past this a "resync" marker is sent instead
+# and every subscriber of the showtime gets a fresh snapshot.
+MAX_PAYLOAD_BYTES = 7900
+# Key of the advisory lock that lets one instance sweep at a time.
+SWEEPER_LOCK_KEY = 0x4D51_5357  # "MQSW"
+
+
+@dataclass(frozen=True, slots=True)
+class HoldResult:
+    id: int
+    user_id: int
+    showtime_id: int
+    seat_ids: list[int]
+    expires_at: datetime
+    sequence: int | None  # the showtime's sequence after this change (None: nothing changed)
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseResult:
+    hold_id: int
+    showtime_id: int
+    seat_ids: list[int]
+
+
+def live_occupancy() -> ColumnElement[bool]:
+    """SQL condition: an occupancy row that still occupies its seat (sold, or a live hold)."""
+    return or_(SeatOccupancy.status == "SOLD", SeatOccupancy.expires_at > func.now())
+
+
+async def announce_seat_changes(
+    session: AsyncSession,
+    showtime_id: int,
+    changes: Mapping[int, str],
+    *,
+    require_scheduled: bool = False,
+) -> int | None:
+    """Bump the showtime's sequence and NOTIFY the change (seat id -> new status), inside
+    the caller's transaction. Returns the new sequence, or None when the showtime is gone
+    (or, with `require_scheduled`, not SCHEDULED any more).
+
+    Call it as late as possible in the transaction: the UPDATE holds the showtime's row
+    lock until commit, which is what keeps sequences in commit order.
+    """
+    cond = [Showtime.id == showtime_id]
+    if require_scheduled:
+        cond.append(Showtime.status == "SCHEDULED")
+    bumped = (
+        update(Showtime)
+        .where(*cond)
+        .values(seat_sequence=Showtime.seat_sequence + 1)
+        .returning(Showtime.seat_sequence, Showtime.hall_id)
+        .cte("bumped")
+    )
+    taken = exists().where(
+        SeatOccupancy.showtime_id == showtime_id,
+        SeatOccupancy.seat_id == Seat.id,
+        live_occupancy(),
+    )
+    available = (
+        select(func.count())
+        .select_from(Seat)
+        .where(Seat.hall_id == bumped.c.hall_id, Seat.is_blocked.is_(False), not_(taken))
+        .scalar_subquery()
+    )
+    row = (await session.execute(select(bumped.c.seat_sequence, available))).first()
+    if row is None:
+        return None
+    sequence, available_count = int(row[0]), int(row[1])
+    body = {
+        "s": showtime_id,
+        "q": sequence,
+        "a": available_count,
+        "c": [[seat_id, STATUS_LETTERS[status]] for seat_id, status in sorted(changes.items())],
+    }
+    payload = orjson.dumps(body)
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        payload = orjson.dumps({"s": showtime_id, "q": sequence, "a": available_count, "r": 1})
+    await session.execute(select(func.pg_notify(SEAT_CHANNEL, literal(payload.decode()))))
+    return sequence
+
+
+async def hold_seats(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    showtime_id: int,
+    seat_ids: list[int],
+    ttl_seconds: int,
+    max_seats: int,
+    sales_window_days: int,
+) -> HoldResult:
+    """Hold exactly `seat_ids` for the user, replacing the user's current hold on this
+    showtime: seats still wanted stay held (no gap), dropped ones are released, new ones
+    are added, and the expiry restarts. All or nothing."""
+    if not seat_ids:
+        raise DomainError(
+            BookingErrorCode.VALIDATION_ERROR,
+            "Choose at least one seat (use releaseHold to let go of all of them).",
+            "seatIds",
+        )
+    if len(seat_ids) > max_seats:
+        raise DomainError(
+            BookingErrorCode.HOLD_LIMIT_EXCEEDED,
+            f"At most {max_seats} seats can be held at once.",
+            "seatIds",
+        )
+    repeated = sorted({s for s in seat_ids if seat_ids.count(s) > 1})
+    if repeated:
+        raise DomainError(
+            BookingErrorCode.VALIDATION_ERROR,
+            "A seat is listed more than once.",
+            "seatIds",
+            seat_ids=repeated,
+        )
+    wanted = sorted(set(seat_ids))
+
+    show = (
+        await session.execute(
+            select(
+                Showtime.hall_id,
+                Showtime.status,
+                (Showtime.starts_at <= func.now()).label("started"),
+                (
+                    Showtime.starts_at > func.now() + func.make_interval(0, 0, 0, sales_window_days)
+                ).label("too_far"),
+            ).where(Showtime.id == showtime_id)
+        )
+    ).first()
+    if show is None:
+        raise DomainError(BookingErrorCode.NOT_FOUND, "No such showtime.", "showtimeId")
+    if show.status != "SCHEDULED":
+        raise DomainError(
+            BookingErrorCode.SHOWTIME_NOT_BOOKABLE, "This showtime is cancelled.", "showtimeId"
+        )
+    if show.started:
+        raise DomainError(
+            BookingErrorCode.SHOWTIME_NOT_BOOKABLE, "This showtime has started.", "showtimeId"
+        )
+    if show.too_far:
+        raise DomainError(
+            BookingErrorCode.SHOWTIME_NOT_BOOKABLE,
+            f"Tickets go on sale {sales_window_days} days before the showtime.",
+            "showtimeId",
+        )
+
+    seats = (
+        await session.execute(
+            select(Seat.id, Seat.is_blocked).where(
+                Seat.hall_id == show.hall_id, Seat.id.in_(wanted)
+            )
+        )
+    ).all()
+    found = {row.id: row.is_blocked for row in seats}
+    foreign = [s for s in wanted if s not in found]
+    if foreign:
+        raise DomainError(
+            BookingErrorCode.VALIDATION_ERROR,
+            "These seats are not in this showtime's hall.",
+            "seatIds",
+            seat_ids=foreign,
+        )
+    blocked = [s for s in wanted if found[s]]
+    if blocked:
+        raise DomainError(
+            BookingErrorCode.SEAT_UNAVAILABLE,
+            "These seats are blocked.",
+            "seatIds",
+            seat_ids=blocked,
+        )
+
+    # The upsert creates the hold or locks and renews the user's existing one.
+    expires_at_sql = func.least(
+        func.now() + func.make_interval(0, 0, 0, 0, 0, 0, float(ttl_seconds)),
+        select(Showtime.starts_at).where(Showtime.id == showtime_id).scalar_subquery(),
+    )
+    new_hold = insert(SeatHold).values(
+        user_id=user_id, showtime_id=showtime_id, expires_at=expires_at_sql
+    )
+    upsert = new_hold.on_conflict_do_update(
+        index_elements=[SeatHold.user_id, SeatHold.showtime_id],
+        set_={"expires_at": new_hold.excluded.expires_at},
+    ).returning(SeatHold.id, SeatHold.expires_at)
+    hold = (await session.execute(upsert)).one()
+    hold_id, expires_at = int(hold.id), hold.expires_at
+
+    # Seats of the previous hold: keep (renewing their expiry) or release.
+    released: list[int] = []
+    kept: set[int] = set()
+    gone = (
+        delete(SeatOccupancy)
+        .where(
+            SeatOccupancy.hold_id == hold_id,
+            SeatOccupancy.status == "HELD",
+            SeatOccupancy.seat_id.not_in(wanted),
+        )
+        .returning(SeatOccupancy.seat_id)
+        .cte("gone")
+    )
+    renewed = (
+        update(SeatOccupancy)
+        .where(
+            SeatOccupancy.hold_id == hold_id,
+            SeatOccupancy.status == "HELD",
+            SeatOccupancy.seat_id.in_(wanted),
+        )
+        .values(expires_at=expires_at)
+        .returning(SeatOccupancy.seat_id)
+        .cte("renewed")
+    )
+    previous = select(gone.c.seat_id, literal(False).label("kept")).union_all(
+        select(renewed.c.seat_id, literal(True).label("kept"))
+    )
+    for row in (await session.execute(previous)).all():
+        if row.kept:
+            kept.add(int(row.seat_id))
+        else:
+            released.append(int(row.seat_id))
+
+    to_add = [s for s in wanted if s not in kept]
+    if to_add:
+        # An expired hold that the sweeper has not reached yet does not occupy its seat.
+        await session.execute(
+            delete(SeatOccupancy).where(
+                SeatOccupancy.showtime_id == showtime_id,
+                SeatOccupancy.seat_id.in_(to_add),
+                SeatOccupancy.status == "HELD",
+                SeatOccupancy.expires_at <= func.now(),
+            )
+        )
+        # Sorted inserts: two racing holds lock their seats in the same order.
+        rows = [
+            {
+                "showtime_id": showtime_id,
+                "seat_id": s,
+                "hold_id": hold_id,
+                "status": "HELD",
+                "expires_at": expires_at,
+            }
+            for s in to_add
+        ]
+        stmt = (
+            insert(SeatOccupancy)
+            .values(rows)
+            .on_conflict_do_nothing(
+                index_elements=[SeatOccupancy.showtime_id, SeatOccupancy.seat_id]
+            )
+            .returning(SeatOccupancy.seat_id)
+        )
+        won = {int(r[0]) for r in (await session.execute(stmt)).all()}
+        lost = [s for s in to_add if s not in won]
+        if lost:
+            raise DomainError(
+                BookingErrorCode.SEAT_UNAVAILABLE,
+                "These seats are already taken.",
+                "seatIds",
+                seat_ids=lost,
+            )
+
+    changes = dict.fromkeys(released, "AVAILABLE") | dict.fromkeys(to_add, "HELD")
+    sequence = None
+    if changes:
+        sequence = await announce_seat_changes(
+            session, showtime_id, changes, require_scheduled=True
+        )
+        if sequence is None:  # cancelled while we were holding
+            raise DomainError(
+                BookingErrorCode.SHOWTIME_NOT_BOOKABLE, "This showtime is cancelled.", "showtimeId"
+            )
+    return HoldResult(hold_id, user_id, showtime_id, wanted, expires_at, sequence)
+
+
+async def release_hold(session: AsyncSession, *, user_id: int, hold_id: int) -> ReleaseResult:
+    """Release the user's hold (owner only: someone else's hold is NOT_FOUND)."""
+    hold = (
+        await session.execute(
+            select(SeatHold.showtime_id)
+            .where(SeatHold.id == hold_id, SeatHold.user_id == user_id)
+            .with_for_update()
+        )
+    ).first()
+    if hold is None:
+        raise DomainError(BookingErrorCode.NOT_FOUND, "No such hold.", "holdId")
+    sold = await session.scalar(
+        select(exists().where(SeatOccupancy.hold_id == hold_id, SeatOccupancy.status == "SOLD"))
+    )
+    if sold:
+        raise DomainError(
+            BookingErrorCode.VALIDATION_ERROR,
+            "This hold has been paid for; cancel the order instead.",
+            "holdId",
+        )
+    freed = [
+        int(r[0])
+        for r in (
+            await session.execute(
+                delete(SeatOccupancy)
+                .where(SeatOccupancy.hold_id == hold_id)
+                .returning(SeatOccupancy.seat_id)
+            )
+        ).all()
+    ]
+    await session.execute(delete(SeatHold).where(SeatHold.id == hold_id))
+    showtime_id = int(hold.showtime_id)
+    if freed:
+        await announce_seat_changes(session, showtime_id, dict.fromkeys(freed, "AVAILABLE"))
+    return ReleaseResult(hold_id, showtime_id, sorted(freed))
+
+
+async def sweep_expired_holds(session: AsyncSession, *, limit: int = 1000) -> dict[int, list[int]]:
+    """Delete expired holds and announce the freed seats; returns {showtime_id: seat_ids}.
+
+    Only one instance sweeps at a time (a transaction-level advisory lock; the others skip
+    this round). Holds locked by a concurrent holdSeats (which is renewing them) are skipped.
+    """
+    got_lock = await session.scalar(select(func.pg_try_advisory_xact_lock(SWEEPER_LOCK_KEY)))
+    if not got_lock:
+        return {}
+    expired = (
+        select(SeatHold.id)
+        .where(
+            SeatHold.expires_at <= func.now(),
+            not_(
+                exists().where(SeatOccupancy.hold_id == SeatHold.id, SeatOccupancy.status == "SOLD")
+            ),
+        )
+        .order_by(SeatHold.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    hold_ids = [int(r[0]) for r in (await session.execute(expired)).all()]
+    if not hold_ids:
+        return {}
+    freed = (
+        await session.execute(
+            delete(SeatOccupancy)
+            .where(SeatOccupancy.hold_id.in_(hold_ids), SeatOccupancy.status == "HELD")
+            .returning(SeatOccupancy.showtime_id, SeatOccupancy.seat_id)
+        )
+    ).all()
+    await session.execute(delete(SeatHold).where(SeatHold.id.in_(hold_ids)))
+    by_showtime: dict[int, list[int]] = {}
+    for showtime_id, seat_id in freed:
+        by_showtime.setdefault(int(showtime_id), []).append(int(seat_id))
+    for showtime_id in sorted(by_showtime):  # one lock order for every sweeper
+        seats = sorted(by_showtime[showtime_id])
+        by_showtime[showtime_id] = seats
+        await announce_seat_changes(session, showtime_id, dict.fromkeys(seats, "AVAILABLE"))
+    return by_showtime

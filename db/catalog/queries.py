@@ -1,0 +1,214 @@
+"""Read statements of the catalog (SQLAlchemy Core): movie lists, search, similar movies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import BigInteger
+
+from db.catalog.codes import MovieSort
+from db.catalog.models import (
+    Favorite,
+    Genre,
+    Movie,
+    movie_genres,
+    search_description_expr,
+    search_title_expr,
+)
+
+MOVIE_COLUMNS = (
+    Movie.id,
+    Movie.tmdb_id,
+    Movie.title,
+    Movie.original_title,
+    Movie.tagline,
+    Movie.description,
+    Movie.release_date,
+    Movie.year,
+    Movie.country,
+    Movie.countries,
+    Movie.duration_minutes,
+    Movie.director,
+    Movie.cast_members,
+    Movie.age_rating,
+    Movie.budget,
+    Movie.box_office,
+    Movie.poster_url,
+    Movie.trailer_url,
+    Movie.is_active,
+    Movie.popularity,
+    Movie.review_count,
+    Movie.average_rating,
+    Movie.created_at,
+    Movie.updated_at,
+)
+
+GENRE_COLUMNS = (Genre.id, Genre.name)
+
+
+@dataclass(frozen=True, slots=True)
+class MovieFilter:
+    search: str | None = None
+    genre_ids: Sequence[int] = ()
+    year_from: int | None = None
+    year_to: int | None = None
+    country: str | None = None
+    age_rating: str | None = None
+    include_inactive: bool = False
+
+
+def search_condition(text: str) -> ColumnElement[bool]:
+    """Case- and accent-insensitive substring match on title, original title and
+    description, plus trigram word similarity on the titles for small typos."""
+    needle = func.marquee_unaccent(func.lower(text))
+    pattern = "%" + _escape_like(text.strip()) + "%"
+    like = func.marquee_unaccent(func.lower(pattern))
+    return or_(
+        search_title_expr.like(like, escape="\\"),
+        search_description_expr.like(like, escape="\\"),
+        needle.op("<%")(search_title_expr),
+    )
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def movie_conditions(f: MovieFilter) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if not f.include_inactive:
+        conds.append(Movie.is_active.is_(True))
+    if f.search is not None and f.search.strip():
+        conds.append(search_condition(f.search.strip()))
+    if f.genre_ids:
+        conds.append(
+            exists().where(
+                movie_genres.c.movie_id == Movie.id,
+                movie_genres.c.genre_id.in_(list(f.genre_ids)),
+            )
+        )
+    if f.year_from is not None:
+        conds.append(Movie.year >= f.year_from)
+    if f.year_to is not None:
+        conds.append(Movie.year <= f.year_to)
+    if f.country:
+        wanted = f.country.strip().lower()
+        conds.append(or_(func.lower(Movie.country) == wanted, _country_in_list(wanted)))
+    if f.age_rating:
+        conds.append(func.upper(Movie.age_rating) == f.age_rating.strip().upper())
+    return conds
+
+
+def _country_in_list(wanted: str) -> ColumnElement[bool]:
+    # countries is a short array: compare case-insensitively element by element.
+    element = func.unnest(Movie.countries).table_valued("c").render_derived(name="country_names")
+    return exists(select(1).select_from(element).where(func.lower(element.c.c) == wanted))
+
+
+def movie_order(sort: MovieSort) -> list[Any]:
+    match sort:
+        case MovieSort.POPULARITY:
+            return [Movie.popularity.desc(), Movie.id.desc()]
+        case MovieSort.RATING:
+            return [
+                Movie.average_rating.desc().nulls_last(),
+                Movie.review_count.desc(),
+                Movie.id.desc(),
+            ]
+        case MovieSort.NEWEST:
+            return [
+                Movie.release_date.desc().nulls_last(),
+                Movie.year.desc().nulls_last(),
+                Movie.id.desc(),
+            ]
+        case MovieSort.TITLE:
+            return [func.lower(Movie.title).asc(), Movie.id.asc()]
+
+
+def count_movies(f: MovieFilter) -> Select[Any]:
+    return select(func.count()).select_from(Movie).where(*movie_conditions(f))
+
+
+def list_movies(f: MovieFilter, sort: MovieSort, offset: int, limit: int) -> Select[Any]:
+    return (
+        select(*MOVIE_COLUMNS)
+        .where(*movie_conditions(f))
+        .order_by(*movie_order(sort))
+        .offset(offset)
+        .limit(limit)
+    )
+
+
+def movies_by_ids(ids: Sequence[int]) -> Select[Any]:
+    return select(*MOVIE_COLUMNS).where(Movie.id.in_(list(ids)))
+
+
+def genres_by_movie_ids(ids: Sequence[int]) -> Select[Any]:
+    return (
+        select(movie_genres.c.movie_id, *GENRE_COLUMNS)
+        .join(Genre, Genre.id == movie_genres.c.genre_id)
+        .where(movie_genres.c.movie_id.in_(list(ids)))
+        .order_by(movie_genres.c.movie_id, Genre.name)
+    )
+
+
+def similar_movies(movie_ids: Sequence[int], limit: int) -> Select[Any]:
+    """For each movie: active movies sharing genres (1 point per genre) and fans (2 points
+    per user who favorited both), best first; ties by popularity, then id."""
+    src = (
+        func.unnest(literal(list(movie_ids), ARRAY(BigInteger)))
+        .table_valued("id")
+        .render_derived(name="src")
+    )
+    mg_src = movie_genres.alias("mg_src")
+    mg_other = movie_genres.alias("mg_other")
+    fav_src = Favorite.__table__.alias("fav_src")
+    fav_other = Favorite.__table__.alias("fav_other")
+    by_genre = (
+        select(mg_other.c.movie_id.label("movie_id"), literal(1).label("w"))
+        .select_from(mg_src)
+        .join(mg_other, mg_other.c.genre_id == mg_src.c.genre_id)
+        .where(mg_src.c.movie_id == src.c.id, mg_other.c.movie_id != src.c.id)
+    )
+    by_fan = (
+        select(fav_other.c.movie_id.label("movie_id"), literal(2).label("w"))
+        .select_from(fav_src)
+        .join(fav_other, fav_other.c.user_id == fav_src.c.user_id)
+        .where(fav_src.c.movie_id == src.c.id, fav_other.c.movie_id != src.c.id)
+    )
+    links = by_genre.union_all(by_fan).subquery("links")
+    score = func.sum(links.c.w).label("score")
+    candidates = (
+        select(links.c.movie_id, score)
+        .join(Movie, Movie.id == links.c.movie_id)
+        .where(Movie.is_active.is_(True))
+        .group_by(links.c.movie_id, Movie.popularity)
+        .order_by(score.desc(), Movie.popularity.desc(), links.c.movie_id.desc())
+        .limit(limit)
+        .lateral("cand")
+    )
+    ranked = (
+        select(src.c.id.label("source_id"), candidates.c.movie_id, candidates.c.score)
+        .select_from(src.join(candidates, true()))
+        .subquery("ranked")
+    )
+    return (
+        select(ranked.c.source_id, *MOVIE_COLUMNS)
+        .join(Movie, Movie.id == ranked.c.movie_id)
+        .order_by(
+            ranked.c.source_id, ranked.c.score.desc(), Movie.popularity.desc(), Movie.id.desc()
+        )
+    )

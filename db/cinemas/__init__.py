@@ -1,0 +1,1 @@
+"""Cinemas, halls with seat layouts, showtimes and their prices."""

@@ -1,0 +1,78 @@
+"""Inputs of the account mutations."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+
+from graph.accounts.enums import Gender, Role
+
+
+@strawberry.input(description="A new account.")
+class RegisterInput:
+    username: str = strawberry.field(description="3 to 32 of a-z, 0-9, '_' and '.'.")
+    email: str = strawberry.field(description="E-mail address.")
+    password: str = strawberry.field(description="8 to 128 characters.")
+    full_name: str | None = strawberry.field(default=None, description="Full name.")
+
+
+@strawberry.input(description="Sign in with a username or an e-mail address.")
+class LoginInput:
+    login: str = strawberry.field(description="Username or e-mail (case-insensitive).")
+    password: str = strawberry.field(description="The password.")
+
+
+@strawberry.input(description="Trade a refresh token for new tokens.")
+class RefreshTokenInput:
+    refresh_token: str = strawberry.field(description="The latest refresh token of a session.")
+
+
+@strawberry.input(description="End one session (by its refresh token) or all of them.")
+class LogoutInput:
+    refresh_token: str | None = strawberry.field(
+        default=None, description="The refresh token of the session to end."
+    )
+    all_sessions: bool = strawberry.field(
+        default=False,
+        description="End every session of the user (needs a signed-in viewer or a refresh token).",
+    )
+
+
+@strawberry.input(description="Profile fields to change; omitted fields stay, null clears.")
+class UpdateProfileInput:
+    username: str | None = strawberry.field(
+        default=strawberry.UNSET, description="New username (cannot be null)."
+    )
+    email: str | None = strawberry.field(
+        default=strawberry.UNSET, description="New e-mail address (cannot be null)."
+    )
+    full_name: str | None = strawberry.field(default=strawberry.UNSET, description="Full name.")
+    birth_date: date | None = strawberry.field(default=strawberry.UNSET, description="Birth date.")
+    gender: Gender | None = strawberry.field(default=strawberry.UNSET, description="Gender.")
+    avatar_url: str | None = strawberry.field(
+        default=strawberry.UNSET, description="An http(s) URL of an image."
+    )
+    bio: str | None = strawberry.field(
+        default=strawberry.UNSET, description="At most 2000 characters."
+    )
+
+
+@strawberry.input(description="Change the password; other sessions are signed out.")
+class ChangePasswordInput:
+    current_password: str = strawberry.field(description="The password in use now.")
+    new_password: str = strawberry.field(description="8 to 128 characters.")
+
+
+@strawberry.input(description="Give a user a role (administrators only).")
+class SetUserRoleInput:
+    user_id: strawberry.ID = strawberry.field(description="The user's global ID.")
+    role: Role = strawberry.field(description="The new role.")
+
+
+@strawberry.input(description="Activate or deactivate an account (administrators only).")
+class SetUserActiveInput:
+    user_id: strawberry.ID = strawberry.field(description="The user's global ID.")
+    is_active: bool = strawberry.field(
+        description="False signs the user out everywhere and stops their access tokens."
+    )

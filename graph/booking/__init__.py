@@ -1,0 +1,1 @@
+"""GraphQL layer of booking: holdSeats, releaseHold and the seatAvailability subscription."""

@@ -1,0 +1,75 @@
+"""subscription seatAvailability, and the start-up hook of this process's seat hub."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Annotated, Any
+
+import strawberry
+from sqlalchemy import select
+
+from db.booking.queries import seat_snapshot
+from db.cinemas.models import Showtime
+from db.session import Database
+from graph.booking.types import (
+    SeatAvailabilityEvent,
+    event_from_notification,
+    event_from_snapshot,
+)
+from graph.context import Info
+from graph.errors import INTERNAL_SERVER_ERROR, RATE_LIMITED, ApiError, bad_input
+from graph.realtime import HUB_SERVICE, SeatHub, SubscriberClosed, asyncpg_connector
+from graph.relay import query_id
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Live seat statuses of a showtime: first a snapshot of every seat, then "
+        "one event per committed change with only the seats that changed. `sequence` grows "
+        "by exactly one per change; after a gap, subscribe again. Anonymous clients welcome."
+    )
+    async def seat_availability(
+        self,
+        info: Info,
+        showtime_id: Annotated[strawberry.ID, strawberry.argument(description="The showtime.")],
+    ) -> AsyncGenerator[SeatAvailabilityEvent, None]:
+        ctx = info.context
+        pk = query_id(showtime_id, "Showtime", "showtimeId")
+        hub: SeatHub | None = ctx.services.get(HUB_SERVICE)
+        if hub is None:
+            raise ApiError("Realtime updates are not running.", INTERNAL_SERVER_ERROR)
+        if await ctx.db.scalar(select(Showtime.id).where(Showtime.id == pk)) is None:
+            raise bad_input("No such showtime.", "showtimeId")
+        async with hub.subscribe(pk) as subscriber:
+            try:
+                async for event in subscriber:
+                    yield event  # type: ignore[misc]
+            except SubscriberClosed as exc:
+                raise ApiError(str(exc), RATE_LIMITED) from exc
+
+
+def make_hub(db: Database, queue_size: int) -> SeatHub:
+    async def load_snapshot(showtime_id: int) -> SeatAvailabilityEvent | None:
+        snap = await seat_snapshot(db, showtime_id)
+        return None if snap is None else event_from_snapshot(snap)
+
+    return SeatHub(
+        connect=asyncpg_connector(db.engine.url.render_as_string(hide_password=False)),
+        decode_delta=event_from_notification,
+        load_snapshot=load_snapshot,
+        queue_size=queue_size,
+    )
+
+
+async def start_seat_hub(state: Any) -> Callable[[], Awaitable[None]]:
+    """Start-up hook (graph.app.STARTUP_HOOKS): this process's LISTEN connection."""
+    hub = make_hub(state.db, state.settings.subscriber_queue_size)
+    await hub.start()
+    state.services[HUB_SERVICE] = hub
+
+    async def stop() -> None:
+        state.services.pop(HUB_SERVICE, None)
+        await hub.stop()
+
+    return stop

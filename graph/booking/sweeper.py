@@ -1,0 +1,60 @@
+"""The hold sweeper: frees expired holds every few seconds and announces the freed seats.
+
+Every server process runs one; a PostgreSQL advisory lock (taken inside each sweep's
+transaction) lets only one of them sweep at a time, the others skip that round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from db.booking.actions import sweep_expired_holds
+from db.session import Database
+
+log = logging.getLogger("marquee.sweeper")
+
+BATCH = 1000
+
+
+async def sweep_once(db: Database) -> int:
+    """One sweep in one transaction; returns how many seats it freed."""
+    async with db.transaction() as session:
+        freed = await sweep_expired_holds(session, limit=BATCH)
+    count = sum(len(seats) for seats in freed.values())
+    if count:
+        log.info("freed %d seats of expired holds in %d showtimes", count, len(freed))
+    return count
+
+
+async def run_sweeper(db: Database, interval: float) -> None:
+    while True:
+        try:
+            await sweep_once(db)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the database may be restarting: try again next round
+            log.warning("hold sweep failed: %s", exc)
+        await asyncio.sleep(interval)
+
+
+async def start_sweeper(state: Any) -> Callable[[], Awaitable[None]]:
+    """Start-up hook (graph.app.STARTUP_HOOKS); MARQUEE_SWEEPER_INTERVAL_SECONDS <= 0
+    turns the sweeper off in this process."""
+    interval = float(state.settings.sweeper_interval_seconds)
+    task = (
+        asyncio.create_task(run_sweeper(state.db, interval), name="hold-sweeper")
+        if interval > 0
+        else None
+    )
+
+    async def stop() -> None:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return stop

@@ -1,0 +1,183 @@
+"""Catalog queries: movies (filtered, sorted, paged), movie, genres; the viewer's lists."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import strawberry
+from sqlalchemy import func, select
+
+from db.catalog import queries as q
+from db.catalog.models import Favorite
+from db.catalog.models import Genre as GenreRow
+from db.catalog.models import Movie as MovieRow
+from db.catalog.models import WatchlistEntry as WatchlistRow
+from graph.catalog.enums import MovieSort, WatchlistStatus
+from graph.catalog.inputs import MovieFilter
+from graph.catalog.loaders import GenreByIdLoader, MovieByIdLoader
+from graph.catalog.types import Genre, Movie, WatchlistEntry
+from graph.context import Info
+from graph.errors import bad_input
+from graph.pagination import Connection, PageArgs, paginate
+from graph.relay import query_id, register_node
+
+MAX_SEARCH = 200
+MAX_FILTER_IDS = 50
+
+
+async def _movies_by_ids(info: Info, pks: list[int]) -> list[Movie | None]:
+    return list(await info.context.loader(MovieByIdLoader).load_many(pks))
+
+
+async def _genres_by_ids(info: Info, pks: list[int]) -> list[Genre | None]:
+    return list(await info.context.loader(GenreByIdLoader).load_many(pks))
+
+
+register_node("Movie", _movies_by_ids)
+register_node("Genre", _genres_by_ids)
+
+
+def _movie_filter(f: MovieFilter | None, is_staff: bool) -> q.MovieFilter:
+    if f is None:
+        return q.MovieFilter()
+    if f.search is not None and len(f.search) > MAX_SEARCH:
+        raise bad_input(f"The search text is at most {MAX_SEARCH} characters.", "search")
+    genre_ids = f.genre_ids or []
+    if len(genre_ids) > MAX_FILTER_IDS:
+        raise bad_input(f"At most {MAX_FILTER_IDS} genres.", "genreIds")
+    for name, year in (("yearFrom", f.year_from), ("yearTo", f.year_to)):
+        if year is not None and not 1800 <= year <= 2200:
+            raise bad_input("The year must be between 1800 and 2200.", name)
+    for name, value in (("country", f.country), ("ageRating", f.age_rating)):
+        if value is not None and len(value) > 100:
+            raise bad_input("At most 100 characters.", name)
+    return q.MovieFilter(
+        search=f.search,
+        genre_ids=[query_id(g, "Genre", "genreIds") for g in genre_ids],
+        year_from=f.year_from,
+        year_to=f.year_to,
+        country=f.country,
+        age_rating=f.age_rating,
+        include_inactive=f.include_inactive and is_staff,
+    )
+
+
+def _movies(rows: Sequence[Any], info: Info) -> list[Movie]:
+    movies = [Movie.from_row(row) for row in rows]
+    info.context.loader(MovieByIdLoader).prime_many(movies)
+    return movies
+
+
+async def viewer_favorites(
+    info: Info, user_pk: int, first: int | None, after: str | None
+) -> Connection[Movie]:
+    """`me.favorites`: most recently added first."""
+    args = PageArgs(first=first, after=after)
+    db = info.context.db
+
+    async def count() -> int:
+        return int(
+            await db.scalar(
+                select(func.count()).select_from(Favorite).where(Favorite.user_id == user_pk)
+            )
+        )
+
+    async def fetch(offset: int, limit: int) -> list[Movie]:
+        rows = await db.fetch(
+            select(*q.MOVIE_COLUMNS)
+            .join(Favorite, Favorite.movie_id == MovieRow.id)
+            .where(Favorite.user_id == user_pk)
+            .order_by(Favorite.created_at.desc(), MovieRow.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return _movies(rows, info)
+
+    return await paginate(args, count, fetch)
+
+
+async def viewer_watchlist(
+    info: Info,
+    user_pk: int,
+    status: WatchlistStatus | None,
+    first: int | None,
+    after: str | None,
+) -> Connection[WatchlistEntry]:
+    """`me.watchlist`: most recently changed first; movies primed into MovieByIdLoader."""
+    args = PageArgs(first=first, after=after)
+    db = info.context.db
+    conds = [WatchlistRow.user_id == user_pk]
+    if status is not None:
+        conds.append(WatchlistRow.status == status.value)
+
+    async def count() -> int:
+        return int(await db.scalar(select(func.count()).select_from(WatchlistRow).where(*conds)))
+
+    async def fetch(offset: int, limit: int) -> list[WatchlistEntry]:
+        rows = await db.fetch(
+            select(
+                WatchlistRow.movie_id,
+                WatchlistRow.status,
+                WatchlistRow.created_at.label("entry_created_at"),
+                WatchlistRow.updated_at.label("entry_updated_at"),
+                *q.MOVIE_COLUMNS,
+            )
+            .join(MovieRow, MovieRow.id == WatchlistRow.movie_id)
+            .where(*conds)
+            .order_by(WatchlistRow.updated_at.desc(), WatchlistRow.movie_id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        _movies(rows, info)
+        return [
+            WatchlistEntry(
+                movie_pk=row.movie_id,
+                status=WatchlistStatus(row.status),
+                added_at=row.entry_created_at,
+                updated_at=row.entry_updated_at,
+            )
+            for row in rows
+        ]
+
+    return await paginate(args, count, fetch)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The movie catalog: filtered, sorted and paged.")
+    async def movies(
+        self,
+        info: Info,
+        filter: Annotated[
+            MovieFilter | None, strawberry.argument(description="Conditions.")
+        ] = None,
+        sort: Annotated[MovieSort, strawberry.argument(description="Order.")] = (
+            MovieSort.POPULARITY
+        ),
+        first: Annotated[int | None, strawberry.argument(description="Page size (<= 100).")] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
+        last: Annotated[int | None, strawberry.argument(description="Page size (end).")] = None,
+        before: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
+    ) -> Connection[Movie]:
+        args = PageArgs(first=first, after=after, last=last, before=before)
+        viewer = await info.context.viewer() if filter and filter.include_inactive else None
+        f = _movie_filter(filter, bool(viewer and viewer.is_staff))
+        db = info.context.db
+
+        async def count() -> int:
+            return int(await db.scalar(q.count_movies(f)))
+
+        async def fetch(offset: int, limit: int) -> list[Movie]:
+            return _movies(await db.fetch(q.list_movies(f, sort, offset, limit)), info)
+
+        return await paginate(args, count, fetch)
+
+    @strawberry.field(description="A movie by ID (withdrawn movies included), or null.")
+    async def movie(self, info: Info, id: strawberry.ID) -> Movie | None:
+        return await info.context.loader(MovieByIdLoader).load(query_id(id, "Movie"))
+
+    @strawberry.field(description="All genres, by name.")
+    async def genres(self, info: Info) -> list[Genre]:
+        rows = await info.context.db.fetch(select(*q.GENRE_COLUMNS).order_by(GenreRow.name))
+        return [Genre.from_row(row) for row in rows]

@@ -1,0 +1,236 @@
+"""GraphQL types of the catalog domain: Movie, Genre, watchlist entries, payloads."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from graph.catalog.enums import CatalogErrorCode, WatchlistStatus
+from graph.context import Info
+from graph.pagination import Connection, PageArgs
+from graph.relay import Node, to_global_id
+from graph.reviews.enums import ReviewSort
+from graph.scalars import Money
+
+if TYPE_CHECKING:
+    from graph.reviews.types import Review
+
+BUDGET_CURRENCY = "USD"
+
+
+def _money(amount: Decimal | None) -> Money | None:
+    return None if amount is None else Money(amount=amount, currency=BUDGET_CURRENCY)
+
+
+@strawberry.type(description="A film genre.")
+class Genre(Node):
+    pk: strawberry.Private[int]
+    name: str = strawberry.field(description="Unique genre name, e.g. Drama.")
+
+    @classmethod
+    def from_row(cls, row: Any) -> Genre:
+        return cls(id=strawberry.ID(to_global_id("Genre", row.id)), pk=row.id, name=row.name)
+
+
+@strawberry.type(description="A film in the catalog.")
+class Movie(Node):
+    pk: strawberry.Private[int]
+    tmdb_id: int | None = strawberry.field(description="The Movie Database (TMDb) ID, if known.")
+    title: str = strawberry.field(description="Title (as released in English).")
+    original_title: str | None = strawberry.field(description="Title in the original language.")
+    tagline: str | None = strawberry.field(description="One-line tagline.")
+    description: str | None = strawberry.field(description="Plot overview.")
+    release_date: date | None = strawberry.field(description="First release date.")
+    year: int | None = strawberry.field(description="Release year.")
+    country: str | None = strawberry.field(description="Main production country.")
+    countries: list[str] = strawberry.field(description="All production countries.")
+    duration_minutes: int | None = strawberry.field(description="Running time in minutes.")
+    director: str | None = strawberry.field(description="Director(s).")
+    cast: list[str] = strawberry.field(description="Top-billed cast, in billing order.")
+    age_rating: str | None = strawberry.field(description="Age rating, e.g. PG-13 or 16+.")
+    budget: Money | None = strawberry.field(description="Production budget (USD).")
+    box_office: Money | None = strawberry.field(description="Worldwide box office (USD).")
+    poster_url: str | None = strawberry.field(description="Poster image URL.")
+    trailer_url: str | None = strawberry.field(description="Trailer video URL.")
+    is_active: bool = strawberry.field(description="False once withdrawn from the catalog.")
+    popularity: float = strawberry.field(description="Popularity score (higher is more popular).")
+    average_rating: float | None = strawberry.field(
+        description="Average rating (1-10) of published reviews; null when there are none."
+    )
+    review_count: int = strawberry.field(description="Number of published reviews.")
+    created_at: datetime = strawberry.field(description="When the movie was added.")
+    updated_at: datetime = strawberry.field(description="When the movie was last changed.")
+
+    @classmethod
+    def from_row(cls, row: Any) -> Movie:
+        avg = row.average_rating
+        return cls(
+            id=strawberry.ID(to_global_id("Movie", row.id)),
+            pk=row.id,
+            tmdb_id=row.tmdb_id,
+            title=row.title,
+            original_title=row.original_title,
+            tagline=row.tagline,
+            description=row.description,
+            release_date=row.release_date,
+            year=row.year,
+            country=row.country,
+            countries=list(row.countries),
+            duration_minutes=row.duration_minutes,
+            director=row.director,
+            cast=list(row.cast_members),
+            age_rating=row.age_rating,
+            budget=_money(row.budget),
+            box_office=_money(row.box_office),
+            poster_url=row.poster_url,
+            trailer_url=row.trailer_url,
+            is_active=row.is_active,
+            popularity=row.popularity,
+            average_rating=None if avg is None else float(avg),
+            review_count=row.review_count,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field(description="Genres of the movie, by name.")
+    async def genres(self, info: Info) -> list[Genre]:
+        from graph.catalog.loaders import GenresByMovieIdLoader
+
+        return await info.context.loader(GenresByMovieIdLoader).load(self.pk)
+
+    @strawberry.field(
+        description="Reviews visible to the viewer (published ones; staff and authors also "
+        "see hidden ones)."
+    )
+    async def reviews(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (at most 100).")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor to start after.")
+        ] = None,
+        sort: Annotated[
+            ReviewSort, strawberry.argument(description="Order of the reviews.")
+        ] = ReviewSort.NEWEST,
+    ) -> Connection[Annotated[Review, strawberry.lazy("graph.reviews.types")]]:
+        from graph.reviews.loaders import ReviewsByMovieIdLoader
+
+        args = PageArgs(first=first, after=after)
+        offset, limit = args.window()
+        return await info.context.loader(ReviewsByMovieIdLoader).load(
+            (self.pk, sort, offset, limit)
+        )
+
+    @strawberry.field(description="Whether the viewer marked this movie as a favorite.")
+    async def is_favorite(self, info: Info) -> bool:
+        from graph.catalog.loaders import ViewerFavoriteByMovieIdLoader
+
+        return await info.context.loader(ViewerFavoriteByMovieIdLoader).load(self.pk)
+
+    @strawberry.field(description="The viewer's watchlist status for this movie, if listed.")
+    async def watchlist_status(self, info: Info) -> WatchlistStatus | None:
+        from graph.catalog.loaders import ViewerWatchlistStatusByMovieIdLoader
+
+        return await info.context.loader(ViewerWatchlistStatusByMovieIdLoader).load(self.pk)
+
+    @strawberry.field(description="The viewer's own review of this movie, if any.")
+    async def viewer_review(
+        self, info: Info
+    ) -> Annotated[Review, strawberry.lazy("graph.reviews.types")] | None:
+        from graph.reviews.loaders import ViewerReviewByMovieIdLoader
+
+        return await info.context.loader(ViewerReviewByMovieIdLoader).load(self.pk)
+
+    @strawberry.field(
+        description="More like this: active movies sharing genres and fans, best match first."
+    )
+    async def similar(
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="How many (at most 100).")] = 10,
+    ) -> list[Movie]:
+        from graph.catalog.loaders import SimilarMoviesByMovieIdLoader
+
+        PageArgs(first=first)
+        return await info.context.loader(SimilarMoviesByMovieIdLoader).load((self.pk, first))
+
+
+@strawberry.type(description="A movie on the viewer's watchlist.")
+class WatchlistEntry:
+    movie_pk: strawberry.Private[int]
+    status: WatchlistStatus = strawberry.field(description="Watching status.")
+    added_at: datetime = strawberry.field(description="When the movie was added.")
+    updated_at: datetime = strawberry.field(description="When the status last changed.")
+
+    @classmethod
+    def from_row(cls, row: Any) -> WatchlistEntry:
+        return cls(
+            movie_pk=row.movie_id,
+            status=WatchlistStatus(row.status),
+            added_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field(description="The movie.")
+    async def movie(self, info: Info) -> Movie:
+        from graph.catalog.loaders import MovieByIdLoader
+
+        movie = await info.context.loader(MovieByIdLoader).load(self.movie_pk)
+        assert movie is not None  # the foreign key cascades
+        return movie
+
+
+@strawberry.type(description="An expected failure of a catalog mutation.")
+class CatalogError:
+    code: CatalogErrorCode = strawberry.field(description="Machine-readable code.")
+    message: str = strawberry.field(description="Human-readable explanation.")
+    field: str | None = strawberry.field(description="The input field at fault, if any.")
+
+
+@strawberry.type(description="Result of createMovie and updateMovie.")
+class MoviePayload:
+    movie: Movie | None = strawberry.field(description="The movie, on success.")
+    errors: list[CatalogError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.type(description="Result of deleteMovie.")
+class DeleteMoviePayload:
+    deleted_movie_id: strawberry.ID | None = strawberry.field(
+        description="ID of the deleted movie (null when it was only deactivated)."
+    )
+    movie: Movie | None = strawberry.field(
+        description="The deactivated movie, when it had showtimes and could not be deleted."
+    )
+    errors: list[CatalogError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.type(description="Result of createGenre and updateGenre.")
+class GenrePayload:
+    genre: Genre | None = strawberry.field(description="The genre, on success.")
+    errors: list[CatalogError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.type(description="Result of deleteGenre.")
+class DeleteGenrePayload:
+    deleted_genre_id: strawberry.ID | None = strawberry.field(description="ID of the genre.")
+    errors: list[CatalogError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.type(description="Result of addFavorite and removeFavorite.")
+class FavoritePayload:
+    movie: Movie | None = strawberry.field(description="The movie (see its isFavorite).")
+    errors: list[CatalogError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.type(description="Result of setWatchlistStatus and removeFromWatchlist.")
+class WatchlistPayload:
+    movie: Movie | None = strawberry.field(description="The movie (see its watchlistStatus).")
+    entry: WatchlistEntry | None = strawberry.field(
+        description="The watchlist entry; null after removal."
+    )
+    errors: list[CatalogError] = strawberry.field(description="Empty on success.")

@@ -1,0 +1,1 @@
+"""GraphQL layer of cinemas and halls."""

@@ -1,0 +1,318 @@
+"""Realtime seat availability: one LISTEN connection per process, fanned out to subscribers.
+
+Booking actions call pg_notify('seat_changes', …) inside their transactions, so an event
+exists only for a committed change, and each carries the showtime's sequence number
+(+1 per change, in commit order). This process keeps ONE raw asyncpg connection that
+LISTENs; each notification is decoded and turned into a GraphQL event object once, then
+the same object is put on the bounded queue of every local subscriber of that showtime.
+
+Snapshots (the first event of a subscription, and after a resync) are read in one
+statement with the sequence they reflect. A subscriber drops deltas its snapshot already
+covers; a delta that skips a number (a notification lost while the LISTEN connection was
+down) parks it until a fresh snapshot arrives. After the LISTEN connection comes back,
+every subscriber gets a fresh snapshot. A subscriber whose queue overflows is closed: it
+resubscribes and starts from a snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
+
+import asyncpg
+import orjson
+from sqlalchemy.engine import make_url
+
+from db.booking.codes import SEAT_CHANNEL
+
+log = logging.getLogger("marquee.realtime")
+
+HUB_SERVICE = "seat_hub"
+
+
+class Event(Protocol):
+    @property
+    def sequence(self) -> int: ...
+
+    @property
+    def snapshot(self) -> bool: ...
+
+
+class SubscriberClosed(Exception):
+    """The subscription ended on the server's side (too slow, showtime gone, shutdown)."""
+
+
+class _Close:
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class Subscriber:
+    """One subscription's bounded queue and its place in the showtime's sequence."""
+
+    def __init__(self, hub: SeatHub, showtime_id: int, maxsize: int) -> None:
+        self.hub = hub
+        self.showtime_id = showtime_id
+        self.queue: asyncio.Queue[Event | _Close] = asyncio.Queue(maxsize)
+        self.last: int | None = None  # the sequence of the last event given to the client
+        self.parked: list[Event] = []  # deltas waiting for a snapshot
+        self.ready: deque[Event] = deque()
+        self.closed = False
+
+    def push(self, event: Event) -> None:
+        if self.closed:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.close("Too far behind: subscribe again to get a fresh snapshot.")
+
+    def close(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.hub._forget(self)
+        # Make room for the close marker: what is queued will never be sent anyway.
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(_Close(reason))
+
+    def _accept(self, event: Event) -> None:
+        """Decide what the client sees, keeping `sequence` gap-free after the snapshot."""
+        if event.snapshot:
+            if self.last is not None and event.sequence < self.last:
+                return  # older than what the client already has
+            self.last = event.sequence
+            self.ready.append(event)
+            parked, self.parked = sorted(self.parked, key=lambda e: e.sequence), []
+            for delta in parked:
+                self._accept(delta)
+            return
+        if self.last is None:
+            self.parked.append(event)  # before the first snapshot
+        elif event.sequence <= self.last:
+            return  # already in the snapshot
+        elif event.sequence == self.last + 1:
+            self.last = event.sequence
+            self.ready.append(event)
+        else:
+            # A gap: a notification was lost. Park it and ask for a fresh snapshot.
+            if not self.parked:
+                self.hub.request_snapshot(self.showtime_id, {self})
+            self.parked.append(event)
+
+    def __aiter__(self) -> Subscriber:
+        return self
+
+    async def __anext__(self) -> Event:
+        while not self.ready:
+            item = await self.queue.get()
+            if isinstance(item, _Close):
+                raise SubscriberClosed(item.reason)
+            self._accept(item)
+        return self.ready.popleft()
+
+
+# Builders supplied by the booking domain: one event per notification / snapshot.
+DecodeDelta = Callable[[dict[str, Any]], Event]
+LoadSnapshot = Callable[[int], Awaitable[Event | None]]
+Connect = Callable[[], Awaitable[Any]]
+
+
+class SeatHub:
+    """The process's LISTEN connection and its subscribers, by showtime."""
+
+    def __init__(
+        self,
+        *,
+        connect: Connect,
+        decode_delta: DecodeDelta,
+        load_snapshot: LoadSnapshot,
+        queue_size: int = 256,
+        max_backoff: float = 5.0,
+        ping_interval: float = 5.0,
+    ) -> None:
+        self._connect = connect
+        self._decode_delta = decode_delta
+        self._load_snapshot = load_snapshot
+        self.queue_size = queue_size
+        self.max_backoff = max_backoff
+        self.ping_interval = ping_interval
+        self.subscribers: dict[int, set[Subscriber]] = {}
+        self._scheduled: dict[int, set[Subscriber] | None] = {}  # None: all subscribers
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._listener: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+        self.connections = 0  # how many times LISTEN was (re)established
+
+    # --- lifecycle ---
+
+    async def start(self) -> None:
+        self._listener = asyncio.create_task(self._listen_forever(), name="seat-hub-listen")
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        for task in list(self._tasks):
+            task.cancel()
+        for subs in list(self.subscribers.values()):
+            for sub in list(subs):
+                sub.close("The server is shutting down.")
+
+    # --- subscribers ---
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, showtime_id: int) -> AsyncIterator[Subscriber]:
+        """Register first, then read the snapshot: no change can fall between the two."""
+        sub = Subscriber(self, showtime_id, self.queue_size)
+        self.subscribers.setdefault(showtime_id, set()).add(sub)
+        self.request_snapshot(showtime_id, {sub})
+        try:
+            yield sub
+        finally:
+            sub.closed = True
+            self._forget(sub)
+
+    def _forget(self, sub: Subscriber) -> None:
+        subs = self.subscribers.get(sub.showtime_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self.subscribers[sub.showtime_id]
+
+    def subscriber_count(self, showtime_id: int | None = None) -> int:
+        if showtime_id is not None:
+            return len(self.subscribers.get(showtime_id, ()))
+        return sum(len(s) for s in self.subscribers.values())
+
+    def dispatch(self, showtime_id: int, event: Event) -> None:
+        for sub in list(self.subscribers.get(showtime_id, ())):
+            sub.push(event)
+
+    # --- snapshots (coalesced: one query per showtime serves every waiting subscriber) ---
+
+    def request_snapshot(self, showtime_id: int, targets: set[Subscriber] | None) -> None:
+        if showtime_id in self._scheduled:
+            current = self._scheduled[showtime_id]
+            if current is not None:
+                self._scheduled[showtime_id] = None if targets is None else current | targets
+            return
+        self._scheduled[showtime_id] = targets
+        self._spawn(self._load(showtime_id))
+
+    async def _load(self, showtime_id: int, delay: float = 0.0) -> None:
+        # Runs after the requesting subscribers registered; later ones schedule a new load.
+        await asyncio.sleep(delay)
+        targets = self._scheduled.pop(showtime_id, None)
+        try:
+            event = await self._load_snapshot(showtime_id)
+        except Exception as exc:
+            log.warning("snapshot of showtime %s failed (%s); retrying", showtime_id, exc)
+            await asyncio.sleep(1.0)
+            alive = self.subscribers.get(showtime_id, set())
+            if targets is not None:
+                targets = targets & alive
+                if not targets:
+                    return
+            elif not alive:
+                return
+            self.request_snapshot(showtime_id, targets)
+            return
+        receivers = targets if targets is not None else self.subscribers.get(showtime_id, set())
+        for sub in list(receivers):
+            if event is None:
+                sub.close("This showtime no longer exists.")
+            else:
+                sub.push(event)
+
+    def resync_all(self) -> None:
+        for showtime_id in list(self.subscribers):
+            self.request_snapshot(showtime_id, None)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- the LISTEN connection ---
+
+    def _on_notify(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        try:
+            data = orjson.loads(payload)
+            showtime_id = int(data["s"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.warning("bad seat notification: %r", payload[:200])
+            return
+        if showtime_id not in self.subscribers:
+            return  # nobody here watches this showtime: not even decoded further
+        if data.get("r"):
+            self.request_snapshot(showtime_id, None)
+            return
+        self.dispatch(showtime_id, self._decode_delta(data))
+
+    async def _listen_forever(self) -> None:
+        delay = 0.1
+        while True:
+            conn: Any = None
+            try:
+                conn = await self._connect()
+                lost = asyncio.Event()
+                conn.add_termination_listener(_setter(lost))
+                await conn.add_listener(SEAT_CHANNEL, self._on_notify)
+                self.connections += 1
+                self.connected.set()
+                delay = 0.1
+                # Anything may have changed while we were not listening.
+                self.resync_all()
+                while not lost.is_set():
+                    try:
+                        await asyncio.wait_for(lost.wait(), self.ping_interval)
+                    except TimeoutError:
+                        await asyncio.wait_for(conn.fetchval("SELECT 1"), self.ping_interval)
+                log.warning("LISTEN connection lost; reconnecting")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("LISTEN connection failed (%s); retrying in %.1fs", exc, delay)
+            finally:
+                self.connected.clear()
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.terminate()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_backoff)
+
+
+def _setter(event: asyncio.Event) -> Callable[[Any], None]:
+    def fire(_conn: Any) -> None:
+        event.set()
+
+    return fire
+
+
+def asyncpg_connector(sqlalchemy_url: str) -> Connect:
+    """A function that opens a raw asyncpg connection to the database of a SQLAlchemy URL
+    (the unix socket of the embedded server arrives as a `host` query parameter)."""
+    url = make_url(sqlalchemy_url)
+    host = url.host or url.query.get("host")
+    if isinstance(host, tuple):
+        host = host[0]
+
+    async def connect() -> Any:
+        return await asyncpg.connect(
+            user=url.username,
+            password=url.password,
+            host=host,
+            port=url.port,
+            database=url.database,
+            timeout=5,
+            server_settings={"application_name": "marquee-listen"},
+        )
+
+    return connect

@@ -1,0 +1,108 @@
+"""GraphQL types of the reviews domain."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from graph.accounts.types import User
+from graph.context import Info
+from graph.relay import Node, to_global_id
+from graph.reviews.enums import ReviewErrorCode, ReviewStatus
+
+if TYPE_CHECKING:
+    from graph.catalog.types import Movie
+
+
+@strawberry.type(description="A user's review of a movie: one per user per movie.")
+class Review(Node):
+    pk: strawberry.Private[int]
+    movie_pk: strawberry.Private[int]
+    user_pk: strawberry.Private[int]
+    rating: int = strawberry.field(description="Rating from 1 to 10.")
+    title: str | None = strawberry.field(description="Headline (up to 200 characters).")
+    body: str = strawberry.field(description="The review text.")
+    is_spoiler: bool = strawberry.field(description="Whether the text reveals the plot.")
+    is_anonymous: bool = strawberry.field(
+        description="Published without the author's name (the author still sees it as theirs)."
+    )
+    status: ReviewStatus = strawberry.field(description="PUBLISHED, or HIDDEN by a moderator.")
+    moderation_reason: str | None = strawberry.field(description="Why a moderator hid it.")
+    helpful_count: int = strawberry.field(description="Votes saying the review was helpful.")
+    unhelpful_count: int = strawberry.field(description="Votes saying it was not helpful.")
+    verified_purchase: bool = strawberry.field(
+        description="The author held a paid ticket for a past showtime of the movie."
+    )
+    is_mine: bool = strawberry.field(description="Whether the viewer wrote this review.")
+    created_at: datetime = strawberry.field(description="When it was written.")
+    updated_at: datetime = strawberry.field(description="When it was last edited.")
+
+    @classmethod
+    def from_row(cls, row: Any, viewer_id: int | None) -> Review:
+        return cls(
+            id=strawberry.ID(to_global_id("Review", row.id)),
+            pk=row.id,
+            movie_pk=row.movie_id,
+            user_pk=row.user_id,
+            rating=row.rating,
+            title=row.title,
+            body=row.body,
+            is_spoiler=row.is_spoiler,
+            is_anonymous=row.is_anonymous,
+            status=ReviewStatus(row.status),
+            moderation_reason=row.moderation_reason,
+            helpful_count=row.helpful_count,
+            unhelpful_count=row.unhelpful_count,
+            # Becomes a ticket lookup once orders exist (booking issue).
+            verified_purchase=False,
+            is_mine=viewer_id is not None and row.user_id == viewer_id,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field(
+        description="The author; null for an anonymous review unless the viewer wrote it."
+    )
+    async def author(self, info: Info) -> User | None:
+        if self.is_anonymous and not self.is_mine:
+            return None
+        from graph.accounts.loaders import UserByIdLoader
+
+        return await info.context.loader(UserByIdLoader).load(self.user_pk)
+
+    @strawberry.field(description="The movie reviewed.")
+    async def movie(self, info: Info) -> Annotated[Movie, strawberry.lazy("graph.catalog.types")]:
+        from graph.catalog.loaders import MovieByIdLoader
+
+        movie = await info.context.loader(MovieByIdLoader).load(self.movie_pk)
+        assert movie is not None  # the foreign key cascades
+        return movie
+
+    @strawberry.field(
+        description="The viewer's vote: true helpful, false not helpful, null no vote."
+    )
+    async def viewer_vote(self, info: Info) -> bool | None:
+        from graph.reviews.loaders import ViewerVoteByReviewIdLoader
+
+        return await info.context.loader(ViewerVoteByReviewIdLoader).load(self.pk)
+
+
+@strawberry.type(description="An expected failure of a review mutation.")
+class ReviewError:
+    code: ReviewErrorCode = strawberry.field(description="Machine-readable code.")
+    message: str = strawberry.field(description="Human-readable explanation.")
+    field: str | None = strawberry.field(description="The input field at fault, if any.")
+
+
+@strawberry.type(description="Result of createReview, updateReview, voteReview, moderateReview.")
+class ReviewPayload:
+    review: Review | None = strawberry.field(description="The review, on success.")
+    errors: list[ReviewError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.type(description="Result of deleteReview.")
+class DeleteReviewPayload:
+    deleted_review_id: strawberry.ID | None = strawberry.field(description="ID of the review.")
+    errors: list[ReviewError] = strawberry.field(description="Empty on success.")

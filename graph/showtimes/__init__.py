@@ -1,0 +1,1 @@
+"""GraphQL layer of showtimes and their seat maps."""

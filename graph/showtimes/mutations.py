@@ -1,0 +1,99 @@
+"""Staff mutations on showtimes: thin shells around db.cinemas.actions."""
+
+from __future__ import annotations
+
+import strawberry
+
+from db.cinemas import actions
+from db.errors import DomainError
+from graph.auth import IsStaff
+from graph.cinemas.mutations import cinema_errors
+from graph.context import Info
+from graph.relay import decode_id
+from graph.showtimes.inputs import (
+    CancelShowtimeInput,
+    CreateShowtimeInput,
+    PriceInput,
+    UpdateShowtimeInput,
+)
+from graph.showtimes.loaders import ShowtimeByIdLoader
+from graph.showtimes.types import ShowtimePayload
+
+
+def _prices(prices: list[PriceInput]) -> list[actions.PriceSpec]:
+    return [
+        actions.PriceSpec(seat_type=p.seat_type.value, amount=p.amount, currency=p.currency)
+        for p in prices
+    ]
+
+
+async def _payload(info: Info, pk: int) -> ShowtimePayload:
+    info.context.reset_loaders()
+    showtime = await info.context.loader(ShowtimeByIdLoader).load(pk)
+    return ShowtimePayload(showtime=showtime, errors=[])
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description=(
+            "Schedule a showtime (staff): ends_at = start + movie duration + cleaning time; "
+            "a price for every seat type of the hall; never overlapping another showtime."
+        ),
+        permission_classes=[IsStaff],
+    )
+    async def create_showtime(self, info: Info, input: CreateShowtimeInput) -> ShowtimePayload:
+        try:
+            movie_pk = decode_id(input.movie_id, "Movie", "movieId")
+            hall_pk = decode_id(input.hall_id, "Hall", "hallId")
+            async with info.context.db.transaction() as session:
+                pk = await actions.create_showtime(
+                    session,
+                    movie_id=movie_pk,
+                    hall_id=hall_pk,
+                    starts_at=input.starts_at,
+                    format=input.format,
+                    language=input.language,
+                    subtitles=input.subtitles,
+                    prices=_prices(input.prices),
+                )
+        except DomainError as exc:
+            return ShowtimePayload(showtime=None, errors=cinema_errors(exc))
+        return await _payload(info, pk)
+
+    @strawberry.mutation(
+        description="Change a scheduled showtime (staff).", permission_classes=[IsStaff]
+    )
+    async def update_showtime(self, info: Info, input: UpdateShowtimeInput) -> ShowtimePayload:
+        try:
+            pk = decode_id(input.id, "Showtime")
+            async with info.context.db.transaction() as session:
+                await actions.update_showtime(
+                    session,
+                    pk,
+                    starts_at=input.starts_at if input.starts_at is not None else actions.UNSET,
+                    format=input.format if input.format is not None else actions.UNSET,
+                    language=input.language if input.language is not None else actions.UNSET,
+                    subtitles=actions.UNSET
+                    if input.subtitles is strawberry.UNSET
+                    else input.subtitles,
+                    prices=_prices(input.prices) if input.prices is not None else actions.UNSET,
+                )
+        except DomainError as exc:
+            return ShowtimePayload(showtime=None, errors=cinema_errors(exc))
+        return await _payload(info, pk)
+
+    @strawberry.mutation(
+        description=(
+            "Cancel a showtime (staff): no more bookings, held seats are released. Idempotent."
+        ),
+        permission_classes=[IsStaff],
+    )
+    async def cancel_showtime(self, info: Info, input: CancelShowtimeInput) -> ShowtimePayload:
+        try:
+            pk = decode_id(input.id, "Showtime")
+            async with info.context.db.transaction() as session:
+                await actions.cancel_showtime(session, pk)
+        except DomainError as exc:
+            return ShowtimePayload(showtime=None, errors=cinema_errors(exc))
+        return await _payload(info, pk)

@@ -1,0 +1,79 @@
+"""Showtime queries: showtimes(filter), showtime(id); node registration."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import strawberry
+from sqlalchemy import func
+
+from db.cinemas.models import Showtime as ShowtimeRow
+from graph.context import Info
+from graph.pagination import Connection, PageArgs, paginate
+from graph.relay import query_id, register_node
+from graph.showtimes.inputs import ShowtimeFilter
+from graph.showtimes.loaders import (
+    SHOWTIME_ORDER,
+    ShowtimeByIdLoader,
+    showtime_select,
+    spec_from_filter,
+)
+from graph.showtimes.types import Showtime
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description=(
+            "Showtimes by start time. Without startsAfter/startsBefore, only those that have "
+            "not started; by default only SCHEDULED ones."
+        )
+    )
+    async def showtimes(
+        self,
+        info: Info,
+        filter: Annotated[
+            ShowtimeFilter | None, strawberry.argument(description="Conditions.")
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description="Page size.")] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
+        last: Annotated[int | None, strawberry.argument(description="Page size.")] = None,
+        before: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
+    ) -> Connection[Showtime]:
+        args = PageArgs(first, after, last, before)
+        conditions = spec_from_filter(filter).conditions()
+        db = info.context.db
+
+        async def count() -> int:
+            stmt = showtime_select(func.count(ShowtimeRow.id)).where(*conditions)
+            return int(await db.scalar(stmt))
+
+        async def fetch(offset: int, limit: int) -> Sequence[Showtime]:
+            rows = await db.fetch(
+                showtime_select()
+                .where(*conditions)
+                .order_by(*SHOWTIME_ORDER)
+                .offset(offset)
+                .limit(limit)
+            )
+            items = [Showtime.from_row(r) for r in rows]
+            loader = info.context.loader(ShowtimeByIdLoader)
+            for item in items:
+                loader.prime(item.pk, item)
+            return items
+
+        return await paginate(args, count, fetch)
+
+    @strawberry.field(description="A showtime by ID (cancelled ones included).")
+    async def showtime(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="ID.")]
+    ) -> Showtime | None:
+        return await info.context.loader(ShowtimeByIdLoader).load(query_id(id, "Showtime"))
+
+
+async def _showtime_nodes(info: Info, pks: list[int]) -> list[Any]:
+    return list(await info.context.loader(ShowtimeByIdLoader).load_many(pks))
+
+
+register_node("Showtime", _showtime_nodes)

@@ -1,0 +1,199 @@
+"""GraphQL types of showtimes, their prices and their seat maps."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from db.cinemas.codes import STATUS_CHARS, SeatStatus, SeatType, ShowtimeStatus
+from db.cinemas.queries import seat_states
+from graph.cinemas.types import Cinema, CinemaError, Hall
+from graph.context import Info
+from graph.relay import Node, to_global_id
+from graph.scalars import Money
+
+if TYPE_CHECKING:
+    from graph.catalog.types import Movie
+
+
+@strawberry.type(description="The price of one seat type for a showtime.")
+class ShowtimePrice:
+    seat_type: SeatType = strawberry.field(description="Seat type.")
+    price: Money = strawberry.field(description="Price of one ticket for this seat type.")
+
+
+@strawberry.type(description="A seat in a showtime's seat map.")
+class SeatMapSeat:
+    id: strawberry.ID = strawberry.field(description="Global ID of the Seat (for holdSeats).")
+    number: int = strawberry.field(description="Seat number within the row.")
+    type: SeatType = strawberry.field(description="Seat type.")
+    status: SeatStatus = strawberry.field(description="AVAILABLE, HELD, SOLD or BLOCKED.")
+    price: Money | None = strawberry.field(description="Ticket price for this seat's type.")
+    held_by_me: bool = strawberry.field(description="Held by the viewer's own live hold.")
+
+
+@strawberry.type(description="A row of a seat map.")
+class SeatRow:
+    label: str = strawberry.field(description="Row label.")
+    seats: list[SeatMapSeat] = strawberry.field(description="Seats, left to right.")
+
+
+@strawberry.type(description="Every seat of a showtime with its current status.")
+class SeatMap:
+    rows: list[SeatRow] = strawberry.field(description="Rows front to back.")
+    sequence: int = strawberry.field(
+        description="The realtime sequence this map reflects (see seatAvailability)."
+    )
+
+
+@strawberry.type(
+    description=(
+        "Compact seat statuses: one character per seat, in the order of `Hall.layout` "
+        "(rows, then seats): A = AVAILABLE, H = HELD, S = SOLD, B = BLOCKED, "
+        "M = held by the viewer."
+    )
+)
+class PackedSeatStatuses:
+    statuses: str = strawberry.field(description="One character per seat.")
+    sequence: int = strawberry.field(description="The realtime sequence this reflects.")
+    layout_version: str = strawberry.field(description="`Hall.layout.version` it applies to.")
+    available_seat_count: int = strawberry.field(description="Seats with status A.")
+
+
+@strawberry.type(description="A screening of a movie in a hall.")
+class Showtime(Node):
+    pk: strawberry.Private[int]
+    movie_pk: strawberry.Private[int]
+    hall_pk: strawberry.Private[int]
+    cinema_pk: strawberry.Private[int]
+    starts_at: datetime = strawberry.field(description="Start time.")
+    ends_at: datetime = strawberry.field(description="End time, cleaning time included.")
+    format: str = strawberry.field(description="2D, 3D, IMAX, ...")
+    language: str = strawberry.field(description="Audio language.")
+    subtitles: str | None = strawberry.field(description="Subtitle language, if any.")
+    status: ShowtimeStatus = strawberry.field(description="SCHEDULED or CANCELLED.")
+
+    @classmethod
+    def from_row(cls, row: Any) -> Showtime:
+        return cls(
+            id=strawberry.ID(to_global_id("Showtime", row.id)),
+            pk=row.id,
+            movie_pk=row.movie_id,
+            hall_pk=row.hall_id,
+            cinema_pk=row.cinema_id,
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            format=row.format,
+            language=row.language,
+            subtitles=row.subtitles,
+            status=ShowtimeStatus(row.status),
+        )
+
+    @strawberry.field(description="The movie shown.")
+    async def movie(self, info: Info) -> Annotated[Movie, strawberry.lazy("graph.catalog.types")]:
+        from graph.catalog.loaders import MovieByIdLoader
+
+        movie = await info.context.loader(MovieByIdLoader).load(self.movie_pk)
+        assert movie is not None
+        return movie
+
+    @strawberry.field(description="The hall.")
+    async def hall(self, info: Info) -> Hall:
+        from graph.cinemas.loaders import HallByIdLoader
+
+        hall = await info.context.loader(HallByIdLoader).load(self.hall_pk)
+        assert hall is not None
+        return hall
+
+    @strawberry.field(description="The cinema.")
+    async def cinema(self, info: Info) -> Cinema:
+        from graph.cinemas.loaders import CinemaByIdLoader
+
+        cinema = await info.context.loader(CinemaByIdLoader).load(self.cinema_pk)
+        assert cinema is not None
+        return cinema
+
+    @strawberry.field(description="Prices per seat type.")
+    async def prices(self, info: Info) -> list[ShowtimePrice]:
+        from graph.showtimes.loaders import PricesByShowtimeLoader
+
+        return await info.context.loader(PricesByShowtimeLoader).load(self.pk)
+
+    @strawberry.field(description="Seats neither sold, held by a live hold, nor blocked.")
+    async def available_seat_count(self, info: Info) -> int:
+        from graph.showtimes.loaders import AvailableSeatCountByShowtimeLoader
+
+        return await info.context.loader(AvailableSeatCountByShowtimeLoader).load(self.pk)
+
+    @strawberry.field(description="Every seat with its status and price, row by row.")
+    async def seat_map(self, info: Info) -> SeatMap:
+        from graph.cinemas.loaders import group_rows
+
+        rows, prices = await _seat_states(info, self.pk)
+        price_of = {p.seat_type: p.price for p in prices}
+
+        out: list[SeatRow] = []
+        for label, seats in group_rows(rows, lambda r: r.row_label):
+            out.append(
+                SeatRow(
+                    label=label,
+                    seats=[
+                        SeatMapSeat(
+                            id=strawberry.ID(to_global_id("Seat", r.id)),
+                            number=r.number,
+                            type=SeatType(r.seat_type),
+                            status=SeatStatus(r.status),
+                            price=price_of.get(SeatType(r.seat_type)),
+                            held_by_me=r.held_by_me,
+                        )
+                        for r in seats
+                    ],
+                )
+            )
+        return SeatMap(rows=out, sequence=int(rows[0].seat_sequence) if rows else 0)
+
+    @strawberry.field(
+        description="Compact seat statuses for fast clients (pair with the cached Hall.layout)."
+    )
+    async def seat_statuses(self, info: Info) -> PackedSeatStatuses:
+        from graph.cinemas.loaders import HallLayoutByHallLoader, group_rows
+
+        (rows, _), layout = await asyncio.gather(
+            _seat_states(info, self.pk, with_prices=False),
+            info.context.loader(HallLayoutByHallLoader).load(self.hall_pk),
+        )
+        chars: list[str] = []
+        for _, seats in group_rows(rows, lambda r: r.row_label):
+            chars.extend("M" if r.held_by_me else STATUS_CHARS[SeatStatus(r.status)] for r in seats)
+        return PackedSeatStatuses(
+            statuses="".join(chars),
+            sequence=int(rows[0].seat_sequence) if rows else 0,
+            layout_version=layout.version,
+            available_seat_count=chars.count("A"),
+        )
+
+
+async def _seat_states(
+    info: Info, showtime_pk: int, with_prices: bool = True
+) -> tuple[list[Any], list[ShowtimePrice]]:
+    """One statement for seats + occupancy + sequence, and (batched) the prices."""
+    from graph.showtimes.loaders import PricesByShowtimeLoader
+
+    viewer = await info.context.viewer()
+    stmt = seat_states(showtime_pk, viewer.id if viewer else None)
+    if not with_prices:
+        return list(await info.context.db.fetch(stmt)), []
+    rows, prices = await asyncio.gather(
+        info.context.db.fetch(stmt),
+        info.context.loader(PricesByShowtimeLoader).load(showtime_pk),
+    )
+    return list(rows), prices
+
+
+@strawberry.type(description="Result of createShowtime, updateShowtime and cancelShowtime.")
+class ShowtimePayload:
+    showtime: Showtime | None = strawberry.field(description="The showtime, on success.")
+    errors: list[CinemaError] = strawberry.field(description="Empty on success.")

@@ -1,0 +1,42 @@
+"""Settings: production needs a JWT secret; development keeps a generated one (0600)."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from graph.settings import Settings
+
+
+def test_production_refuses_to_start_without_a_jwt_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MARQUEE_JWT_SECRET", raising=False)
+    monkeypatch.setenv("MARQUEE_ENV", "production")
+    with pytest.raises(ValidationError, match="MARQUEE_JWT_SECRET"):
+        Settings()
+    monkeypatch.setenv("MARQUEE_JWT_SECRET", "s" * 40)
+    assert Settings().is_production
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db:5432/marquee")
+    monkeypatch.setenv("MARQUEE_LOGIN_RATE_PER_MINUTE", "7")
+    monkeypatch.setenv("MARQUEE_CORS_ORIGINS", '["https://app.example.com"]')
+    settings = Settings()
+    assert settings.database_url == "postgresql://u:p@db:5432/marquee"
+    assert settings.login_rate_per_minute == 7
+    assert settings.cors_origins == ["https://app.example.com"]
+
+
+def test_development_secret_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = Settings(env="development", data_dir=data_dir).secret()
+    path = data_dir / "jwt-secret"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(first) >= 32
+    # a restart (or another worker) reuses it, so tokens stay valid
+    assert Settings(env="development", data_dir=data_dir).secret() == first
