@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from bench import wrk
+from bench.cpu import CpuMeter
 from bench.scenario import BenchError, Options, Prepared, Result, Scenario
 from bench.scenarios import SCENARIOS, by_name
 from bench.server import ROOT, Counters, Server, wrk_path
@@ -54,7 +55,9 @@ def statements_per_request(
     if set(before) != set(after):
         raise BenchError(f"the worker processes changed during the run: {before} -> {after}")
     statements = sum(after[p].statements - before[p].statements for p in after)
-    requests = sum(after[p].requests.get(method, 0) - before[p].requests.get(method, 0) for p in after)
+    requests = sum(
+        after[p].requests.get(method, 0) - before[p].requests.get(method, 0) for p in after
+    )
     return statements / requests if requests else None
 
 
@@ -87,7 +90,10 @@ def run_wrk(server: Server, scenario: Scenario, prepared: Prepared, opts: Option
     if opts.warmup > 0:
         load(opts.warmup)
     before = server.counters()
+    meter = cpu_meter(server)
+    cpu_before = meter.snapshot()
     measured = load(opts.duration)
+    others = CpuMeter.others_share(cpu_before, meter.snapshot(), measured.seconds)
     time.sleep(0.2)  # let the last responses' counters settle
     after = server.counters()
     if scenario.verify is not None:
@@ -103,7 +109,15 @@ def run_wrk(server: Server, scenario: Scenario, prepared: Prepared, opts: Option
         statements_per_request=statements_per_request(before, after),
         non_2xx=measured.non_2xx,
         socket_errors=measured.socket_errors,
-        extra={"p90_ms": measured.p90_ms, "max_ms": measured.max_ms},
+        extra={"p90_ms": measured.p90_ms, "max_ms": measured.max_ms, "others_cpu": others},
+    )
+
+
+def cpu_meter(server: Server) -> CpuMeter:
+    embedded = server.data_dir is not None and not os.environ.get("DATABASE_URL")
+    return CpuMeter(
+        server.process.pid if server.process else None,
+        server.data_dir / "pg" / "postmaster.pid" if embedded and server.data_dir else None,
     )
 
 
@@ -134,13 +148,16 @@ def median(results: list[Result]) -> Result:
         statements_per_request=med(spr) if spr else None,
         non_2xx=sum(r.non_2xx for r in results),
         socket_errors=sum(r.socket_errors for r in results),
-        extra={"runs": [dataclasses.asdict(r) for r in results]},
+        extra={
+            "others_cpu": med([r.extra.get("others_cpu", 0.0) for r in results]),
+            "runs": [dataclasses.asdict(r) for r in results],
+        },
     )
 
 
 HEADER = (
     f"{'scenario':<14} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-    f"{'SQL/req':>8} {'non-2xx':>8} {'sock err':>8}"
+    f"{'SQL/req':>8} {'non-2xx':>8} {'sock err':>8} {'others':>7}"
 )
 
 
@@ -149,7 +166,8 @@ def row(result: Result, label: str | None = None) -> str:
     return (
         f"{label or result.scenario:<14} {result.connections:>5} {result.rps:>9.0f} "
         f"{result.p50_ms:>8.2f} {result.p99_ms:>8.2f} "
-        f"{'-' if spr is None else f'{spr:.2f}':>8} {result.non_2xx:>8} {result.socket_errors:>8}"
+        f"{'-' if spr is None else f'{spr:.2f}':>8} {result.non_2xx:>8} {result.socket_errors:>8} "
+        f"{100 * result.extra.get('others_cpu', 0.0):>6.0f}%"
     )
 
 
@@ -173,6 +191,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         default=Path(os.environ.get("MARQUEE_BENCH_DATA_DIR", ROOT / ".marquee" / "bench")),
         help="the bench server's MARQUEE_DATA_DIR (default .marquee/bench)",
+    )
+    p.add_argument(
+        "--keep-data",
+        action="store_true",
+        help="reuse the bench database of the last run (default: a fresh one each run)",
     )
     p.add_argument(
         "--json",
@@ -218,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             server = Server.attach(args.url, opts.workers)
         else:
             print(f"starting the server (data in {args.data_dir}) ...", flush=True)
-            server = Server.start(opts.workers, args.data_dir)
+            server = Server.start(opts.workers, args.data_dir, fresh=not args.keep_data)
         print(HEADER, flush=True)
         for scenario in selected:
             try:

@@ -82,9 +82,15 @@ class Server:
     # --- lifecycle ---------------------------------------------------------------------
 
     @classmethod
-    def start(cls, workers: int, data_dir: Path, timeout: float = 180.0) -> Server:
+    def start(
+        cls, workers: int, data_dir: Path, *, fresh: bool = True, timeout: float = 180.0
+    ) -> Server:
+        """`fresh`: a new embedded database for this run (not with DATABASE_URL), so figures
+        never depend on what earlier runs left behind, and migrations always apply."""
         port = free_port()
         data_dir.mkdir(parents=True, exist_ok=True)
+        if fresh and not os.environ.get("DATABASE_URL"):
+            _forget_embedded(data_dir / "pg")
         env = dict(os.environ)
         env["MARQUEE_DATA_DIR"] = str(data_dir)
         env.setdefault("MARQUEE_ENV", "development")
@@ -130,7 +136,9 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise BenchError(f"the server exited early; see {self.log_path}:\n{self.log_tail()}")
+                raise BenchError(
+                    f"the server exited early; see {self.log_path}:\n{self.log_tail()}"
+                )
             try:
                 if httpx.get(self.url + "/readyz", timeout=2.0).status_code == 200:
                     return
@@ -193,7 +201,8 @@ class Server:
             return self._token
         username, password = DEMO_LOGIN
         body = self.graphql(
-            "mutation($input: LoginInput!) { login(input: $input) { accessToken errors { code } } }",
+            "mutation($input: LoginInput!) {"
+            " login(input: $input) { accessToken errors { code } } }",
             {"input": {"login": username, "password": password}},
         )
         token = ((body.get("data") or {}).get("login") or {}).get("accessToken")
@@ -213,8 +222,8 @@ class Server:
             token = ((body.get("data") or {}).get("register") or {}).get("accessToken")
         if not token:
             raise BenchError(f"could not sign in (login, then register): {body}")
-        self._token = token
-        return token
+        self._token = str(token)
+        return self._token
 
     def counters(self, max_scrapes: int = 400, deadline_s: float = 20.0) -> dict[int, Counters]:
         """Every worker's counters. /metrics is answered by whichever worker accepts the
@@ -236,6 +245,15 @@ class Server:
             f"/metrics answered from {len(seen)} of {self.workers} workers "
             f"after {scrapes} scrapes; cannot count SQL statements per request"
         )
+
+
+def _forget_embedded(pg_dir: Path) -> None:
+    if not pg_dir.exists():
+        return
+    from db.embedded import EmbeddedPostgres
+
+    EmbeddedPostgres(pg_dir).stop()  # a server left running by an interrupted run
+    shutil.rmtree(pg_dir)
 
 
 def wrk_path() -> str:

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from graph.catalog import cli as catalog_cli
 from graph.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,7 +164,9 @@ def main(argv: list[str] | None = None) -> None:
     args.func(args)
 
 
-EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    catalog_cli.register,
+]
 
 
 if __name__ == "__main__":

@@ -69,12 +69,16 @@ class Context:
             except (InvalidToken, ValueError) as exc:
                 raise unauthenticated(str(exc)) from exc
             row = await self.db.fetch_one(
-                select(User.id, User.username, User.role).where(
+                select(User.id, User.username, User.role, User.sessions_valid_after).where(
                     User.id == user_id, User.is_active.is_(True)
                 )
             )
             if row is None:
                 raise unauthenticated("This account is not active.")
+            # "Sign out everywhere" and password changes end access tokens issued before.
+            cutoff = row.sessions_valid_after
+            if cutoff is not None and int(claims["iat"]) < int(cutoff.timestamp()):
+                raise unauthenticated("This session has ended; sign in again.")
             viewer = Viewer(id=row.id, username=row.username, role=row.role)
         self._viewer = viewer
         return viewer

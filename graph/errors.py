@@ -82,7 +82,14 @@ class ErrorCodes(SchemaExtension):
         self.mask = mask
 
     def on_operation(self) -> Iterator[None]:
-        yield
+        try:
+            yield
+        except GraphQLError as escaped:
+            # A syntax error (or too many tokens) escapes the operation from the parser
+            # cache, so strawberry builds its result after this hook: code it here.
+            if escaped.original_error is None and not (escaped.extensions or {}).get("code"):
+                escaped.extensions = {**(escaped.extensions or {}), "code": BAD_USER_INPUT}
+            raise
         result = self.execution_context.result
         if not result or not result.errors:
             return

@@ -19,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import asyncpg
 import orjson
 from sqlalchemy.engine import make_url
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from db.booking.codes import SEAT_CHANNEL
 
@@ -254,7 +255,13 @@ class SeatHub:
         if data.get("r"):
             self.request_snapshot(showtime_id, None)
             return
-        self.dispatch(showtime_id, self._decode_delta(data))
+        try:
+            event = self._decode_delta(data)
+        except (KeyError, TypeError, ValueError):
+            log.warning("bad seat notification: %r", payload[:200])
+            self.request_snapshot(showtime_id, None)
+            return
+        self.dispatch(showtime_id, event)
 
     async def _listen_forever(self) -> None:
         delay = 0.1
@@ -316,3 +323,39 @@ def asyncpg_connector(sqlalchemy_url: str) -> Connect:
         )
 
     return connect
+
+
+class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):
+    """Executes a subscription event ONCE per (event, operation, variables) in this process.
+
+    graphql-core executes each event for each subscriber (~0.4 ms even for a small delta),
+    which is what limits fan-out. Events marked `shared_result = True` (their fields do not
+    depend on the viewer) are executed for the first subscriber and the ExecutionResult is
+    reused by every subscriber whose operation is the same parsed document (the parser
+    cache hands out one document per query text) with the same variables.
+    """
+
+    _results: OrderedDict[tuple[Any, ...], tuple[Any, Any]] = OrderedDict()
+    _max_results = 256
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        payload = self.root_value
+        if not getattr(payload, "shared_result", False):
+            return super().execute_operation(serially)
+        try:
+            variables = frozenset(self.variable_values.coerced.items())
+            key = (id(payload), id(self.operation), variables)
+            hash(key)
+        except TypeError:
+            return super().execute_operation(serially)
+        hit = self._results.get(key)
+        if hit is not None and hit[0] is payload:
+            return hit[1]
+        result = super().execute_operation(serially)
+        if self.is_awaitable(result):
+            result = asyncio.ensure_future(result)
+        # The payload is kept with its result so that its id() cannot be reused meanwhile.
+        self._results[key] = (payload, result)
+        if len(self._results) > self._max_results:
+            self._results.popitem(last=False)
+        return result

@@ -13,5 +13,5 @@ import strawberry
 
 @strawberry.type(description="An amount of money; the amount is a decimal string, never a float.")
 class Money:
-    amount: Decimal = strawberry.field(description="Decimal amount, e.g. \"12.50\".")
+    amount: Decimal = strawberry.field(description='Decimal amount, e.g. "12.50".')
     currency: str = strawberry.field(description="ISO 4217 currency code, e.g. EUR.")

@@ -27,6 +27,7 @@ from graph.cinemas.queries import Query as CinemasQuery
 from graph.context import Info
 from graph.errors import ErrorCodes
 from graph.limits import cost_limit_rule
+from graph.realtime import SharedEventExecution
 from graph.relay import Node, resolve_nodes
 from graph.reviews.mutations import Mutation as ReviewsMutation
 from graph.reviews.queries import Query as ReviewsQuery
@@ -99,6 +100,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
+        # Subscription events shared by many subscribers are executed once (fan-out).
+        execution_context_class=SharedEventExecution,
     )
 
 

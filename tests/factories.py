@@ -155,14 +155,23 @@ async def create_review(
     movie_id: int,
     rating: int = 7,
     body: str = "Worth seeing.",
-    **fields: object,
+    title: str | None = None,
+    is_spoiler: bool = False,
+    is_anonymous: bool = False,
 ) -> int:
     from db.reviews import actions as review_actions
 
     async with db.transaction() as session:
         review = await review_actions.create_review(
-            session, user_id=user_id, movie_id=movie_id, rating=rating, body=body, **fields
-        )  # type: ignore[arg-type]
+            session,
+            user_id=user_id,
+            movie_id=movie_id,
+            rating=rating,
+            body=body,
+            title=title,
+            is_spoiler=is_spoiler,
+            is_anonymous=is_anonymous,
+        )
         return review.id
 
 

@@ -12,9 +12,15 @@ with a `SCENARIO = Scenario(...)` and append it to SCENARIOS below.
 from __future__ import annotations
 
 from bench.scenario import BenchError, Scenario
-from bench.scenarios import me, typename
+from bench.scenarios import me, movies, seatmap, typename
 
-SCENARIOS: list[Scenario] = [typename.SCENARIO, me.SCENARIO]
+SCENARIOS: list[Scenario] = [
+    typename.SCENARIO,
+    me.SCENARIO,
+    movies.SCENARIO,
+    seatmap.SCENARIO,
+    seatmap.PACKED_SCENARIO,
+]
 
 
 def by_name(name: str) -> Scenario:

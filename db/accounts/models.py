@@ -48,6 +48,8 @@ class User(Timestamps, Base):
     loyalty_points: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     total_spent: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False, server_default="0")
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Access tokens issued before this instant are refused (logout allSessions, password change).
+    sessions_valid_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RefreshToken(Base):

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.accounts.codes import AccountErrorCode as Code
@@ -95,23 +95,29 @@ async def rotate_refresh_token(session: AsyncSession, raw: str, *, ttl_days: int
     return Rotation(user=user, refresh_token=new_raw)
 
 
-async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> int:
-    result = await session.execute(
+async def _revoke(session: AsyncSession, condition: ColumnElement[bool]) -> int:
+    """Revoke the matching live rows; returns how many sessions (families) that ended."""
+    rows = await session.execute(
         update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .where(condition, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=_now())
+        .returning(RefreshToken.family_id, RefreshToken.rotated_at)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return len({row.family_id for row in rows if row.rotated_at is None})
+
+
+async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> int:
+    return await _revoke(session, RefreshToken.family_id == family_id)
 
 
 async def revoke_all(session: AsyncSession, user_id: int) -> int:
-    """Sign a user out everywhere (logout allSessions, password change, deactivation)."""
-    result = await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=_now())
+    """Sign a user out everywhere (logout allSessions, password change, deactivation): every
+    refresh token, and every access token issued before now (checked per request). The
+    cutoff uses the app's clock, like the tokens' `iat`, not the database's."""
+    await session.execute(
+        update(User).where(User.id == user_id).values(sessions_valid_after=_now())
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return await _revoke(session, RefreshToken.user_id == user_id)
 
 
 async def logout(
@@ -124,8 +130,8 @@ async def logout(
     """Revoke the session (family) of one refresh token, or every session of the user.
 
     The refresh token itself proves the right to end its session; ending all sessions needs
-    either a signed-in viewer or a valid refresh token of that user. Returns how many stored
-    tokens were revoked (0 when the session had already ended: logout is idempotent)."""
+    either a signed-in viewer or a valid refresh token of that user. Returns how many sessions
+    ended (0 when the session had already ended: logout is idempotent)."""
     row: RefreshToken | None = None
     if refresh_token is not None:
         if len(refresh_token) <= MAX_TOKEN_LENGTH:

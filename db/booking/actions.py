@@ -13,9 +13,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, delete, exists, func, literal, not_, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ColumnElement,
+    Text,
+    and_,
+    cast,
+    delete,
+    exists,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +46,8 @@ from db.errors import DomainError
 MAX_PAYLOAD_BYTES = 7900
 # Key of the advisory lock that lets one instance sweep at a time.
 SWEEPER_LOCK_KEY = 0x4D51_5357  # "MQSW"
+# In RETURNING of an upsert: true when the row was inserted, false when it was updated.
+CREATED = literal_column("xmax = 0", Boolean).label("created")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,21 +107,17 @@ async def announce_seat_changes(
         .where(Seat.hall_id == bumped.c.hall_id, Seat.is_blocked.is_(False), not_(taken))
         .scalar_subquery()
     )
-    row = (await session.execute(select(bumped.c.seat_sequence, available))).first()
-    if row is None:
-        return None
-    sequence, available_count = int(row[0]), int(row[1])
-    body = {
-        "s": showtime_id,
-        "q": sequence,
-        "a": available_count,
-        "c": [[seat_id, STATUS_LETTERS[status]] for seat_id, status in sorted(changes.items())],
-    }
-    payload = orjson.dumps(body)
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        payload = orjson.dumps({"s": showtime_id, "q": sequence, "a": available_count, "r": 1})
-    await session.execute(select(func.pg_notify(SEAT_CHANNEL, literal(payload.decode()))))
-    return sequence
+    counted = select(bumped.c.seat_sequence.label("q"), available.label("a")).cte("counted")
+    # The payload is built in SQL so that bump, count and NOTIFY are one round trip.
+    listed = orjson.dumps([[seat, STATUS_LETTERS[st]] for seat, st in sorted(changes.items())])
+    if len(listed) + 100 > MAX_PAYLOAD_BYTES:  # too big for NOTIFY: subscribers resync
+        tail: tuple[Any, ...] = ("r", 1)
+    else:
+        tail = ("c", cast(literal(listed.decode(), Text), JSON))
+    body = func.json_build_object("s", showtime_id, "q", counted.c.q, "a", counted.c.a, *tail)
+    notify = func.pg_notify(SEAT_CHANNEL, cast(body, Text))
+    row = (await session.execute(select(counted.c.q, notify))).first()
+    return None if row is None else int(row[0])
 
 
 async def hold_seats(
@@ -140,20 +155,26 @@ async def hold_seats(
         )
     wanted = sorted(set(seat_ids))
 
-    show = (
+    # The showtime and the wanted seats of its hall, in one statement.
+    rows = (
         await session.execute(
             select(
-                Showtime.hall_id,
                 Showtime.status,
                 (Showtime.starts_at <= func.now()).label("started"),
                 (
                     Showtime.starts_at > func.now() + func.make_interval(0, 0, 0, sales_window_days)
                 ).label("too_far"),
-            ).where(Showtime.id == showtime_id)
+                Seat.id.label("seat_id"),
+                Seat.is_blocked,
+            )
+            .select_from(Showtime)
+            .outerjoin(Seat, and_(Seat.hall_id == Showtime.hall_id, Seat.id.in_(wanted)))
+            .where(Showtime.id == showtime_id)
         )
-    ).first()
-    if show is None:
+    ).all()
+    if not rows:
         raise DomainError(BookingErrorCode.NOT_FOUND, "No such showtime.", "showtimeId")
+    show = rows[0]
     if show.status != "SCHEDULED":
         raise DomainError(
             BookingErrorCode.SHOWTIME_NOT_BOOKABLE, "This showtime is cancelled.", "showtimeId"
@@ -168,15 +189,7 @@ async def hold_seats(
             f"Tickets go on sale {sales_window_days} days before the showtime.",
             "showtimeId",
         )
-
-    seats = (
-        await session.execute(
-            select(Seat.id, Seat.is_blocked).where(
-                Seat.hall_id == show.hall_id, Seat.id.in_(wanted)
-            )
-        )
-    ).all()
-    found = {row.id: row.is_blocked for row in seats}
+    found = {row.seat_id: row.is_blocked for row in rows if row.seat_id is not None}
     foreign = [s for s in wanted if s not in found]
     if foreign:
         raise DomainError(
@@ -205,11 +218,63 @@ async def hold_seats(
     upsert = new_hold.on_conflict_do_update(
         index_elements=[SeatHold.user_id, SeatHold.showtime_id],
         set_={"expires_at": new_hold.excluded.expires_at},
-    ).returning(SeatHold.id, SeatHold.expires_at)
+    ).returning(
+        SeatHold.id, SeatHold.expires_at, literal_column("xmax = 0", Boolean).label("created")
+    )
     hold = (await session.execute(upsert)).one()
     hold_id, expires_at = int(hold.id), hold.expires_at
 
-    # Seats of the previous hold: keep (renewing their expiry) or release.
+    released: list[int] = []
+    kept: set[int] = set()
+    if not hold.created:
+        released, kept = await _renew_previous(session, hold_id, wanted, expires_at)
+
+    to_add = [s for s in wanted if s not in kept]
+    if to_add:
+        lost = await _occupy(session, showtime_id, hold_id, to_add, expires_at)
+        if lost:
+            # An expired hold that the sweeper has not reached yet does not occupy its
+            # seat: free such seats and try them once more.
+            expired = (
+                await session.execute(
+                    delete(SeatOccupancy)
+                    .where(
+                        SeatOccupancy.showtime_id == showtime_id,
+                        SeatOccupancy.seat_id.in_(lost),
+                        SeatOccupancy.status == "HELD",
+                        SeatOccupancy.expires_at <= func.now(),
+                    )
+                    .returning(SeatOccupancy.seat_id)
+                )
+            ).all()
+            if expired:
+                lost = await _occupy(session, showtime_id, hold_id, lost, expires_at)
+        if lost:
+            raise DomainError(
+                BookingErrorCode.SEAT_UNAVAILABLE,
+                "These seats are already taken.",
+                "seatIds",
+                seat_ids=lost,
+            )
+
+    changes = dict.fromkeys(released, "AVAILABLE") | dict.fromkeys(to_add, "HELD")
+    sequence = None
+    if changes:
+        sequence = await announce_seat_changes(
+            session, showtime_id, changes, require_scheduled=True
+        )
+        if sequence is None:  # cancelled while we were holding
+            raise DomainError(
+                BookingErrorCode.SHOWTIME_NOT_BOOKABLE, "This showtime is cancelled.", "showtimeId"
+            )
+    return HoldResult(hold_id, user_id, showtime_id, wanted, expires_at, sequence)
+
+
+async def _renew_previous(
+    session: AsyncSession, hold_id: int, wanted: list[int], expires_at: datetime
+) -> tuple[list[int], set[int]]:
+    """Seats of the user's previous hold: release those not wanted any more, renew the
+    expiry of the others (one statement). Returns (released, kept)."""
     released: list[int] = []
     kept: set[int] = set()
     gone = (
@@ -241,58 +306,32 @@ async def hold_seats(
             kept.add(int(row.seat_id))
         else:
             released.append(int(row.seat_id))
+    return released, kept
 
-    to_add = [s for s in wanted if s not in kept]
-    if to_add:
-        # An expired hold that the sweeper has not reached yet does not occupy its seat.
-        await session.execute(
-            delete(SeatOccupancy).where(
-                SeatOccupancy.showtime_id == showtime_id,
-                SeatOccupancy.seat_id.in_(to_add),
-                SeatOccupancy.status == "HELD",
-                SeatOccupancy.expires_at <= func.now(),
-            )
-        )
-        # Sorted inserts: two racing holds lock their seats in the same order.
-        rows = [
-            {
-                "showtime_id": showtime_id,
-                "seat_id": s,
-                "hold_id": hold_id,
-                "status": "HELD",
-                "expires_at": expires_at,
-            }
-            for s in to_add
-        ]
-        stmt = (
-            insert(SeatOccupancy)
-            .values(rows)
-            .on_conflict_do_nothing(
-                index_elements=[SeatOccupancy.showtime_id, SeatOccupancy.seat_id]
-            )
-            .returning(SeatOccupancy.seat_id)
-        )
-        won = {int(r[0]) for r in (await session.execute(stmt)).all()}
-        lost = [s for s in to_add if s not in won]
-        if lost:
-            raise DomainError(
-                BookingErrorCode.SEAT_UNAVAILABLE,
-                "These seats are already taken.",
-                "seatIds",
-                seat_ids=lost,
-            )
 
-    changes = dict.fromkeys(released, "AVAILABLE") | dict.fromkeys(to_add, "HELD")
-    sequence = None
-    if changes:
-        sequence = await announce_seat_changes(
-            session, showtime_id, changes, require_scheduled=True
-        )
-        if sequence is None:  # cancelled while we were holding
-            raise DomainError(
-                BookingErrorCode.SHOWTIME_NOT_BOOKABLE, "This showtime is cancelled.", "showtimeId"
-            )
-    return HoldResult(hold_id, user_id, showtime_id, wanted, expires_at, sequence)
+async def _occupy(
+    session: AsyncSession, showtime_id: int, hold_id: int, seats: list[int], expires_at: datetime
+) -> list[int]:
+    """Insert occupancy rows; the unique constraint decides. Returns the seats lost."""
+    # Sorted inserts: two racing holds lock their seats in the same order.
+    rows = [
+        {
+            "showtime_id": showtime_id,
+            "seat_id": s,
+            "hold_id": hold_id,
+            "status": "HELD",
+            "expires_at": expires_at,
+        }
+        for s in sorted(seats)
+    ]
+    stmt = (
+        insert(SeatOccupancy)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[SeatOccupancy.showtime_id, SeatOccupancy.seat_id])
+        .returning(SeatOccupancy.seat_id)
+    )
+    won = {int(r[0]) for r in (await session.execute(stmt)).all()}
+    return [s for s in sorted(seats) if s not in won]
 
 
 async def release_hold(session: AsyncSession, *, user_id: int, hold_id: int) -> ReleaseResult:
@@ -341,14 +380,15 @@ async def sweep_expired_holds(session: AsyncSession, *, limit: int = 1000) -> di
     got_lock = await session.scalar(select(func.pg_try_advisory_xact_lock(SWEEPER_LOCK_KEY)))
     if not got_lock:
         return {}
+
+    def occupancy(status: str) -> ColumnElement[bool]:
+        return exists().where(SeatOccupancy.hold_id == SeatHold.id, SeatOccupancy.status == status)
+
+    # Expired holds with seats to free, or nothing paid (a hold that became tickets keeps
+    # its row: it belongs to its order then).
     expired = (
         select(SeatHold.id)
-        .where(
-            SeatHold.expires_at <= func.now(),
-            not_(
-                exists().where(SeatOccupancy.hold_id == SeatHold.id, SeatOccupancy.status == "SOLD")
-            ),
-        )
+        .where(SeatHold.expires_at <= func.now(), or_(occupancy("HELD"), not_(occupancy("SOLD"))))
         .order_by(SeatHold.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -363,7 +403,9 @@ async def sweep_expired_holds(session: AsyncSession, *, limit: int = 1000) -> di
             .returning(SeatOccupancy.showtime_id, SeatOccupancy.seat_id)
         )
     ).all()
-    await session.execute(delete(SeatHold).where(SeatHold.id.in_(hold_ids)))
+    await session.execute(
+        delete(SeatHold).where(SeatHold.id.in_(hold_ids), not_(occupancy("SOLD")))
+    )
     by_showtime: dict[int, list[int]] = {}
     for showtime_id, seat_id in freed:
         by_showtime.setdefault(int(showtime_id), []).append(int(seat_id))

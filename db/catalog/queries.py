@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
+    Executable,
     exists,
     func,
     literal,
@@ -68,6 +68,8 @@ class MovieFilter:
     country: str | None = None
     age_rating: str | None = None
     include_inactive: bool = False
+    now_showing: bool | None = None  # None: either
+    coming_soon: bool | None = None
 
 
 def search_condition(text: str) -> ColumnElement[bool]:
@@ -109,6 +111,15 @@ def movie_conditions(f: MovieFilter) -> list[ColumnElement[bool]]:
         conds.append(or_(func.lower(Movie.country) == wanted, _country_in_list(wanted)))
     if f.age_rating:
         conds.append(func.upper(Movie.age_rating) == f.age_rating.strip().upper())
+    if f.now_showing is not None or f.coming_soon is not None:
+        from db.cinemas.queries import coming_soon, now_showing  # showtimes live there
+
+        if f.now_showing is not None:
+            cond = now_showing(Movie.id)
+            conds.append(cond if f.now_showing else ~cond)
+        if f.coming_soon is not None:
+            cond = coming_soon(Movie.id, Movie.release_date)
+            conds.append(cond if f.coming_soon else ~cond)
     return conds
 
 
@@ -138,11 +149,11 @@ def movie_order(sort: MovieSort) -> list[Any]:
             return [func.lower(Movie.title).asc(), Movie.id.asc()]
 
 
-def count_movies(f: MovieFilter) -> Select[Any]:
+def count_movies(f: MovieFilter) -> Executable:
     return select(func.count()).select_from(Movie).where(*movie_conditions(f))
 
 
-def list_movies(f: MovieFilter, sort: MovieSort, offset: int, limit: int) -> Select[Any]:
+def list_movies(f: MovieFilter, sort: MovieSort, offset: int, limit: int) -> Executable:
     return (
         select(*MOVIE_COLUMNS)
         .where(*movie_conditions(f))
@@ -152,11 +163,11 @@ def list_movies(f: MovieFilter, sort: MovieSort, offset: int, limit: int) -> Sel
     )
 
 
-def movies_by_ids(ids: Sequence[int]) -> Select[Any]:
+def movies_by_ids(ids: Sequence[int]) -> Executable:
     return select(*MOVIE_COLUMNS).where(Movie.id.in_(list(ids)))
 
 
-def genres_by_movie_ids(ids: Sequence[int]) -> Select[Any]:
+def genres_by_movie_ids(ids: Sequence[int]) -> Executable:
     return (
         select(movie_genres.c.movie_id, *GENRE_COLUMNS)
         .join(Genre, Genre.id == movie_genres.c.genre_id)
@@ -165,7 +176,7 @@ def genres_by_movie_ids(ids: Sequence[int]) -> Select[Any]:
     )
 
 
-def similar_movies(movie_ids: Sequence[int], limit: int) -> Select[Any]:
+def similar_movies(movie_ids: Sequence[int], limit: int) -> Executable:
     """For each movie: active movies sharing genres (1 point per genre) and fans (2 points
     per user who favorited both), best first; ties by popularity, then id."""
     src = (
@@ -182,12 +193,14 @@ def similar_movies(movie_ids: Sequence[int], limit: int) -> Select[Any]:
         .select_from(mg_src)
         .join(mg_other, mg_other.c.genre_id == mg_src.c.genre_id)
         .where(mg_src.c.movie_id == src.c.id, mg_other.c.movie_id != src.c.id)
+        .correlate(src)
     )
     by_fan = (
         select(fav_other.c.movie_id.label("movie_id"), literal(2).label("w"))
         .select_from(fav_src)
         .join(fav_other, fav_other.c.user_id == fav_src.c.user_id)
         .where(fav_src.c.movie_id == src.c.id, fav_other.c.movie_id != src.c.id)
+        .correlate(src)
     )
     links = by_genre.union_all(by_fan).subquery("links")
     score = func.sum(links.c.w).label("score")

@@ -6,13 +6,13 @@ Statements only (no execution): the API layer runs them through `Database.fetch`
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Date,
     DateTime,
     Executable,
+    SQLColumnExpression,
     and_,
     case,
     cast,
@@ -74,6 +74,9 @@ def seat_states(showtime_id: int, viewer_id: int | None) -> Executable:
             Seat.row_label,
             Seat.number,
             Seat.seat_type,
+            Seat.x,
+            Seat.y,
+            Seat.is_blocked,
             seat_status().label("status"),
             func.coalesce(held_by_me, false()).label("held_by_me"),
             Showtime.seat_sequence,
@@ -118,7 +121,7 @@ def available_counts(showtime_ids: list[int]) -> Executable:
 NOW_SHOWING_DAYS = 7
 
 
-def now_showing(movie_id: ColumnElement[int]) -> ColumnElement[bool]:
+def now_showing(movie_id: SQLColumnExpression[int]) -> ColumnElement[bool]:
     """The movie has a scheduled showtime that has not ended and starts within a week."""
     return exists().where(
         Showtime.movie_id == movie_id,
@@ -129,7 +132,7 @@ def now_showing(movie_id: ColumnElement[int]) -> ColumnElement[bool]:
 
 
 def coming_soon(
-    movie_id: ColumnElement[int], release_date: ColumnElement[Any]
+    movie_id: SQLColumnExpression[int], release_date: SQLColumnExpression[date | None]
 ) -> ColumnElement[bool]:
     """Not showing yet: released in the future, or scheduled only beyond the coming week."""
     scheduled_later = exists().where(

@@ -10,12 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.accounts.models import User
 from db.demo import accounts as accounts_demo
+from db.demo import catalog as catalog_demo
+from db.demo import cinemas as cinemas_demo
 
 # A seeder gets the session, a seeded random generator and a list to append
 # human-readable lines to (printed by the CLI, e.g. demo logins in development).
 Seeder = Callable[[AsyncSession, random.Random, list[str]], Awaitable[None]]
 
-SEEDERS: list[Seeder] = [accounts_demo.seed]
+# The catalog goes before cinemas (showtimes need movies).
+SEEDERS: list[Seeder] = [accounts_demo.seed, catalog_demo.seed, cinemas_demo.seed]
 
 
 async def is_empty(session: AsyncSession) -> bool:

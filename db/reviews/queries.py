@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, Executable, func, literal, or_, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import BigInteger
 
@@ -63,7 +63,7 @@ def review_pages(
     offset: int,
     limit: int,
     visible: ColumnElement[bool],
-) -> Select[Any]:
+) -> Executable:
     """One page of reviews for each of many movies, with each movie's total, in ONE
     statement: a row per movie with its total even when the page is empty (review columns
     NULL then)."""
@@ -95,7 +95,7 @@ def review_pages(
     )
 
 
-def viewer_votes(user_id: int, review_ids: Sequence[int]) -> Select[Any]:
+def viewer_votes(user_id: int, review_ids: Sequence[int]) -> Executable:
     return select(ReviewVote.review_id, ReviewVote.is_helpful).where(
         ReviewVote.user_id == user_id, ReviewVote.review_id.in_(list(review_ids))
     )

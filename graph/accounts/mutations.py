@@ -123,7 +123,7 @@ class Mutation:
                 )
         except DomainError as exc:
             return LogoutPayload(errors=_errors(exc))
-        return LogoutPayload(revoked_count=count)
+        return LogoutPayload(sessions_ended=count)
 
     @strawberry.mutation(
         description="Change the signed-in user's profile.",

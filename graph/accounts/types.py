@@ -124,8 +124,8 @@ class AuthPayload:
 
 @strawberry.type(description="Result of logout.")
 class LogoutPayload:
-    revoked_count: int = strawberry.field(
-        default=0, description="Refresh tokens revoked (0 if the session had already ended)."
+    sessions_ended: int = strawberry.field(
+        default=0, description="Sessions signed out (0 if the session had already ended)."
     )
     errors: list[AccountError] = strawberry.field(
         default_factory=list, description="Empty on success."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import strawberry
 
@@ -101,6 +101,10 @@ class SeatStatusChange:
 
 @strawberry.type(description="A change of a showtime's seats (or, first, all of them).")
 class SeatAvailabilityEvent:
+    # Nothing here depends on the viewer: one execution serves every subscriber
+    # (graph.realtime.SharedEventExecution).
+    shared_result: ClassVar[bool] = True
+
     showtime_id: strawberry.ID = strawberry.field(description="The showtime.")
     sequence: int = strawberry.field(
         description="Grows by one per committed change of this showtime's seats; a gap "

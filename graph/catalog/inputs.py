@@ -28,6 +28,16 @@ class MovieFilter:
     age_rating: str | None = strawberry.field(
         default=None, description="Exact age rating, e.g. PG-13."
     )
+    now_showing: bool | None = strawberry.field(
+        default=None,
+        description="True: with a scheduled showtime in the coming week (not ended); "
+        "false: without.",
+    )
+    coming_soon: bool | None = strawberry.field(
+        default=None,
+        description="True: not showing yet, but released later or scheduled beyond the coming "
+        "week; false: the others.",
+    )
     include_inactive: bool = strawberry.field(
         default=False, description="Staff only: include withdrawn movies."
     )

@@ -60,6 +60,8 @@ def _movie_filter(f: MovieFilter | None, is_staff: bool) -> q.MovieFilter:
         country=f.country,
         age_rating=f.age_rating,
         include_inactive=f.include_inactive and is_staff,
+        now_showing=f.now_showing,
+        coming_soon=f.coming_soon,
     )
 
 

@@ -17,6 +17,8 @@ from graph.scalars import Money
 
 if TYPE_CHECKING:
     from graph.reviews.types import Review
+    from graph.showtimes.inputs import ShowtimeFilter
+    from graph.showtimes.types import Showtime
 
 BUDGET_CURRENCY = "USD"
 
@@ -125,6 +127,24 @@ class Movie(Node):
         return await info.context.loader(ReviewsByMovieIdLoader).load(
             (self.pk, sort, offset, limit)
         )
+
+    @strawberry.field(
+        description="Showtimes of this movie by start time (same filter as `showtimes`; "
+        "without times, those that have not started)."
+    )
+    async def showtimes(
+        self,
+        info: Info,
+        filter: Annotated[
+            Annotated[ShowtimeFilter, strawberry.lazy("graph.showtimes.inputs")] | None,
+            strawberry.argument(description="Conditions (movieId is ignored)."),
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description="Page size.")] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
+    ) -> Connection[Annotated[Showtime, strawberry.lazy("graph.showtimes.types")]]:
+        from graph.showtimes.loaders import movie_showtimes
+
+        return await movie_showtimes(info, self.pk, filter, first, after)
 
     @strawberry.field(description="Whether the viewer marked this movie as a favorite.")
     async def is_favorite(self, info: Info) -> bool:

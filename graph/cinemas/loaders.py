@@ -112,14 +112,19 @@ def group_rows(items: Sequence[Any], label: Any) -> list[tuple[str, list[Any]]]:
     return list(rows.items())
 
 
-def build_layout(seats: list[Seat]) -> HallLayout:
+def layout_version(seats: Sequence[tuple[int, str, int, str, int, int, bool]]) -> str:
+    """A hash of (id, row, number, type, x, y, blocked) of every seat in drawing order."""
     digest = hashlib.blake2b(digest_size=8)
-    for s in seats:
-        digest.update(
-            f"{s.pk},{s.row_label},{s.number},{s.type},{s.x},{s.y},{s.is_blocked};".encode()
-        )
+    for pk, row, number, kind, x, y, blocked in seats:
+        digest.update(f"{pk},{row},{number},{kind},{x},{y},{int(blocked)};".encode())
+    return digest.hexdigest()
+
+
+def build_layout(seats: list[Seat]) -> HallLayout:
     return HallLayout(
-        version=digest.hexdigest(),
+        version=layout_version(
+            [(s.pk, s.row_label, s.number, s.type.value, s.x, s.y, s.is_blocked) for s in seats]
+        ),
         width=max((s.x for s in seats), default=0),
         height=max((s.y for s in seats), default=0),
         seat_count=len(seats),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,6 +18,20 @@ from graph.scalars import Money
 
 if TYPE_CHECKING:
     from graph.catalog.types import Movie
+
+
+_SEAT_TYPES = {t.value: t for t in SeatType}
+_SEAT_STATUSES = {s.value: s for s in SeatStatus}
+
+
+@functools.lru_cache(maxsize=65536)
+def seat_global_id(pk: int) -> strawberry.ID:
+    """Seat IDs repeat on every seat map request; encode each once per process."""
+    return strawberry.ID(to_global_id("Seat", pk))
+
+
+def _row_label(row: Any) -> str:
+    return str(row.row_label)
 
 
 @strawberry.type(description="The price of one seat type for a showtime.")
@@ -130,27 +145,25 @@ class Showtime(Node):
 
     @strawberry.field(description="Every seat with its status and price, row by row.")
     async def seat_map(self, info: Info) -> SeatMap:
-        from graph.cinemas.loaders import group_rows
-
         rows, prices = await _seat_states(info, self.pk)
-        price_of = {p.seat_type: p.price for p in prices}
-
+        price_of = {p.seat_type.value: p.price for p in prices}
+        # This loop runs once per seat: tuple unpacking instead of Row attribute access,
+        # dict lookups instead of enum construction, cached global IDs.
         out: list[SeatRow] = []
-        for label, seats in group_rows(rows, lambda r: r.row_label):
-            out.append(
-                SeatRow(
-                    label=label,
-                    seats=[
-                        SeatMapSeat(
-                            id=strawberry.ID(to_global_id("Seat", r.id)),
-                            number=r.number,
-                            type=SeatType(r.seat_type),
-                            status=SeatStatus(r.status),
-                            price=price_of.get(SeatType(r.seat_type)),
-                            held_by_me=r.held_by_me,
-                        )
-                        for r in seats
-                    ],
+        by_label: dict[str, list[SeatMapSeat]] = {}
+        for pk, label, number, kind, _x, _y, _blocked, status, mine, _seq in rows:
+            seats = by_label.get(label)
+            if seats is None:
+                seats = by_label[label] = []
+                out.append(SeatRow(label=label, seats=seats))
+            seats.append(
+                SeatMapSeat(
+                    id=seat_global_id(pk),
+                    number=number,
+                    type=_SEAT_TYPES[kind],
+                    status=_SEAT_STATUSES[status],
+                    price=price_of.get(kind),
+                    held_by_me=mine,
                 )
             )
         return SeatMap(rows=out, sequence=int(rows[0].seat_sequence) if rows else 0)
@@ -159,19 +172,24 @@ class Showtime(Node):
         description="Compact seat statuses for fast clients (pair with the cached Hall.layout)."
     )
     async def seat_statuses(self, info: Info) -> PackedSeatStatuses:
-        from graph.cinemas.loaders import HallLayoutByHallLoader, group_rows
+        from graph.cinemas.loaders import group_rows, layout_version
 
-        (rows, _), layout = await asyncio.gather(
-            _seat_states(info, self.pk, with_prices=False),
-            info.context.loader(HallLayoutByHallLoader).load(self.hall_pk),
-        )
+        rows, _ = await _seat_states(info, self.pk, with_prices=False)
         chars: list[str] = []
-        for _, seats in group_rows(rows, lambda r: r.row_label):
-            chars.extend("M" if r.held_by_me else STATUS_CHARS[SeatStatus(r.status)] for r in seats)
+        ordered: list[Any] = []
+        for _, seats in group_rows(rows, _row_label):
+            ordered.extend(seats)
+            chars.extend(
+                "M" if r.held_by_me else STATUS_CHARS[_SEAT_STATUSES[r.status]] for r in seats
+            )
+        # The layout's version from the same rows: no second statement, no seat objects.
+        version = layout_version(
+            [(r.id, r.row_label, r.number, r.seat_type, r.x, r.y, r.is_blocked) for r in ordered]
+        )
         return PackedSeatStatuses(
             statuses="".join(chars),
             sequence=int(rows[0].seat_sequence) if rows else 0,
-            layout_version=layout.version,
+            layout_version=version,
             available_seat_count=chars.count("A"),
         )
 

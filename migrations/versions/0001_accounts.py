@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("loyalty_points", sa.Integer(), server_default="0", nullable=False),
         sa.Column("total_spent", sa.Numeric(12, 2), server_default="0", nullable=False),
         sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sessions_valid_after", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
             "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),

@@ -317,3 +317,53 @@ async def test_users_is_for_admins_only(gql: GraphQLClient, db: SharedConnection
     body = await gql.raw(USERS, {"first": 5}, token=gql.token_for(manager))
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert body["data"] is None
+
+
+@pytest.mark.parametrize("page", [5, 50])
+async def test_users_page_statement_count_does_not_grow(
+    gql: GraphQLClient, db: SharedConnectionDatabase, page: int
+) -> None:
+    from sqlalchemy import insert
+
+    from db.accounts.models import User
+    from db.session import capture_statements
+
+    admin = await create_user(db, role="ADMIN")
+    async with db.transaction() as session:  # one insert: hashing 50 passwords is slow
+        await session.execute(
+            insert(User),
+            [
+                {"username": f"bulk{n}", "email": f"bulk{n}@example.com", "password_hash": "x"}
+                for n in range(page)
+            ],
+        )
+    query = """
+    query ($n: Int) {
+      users(first: $n) { totalCount edges { cursor node { id username role createdAt } } }
+    }
+    """
+    with capture_statements() as statements:
+        data = await gql.execute(query, {"n": page}, token=gql.token_for(admin))
+    assert len(data["users"]["edges"]) == page
+    # the viewer, the count, the page: whatever the page size
+    assert len(statements) == 3, "\n\n".join(statements)
+
+
+async def test_change_password_ends_earlier_access_tokens(
+    gql: GraphQLClient, db: SharedConnectionDatabase
+) -> None:
+    from tests.accounts.test_tokens import _token_issued_seconds_ago
+
+    user = await create_user(db)
+    earlier = _token_issued_seconds_ago(gql, user.id, 5)
+    payload = (
+        await gql.execute(
+            CHANGE_PASSWORD,
+            {"input": {"currentPassword": PASSWORD, "newPassword": "brand-new-secret"}},
+            token=earlier,
+        )
+    )["changePassword"]
+    assert payload["errors"] == []
+    body = await gql.raw(ME_QUERY, token=earlier)
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert (await gql.execute(ME_QUERY, token=payload["accessToken"]))["me"]

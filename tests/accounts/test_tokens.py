@@ -30,7 +30,7 @@ mutation ($token: String!) {
 """
 LOGOUT = """
 mutation ($input: LogoutInput!) {
-  logout(input: $input) { revokedCount errors { code field message } }
+  logout(input: $input) { sessionsEnded errors { code field message } }
 }
 """
 ME = "{ me { username } }"
@@ -164,12 +164,12 @@ async def test_logout_one_session(gql: GraphQLClient, db: SharedConnectionDataba
     phone = (await _login(gql, "leaving"))["refreshToken"]
     laptop = (await _login(gql, "leaving"))["refreshToken"]
     payload = (await gql.execute(LOGOUT, {"input": {"refreshToken": phone}}))["logout"]
-    assert payload == {"revokedCount": 1, "errors": []}
+    assert payload == {"sessionsEnded": 1, "errors": []}
     assert _codes(await _refresh(gql, phone)) == ["INVALID_TOKEN"]
     assert (await _refresh(gql, laptop))["errors"] == []
     # idempotent
     payload = (await gql.execute(LOGOUT, {"input": {"refreshToken": phone}}))["logout"]
-    assert payload == {"revokedCount": 0, "errors": []}
+    assert payload == {"sessionsEnded": 0, "errors": []}
 
 
 async def test_logout_all_sessions(gql: GraphQLClient, db: SharedConnectionDatabase) -> None:
@@ -180,7 +180,7 @@ async def test_logout_all_sessions(gql: GraphQLClient, db: SharedConnectionDatab
             LOGOUT, {"input": {"allSessions": True}}, token=sessions[0]["accessToken"]
         )
     )["logout"]
-    assert payload == {"revokedCount": 3, "errors": []}
+    assert payload == {"sessionsEnded": 3, "errors": []}
     for s in sessions:
         assert _codes(await _refresh(gql, s["refreshToken"])) == ["INVALID_TOKEN"]
 
@@ -194,7 +194,7 @@ async def test_logout_all_sessions_with_a_refresh_token_only(
     payload = (await gql.execute(LOGOUT, {"input": {"refreshToken": a, "allSessions": True}}))[
         "logout"
     ]
-    assert payload["revokedCount"] == 2
+    assert payload["sessionsEnded"] == 2
     assert _codes(await _refresh(gql, b)) == ["INVALID_TOKEN"]
 
 
@@ -220,3 +220,35 @@ async def test_logout_bad_inputs(gql: GraphQLClient, db: SharedConnectionDatabas
     # all sessions of whom? anonymous and without a token
     body = await gql.raw(LOGOUT, {"input": {"allSessions": True}})
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def _token_issued_seconds_ago(gql: GraphQLClient, user_id: int, seconds: int) -> str:
+    iat = datetime.now(UTC) - timedelta(seconds=seconds)
+    return jwt.encode(
+        {
+            "sub": str(user_id),
+            "role": "CUSTOMER",
+            "type": "access",
+            "iat": iat,
+            "exp": iat + timedelta(minutes=15),
+            "jti": "old",
+        },
+        gql.settings.secret(),
+        algorithm=gql.settings.jwt_algorithm,
+    )
+
+
+async def test_logout_all_sessions_also_ends_earlier_access_tokens(
+    gql: GraphQLClient, db: SharedConnectionDatabase
+) -> None:
+    user = await create_user(db, username="allout")
+    earlier = _token_issued_seconds_ago(gql, user.id, 5)
+    assert (await gql.execute(ME, token=earlier))["me"] == {"username": "allout"}
+    payload = (await gql.execute(LOGOUT, {"input": {"allSessions": True}}, token=earlier))["logout"]
+    assert payload["errors"] == []
+    body = await gql.raw(ME, token=earlier)
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "session has ended" in body["errors"][0]["message"]
+    # signing in again works
+    fresh = await _login(gql, "allout")
+    assert (await gql.execute(ME, token=fresh["accessToken"]))["me"] == {"username": "allout"}

@@ -12,7 +12,7 @@ from tests.factories import create_bookable_showtime, create_user
 HOLD = """
 mutation ($input: HoldSeatsInput!) {
   holdSeats(input: $input) {
-    hold { id expiresAt seats { id } }
+    hold { id expiresAt seats { id } showtime { id } }
     errors { code message field seatIds }
   }
 }
@@ -49,6 +49,7 @@ async def test_hold_replace_release(gql: GraphQLClient, db: Database) -> None:
     first = await hold(gql, alice, show.id, [s[1], s[0]])
     assert first["errors"] == []
     assert [x["id"] for x in first["hold"]["seats"]] == [seat(s[0]), seat(s[1])]
+    assert first["hold"]["showtime"] == {"id": showtime(show.id)}
     second = await hold(gql, alice, show.id, [s[1], s[2]])
     assert second["hold"]["id"] == first["hold"]["id"]
     assert [x["id"] for x in second["hold"]["seats"]] == [seat(s[1]), seat(s[2])]

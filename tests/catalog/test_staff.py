@@ -178,7 +178,7 @@ async def test_delete_movie_with_showtimes_deactivates(gql: GraphQLClient, db: D
 
     show = await create_bookable_showtime(db)
     movie_id = await db.scalar(
-        text("SELECT movie_id FROM showtimes WHERE id = :id").bindparams(id=show.showtime_id)
+        text("SELECT movie_id FROM showtimes WHERE id = :id").bindparams(id=show.id)
     )
     staff = await create_user(db, role="MANAGER")
     gid = to_global_id("Movie", movie_id)

@@ -18,7 +18,10 @@ mutation ($input: CreateHallInput!) {
   createHall(input: $input) {
     hall {
       id name screenType seatCount cinema { name }
-      layout { version width height seatCount rows { label seats { id number type x y isBlocked } } }
+      layout {
+        version width height seatCount
+        rows { label seats { id number type x y isBlocked } }
+      }
     }
     errors { code message field }
   }

@@ -144,3 +144,63 @@ async def test_notifications_are_decoded_once_and_only_when_watched() -> None:
         hub._on_notify(None, 0, "seat_changes", '{"s": 1, "q": 2, "a": 0, "r": 1}')
         assert (await take(a, 1))[0].snapshot
         hub._on_notify(None, 0, "seat_changes", "not json")  # logged, ignored
+
+
+async def test_an_event_is_executed_once_for_all_subscribers() -> None:
+    """graphql execution of a shared event happens once per operation and variables."""
+    from db.cinemas.codes import SeatStatus
+    from graph.booking.types import SeatAvailabilityEvent, SeatStatusChange, event_from_snapshot
+    from graph.context import Context
+    from graph.schema import build_schema
+    from graph.settings import Settings
+    from tests.realtime.harness import SEAT_AVAILABILITY
+
+    settings = Settings(env="test", jwt_secret="x")
+    schema = build_schema(settings)
+
+    class Db:
+        async def scalar(self, stmt: Any) -> int:
+            return 1
+
+    async def load(showtime_id: int) -> SeatAvailabilityEvent:
+        from db.booking.queries import SeatSnapshot
+
+        return event_from_snapshot(SeatSnapshot(showtime_id, 0, [(1, "AVAILABLE")], 1))
+
+    hub = SeatHub(
+        connect=None,  # type: ignore[arg-type]
+        decode_delta=lambda d: Ev(0),  # type: ignore[arg-type,return-value]
+        load_snapshot=load,
+        queue_size=8,
+    )
+    streams = []
+    for _ in range(3):
+        ctx = Context(db=Db(), settings=settings, services={"seat_hub": hub})  # type: ignore[arg-type]
+        stream = await schema.subscribe(
+            SEAT_AVAILABILITY, context_value=ctx, variable_values={"id": "U2hvd3RpbWU6Nw"}
+        )
+        streams.append(stream)
+    firsts = await asyncio.gather(*(s.__anext__() for s in streams))  # type: ignore[union-attr]
+    assert all(f.data == firsts[0].data for f in firsts)
+    event = SeatAvailabilityEvent(
+        showtime_id="U2hvd3RpbWU6Nw",  # type: ignore[arg-type]
+        sequence=1,
+        snapshot=False,
+        seats=[SeatStatusChange(seat_id="U2VhdDox", status=SeatStatus.HELD)],  # type: ignore[arg-type]
+        available_seat_count=0,
+    )
+    hub.dispatch(7, event)
+    results = await asyncio.gather(*(s.__anext__() for s in streams))  # type: ignore[union-attr]
+    assert results[0].data == {
+        "seatAvailability": {
+            "showtimeId": "U2hvd3RpbWU6Nw",
+            "sequence": 1,
+            "snapshot": False,
+            "availableSeatCount": 0,
+            "seats": [{"seatId": "U2VhdDox", "status": "HELD"}],
+        }
+    }
+    # One execution: every subscriber got the very same result data.
+    assert all(r.data is results[0].data for r in results)
+    for s in streams:
+        await s.aclose()  # type: ignore[union-attr]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from db.booking.models import SeatHold, SeatOccupancy
 from db.cinemas.models import Hall, Seat, Showtime
@@ -113,9 +113,7 @@ async def test_bad_showtimes_are_coded_and_write_nothing(gql: GraphQLClient, db:
         assert payload["showtime"] is None
         assert [(e["code"], e["field"]) for e in payload["errors"]] == expected, change
     async with db.transaction() as session:
-        await session.execute(
-            Hall.__table__.update().where(Hall.id == hall_pk).values(is_active=False)
-        )
+        await session.execute(update(Hall).where(Hall.id == hall_pk).values(is_active=False))
     payload = await create(gql, token, **base)
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [("HALL_INACTIVE", "hallId")]
     assert await count(db) == 0

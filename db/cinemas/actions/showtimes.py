@@ -189,6 +189,8 @@ async def create_showtime(
     assert movie is not None
     assert hall is not None
     values["language"] = language.strip()
+    # In UTC: wall-clock arithmetic in a local zone would be off by an hour across DST.
+    values["starts_at"] = starts_at = starts_at.astimezone(UTC)
     values["ends_at"] = starts_at + timedelta(
         minutes=movie.duration_minutes + hall.cleaning_minutes
     )
@@ -247,6 +249,7 @@ async def update_showtime(
         _validate_prices(prices, await _hall_seat_types(session, row.hall_id), v)
     v.raise_if_any()
     if "starts_at" in values:
+        values["starts_at"] = values["starts_at"].astimezone(UTC)
         values["ends_at"] = values["starts_at"] + timedelta(
             minutes=(row.duration_minutes or 0) + row.cleaning_minutes
         )

@@ -1,0 +1,236 @@
+"""Import movies in TMDb's JSON format (files or the TMDb HTTP API), upserting by TMDb id.
+
+Accepted file shapes: one movie object, a list of movie objects, or a TMDb list response
+(`{"results": [...]}`); a directory imports every `*.json` in it. A movie object is TMDb's
+`/movie/{id}` response, optionally with `append_to_response=credits,videos,release_dates`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.catalog import actions
+from db.catalog.models import Genre, Movie
+from db.errors import DomainError
+
+POSTER_BASE = "https://image.tmdb.org/t/p/w500"
+TOP_CAST = 10
+CERTIFICATION_COUNTRIES = ("US", "GB", "FR", "DE", "RU")
+
+
+class TmdbError(Exception):
+    """A file or API response that cannot be imported."""
+
+
+@dataclass(slots=True)
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def _text(value: Any, limit: int) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()[:limit]
+
+
+def _date(value: Any) -> date | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _positive(value: Any) -> int | None:
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def _certification(data: Mapping[str, Any]) -> str | None:
+    results = (data.get("release_dates") or {}).get("results") or []
+    by_country = {r.get("iso_3166_1"): r.get("release_dates") or [] for r in results}
+    for country in CERTIFICATION_COUNTRIES:
+        for entry in by_country.get(country, []):
+            cert = _text(entry.get("certification"), 10)
+            if cert:
+                return cert
+    return None
+
+
+def _trailer(data: Mapping[str, Any]) -> str | None:
+    for video in (data.get("videos") or {}).get("results") or []:
+        if video.get("site") == "YouTube" and video.get("type") == "Trailer" and video.get("key"):
+            return f"https://www.youtube.com/watch?v={video['key']}"
+    return None
+
+
+def parse_movie(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[int | None, str]]]:
+    """Movie fields for the catalog actions, and the (TMDb id, name) of its genres."""
+    tmdb_id = data.get("id")
+    title = _text(data.get("title"), 300)
+    if not isinstance(tmdb_id, int) or tmdb_id <= 0 or not title:
+        raise TmdbError("a movie needs a positive integer `id` and a `title`")
+    credits = data.get("credits") or {}
+    directors = [
+        c["name"]
+        for c in credits.get("crew") or []
+        if c.get("job") == "Director" and isinstance(c.get("name"), str)
+    ]
+    cast = sorted(
+        (c for c in credits.get("cast") or [] if isinstance(c.get("name"), str)),
+        key=lambda c: c.get("order", 0),
+    )
+    countries = [
+        c["name"][:100]
+        for c in data.get("production_countries") or []
+        if isinstance(c, Mapping) and isinstance(c.get("name"), str)
+    ]
+    poster = data.get("poster_path")
+    release = _date(data.get("release_date"))
+    popularity = data.get("popularity")
+    fields: dict[str, Any] = {
+        "tmdb_id": tmdb_id,
+        "title": title,
+        "original_title": _text(data.get("original_title"), 300),
+        "tagline": _text(data.get("tagline"), 500),
+        "description": _text(data.get("overview"), 20_000),
+        "release_date": release,
+        "year": release.year if release else None,
+        "countries": countries[:50],
+        "country": countries[0] if countries else None,
+        "duration_minutes": _positive(data.get("runtime")),
+        "director": ", ".join(directors)[:200] or None,
+        "cast_members": [c["name"][:200] for c in cast[:TOP_CAST]],
+        "budget": Decimal(data["budget"]) if _positive(data.get("budget")) else None,
+        "box_office": Decimal(data["revenue"]) if _positive(data.get("revenue")) else None,
+        "poster_url": f"{POSTER_BASE}{poster}" if isinstance(poster, str) and poster else None,
+        "trailer_url": _trailer(data),
+        "age_rating": _certification(data),
+        "popularity": float(popularity) if isinstance(popularity, int | float) else None,
+    }
+    genres: list[tuple[int | None, str]] = []
+    for g in data.get("genres") or []:
+        if isinstance(g, Mapping) and isinstance(g.get("name"), str) and g["name"].strip():
+            gid = g.get("id")
+            genres.append((gid if isinstance(gid, int) else None, g["name"].strip()[:100]))
+    return fields, genres
+
+
+def read_path(path: Path) -> list[Mapping[str, Any]]:
+    """The movie objects in a JSON file or in every *.json of a directory."""
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    movies: list[Mapping[str, Any]] = []
+    for file in files:
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise TmdbError(f"{file}: {exc}") from exc
+        if isinstance(data, Mapping) and isinstance(data.get("results"), list):
+            data = data["results"]
+        items = data if isinstance(data, list) else [data]
+        for item in items:
+            if not isinstance(item, Mapping):
+                raise TmdbError(f"{file}: expected movie objects")
+            movies.append(item)
+    return movies
+
+
+async def fetch_from_api(
+    ids: Sequence[int],
+    *,
+    base_url: str,
+    api_key: str,
+    transport: httpx.AsyncBaseTransport | None = None,
+    request_timeout: float = 15.0,
+) -> list[Mapping[str, Any]]:
+    """`GET {base}/movie/{id}` with credits, videos and release dates appended. A v4 read
+    access token (a JWT) goes in the Authorization header, a v3 key in `api_key`."""
+    headers = {"Accept": "application/json"}
+    params = {"append_to_response": "credits,videos,release_dates"}
+    if api_key.startswith("eyJ"):
+        headers["Authorization"] = f"Bearer {api_key}"
+    else:
+        params["api_key"] = api_key
+    out: list[Mapping[str, Any]] = []
+    async with httpx.AsyncClient(
+        base_url=base_url.rstrip("/") + "/",
+        headers=headers,
+        timeout=request_timeout,
+        transport=transport,
+    ) as client:
+        for movie_id in ids:
+            try:
+                response = await client.get(f"movie/{int(movie_id)}", params=params)
+            except httpx.HTTPError as exc:
+                raise TmdbError(f"movie {movie_id}: {exc}") from exc
+            if response.status_code != 200:
+                raise TmdbError(f"movie {movie_id}: HTTP {response.status_code}")
+            try:
+                out.append(response.json())
+            except ValueError as exc:
+                raise TmdbError(f"movie {movie_id}: not JSON") from exc
+    return out
+
+
+async def _genre_ids(
+    session: AsyncSession, genres: Iterable[tuple[int | None, str]], cache: dict[str, int]
+) -> list[int]:
+    ids: list[int] = []
+    for tmdb_id, name in genres:
+        key = name.lower()
+        if key not in cache:
+            found = await session.scalar(
+                select(Genre).where((Genre.name == name) | (Genre.tmdb_id == tmdb_id))
+                if tmdb_id is not None
+                else select(Genre).where(Genre.name == name)
+            )
+            if found is None:
+                found = await actions.create_genre(session, name, tmdb_id)
+            elif found.tmdb_id is None and tmdb_id is not None:
+                found.tmdb_id = tmdb_id
+            cache[key] = found.id
+        ids.append(cache[key])
+    return list(dict.fromkeys(ids))
+
+
+async def import_movies(session: AsyncSession, items: Iterable[Mapping[str, Any]]) -> ImportReport:
+    """Create or update each movie by its TMDb id (fields TMDb lacks stay as they are)."""
+    report = ImportReport()
+    cache: dict[str, int] = {}
+    for item in items:
+        try:
+            fields, genres = parse_movie(item)
+        except TmdbError as exc:
+            report.skipped.append(f"{item.get('id', '?')}: {exc}")
+            continue
+        fields["genre_ids"] = await _genre_ids(session, genres, cache)
+        existing = await session.scalar(select(Movie.id).where(Movie.tmdb_id == fields["tmdb_id"]))
+        try:
+            async with session.begin_nested():
+                if existing is None:
+                    values = {k: v for k, v in fields.items() if v is not None}
+                    await actions.create_movie(session, values)
+                    report.created += 1
+                else:
+                    changes = {
+                        k: v
+                        for k, v in fields.items()
+                        if (v is not None and v != []) or k == "genre_ids"
+                    }
+                    await actions.update_movie(session, existing, changes)
+                    report.updated += 1
+        except DomainError as exc:
+            report.skipped.append(f"{fields['tmdb_id']}: {exc}")
+    return report

@@ -1,0 +1,62 @@
+"""`marquee import-tmdb`: load movies in TMDb's JSON format from files or from the TMDb API."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "import-tmdb",
+        help="import movies in TMDb's JSON format (files, or the TMDb API with --api)",
+        description="Upsert movies by TMDb id. Without --api, each SOURCE is a JSON file or a "
+        "directory of them; with --api, each SOURCE is a TMDb movie id fetched from "
+        "MARQUEE_TMDB_BASE_URL with MARQUEE_TMDB_API_KEY.",
+    )
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.add_argument("--api", action="store_true", help="fetch the given TMDb ids over HTTP")
+    p.set_defaults(func=cmd_import_tmdb)
+
+
+def cmd_import_tmdb(args: argparse.Namespace) -> None:
+    from db.catalog import tmdb
+    from graph.cli import _with_session, run_migrations
+    from graph.runtime import database_url
+    from graph.settings import get_settings
+
+    settings = get_settings()
+    try:
+        if args.api:
+            if not settings.tmdb_api_key:
+                sys.exit("import-tmdb --api needs MARQUEE_TMDB_API_KEY")
+            try:
+                ids = [int(s) for s in args.sources]
+            except ValueError:
+                sys.exit("with --api, each SOURCE is a numeric TMDb movie id")
+            items: list[Any] = asyncio.run(
+                tmdb.fetch_from_api(
+                    ids, base_url=settings.tmdb_base_url, api_key=settings.tmdb_api_key
+                )
+            )
+        else:
+            items = []
+            for source in args.sources:
+                items += tmdb.read_path(Path(source))
+    except tmdb.TmdbError as exc:
+        sys.exit(f"import-tmdb failed: {exc}")
+
+    url = database_url(settings)
+    run_migrations(url)
+
+    async def run(session: Any) -> tmdb.ImportReport:
+        return await tmdb.import_movies(session, items)
+
+    report = asyncio.run(_with_session(url, run))
+    assert isinstance(report, tmdb.ImportReport)
+    print(f"imported: {report.created} created, {report.updated} updated")
+    for line in report.skipped:
+        print(f"skipped {line}", file=sys.stderr)

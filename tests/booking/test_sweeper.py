@@ -1,0 +1,76 @@
+"""The sweeper: one instance at a time, and it frees only expired, unpaid holds."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, text, update
+
+from db.booking import actions
+from db.booking.models import SeatHold, SeatOccupancy
+from db.cinemas.models import Showtime
+from db.session import Database
+from graph.booking.sweeper import sweep_once
+from tests.factories import create_bookable_showtime, create_user
+
+
+async def expire_all(db: Database) -> None:
+    async with db.transaction() as session:
+        past = func.now() - text("interval '1 minute'")
+        await session.execute(update(SeatHold).values(expires_at=past))
+        await session.execute(
+            update(SeatOccupancy).where(SeatOccupancy.status == "HELD").values(expires_at=past)
+        )
+
+
+async def test_one_sweeper_at_a_time(committed_db: Database) -> None:
+    show = await create_bookable_showtime(committed_db)
+    user = await create_user(committed_db)
+    async with committed_db.transaction() as session:
+        await actions.hold_seats(
+            session,
+            user_id=user.id,
+            showtime_id=show.id,
+            seat_ids=show.seat_ids[:2],
+            ttl_seconds=600,
+            max_seats=10,
+            sales_window_days=30,
+        )
+    await expire_all(committed_db)
+    async with committed_db.transaction() as first:
+        # Another instance is sweeping (it holds the lock): this one skips the round.
+        await first.execute(select(func.pg_advisory_xact_lock(actions.SWEEPER_LOCK_KEY)))
+        assert await sweep_once(committed_db) == 0
+    assert await sweep_once(committed_db) == 2
+    assert await committed_db.scalar(select(func.count()).select_from(SeatHold)) == 0
+    sequence = await committed_db.scalar(
+        select(Showtime.seat_sequence).where(Showtime.id == show.id)
+    )
+    assert sequence == 2  # the hold, then its release by the sweeper
+    assert await sweep_once(committed_db) == 0
+
+
+async def test_sold_seats_survive_the_sweep(committed_db: Database) -> None:
+    show = await create_bookable_showtime(committed_db)
+    user = await create_user(committed_db)
+    async with committed_db.transaction() as session:
+        result = await actions.hold_seats(
+            session,
+            user_id=user.id,
+            showtime_id=show.id,
+            seat_ids=show.seat_ids[:2],
+            ttl_seconds=600,
+            max_seats=10,
+            sales_window_days=30,
+        )
+        # Paid: one seat sold in place (what checkout/payment will do).
+        await session.execute(
+            update(SeatOccupancy)
+            .where(SeatOccupancy.seat_id == show.seat_ids[0])
+            .values(status="SOLD", expires_at=None)
+        )
+    await expire_all(committed_db)
+    # The unpaid seat is freed; the sold one and its hold row stay (the order owns them).
+    assert await sweep_once(committed_db) == 1
+    rows = await committed_db.fetch(select(SeatOccupancy.seat_id, SeatOccupancy.hold_id))
+    assert {(r.seat_id, r.hold_id) for r in rows} == {(show.seat_ids[0], result.id)}
+    assert await committed_db.scalar(select(func.count()).select_from(SeatHold)) == 1
+    assert await sweep_once(committed_db) == 0

@@ -1,0 +1,124 @@
+"""The seat map: statuses from occupancy (expired holds read AVAILABLE), prices, heldByMe,
+the packed form and availableSeatCount."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from db.booking.models import SeatHold, SeatOccupancy
+from db.cinemas.models import Seat, Showtime
+from db.session import Database
+from graph.relay import to_global_id
+from tests.conftest import GraphQLClient
+from tests.factories import create_cinema, create_hall, create_movie, create_showtime, create_user
+
+SEAT_MAP = """
+query ($id: ID!) {
+  showtime(id: $id) {
+    availableSeatCount
+    seatMap {
+      sequence
+      rows { label seats { id number type status price { amount currency } heldByMe } }
+    }
+    seatStatuses { statuses sequence layoutVersion availableSeatCount }
+    hall { layout { version rows { label seats { id } } } }
+  }
+}
+"""
+
+
+async def occupy(
+    db: Database,
+    show: int,
+    seat: int,
+    status: str,
+    *,
+    user_id: int | None = None,
+    expires_in: timedelta = timedelta(minutes=10),
+) -> None:
+    async with db.transaction() as session:
+        hold_id = None
+        expires = None
+        if status == "HELD":
+            assert user_id is not None
+            expires = datetime.now(UTC) + expires_in
+            hold_id = await session.scalar(
+                insert(SeatHold)
+                .values(user_id=user_id, showtime_id=show, expires_at=expires)
+                .returning(SeatHold.id)
+            )
+        await session.execute(
+            insert(SeatOccupancy).values(
+                showtime_id=show, seat_id=seat, hold_id=hold_id, status=status, expires_at=expires
+            )
+        )
+
+
+async def test_seat_map_statuses(gql: GraphQLClient, db: Database) -> None:
+    hall = await create_hall(
+        db, await create_cinema(db), rows=(("A", 3, "STANDARD"), ("B", 3, "VIP"))
+    )
+    show = await create_showtime(
+        db,
+        movie_id=await create_movie(db),
+        hall_id=hall,
+        prices={"STANDARD": "9.00", "VIP": "14.50"},
+    )
+    seats = [
+        r.id
+        for r in await db.fetch(
+            select(Seat.id).where(Seat.hall_id == hall).order_by(Seat.y, Seat.x)
+        )
+    ]
+    me = await create_user(db)
+    other = await create_user(db)
+    third = await create_user(db)  # one hold per user and showtime
+    await occupy(db, show, seats[0], "SOLD")
+    await occupy(db, show, seats[1], "HELD", user_id=other.id)
+    await occupy(db, show, seats[2], "HELD", user_id=third.id, expires_in=timedelta(seconds=-5))
+    await occupy(db, show, seats[3], "HELD", user_id=me.id)
+    async with db.transaction() as session:
+        await session.execute(update(Seat).where(Seat.id == seats[5]).values(is_blocked=True))
+        await session.execute(update(Showtime).where(Showtime.id == show).values(seat_sequence=7))
+
+    async def seat_map(token: str | None) -> dict[str, Any]:
+        data = await gql.execute(SEAT_MAP, {"id": to_global_id("Showtime", show)}, token=token)
+        result: dict[str, Any] = data["showtime"]
+        return result
+
+    mine = await seat_map(gql.token_for(me))
+    assert mine["availableSeatCount"] == 2  # A3 (expired hold) and B2
+    assert mine["seatMap"]["sequence"] == 7
+    rows = mine["seatMap"]["rows"]
+    assert [r["label"] for r in rows] == ["A", "B"]
+    flat = [s for r in rows for s in r["seats"]]
+    assert [s["id"] for s in flat] == [to_global_id("Seat", pk) for pk in seats]
+    assert [s["status"] for s in flat] == [
+        "SOLD",
+        "HELD",
+        "AVAILABLE",
+        "HELD",
+        "AVAILABLE",
+        "BLOCKED",
+    ]
+    assert [s["heldByMe"] for s in flat] == [False, False, False, True, False, False]
+    assert [s["number"] for s in flat] == [1, 2, 3, 1, 2, 3]
+    assert flat[0]["price"] == {"amount": "9.00", "currency": "EUR"}
+    assert flat[3]["type"] == "VIP"
+    assert flat[3]["price"] == {"amount": "14.50", "currency": "EUR"}
+    packed = mine["seatStatuses"]
+    assert packed == {
+        "statuses": "SHAMAB",
+        "sequence": 7,
+        "layoutVersion": mine["hall"]["layout"]["version"],
+        "availableSeatCount": 2,
+    }
+    layout_ids = [s["id"] for r in mine["hall"]["layout"]["rows"] for s in r["seats"]]
+    assert layout_ids == [s["id"] for s in flat]
+
+    anonymous = await seat_map(None)
+    assert not any(s["heldByMe"] for r in anonymous["seatMap"]["rows"] for s in r["seats"])
+    assert anonymous["seatStatuses"]["statuses"] == "SHAHAB"
