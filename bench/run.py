@@ -23,6 +23,8 @@ from bench.scenario import BenchError, Options, Prepared, Result, Scenario
 from bench.scenarios import SCENARIOS, by_name
 from bench.server import ROOT, Counters, Server, wrk_path
 
+BACKGROUND_WINDOW = 3.0  # seconds without load to measure the server's own SQL rate
+
 
 def machine() -> dict[str, Any]:
     """What the figures were measured on (for bench/README.md)."""
@@ -49,16 +51,24 @@ def machine() -> dict[str, Any]:
     }
 
 
-def statements_per_request(
-    before: dict[int, Counters], after: dict[int, Counters], method: str = "POST"
-) -> float | None:
+def statements(before: dict[int, Counters], after: dict[int, Counters]) -> float:
     if set(before) != set(after):
         raise BenchError(f"the worker processes changed during the run: {before} -> {after}")
-    statements = sum(after[p].statements - before[p].statements for p in after)
+    return sum(after[p].statements - before[p].statements for p in after)
+
+
+def statements_per_request(
+    before: dict[int, Counters],
+    after: dict[int, Counters],
+    method: str = "POST",
+    background: float = 0.0,
+) -> float | None:
+    """`background`: statements the server ran meanwhile on its own (the hold sweeper)."""
+    total = max(0.0, statements(before, after) - background)
     requests = sum(
         after[p].requests.get(method, 0) - before[p].requests.get(method, 0) for p in after
     )
-    return statements / requests if requests else None
+    return total / requests if requests else None
 
 
 def preflight(server: Server, scenario: Scenario, prepared: Prepared) -> None:
@@ -89,13 +99,20 @@ def run_wrk(server: Server, scenario: Scenario, prepared: Prepared, opts: Option
 
     if opts.warmup > 0:
         load(opts.warmup)
-    before = server.counters()
+    # Background SQL (the hold sweeper runs every second in each worker): its rate while
+    # idle, subtracted from the statements counted around the measured run.
+    idle = server.settled_counters()
+    idle_at = time.monotonic()
+    time.sleep(BACKGROUND_WINDOW)
+    before = server.settled_counters()
+    before_at = time.monotonic()
+    background_rate = statements(idle, before) / (before_at - idle_at)
     meter = cpu_meter(server)
     cpu_before = meter.snapshot()
     measured = load(opts.duration)
     others = CpuMeter.others_share(cpu_before, meter.snapshot(), measured.seconds)
-    time.sleep(0.2)  # let the last responses' counters settle
-    after = server.counters()
+    after = server.settled_counters()
+    background = background_rate * (time.monotonic() - before_at)
     if scenario.verify is not None:
         scenario.verify(server, prepared)
     return Result(
@@ -106,10 +123,15 @@ def run_wrk(server: Server, scenario: Scenario, prepared: Prepared, opts: Option
         rps=measured.rps,
         p50_ms=measured.p50_ms,
         p99_ms=measured.p99_ms,
-        statements_per_request=statements_per_request(before, after),
+        statements_per_request=statements_per_request(before, after, background=background),
         non_2xx=measured.non_2xx,
         socket_errors=measured.socket_errors,
-        extra={"p90_ms": measured.p90_ms, "max_ms": measured.max_ms, "others_cpu": others},
+        extra={
+            "p90_ms": measured.p90_ms,
+            "max_ms": measured.max_ms,
+            "others_cpu": others,
+            "background_statements_per_s": background_rate,
+        },
     )
 
 

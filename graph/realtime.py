@@ -44,12 +44,18 @@ class Event(Protocol):
 
 
 class SubscriberClosed(Exception):
-    """The subscription ended on the server's side (too slow, showtime gone, shutdown)."""
+    """The subscription ended on the server's side (too slow, showtime gone, shutdown);
+    `code` is the top-level error code to show (None: just complete)."""
+
+    def __init__(self, reason: str, code: str | None) -> None:
+        super().__init__(reason)
+        self.code = code
 
 
 class _Close:
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, code: str | None) -> None:
         self.reason = reason
+        self.code = code
 
 
 class Subscriber:
@@ -70,9 +76,9 @@ class Subscriber:
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
-            self.close("Too far behind: subscribe again to get a fresh snapshot.")
+            self.close("Too far behind: subscribe again to get a fresh snapshot.", "RATE_LIMITED")
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, code: str | None) -> None:
         if self.closed:
             return
         self.closed = True
@@ -80,7 +86,7 @@ class Subscriber:
         # Make room for the close marker: what is queued will never be sent anyway.
         while not self.queue.empty():
             self.queue.get_nowait()
-        self.queue.put_nowait(_Close(reason))
+        self.queue.put_nowait(_Close(reason, code))
 
     def _accept(self, event: Event) -> None:
         """Decide what the client sees, keeping `sequence` gap-free after the snapshot."""
@@ -113,7 +119,7 @@ class Subscriber:
         while not self.ready:
             item = await self.queue.get()
             if isinstance(item, _Close):
-                raise SubscriberClosed(item.reason)
+                raise SubscriberClosed(item.reason, item.code)
             self._accept(item)
         return self.ready.popleft()
 
@@ -164,7 +170,7 @@ class SeatHub:
             task.cancel()
         for subs in list(self.subscribers.values()):
             for sub in list(subs):
-                sub.close("The server is shutting down.")
+                sub.close("The server is shutting down.", None)
 
     # --- subscribers ---
 
@@ -228,7 +234,7 @@ class SeatHub:
         receivers = targets if targets is not None else self.subscribers.get(showtime_id, set())
         for sub in list(receivers):
             if event is None:
-                sub.close("This showtime no longer exists.")
+                sub.close("This showtime no longer exists.", "BAD_USER_INPUT")
             else:
                 sub.push(event)
 

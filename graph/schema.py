@@ -18,6 +18,7 @@ from graph.accounts.mutations import Mutation as AccountsMutation
 from graph.accounts.queries import Query as AccountsQuery
 from graph.accounts.subscriptions import Subscription as AccountsSubscription
 from graph.booking.mutations import Mutation as BookingMutation
+from graph.booking.queries import Query as BookingQuery
 from graph.booking.subscriptions import Subscription as BookingSubscription
 from graph.caching import PreparedDocuments
 from graph.catalog.mutations import Mutation as CatalogMutation
@@ -59,6 +60,7 @@ QUERIES: tuple[type, ...] = (
     ReviewsQuery,
     CinemasQuery,
     ShowtimesQuery,
+    BookingQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     AccountsMutation,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, Executable, Select, bindparam, func, or_, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.types import BigInteger
+from sqlalchemy.types import BigInteger, Integer
 
 from db.reviews.codes import ReviewSort, ReviewStatus
 from db.reviews.models import Review, ReviewVote
@@ -62,13 +63,33 @@ def review_pages(
     sort: ReviewSort,
     offset: int,
     limit: int,
-    visible: ColumnElement[bool],
+    viewer_id: int | None,
+    is_staff: bool,
 ) -> Executable:
     """One page of reviews for each of many movies, with each movie's total, in ONE
     statement: a row per movie with its total even when the page is empty (review columns
-    NULL then)."""
+    NULL then). The statement is built once per (sort, visibility) and reused with new
+    parameters (building it costs more than running it)."""
+    kind = "staff" if is_staff else "public" if viewer_id is None else "viewer"
+    params: dict[str, Any] = {"ids": list(movie_ids), "offset": offset, "limit": limit}
+    if kind == "viewer":
+        params["viewer_id"] = viewer_id
+    return _review_pages(sort, kind).params(params)
+
+
+@cache
+def _review_pages(sort: ReviewSort, kind: str) -> Select[Any]:
+    if kind == "staff":
+        visible: ColumnElement[bool] = true()
+    elif kind == "public":
+        visible = Review.status == ReviewStatus.PUBLISHED.value
+    else:
+        visible = or_(
+            Review.status == ReviewStatus.PUBLISHED.value,
+            Review.user_id == bindparam("viewer_id", type_=BigInteger),
+        )
     src = (
-        func.unnest(literal(list(movie_ids), ARRAY(BigInteger)))
+        func.unnest(bindparam("ids", type_=ARRAY(BigInteger)))
         .table_valued("id")
         .render_derived(name="src")
     )
@@ -84,8 +105,8 @@ def review_pages(
         select(*REVIEW_COLUMNS, func.row_number().over(order_by=order).label("position"))
         .where(Review.movie_id == src.c.id, visible)
         .order_by(*order)
-        .offset(offset)
-        .limit(limit)
+        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
         .lateral("page")
     )
     return (

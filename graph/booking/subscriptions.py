@@ -17,7 +17,7 @@ from graph.booking.types import (
     event_from_snapshot,
 )
 from graph.context import Info
-from graph.errors import INTERNAL_SERVER_ERROR, RATE_LIMITED, ApiError, bad_input
+from graph.errors import INTERNAL_SERVER_ERROR, ApiError, bad_input
 from graph.realtime import HUB_SERVICE, SeatHub, SubscriberClosed, asyncpg_connector
 from graph.relay import query_id
 
@@ -46,7 +46,8 @@ class Subscription:
                 async for event in subscriber:
                     yield event  # type: ignore[misc]
             except SubscriberClosed as exc:
-                raise ApiError(str(exc), RATE_LIMITED) from exc
+                if exc.code is not None:
+                    raise ApiError(str(exc), exc.code) from exc
 
 
 def make_hub(db: Database, queue_size: int) -> SeatHub:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 
 from graph.catalog.enums import CatalogErrorCode, WatchlistStatus
+from graph.catalog.futures import deferred
 from graph.context import Info
 from graph.pagination import Connection, PageArgs
 from graph.relay import Node, to_global_id
@@ -98,16 +99,16 @@ class Movie(Node):
         )
 
     @strawberry.field(description="Genres of the movie, by name.")
-    async def genres(self, info: Info) -> list[Genre]:
+    def genres(self, info: Info) -> list[Genre]:
         from graph.catalog.loaders import GenresByMovieIdLoader
 
-        return await info.context.loader(GenresByMovieIdLoader).load(self.pk)
+        return deferred(info.context.loader(GenresByMovieIdLoader).load(self.pk))
 
     @strawberry.field(
         description="Reviews visible to the viewer (published ones; staff and authors also "
         "see hidden ones)."
     )
-    async def reviews(
+    def reviews(
         self,
         info: Info,
         first: Annotated[
@@ -124,8 +125,8 @@ class Movie(Node):
 
         args = PageArgs(first=first, after=after)
         offset, limit = args.window()
-        return await info.context.loader(ReviewsByMovieIdLoader).load(
-            (self.pk, sort, offset, limit)
+        return deferred(
+            info.context.loader(ReviewsByMovieIdLoader).load((self.pk, sort, offset, limit))
         )
 
     @strawberry.field(
@@ -147,29 +148,29 @@ class Movie(Node):
         return await movie_showtimes(info, self.pk, filter, first, after)
 
     @strawberry.field(description="Whether the viewer marked this movie as a favorite.")
-    async def is_favorite(self, info: Info) -> bool:
+    def is_favorite(self, info: Info) -> bool:
         from graph.catalog.loaders import ViewerFavoriteByMovieIdLoader
 
-        return await info.context.loader(ViewerFavoriteByMovieIdLoader).load(self.pk)
+        return deferred(info.context.loader(ViewerFavoriteByMovieIdLoader).load(self.pk))
 
     @strawberry.field(description="The viewer's watchlist status for this movie, if listed.")
-    async def watchlist_status(self, info: Info) -> WatchlistStatus | None:
+    def watchlist_status(self, info: Info) -> WatchlistStatus | None:
         from graph.catalog.loaders import ViewerWatchlistStatusByMovieIdLoader
 
-        return await info.context.loader(ViewerWatchlistStatusByMovieIdLoader).load(self.pk)
+        return deferred(info.context.loader(ViewerWatchlistStatusByMovieIdLoader).load(self.pk))
 
     @strawberry.field(description="The viewer's own review of this movie, if any.")
-    async def viewer_review(
+    def viewer_review(
         self, info: Info
     ) -> Annotated[Review, strawberry.lazy("graph.reviews.types")] | None:
         from graph.reviews.loaders import ViewerReviewByMovieIdLoader
 
-        return await info.context.loader(ViewerReviewByMovieIdLoader).load(self.pk)
+        return deferred(info.context.loader(ViewerReviewByMovieIdLoader).load(self.pk))
 
     @strawberry.field(
         description="More like this: active movies sharing genres and fans, best match first."
     )
-    async def similar(
+    def similar(
         self,
         info: Info,
         first: Annotated[int, strawberry.argument(description="How many (at most 100).")] = 10,
@@ -177,7 +178,7 @@ class Movie(Node):
         from graph.catalog.loaders import SimilarMoviesByMovieIdLoader
 
         PageArgs(first=first)
-        return await info.context.loader(SimilarMoviesByMovieIdLoader).load((self.pk, first))
+        return deferred(info.context.loader(SimilarMoviesByMovieIdLoader).load((self.pk, first)))
 
 
 @strawberry.type(description="A movie on the viewer's watchlist.")
@@ -197,12 +198,11 @@ class WatchlistEntry:
         )
 
     @strawberry.field(description="The movie.")
-    async def movie(self, info: Info) -> Movie:
+    def movie(self, info: Info) -> Movie:
         from graph.catalog.loaders import MovieByIdLoader
 
-        movie = await info.context.loader(MovieByIdLoader).load(self.movie_pk)
-        assert movie is not None  # the foreign key cascades
-        return movie
+        # The foreign key cascades, so the movie exists.
+        return cast("Movie", deferred(info.context.loader(MovieByIdLoader).load(self.movie_pk)))
 
 
 @strawberry.type(description="An expected failure of a catalog mutation.")

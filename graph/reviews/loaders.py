@@ -50,7 +50,7 @@ class ReviewsByMovieIdLoader(_ContextLoader[ReviewPageKey, Connection[Review]]):
     async def batch_load_fn(self, keys: list[ReviewPageKey]) -> list[Connection[Review]]:
         viewer = await self.context.viewer()
         viewer_id = viewer.id if viewer else None
-        visible = queries.visible_to(viewer_id, bool(viewer and viewer.is_staff))
+        is_staff = bool(viewer and viewer.is_staff)
         groups: dict[tuple[ReviewSort, int, int], list[int]] = defaultdict(list)
         for movie_id, sort, offset, limit in keys:
             groups[(sort, offset, limit)].append(movie_id)
@@ -58,7 +58,7 @@ class ReviewsByMovieIdLoader(_ContextLoader[ReviewPageKey, Connection[Review]]):
         for (sort, offset, limit), movie_ids in groups.items():
             totals: dict[int, int] = {}
             items: dict[int, list[Review]] = defaultdict(list)
-            stmt = queries.review_pages(movie_ids, sort, offset, limit, visible)
+            stmt = queries.review_pages(movie_ids, sort, offset, limit, viewer_id, is_staff)
             for row in await self.context.db.fetch(stmt):
                 totals[row.source_id] = row.total
                 if row.id is not None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 
 from graph.accounts.types import User
+from graph.catalog.futures import deferred
 from graph.context import Info
 from graph.relay import Node, to_global_id
 from graph.reviews.enums import ReviewErrorCode, ReviewStatus
@@ -65,28 +66,27 @@ class Review(Node):
     @strawberry.field(
         description="The author; null for an anonymous review unless the viewer wrote it."
     )
-    async def author(self, info: Info) -> User | None:
+    def author(self, info: Info) -> User | None:
         if self.is_anonymous and not self.is_mine:
             return None
         from graph.accounts.loaders import UserByIdLoader
 
-        return await info.context.loader(UserByIdLoader).load(self.user_pk)
+        return deferred(info.context.loader(UserByIdLoader).load(self.user_pk))
 
     @strawberry.field(description="The movie reviewed.")
-    async def movie(self, info: Info) -> Annotated[Movie, strawberry.lazy("graph.catalog.types")]:
+    def movie(self, info: Info) -> Annotated[Movie, strawberry.lazy("graph.catalog.types")]:
         from graph.catalog.loaders import MovieByIdLoader
 
-        movie = await info.context.loader(MovieByIdLoader).load(self.movie_pk)
-        assert movie is not None  # the foreign key cascades
-        return movie
+        # The foreign key cascades, so the movie exists.
+        return cast("Movie", deferred(info.context.loader(MovieByIdLoader).load(self.movie_pk)))
 
     @strawberry.field(
         description="The viewer's vote: true helpful, false not helpful, null no vote."
     )
-    async def viewer_vote(self, info: Info) -> bool | None:
+    def viewer_vote(self, info: Info) -> bool | None:
         from graph.reviews.loaders import ViewerVoteByReviewIdLoader
 
-        return await info.context.loader(ViewerVoteByReviewIdLoader).load(self.pk)
+        return deferred(info.context.loader(ViewerVoteByReviewIdLoader).load(self.pk))
 
 
 @strawberry.type(description="An expected failure of a review mutation.")

@@ -133,3 +133,17 @@ async def test_hold_is_a_node_for_its_owner_only(gql: GraphQLClient, db: Databas
     assert mine["node"] == {"id": h["hold"]["id"], "seats": [{"id": seat(show.seat_ids[0])}]}
     theirs = await gql.execute(query, {"id": h["hold"]["id"]}, token=bob)
     assert theirs["node"] is None
+
+
+async def test_my_hold(gql: GraphQLClient, db: Database) -> None:
+    show = await create_bookable_showtime(db)
+    alice = gql.token_for(await create_user(db))
+    bob = gql.token_for(await create_user(db))
+    query = "query ($id: ID!) { myHold(showtimeId: $id) { id seats { id } } }"
+    assert (await gql.execute(query, {"id": showtime(show.id)}, token=alice))["myHold"] is None
+    h = await hold(gql, alice, show.id, [show.seat_ids[2]])
+    mine = await gql.execute(query, {"id": showtime(show.id)}, token=alice)
+    assert mine["myHold"] == {"id": h["hold"]["id"], "seats": [{"id": seat(show.seat_ids[2])}]}
+    assert (await gql.execute(query, {"id": showtime(show.id)}, token=bob))["myHold"] is None
+    body = await gql.raw(query, {"id": showtime(show.id)})
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -108,8 +108,9 @@ async def test_too_slow_subscriber_is_closed_others_are_not() -> None:
         for seq in range(1, 11):
             hub.dispatch(1, Ev(seq))
             assert (await take(fast, 1))[0].sequence == seq
-        with pytest.raises(SubscriberClosed):
+        with pytest.raises(SubscriberClosed) as closed:
             await take(slow, 1)
+        assert closed.value.code == "RATE_LIMITED"
         assert hub.subscriber_count(1) == 1
 
 
