@@ -27,6 +27,7 @@ from graph.cinemas.mutations import Mutation as CinemasMutation
 from graph.cinemas.queries import Query as CinemasQuery
 from graph.context import Info
 from graph.errors import ErrorCodes
+from graph.execution import FastListExecution
 from graph.limits import cost_limit_rule
 from graph.realtime import SharedEventExecution
 from graph.relay import Node, resolve_nodes
@@ -77,7 +78,10 @@ Mutation = merge_types("Mutation", MUTATIONS)
 Subscription = merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(
+    settings: Settings | None = None,
+    execution_context_class: type[SharedEventExecution] = FastListExecution,
+) -> strawberry.Schema:
     settings = settings or get_settings()
     # Factories, not instances: an extension holds per-request state.
     s = settings
@@ -102,8 +106,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
-        # Subscription events shared by many subscribers are executed once (fan-out).
-        execution_context_class=SharedEventExecution,
+        # Subscription events shared by many subscribers are executed once (fan-out), and
+        # lists of plain objects (seat maps) are completed in one pass (graph/execution.py).
+        execution_context_class=execution_context_class,
     )
 
 

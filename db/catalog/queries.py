@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Executable,
+    Select,
+    bindparam,
     exists,
     func,
     literal,
@@ -17,7 +20,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.types import BigInteger
+from sqlalchemy.types import BigInteger, Integer
 
 from db.catalog.codes import MovieSort
 from db.catalog.models import (
@@ -149,11 +152,26 @@ def movie_order(sort: MovieSort) -> list[Any]:
             return [func.lower(Movie.title).asc(), Movie.id.asc()]
 
 
+# Statements are built once and reused with new parameters where their shape allows:
+# building a select of this size costs more CPU than PostgreSQL spends running it.
+DEFAULT_FILTER = MovieFilter()
+_IDS = bindparam("ids", type_=ARRAY(BigInteger))
+
+
 def count_movies(f: MovieFilter) -> Executable:
+    if f == DEFAULT_FILTER:
+        return _count_all()
     return select(func.count()).select_from(Movie).where(*movie_conditions(f))
 
 
+@lru_cache(maxsize=1)
+def _count_all() -> Executable:
+    return select(func.count()).select_from(Movie).where(*movie_conditions(DEFAULT_FILTER))
+
+
 def list_movies(f: MovieFilter, sort: MovieSort, offset: int, limit: int) -> Executable:
+    if f == DEFAULT_FILTER:
+        return _list_all(sort).params(offset=offset, limit=limit)
     return (
         select(*MOVIE_COLUMNS)
         .where(*movie_conditions(f))
@@ -163,15 +181,36 @@ def list_movies(f: MovieFilter, sort: MovieSort, offset: int, limit: int) -> Exe
     )
 
 
+@cache
+def _list_all(sort: MovieSort) -> Select[*tuple[Any, ...]]:
+    return (
+        select(*MOVIE_COLUMNS)
+        .where(*movie_conditions(DEFAULT_FILTER))
+        .order_by(*movie_order(sort))
+        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
+    )
+
+
 def movies_by_ids(ids: Sequence[int]) -> Executable:
-    return select(*MOVIE_COLUMNS).where(Movie.id.in_(list(ids)))
+    return _movies_by_ids().params(ids=list(ids))
+
+
+@lru_cache(maxsize=1)
+def _movies_by_ids() -> Select[*tuple[Any, ...]]:
+    return select(*MOVIE_COLUMNS).where(Movie.id == func.any(_IDS))
 
 
 def genres_by_movie_ids(ids: Sequence[int]) -> Executable:
+    return _genres_by_movie_ids().params(ids=list(ids))
+
+
+@lru_cache(maxsize=1)
+def _genres_by_movie_ids() -> Select[*tuple[Any, ...]]:
     return (
         select(movie_genres.c.movie_id, *GENRE_COLUMNS)
         .join(Genre, Genre.id == movie_genres.c.genre_id)
-        .where(movie_genres.c.movie_id.in_(list(ids)))
+        .where(movie_genres.c.movie_id == func.any(_IDS))
         .order_by(movie_genres.c.movie_id, Genre.name)
     )
 

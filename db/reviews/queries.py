@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Executable, Select, bindparam, func, or_, 
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import BigInteger, Integer
 
+from db.accounts.models import User
 from db.reviews.codes import ReviewSort, ReviewStatus
 from db.reviews.models import Review, ReviewVote
 
@@ -65,20 +66,25 @@ def review_pages(
     limit: int,
     viewer_id: int | None,
     is_staff: bool,
+    author_columns: tuple[Any, ...] = (),
 ) -> Executable:
     """One page of reviews for each of many movies, with each movie's total, in ONE
     statement: a row per movie with its total even when the page is empty (review columns
-    NULL then). The statement is built once per (sort, visibility) and reused with new
-    parameters (building it costs more than running it)."""
+    NULL then). `author_columns` (columns of `users`) come along labelled `author_<key>`,
+    so the authors need no statement of their own. The statement is built once per
+    (sort, visibility, columns) and reused with new parameters (building it costs more
+    than running it)."""
     kind = "staff" if is_staff else "public" if viewer_id is None else "viewer"
     params: dict[str, Any] = {"ids": list(movie_ids), "offset": offset, "limit": limit}
     if kind == "viewer":
         params["viewer_id"] = viewer_id
-    return _review_pages(sort, kind).params(params)
+    return _review_pages(sort, kind, author_columns).params(params)
 
 
 @cache
-def _review_pages(sort: ReviewSort, kind: str) -> Select[Any]:
+def _review_pages(
+    sort: ReviewSort, kind: str, author_columns: tuple[Any, ...]
+) -> Select[*tuple[Any, ...]]:
     if kind == "staff":
         visible: ColumnElement[bool] = true()
     elif kind == "public":
@@ -101,9 +107,14 @@ def _review_pages(sort: ReviewSort, kind: str) -> Select[Any]:
         .label("total")
     )
     order = review_order(sort)
+    authors = [c.label(f"author_{c.key}") for c in author_columns]
+    base = select(
+        *REVIEW_COLUMNS, *authors, func.row_number().over(order_by=order).label("position")
+    ).select_from(Review)
+    if authors:
+        base = base.join(User, User.id == Review.user_id)
     page = (
-        select(*REVIEW_COLUMNS, func.row_number().over(order_by=order).label("position"))
-        .where(Review.movie_id == src.c.id, visible)
+        base.where(Review.movie_id == src.c.id, visible)
         .order_by(*order)
         .offset(bindparam("offset", type_=Integer))
         .limit(bindparam("limit", type_=Integer))

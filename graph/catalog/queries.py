@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy import func, select
+from strawberry.types.nodes import SelectedField
 
 from db.catalog import queries as q
 from db.catalog.models import Favorite
@@ -16,6 +17,7 @@ from db.catalog.models import WatchlistEntry as WatchlistRow
 from graph.catalog.enums import MovieSort, WatchlistStatus
 from graph.catalog.inputs import MovieFilter
 from graph.catalog.loaders import GenreByIdLoader, MovieByIdLoader
+from graph.catalog.prefetch import prefetch_movies
 from graph.catalog.types import Genre, Movie, WatchlistEntry
 from graph.context import Info
 from graph.errors import bad_input
@@ -54,7 +56,7 @@ def _movie_filter(f: MovieFilter | None, is_staff: bool) -> q.MovieFilter:
             raise bad_input("At most 100 characters.", name)
     return q.MovieFilter(
         search=f.search,
-        genre_ids=[query_id(g, "Genre", "genreIds") for g in genre_ids],
+        genre_ids=tuple(query_id(g, "Genre", "genreIds") for g in genre_ids),
         year_from=f.year_from,
         year_to=f.year_to,
         country=f.country,
@@ -96,7 +98,15 @@ async def viewer_favorites(
         )
         return _movies(rows, info)
 
-    return await paginate(args, count, fetch)
+    connection = await paginate(args, count, fetch)
+    await _prefetch(info, [e.node for e in connection.edges])
+    return connection
+
+
+async def _prefetch(info: Info, movies: list[Movie]) -> None:
+    field = info.selected_fields[0]
+    if isinstance(field, SelectedField):
+        await prefetch_movies(info, field, movies)
 
 
 async def viewer_watchlist(
@@ -173,7 +183,9 @@ class Query:
         async def fetch(offset: int, limit: int) -> list[Movie]:
             return _movies(await db.fetch(q.list_movies(f, sort, offset, limit)), info)
 
-        return await paginate(args, count, fetch)
+        connection = await paginate(args, count, fetch)
+        await _prefetch(info, [e.node for e in connection.edges])
+        return connection
 
     @strawberry.field(description="A movie by ID (withdrawn movies included), or null.")
     async def movie(self, info: Info, id: strawberry.ID) -> Movie | None:

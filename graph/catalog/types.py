@@ -66,6 +66,9 @@ class Movie(Node):
     review_count: int = strawberry.field(description="Number of published reviews.")
     created_at: datetime = strawberry.field(description="When the movie was added.")
     updated_at: datetime = strawberry.field(description="When the movie was last changed.")
+    # Filled by graph/catalog/prefetch.py when a list query looks ahead.
+    prefetched_genres: strawberry.Private[list[Genre] | None] = None
+    prefetched_reviews: strawberry.Private[tuple[Any, Connection[Review]] | None] = None
 
     @classmethod
     def from_row(cls, row: Any) -> Movie:
@@ -100,6 +103,8 @@ class Movie(Node):
 
     @strawberry.field(description="Genres of the movie, by name.")
     def genres(self, info: Info) -> list[Genre]:
+        if self.prefetched_genres is not None:
+            return self.prefetched_genres
         from graph.catalog.loaders import GenresByMovieIdLoader
 
         return deferred(info.context.loader(GenresByMovieIdLoader).load(self.pk))
@@ -125,6 +130,9 @@ class Movie(Node):
 
         args = PageArgs(first=first, after=after)
         offset, limit = args.window()
+        pre = self.prefetched_reviews
+        if pre is not None and pre[0] == (sort, offset, limit):
+            return pre[1]
         return deferred(
             info.context.loader(ReviewsByMovieIdLoader).load((self.pk, sort, offset, limit))
         )

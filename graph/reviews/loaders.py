@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiodataloader import DataLoader
 from sqlalchemy import select
@@ -11,6 +11,8 @@ from sqlalchemy import select
 from db.reviews import queries
 from db.reviews.codes import ReviewSort
 from db.reviews.models import Review as ReviewRow
+from graph.accounts.loaders import USER_COLUMNS, UserByIdLoader
+from graph.accounts.types import User
 from graph.pagination import Connection, build_connection
 from graph.reviews.types import Review
 
@@ -22,6 +24,19 @@ V = TypeVar("V")
 
 # (movie id, sort, offset, limit)
 ReviewPageKey = tuple[int, ReviewSort, int, int]
+
+
+class _Prefixed:
+    """A row's `<prefix><name>` columns seen as `<name>` attributes (for `from_row`)."""
+
+    __slots__ = ("prefix", "row")
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self.row = row
+        self.prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.row, self.prefix + name)
 
 
 class _ContextLoader(DataLoader[K, V]):
@@ -55,14 +70,22 @@ class ReviewsByMovieIdLoader(_ContextLoader[ReviewPageKey, Connection[Review]]):
         for movie_id, sort, offset, limit in keys:
             groups[(sort, offset, limit)].append(movie_id)
         results: dict[ReviewPageKey, Connection[Review]] = {}
+        users = self.context.loader(UserByIdLoader)
+        primed: set[int] = set()
         for (sort, offset, limit), movie_ids in groups.items():
             totals: dict[int, int] = {}
             items: dict[int, list[Review]] = defaultdict(list)
-            stmt = queries.review_pages(movie_ids, sort, offset, limit, viewer_id, is_staff)
+            stmt = queries.review_pages(
+                movie_ids, sort, offset, limit, viewer_id, is_staff, USER_COLUMNS
+            )
             for row in await self.context.db.fetch(stmt):
                 totals[row.source_id] = row.total
                 if row.id is not None:
                     items[row.source_id].append(Review.from_row(row, viewer_id))
+                    # The authors came with the page: prime their loader (no statement).
+                    if row.user_id not in primed:
+                        primed.add(row.user_id)
+                        users.prime(row.user_id, User.from_row(_Prefixed(row, "author_")))
             for movie_id in movie_ids:
                 results[(movie_id, sort, offset, limit)] = build_connection(
                     items.get(movie_id, []), offset, totals.get(movie_id, 0)

@@ -39,6 +39,9 @@ class Review(Node):
     is_mine: bool = strawberry.field(description="Whether the viewer wrote this review.")
     created_at: datetime = strawberry.field(description="When it was written.")
     updated_at: datetime = strawberry.field(description="When it was last edited.")
+    # Filled by graph/catalog/prefetch.py when a list query looks ahead.
+    prefetched_author: strawberry.Private[User | None] = None
+    author_prefetched: strawberry.Private[bool] = False
 
     @classmethod
     def from_row(cls, row: Any, viewer_id: int | None) -> Review:
@@ -69,6 +72,8 @@ class Review(Node):
     def author(self, info: Info) -> User | None:
         if self.is_anonymous and not self.is_mine:
             return None
+        if self.author_prefetched:
+            return self.prefetched_author
         from graph.accounts.loaders import UserByIdLoader
 
         return deferred(info.context.loader(UserByIdLoader).load(self.user_pk))

@@ -238,3 +238,46 @@ async def test_node_resolves_movie_and_genre(gql: GraphQLClient, db: Database) -
     )
     assert data["nodes"][0]["title"] == "Chinatown"
     assert data["nodes"][1]["name"] == "Noir"
+
+
+PREFETCH_SHAPES = """
+fragment R on Review { rating author { username } }
+query ($n: Int, $sort: ReviewSort) {
+  plain: movies(sort: TITLE) { edges { node { title genres { name }
+    reviews(first: $n, sort: $sort) { totalCount edges { node { ...R } } } } } }
+  split: movies(sort: TITLE) { edges { node { ... on Movie { title }
+    top: reviews(first: 1, sort: HIGHEST) { edges { node { rating } } }
+    low: reviews(first: 1, sort: LOWEST) { edges { node { rating } } } } } }
+}
+"""
+
+
+async def test_prefetched_relations_match_loaded_ones(gql: GraphQLClient, db: Database) -> None:
+    """The look-ahead in `movies` must give what the per-field loaders give (variables,
+    fragments, aliases with different arguments, anonymous authors)."""
+    drama = await create_genre(db, "Drama")
+    a = await create_movie(db, title="A", genre_ids=[drama])
+    b = await create_movie(db, title="B")
+    alice = await create_user(db, username="alice_p")
+    bob = await create_user(db, username="bob_p")
+    await create_review(db, user_id=alice.id, movie_id=a, rating=9)
+    await create_review(db, user_id=bob.id, movie_id=a, rating=3, is_anonymous=True)
+    await create_review(db, user_id=bob.id, movie_id=b, rating=6)
+    data = await gql.execute(PREFETCH_SHAPES, {"n": 5, "sort": "HIGHEST"})
+    first = data["plain"]["edges"][0]["node"]
+    assert first["genres"] == [{"name": "Drama"}]
+    assert first["reviews"]["totalCount"] == 2
+    assert [e["node"] for e in first["reviews"]["edges"]] == [
+        {"rating": 9, "author": {"username": "alice_p"}},
+        {"rating": 3, "author": None},
+    ]
+    as_bob = await gql.execute(
+        PREFETCH_SHAPES, {"n": 5, "sort": "LOWEST"}, token=gql.token_for(bob)
+    )
+    mine = as_bob["plain"]["edges"][0]["node"]["reviews"]["edges"][0]["node"]
+    assert mine == {"rating": 3, "author": {"username": "bob_p"}}
+    split = data["split"]["edges"][0]["node"]
+    assert split["top"]["edges"][0]["node"]["rating"] == 9
+    assert split["low"]["edges"][0]["node"]["rating"] == 3
+    body = await gql.raw(PREFETCH_SHAPES, {"n": 500})
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

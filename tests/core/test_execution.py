@@ -1,0 +1,392 @@
+"""The list fast path (graph/execution.py) gives byte-identical responses to graphql-core's
+normal completion: seat maps against PostgreSQL in many query shapes, and a small schema
+for what real data cannot produce (nulls in non-null fields, awaitable attributes, bad
+enum values, interfaces)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import orjson
+import pytest
+import strawberry
+from sqlalchemy import delete, insert, select
+
+from db.booking.models import SeatHold, SeatOccupancy
+from db.cinemas.models import Seat, ShowtimePrice
+from db.session import Database
+from graph.context import Context
+from graph.execution import FastListExecution
+from graph.realtime import SharedEventExecution
+from graph.relay import to_global_id
+from graph.schema import build_schema
+from graph.settings import Settings
+from tests.conftest import GraphQLClient
+from tests.factories import create_cinema, create_hall, create_movie, create_showtime, create_user
+
+
+class CountingExecution(FastListExecution):
+    """Counts the lists the fast path completed (nested ones included)."""
+
+    completed = 0
+
+    def _complete_list(self, item: tuple[bool, bool, Any], items: Any) -> list[Any]:
+        out = super()._complete_list(item, items)
+        CountingExecution.completed += 1
+        return out
+
+
+def _body(result: Any) -> bytes:
+    errors = [e.formatted for e in result.errors] if result.errors else None
+    return orjson.dumps({"data": result.data, "errors": errors})
+
+
+# --- seat maps against PostgreSQL -----------------------------------------------------------
+
+SEAT_MAP = """
+query SeatMap($id: ID!) {
+  showtime(id: $id) {
+    availableSeatCount
+    seatMap {
+      sequence
+      rows { label seats { id number type status price { amount currency } heldByMe } }
+    }
+  }
+}
+"""
+
+SHAPES = """
+query Shapes($id: ID!, $withPrice: Boolean!, $skipNumber: Boolean!) {
+  showtime(id: $id) {
+    map: seatMap {
+      __typename
+      rows {
+        __typename
+        row: label
+        left: seats { ...SeatFields }
+        seats { number @skip(if: $skipNumber) kind: type }
+        seats { status price @include(if: $withPrice) { __typename amount } }
+      }
+    }
+    again: seatMap {
+      rows {
+        seats {
+          ... on SeatMapSeat { seatId: id mine: heldByMe }
+          ... @include(if: $withPrice) { price { currency amount } }
+          ... @skip(if: $withPrice) { number }
+        }
+      }
+    }
+  }
+}
+fragment SeatFields on SeatMapSeat { id number type status heldByMe price { currency } }
+"""
+
+OTHER_LISTS = """
+query Others($id: ID!) {
+  showtime(id: $id) {
+    prices { seatType price { amount currency } }
+    hall { layout { version rows { label seats { id number type x y } } } }
+  }
+}
+"""
+
+
+@dataclass
+class SeatMapFixture:
+    showtime: str
+    token: str
+
+
+@pytest.fixture
+async def seat_map(db: Database, gql: GraphQLClient) -> SeatMapFixture:
+    """A 3-row hall (one VIP row without a price, so some prices are null), seats sold,
+    held by the viewer and held by someone else."""
+    hall = await create_hall(
+        db,
+        await create_cinema(db),
+        rows=(("A", 6, "STANDARD"), ("B", 6, "VIP"), ("C", 4, "ACCESSIBLE")),
+    )
+    show = await create_showtime(db, movie_id=await create_movie(db), hall_id=hall)
+    seats = [
+        r.id
+        for r in await db.fetch(
+            select(Seat.id).where(Seat.hall_id == hall).order_by(Seat.y, Seat.x)
+        )
+    ]
+    me = await create_user(db)
+    other = await create_user(db)
+    expires = datetime.now(UTC) + timedelta(minutes=10)
+    async with db.transaction() as session:
+        await session.execute(
+            delete(ShowtimePrice).where(
+                ShowtimePrice.showtime_id == show, ShowtimePrice.seat_type == "VIP"
+            )
+        )
+        for user, taken in ((me, seats[1:3]), (other, seats[7:9])):
+            hold = await session.scalar(
+                insert(SeatHold)
+                .values(user_id=user.id, showtime_id=show, expires_at=expires)
+                .returning(SeatHold.id)
+            )
+            for seat in taken:
+                await session.execute(
+                    insert(SeatOccupancy).values(
+                        showtime_id=show,
+                        seat_id=seat,
+                        hold_id=hold,
+                        status="HELD",
+                        expires_at=expires,
+                    )
+                )
+        for seat in (seats[0], seats[12]):
+            await session.execute(
+                insert(SeatOccupancy).values(showtime_id=show, seat_id=seat, status="SOLD")
+            )
+    return SeatMapFixture(to_global_id("Showtime", show), gql.token_for(me))
+
+
+async def _both(
+    db: Database,
+    settings: Settings,
+    query: str,
+    variables: dict[str, Any],
+    token: str | None = None,
+) -> tuple[bytes, bytes]:
+    """(normal path, fast path) responses of the real schema, each with a fresh context."""
+    bodies = []
+    for cls in (SharedEventExecution, CountingExecution):
+        schema = build_schema(settings, execution_context_class=cls)
+        result = await schema.execute(
+            query,
+            variable_values=variables,
+            context_value=Context(db=db, settings=settings, token=token),
+        )
+        bodies.append(_body(result))
+    return bodies[0], bodies[1]
+
+
+@pytest.mark.parametrize("signed_in", [False, True])
+async def test_seat_map_is_identical(
+    db: Database, settings: Settings, seat_map: SeatMapFixture, signed_in: bool
+) -> None:
+    before = CountingExecution.completed
+    normal, fast = await _both(
+        db, settings, SEAT_MAP, {"id": seat_map.showtime}, seat_map.token if signed_in else None
+    )
+    assert fast == normal
+    assert CountingExecution.completed > before, "the fast path was not taken"
+    data = orjson.loads(fast)["data"]["showtime"]["seatMap"]
+    seats = [s for row in data["rows"] for s in row["seats"]]
+    assert len(seats) == 16
+    assert any(s["price"] is None for s in seats)  # the VIP row has no price
+    assert {s["status"] for s in seats} == {"AVAILABLE", "HELD", "SOLD"}
+    assert sum(s["heldByMe"] for s in seats) == (2 if signed_in else 0)
+
+
+@pytest.mark.parametrize(
+    ("with_price", "skip_number"), [(True, False), (False, True), (True, True), (False, False)]
+)
+async def test_aliases_fragments_and_conditions_are_identical(
+    db: Database,
+    settings: Settings,
+    seat_map: SeatMapFixture,
+    with_price: bool,
+    skip_number: bool,
+) -> None:
+    variables = {"id": seat_map.showtime, "withPrice": with_price, "skipNumber": skip_number}
+    normal, fast = await _both(db, settings, SHAPES, variables, seat_map.token)
+    assert fast == normal
+    row = orjson.loads(fast)["data"]["showtime"]["map"]["rows"][0]
+    assert row["__typename"] == "SeatRow"
+    assert ("number" in row["seats"][0]) is not skip_number
+    assert ("price" in row["seats"][0]) is with_price
+    # Keys in selection order, merged fields included, as graphql-core orders them.
+    assert list(row) == ["__typename", "row", "left", "seats"]
+
+
+async def test_other_lists_are_identical(
+    db: Database, settings: Settings, seat_map: SeatMapFixture
+) -> None:
+    normal, fast = await _both(db, settings, OTHER_LISTS, {"id": seat_map.showtime})
+    assert fast == normal
+    assert orjson.loads(fast)["data"]["showtime"]["hall"]["layout"]["rows"]
+
+
+async def test_the_app_serves_the_same_seat_map(
+    gql: GraphQLClient, db: Database, settings: Settings, seat_map: SeatMapFixture
+) -> None:
+    body = await gql.raw(SEAT_MAP, {"id": seat_map.showtime}, token=seat_map.token)
+    normal, _ = await _both(db, settings, SEAT_MAP, {"id": seat_map.showtime}, seat_map.token)
+    assert not body.get("errors")
+    assert body["data"] == orjson.loads(normal)["data"]
+    assert build_schema(settings).execution_context_class is FastListExecution
+
+
+# --- what real data cannot produce: a small schema over plain objects -----------------------
+
+
+@strawberry.enum
+class Color(Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.type
+class Tag:
+    name: str
+    weight: Decimal | None = None
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Pet(Named):
+    legs: int
+
+
+@strawberry.type
+class Item:
+    id: strawberry.ID
+    n: int
+    color: Color
+    note: str | None = None
+    tag: Tag | None = None
+    tags: list[Tag] = field(default_factory=list)
+    codes: list[int | None] = field(default_factory=list)
+    colors: list[Color] = field(default_factory=list)
+
+    @strawberry.field
+    def doubled(self) -> int:
+        return self.n * 2
+
+
+@strawberry.type
+class Root:
+    items: list[Item]
+    maybe_items: list[Item | None]
+    pets: list[Pet]
+    named: list[Named]
+
+
+def _items(count: int = 5) -> list[Item]:
+    return [
+        Item(
+            id=strawberry.ID(f"I{i}"),
+            n=i,
+            color=Color.RED if i % 2 else Color.BLUE,
+            note=None if i % 3 else f"note {i}",
+            tag=Tag(name=f"t{i}", weight=Decimal("1.50")) if i % 2 else None,
+            tags=[Tag(name="a"), Tag(name="b", weight=Decimal(i))],
+            codes=[i, None],
+            colors=[Color.BLUE, Color.RED],
+        )
+        for i in range(count)
+    ]
+
+
+def _root(**changes: Any) -> Root:
+    values: dict[str, Any] = {
+        "items": _items(),
+        "maybe_items": [None, *_items(2)],
+        "pets": [Pet(name="Rex", legs=4)],
+        "named": [Pet(name="Tweety", legs=2)],
+    }
+    values.update(changes)
+    return Root(**values)
+
+
+ITEMS = """
+query ($skip: Boolean = false) {
+  items {
+    __typename id n color note colors codes
+    tag { name weight }
+    tags { __typename label: name weight }
+    alias: n
+    n @skip(if: $skip)
+  }
+  maybeItems { id tag { name } }
+  pets { name legs }
+  named { name ... on Pet { legs } }
+}
+"""
+
+
+async def _both_small(query: str, root: Callable[[], Root]) -> tuple[bytes, bytes]:
+    bodies = []
+    for cls in (SharedEventExecution, CountingExecution):
+        schema = strawberry.Schema(query=Root, types=[Pet], execution_context_class=cls)
+        bodies.append(_body(await schema.execute(query, root_value=root())))
+    return bodies[0], bodies[1]
+
+
+async def test_plain_lists_are_identical() -> None:
+    before = CountingExecution.completed
+    normal, fast = await _both_small(ITEMS, _root)
+    assert fast == normal
+    assert orjson.loads(fast)["errors"] is None
+    assert CountingExecution.completed > before
+
+
+def _with(index: int, **changes: Any) -> Callable[[], Root]:
+    """A root whose items[index] has some attributes replaced."""
+
+    def make() -> Root:
+        root = _root()
+        for name, value in changes.items():
+            if callable(value):
+                value = value()
+            setattr(root.items[index], name, value)
+        return root
+
+    return make
+
+
+async def _seven() -> int:
+    return 7
+
+
+class Weird:
+    """Not a Tag: its fields are missing."""
+
+
+@pytest.mark.parametrize(
+    "root",
+    [
+        pytest.param(_with(2, n=None), id="null-in-non-null-leaf"),
+        pytest.param(_with(0, color="GREEN"), id="bad-enum-value"),
+        pytest.param(_with(3, color="red"), id="enum-by-value"),
+        pytest.param(_with(1, n="12"), id="int-from-string"),
+        pytest.param(_with(1, n="twelve"), id="int-coercion-error"),
+        pytest.param(_with(4, n=2**40), id="int-out-of-range"),
+        pytest.param(_with(1, n=lambda: _seven()), id="awaitable-attribute"),
+        pytest.param(_with(1, n=ValueError("boom")), id="exception-value"),
+        pytest.param(_with(0, tags=[Tag(name="x"), None]), id="null-item-in-non-null-list"),
+        pytest.param(_with(0, tags=None), id="null-non-null-list"),
+        pytest.param(_with(0, tags=(Tag(name="tuple"),)), id="tuple-list"),
+        pytest.param(_with(0, tags=lambda: iter([Tag(name="gen")])), id="iterator-list"),
+        pytest.param(_with(0, codes=[1, None, "x"]), id="bad-item-in-leaf-list"),
+        pytest.param(_with(0, tag=Weird()), id="object-without-attributes"),
+        pytest.param(lambda: _root(items=[*_items(2), None]), id="null-item"),
+        pytest.param(lambda: _root(items=(_items(3))), id="plain"),
+        pytest.param(lambda: _root(items=[]), id="empty"),
+        pytest.param(lambda: _root(items=None), id="null-root-list"),
+    ],
+)
+async def test_unusual_values_give_the_normal_errors(root: Callable[[], Root]) -> None:
+    normal, fast = await _both_small(ITEMS, root)
+    assert fast == normal
+
+
+async def test_fields_with_resolvers_are_identical() -> None:
+    for root in (_root, _with(1, n=None)):
+        normal, fast = await _both_small("{ items { id n doubled tag { name } } }", root)
+        assert fast == normal
