@@ -3,6 +3,7 @@ and helpers to talk to it (GraphQL calls, signing in, per-process counters from 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import secrets
@@ -14,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -78,6 +79,7 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None
         self._token: str | None = None
+        self._lock: IO[bytes] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -89,12 +91,14 @@ class Server:
         never depend on what earlier runs left behind, and migrations always apply."""
         port = free_port()
         data_dir.mkdir(parents=True, exist_ok=True)
+        lock = _lock(data_dir)
         if fresh and not os.environ.get("DATABASE_URL"):
             _forget_embedded(data_dir / "pg")
         env = dict(os.environ)
         env["MARQUEE_DATA_DIR"] = str(data_dir)
         env.setdefault("MARQUEE_ENV", "development")
         server = cls(f"http://127.0.0.1:{port}", workers, data_dir)
+        server._lock = lock
         server.log_path = data_dir / "server.log"
         # --log-level warning: no per-request access log lines in the measurement.
         command = [
@@ -154,6 +158,14 @@ class Server:
 
     def stop(self) -> None:
         """Ctrl-C for the server (uvicorn stops its workers, then the embedded PostgreSQL)."""
+        try:
+            self._stop_process()
+        finally:
+            if self._lock is not None:
+                self._lock.close()  # releases the data directory
+                self._lock = None
+
+    def _stop_process(self) -> None:
         proc = self.process
         if proc is None or proc.poll() is not None:
             return
@@ -260,6 +272,19 @@ class Server:
             f"/metrics answered from {len(seen)} of {self.workers} workers "
             f"after {scrapes} scrapes; cannot count SQL statements per request"
         )
+
+
+def _lock(data_dir: Path) -> IO[bytes]:
+    """One run per data directory: a fresh start would delete another run's database."""
+    handle = (data_dir / "bench.lock").open("wb")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise BenchError(
+            f"another benchmark run is using {data_dir}; wait for it or pass --data-dir"
+        ) from None
+    return handle
 
 
 def _posts(counters: dict[int, Counters]) -> dict[int, float]:

@@ -19,7 +19,7 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.types import BigInteger, Integer
 
 from db.catalog.codes import MovieSort
@@ -156,6 +156,7 @@ def movie_order(sort: MovieSort) -> list[Any]:
 # building a select of this size costs more CPU than PostgreSQL spends running it.
 DEFAULT_FILTER = MovieFilter()
 _IDS = bindparam("ids", type_=ARRAY(BigInteger))
+TOTAL_COUNT = func.count().over().label("total_count")
 
 
 def count_movies(f: MovieFilter) -> Executable:
@@ -169,11 +170,16 @@ def _count_all() -> Executable:
     return select(func.count()).select_from(Movie).where(*movie_conditions(DEFAULT_FILTER))
 
 
-def list_movies(f: MovieFilter, sort: MovieSort, offset: int, limit: int) -> Executable:
+def list_movies(
+    f: MovieFilter, sort: MovieSort, offset: int, limit: int, with_genres: bool = False
+) -> Executable:
+    """A page of movies; each row also carries `total_count`, the size of the whole list
+    (a window count, so a page needs no separate count unless it is empty), and with
+    `with_genres` the movie's genres as `genre_ids` / `genre_names` arrays by name."""
     if f == DEFAULT_FILTER:
-        return _list_all(sort).params(offset=offset, limit=limit)
+        return _list_all(sort, with_genres).params(offset=offset, limit=limit)
     return (
-        select(*MOVIE_COLUMNS)
+        select(*MOVIE_COLUMNS, TOTAL_COUNT, *(_genre_arrays() if with_genres else ()))
         .where(*movie_conditions(f))
         .order_by(*movie_order(sort))
         .offset(offset)
@@ -182,14 +188,28 @@ def list_movies(f: MovieFilter, sort: MovieSort, offset: int, limit: int) -> Exe
 
 
 @cache
-def _list_all(sort: MovieSort) -> Select[*tuple[Any, ...]]:
+def _list_all(sort: MovieSort, with_genres: bool) -> Select[*tuple[Any, ...]]:
     return (
-        select(*MOVIE_COLUMNS)
+        select(*MOVIE_COLUMNS, TOTAL_COUNT, *(_genre_arrays() if with_genres else ()))
         .where(*movie_conditions(DEFAULT_FILTER))
         .order_by(*movie_order(sort))
         .offset(bindparam("offset", type_=Integer))
         .limit(bindparam("limit", type_=Integer))
     )
+
+
+def _genre_arrays() -> tuple[Any, ...]:
+    def agg(column: Any, label: str) -> Any:
+        return (
+            select(func.array_agg(aggregate_order_by(column, Genre.name)))
+            .select_from(movie_genres)
+            .join(Genre, Genre.id == movie_genres.c.genre_id)
+            .where(movie_genres.c.movie_id == Movie.id)
+            .scalar_subquery()
+            .label(label)
+        )
+
+    return agg(Genre.id, "genre_ids"), agg(Genre.name, "genre_names")
 
 
 def movies_by_ids(ids: Sequence[int]) -> Executable:

@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import strawberry
 from graphql import GraphQLError
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
@@ -21,6 +22,7 @@ from db.reviews.codes import ReviewSort
 from graph.accounts.loaders import UserByIdLoader
 from graph.catalog.loaders import GenresByMovieIdLoader
 from graph.pagination import PageArgs
+from graph.relay import to_global_id
 from graph.reviews.loaders import ReviewsByMovieIdLoader
 
 if TYPE_CHECKING:
@@ -72,13 +74,38 @@ async def prefetch_movies(info: Info, field: SelectedField, movies: Sequence[Mov
         return
     node_fields = connection_nodes(field)
     jobs: list[Awaitable[None]] = []
-    if any(f.name == "genres" for f in node_fields):
+    if any(f.name == "genres" for f in node_fields) and any(
+        m.prefetched_genres is None for m in movies
+    ):
         jobs.append(_genres(info, movies))
     reviews = [f for f in node_fields if f.name == "reviews"]
     keys = {review_page_key(f.arguments) for f in reviews}
     if len(keys) == 1 and (key := keys.pop()) is not None:
         jobs.append(_reviews(info, movies, key, reviews))
     await asyncio.gather(*jobs)
+
+
+def selects_genres(info: Info) -> bool:
+    """Whether this connection field selects `edges { node { genres } }`."""
+    field = info.selected_fields[0]
+    return isinstance(field, SelectedField) and any(
+        f.name == "genres" for f in connection_nodes(field)
+    )
+
+
+def attach_genres(info: Info, movies: Sequence[Movie], rows: Sequence[Any]) -> None:
+    """Genres that came with the page rows (`genre_ids`, `genre_names`): attach them and
+    prime GenresByMovieIdLoader, so no statement of their own is needed."""
+    from graph.catalog.types import Genre
+
+    loader = info.context.loader(GenresByMovieIdLoader)
+    for movie, row in zip(movies, rows, strict=True):
+        genres = [
+            Genre(id=strawberry.ID(to_global_id("Genre", pk)), pk=pk, name=name)
+            for pk, name in zip(row.genre_ids or (), row.genre_names or (), strict=True)
+        ]
+        movie.prefetched_genres = genres
+        loader.prime(movie.pk, genres)
 
 
 async def _genres(info: Info, movies: Sequence[Movie]) -> None:

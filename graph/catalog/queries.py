@@ -17,11 +17,11 @@ from db.catalog.models import WatchlistEntry as WatchlistRow
 from graph.catalog.enums import MovieSort, WatchlistStatus
 from graph.catalog.inputs import MovieFilter
 from graph.catalog.loaders import GenreByIdLoader, MovieByIdLoader
-from graph.catalog.prefetch import prefetch_movies
+from graph.catalog.prefetch import attach_genres, prefetch_movies, selects_genres
 from graph.catalog.types import Genre, Movie, WatchlistEntry
 from graph.context import Info
 from graph.errors import bad_input
-from graph.pagination import Connection, PageArgs, paginate
+from graph.pagination import Connection, PageArgs, build_connection, paginate
 from graph.relay import query_id, register_node
 
 MAX_SEARCH = 200
@@ -183,7 +183,20 @@ class Query:
         async def fetch(offset: int, limit: int) -> list[Movie]:
             return _movies(await db.fetch(q.list_movies(f, sort, offset, limit)), info)
 
-        connection = await paginate(args, count, fetch)
+        if args.needs_total:  # `last` without `before` counts from the end
+            connection = await paginate(args, count, fetch)
+        else:
+            # The page rows carry the list's total (a window count): one statement, and a
+            # separate count only when the page is empty.
+            offset, limit = args.window()
+            genres = selects_genres(info)
+            stmt = q.list_movies(f, sort, offset, limit, with_genres=genres)
+            rows = await db.fetch(stmt) if limit else []
+            total = rows[0].total_count if rows else await count()
+            movies = _movies(rows, info)
+            if genres:
+                attach_genres(info, movies, rows)
+            connection = build_connection(movies, offset, total)
         await _prefetch(info, [e.node for e in connection.edges])
         return connection
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bench import wrk
 from bench.run import median, statements_per_request
 from bench.scenario import BenchError, Result
 from bench.scenarios import SCENARIOS, by_name
-from bench.server import Counters, parse_metrics
+from bench.server import Counters, _lock, parse_metrics
 
 METRICS = """# HELP marquee_http_requests_total HTTP requests
 # TYPE marquee_http_requests_total counter
@@ -70,3 +72,11 @@ def test_scenarios_are_named_once() -> None:
     assert by_name("typename").query == "{ __typename }"
     with pytest.raises(BenchError):
         by_name("nope")
+
+
+def test_one_run_per_data_directory(tmp_path: Path) -> None:
+    first = _lock(tmp_path)
+    with pytest.raises(BenchError, match="another benchmark run"):
+        _lock(tmp_path)
+    first.close()
+    _lock(tmp_path).close()

@@ -193,6 +193,14 @@ async def test_last_and_before(gql: GraphQLClient, db: Database) -> None:
     before = data["movies"]["pageInfo"]["startCursor"]
     data = await gql.execute(MOVIES, {"sort": "TITLE", "last": 2, "before": before})
     assert titles(data) == ["M1", "M2"]
+    # Past the end, and an empty page: the total is still counted.
+    end = (await gql.execute(MOVIES, {"sort": "TITLE", "first": 5}))["movies"]["pageInfo"]
+    data = await gql.execute(MOVIES, {"sort": "TITLE", "first": 5, "after": end["endCursor"]})
+    assert (titles(data), data["movies"]["totalCount"]) == ([], 5)
+    data = await gql.execute(MOVIES, {"sort": "TITLE", "first": 0})
+    assert (titles(data), data["movies"]["totalCount"]) == ([], 5)
+    data = await gql.execute(MOVIES, {"sort": "TITLE", "first": 2, "before": before})
+    assert titles(data) == ["M0", "M1"]
 
 
 @pytest.mark.parametrize(
