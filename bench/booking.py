@@ -4,6 +4,8 @@ bench server's database, users inserted in bulk with access tokens minted offlin
 
 from __future__ import annotations
 
+import asyncio
+import math
 import os
 import random
 import secrets
@@ -19,7 +21,7 @@ from bench.scenario import BenchError
 from bench.scenarios.seatmap import _call, _login
 from bench.server import Server
 from graph.auth import create_access_token
-from graph.relay import to_global_id
+from graph.relay import parse_global_id, to_global_id
 from graph.settings import Settings
 
 ROWS = 15
@@ -139,16 +141,12 @@ def create_hall(server: Server, admin: str | None = None) -> Hall:
         {"input": {"title": f"Race movie {tag}", "durationMinutes": 120}},
         admin,
     )["movie"]["id"]
-    from graph.relay import parse_global_id
-
     hall_pk = parse_global_id(hall["id"])[1]
     seat_rows = _seat_rows(server, hall_pk)
     return Hall(hall["id"], movie, seat_rows)
 
 
 def _seat_rows(server: Server, hall_pk: int) -> list[list[int]]:
-    import asyncio
-
     async def load() -> list[list[int]]:
         conn = await connect(server)
         try:
@@ -167,8 +165,6 @@ def _seat_rows(server: Server, hall_pk: int) -> list[list[int]]:
 
 def create_showtimes(server: Server, hall: Hall, n: int, admin: str | None = None) -> list[int]:
     """`n` showtimes of the hall, 3 hours apart from tomorrow on; their primary keys."""
-    from graph.relay import parse_global_id
-
     admin = admin or _login(server, "admin")
     first = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
     out = []
@@ -205,5 +201,5 @@ def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]

@@ -373,3 +373,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.marquee = state
     return app
+
+
+def create_server_app() -> Starlette:
+    """The factory uvicorn runs in each worker process: workers are fresh interpreters, so
+    logging is configured here (level from MARQUEE_LOG_LEVEL, set by `marquee serve`)."""
+    from graph.logs import configure_logging
+
+    configure_logging(os.environ.get("MARQUEE_LOG_LEVEL", "INFO").upper())
+    return create_app()

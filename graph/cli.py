@@ -101,6 +101,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     settings = get_settings()
     configure_logging(args.log_level.upper())
+    os.environ["MARQUEE_LOG_LEVEL"] = args.log_level
     url = database_url(settings)
     run_migrations(url)
     if args.demo:
@@ -112,7 +113,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     print(f"Marquee: GraphiQL at http://{host}:{port}/graphql")
     try:
         uvicorn.run(
-            "graph.app:create_app",
+            "graph.app:create_server_app",
             factory=True,
             host=host,
             port=port,

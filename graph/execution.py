@@ -1,34 +1,39 @@
-"""Lists of plain objects (a seat map's seats) completed without graphql-core's per-field work.
+"""Objects and lists whose values are already there, completed without graphql-core's
+per-field work.
 
-graphql-core completes every field of every list item on its own: a resolve info, a
-strawberry resolver wrapper, an awaitable probe, a Path and a few type checks each, about
-15 µs per field. A 300-seat map has ~2,400 fields, so that machinery, not the database, is
-what limits the typed seat map (bench/README.md, "Seat map execution fast path").
+graphql-core completes every field on its own: a resolve info, a strawberry resolver
+wrapper, an awaitable probe, a Path and a few type checks each, about 15 µs per field. A
+300-seat map has ~2,400 fields and a movie page ~540, so that machinery, not the database,
+is what limits them (bench/README.md, "Seat map execution fast path" and "Movie page").
 
-`FastListExecution` completes a list in one pass when everything its items select is
-plain: fields without a resolver, arguments, permission classes or field extensions
-(strawberry's "basic" fields: the value is `getattr(item, python_name)`), whose types are
-scalars, enums, objects or lists of those that are again plain, plus `__typename`.
-@include/@skip, aliases and fragments are honoured because the selections come from
-graphql-core's own `collect_subfields`. Each value is coerced by its type's own
-`coerce_output_value`, exactly as the normal path does.
+`FastListExecution` completes an object (and the lists and objects below it) from a plan
+made once per type and selection: a field is read directly when it is plain (a strawberry
+field without resolver, arguments, permission classes or extensions: its value is
+`getattr(item, python_name)`), or when it has a resolver that declares, with
+`ready_value(...)` in its metadata, how to get the value it would return without running
+(a relation that a look-ahead already loaded); its type must be a scalar, an enum, an
+object or a list of those. `__typename` too. @include/@skip, aliases and fragments are
+honoured because the selections come from graphql-core's own `collect_subfields`, and each
+leaf is coerced by its type's own `coerce_output_value`, exactly as the normal path does.
 
-Anything unusual makes the whole list go through the normal path instead, from scratch
-(reading plain attributes has no side effects, so reading them again is safe): a null in
-a non-null position, a value that is awaitable or an exception, a failed coercion, any
-exception at all, a type with `is_type_of` (interfaces), abstract types, @defer or
-@stream or any other directive on a selected field, fragment arguments, or a schema
-with resolver middleware (an extension that wraps resolvers). So errors, their messages
-and their paths always come from graphql-core itself, and the data is the same.
+Every other field, and every field whose value is unusual (not ready, null in a non-null
+position, awaitable, an exception, a failed coercion, an object its type does not accept,
+a list with such items or that is not a list or tuple), goes through graphql-core's own
+`execute_field` with its proper Path, before anything below it has run (reading a plain
+attribute or a ready value has no side effects, so it is read again there). Errors raised
+below a fast position are handled as graphql-core handles them (`handle_field_error` with
+the same path, nullability and ordering), so the data, the errors and their paths are the
+same as the normal path's. A selection with @defer/@stream, incremental delivery, or a
+schema with resolver middleware takes the normal path altogether.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from operator import attrgetter
+from typing import Any, Final, NamedTuple
 
 from graphql import (
     GraphQLEnumType,
@@ -41,29 +46,56 @@ from graphql import (
     Undefined,
 )
 from graphql.execution.collect_fields import FieldDetailsList
-from graphql.pyutils import Path
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import Path, gather_with_cancel
 from graphql.type import TypeNameMetaFieldDef
-from graphql.type.definition import is_leaf_type, is_list_type
+from graphql.type.definition import is_leaf_type
 
 from graph.realtime import SharedEventExecution
 
 _DEFINITION = "strawberry-definition"  # strawberry's GraphQLCoreConverter.DEFINITION_BACKREF
 _CONDITIONS = frozenset({"include", "skip"})  # already applied by collect_subfields
-_MAX_DEPTH = 6
+
+READY_VALUE: Final = "marquee.ready_value"
 
 # Values of these exact types are never awaitable nor exceptions (the probes the normal
 # path runs on every resolved value).
 _PLAIN_VALUES: frozenset[type] = frozenset({str, int, float, bool, Decimal})
+
+
+class _NotReady:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_READY"
+
+
+NOT_READY: Final = _NotReady()
+"""What a ready-value getter returns when the resolver must run (e.g. nothing prefetched)."""
+
+ReadyGetter = Callable[[Any, Mapping[str, Any]], Any]
+
+
+def ready_value(getter: ReadyGetter) -> dict[str, ReadyGetter]:
+    """Field metadata: `getter(source, arguments)` gives what the field's resolver would
+    return, or NOT_READY. `arguments` are graphql-core's coerced argument values (by GraphQL
+    name, defaults applied). The resolver should use the same getter first, so that both
+    paths answer alike by construction."""
+    return {READY_VALUE: getter}
+
+
+class _Delegate:
+    """Marker: this position goes through graphql-core's execute_field."""
+
+
+_DELEGATE: Final = _Delegate()
 
 # Entry kinds of a plan.
 _TYPENAME = 0
 _LEAF = 1
 _OBJECT = 2
 _LIST = 3
-
-
-class _Unusual(Exception):
-    """Raised inside the fast path: complete this list the normal way."""
+_NORMAL = 4
 
 
 class _Leaf:
@@ -82,21 +114,64 @@ class _Leaf:
         self.memo: dict[Any, Any] = {}
 
 
-# (response key, kind, attribute name, non-null, detail): detail is the typename (for
-# __typename), a _Leaf, a plan (a tuple of entries, for objects), or for lists
-# (item non-null, item is a leaf, _Leaf or plan).
-Entry = tuple[str, int, str, bool, Any]
-Plan = tuple[Entry, ...]
+class _Object(NamedTuple):
+    """An object position: its type and the strawberry is_type_of check (or None)."""
+
+    type: GraphQLObjectType
+    is_type_of: Callable[[Any, Any], Any] | None
+
+
+class _ListSpec(NamedTuple):
+    item_type: GraphQLOutputType
+    item_non_null: bool
+    leaf: _Leaf | None
+    item: _Object | None
+
+
+class _Entry(NamedTuple):
+    key: str
+    kind: int
+    getter: Callable[[Any], Any] | None
+    non_null: bool
+    detail: Any  # _Leaf, _Object or _ListSpec
+    details: FieldDetailsList
+    field_type: GraphQLOutputType | None
+
+
+class _Plan(NamedTuple):
+    type: GraphQLObjectType
+    name: str
+    entries: tuple[_Entry, ...]
 
 
 class FastListExecution(SharedEventExecution):
-    """SharedEventExecution (subscription fan-out) plus the fast path for plain lists."""
+    """SharedEventExecution (subscription fan-out) plus the fast path for ready values."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Plans per (object type, id(field details list)), like graphql-core's own
-        # memo of collected subfields; the list is kept alive so that its id stays unique.
+        # Plans per (object type, id(field details list)), like graphql-core's own memo of
+        # collected subfields; the list is kept alive so that its id stays unique.
         self._fast_plans: dict[tuple[GraphQLObjectType, int], tuple[FieldDetailsList, Any]] = {}
+        self._list_specs: dict[GraphQLOutputType, _ListSpec | None] = {}
+        self._fast = self.middleware_manager is None or not self.middleware_manager.middlewares
+
+    # --- graphql-core's entry points ---
+
+    def collect_and_execute_subfields(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        if position_context is None and self._fast:
+            plan = self._plan(return_type, field_details_list)
+            if plan is not None:
+                return self._complete_object(plan, result, path)
+        return super().collect_and_execute_subfields(
+            return_type, field_details_list, path, result, position_context
+        )
 
     def complete_iterable_value(
         self,
@@ -109,182 +184,340 @@ class FastListExecution(SharedEventExecution):
     ) -> Any:
         if (
             position_context is None
+            and self._fast
             and (type(items) is list or type(items) is tuple)
             and _plain_selection(field_details_list)
         ):
-            # Anything unusual: the normal path below completes the list (and reports
-            # errors) the way it always does.
-            with contextlib.suppress(Exception):
-                plan = self._item_plan(item_type, field_details_list)
-                if plan is not None:
-                    return self._complete_list(plan, items)
+            spec = self._list_spec(item_type)
+            if spec is not None:
+                completed = self._complete_list(spec, field_details_list, path, items)
+                if completed is not _DELEGATE:
+                    return completed
         return super().complete_iterable_value(
             item_type, field_details_list, info, path, items, position_context
         )
 
     # --- plans (once per execution and selection) ---
 
-    def _item_plan(
-        self, item_type: GraphQLOutputType, field_details_list: FieldDetailsList, depth: int = 0
-    ) -> tuple[bool, bool, Any] | None:
-        """(non-null, is leaf, _Leaf or object plan) for the items of a list, or None."""
-        non_null = isinstance(item_type, GraphQLNonNull)
-        inner = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
-        if is_leaf_type(inner):
-            return non_null, True, _Leaf(inner)
-        if isinstance(inner, GraphQLObjectType):
-            plan = self._object_plan(inner, field_details_list, depth)
-            return None if plan is None else (non_null, False, plan)
-        return None
-
-    def _object_plan(
-        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList, depth: int
-    ) -> Plan | None:
-        if self.middleware_manager is not None and self.middleware_manager.middlewares:
-            return None
-        if object_type.is_type_of is not None or depth > _MAX_DEPTH:
-            return None
-        key = (object_type, id(field_details_list))
+    def _plan(self, object_type: GraphQLObjectType, details: FieldDetailsList) -> _Plan | None:
+        key = (object_type, id(details))
         cached = self._fast_plans.get(key)
         if cached is not None:
-            plan: Plan | None = cached[1]
+            plan: _Plan | None = cached[1]
             return plan
-        plan = self._build_object_plan(object_type, field_details_list, depth)
-        self._fast_plans[key] = (field_details_list, plan)
+        plan = self._build_plan(object_type, details)
+        self._fast_plans[key] = (details, plan)
         return plan
 
-    def _build_object_plan(
-        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList, depth: int
-    ) -> Plan | None:
+    def _build_plan(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> _Plan | None:
         grouped, new_defer_usages, _forbidden = self.collect_subfields(
             object_type, field_details_list
         )
         if new_defer_usages:
             return None
-        entries: list[Entry] = []
+        entries: list[_Entry] = []
         for response_key, details in grouped.items():
-            if not _plain_selection(details):
+            if any(d.defer_usage is not None for d in details):
                 return None
-            node = details[0].node
-            name = node.name.value
-            field_def = self.schema.get_field(object_type, name)
-            if field_def is None:
-                return None
-            if field_def is TypeNameMetaFieldDef:
-                entries.append((response_key, _TYPENAME, "", True, object_type.name))
-                continue
-            if field_def.args or node.arguments or field_def.resolve is None:
-                return None
-            definition = field_def.extensions.get(_DEFINITION)
-            # strawberry's resolver for a field without resolver, permission classes or
-            # extensions is a wrapper marked `_is_default` around getattr(source, name).
-            if (
-                definition is None
-                or not getattr(field_def.resolve, "_is_default", False)
-                or definition.base_resolver is not None
-                or definition.extensions
-                or definition.default_resolver is not getattr
-                or not isinstance(definition.python_name, str)
-            ):
-                return None
-            attr: str = definition.python_name
-            field_type = field_def.type
-            non_null = isinstance(field_type, GraphQLNonNull)
-            inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
-            if is_leaf_type(inner):
-                entries.append((response_key, _LEAF, attr, non_null, _Leaf(inner)))
-            elif isinstance(inner, GraphQLObjectType):
-                sub = self._object_plan(inner, details, depth + 1)
-                if sub is None:
-                    return None
-                entries.append((response_key, _OBJECT, attr, non_null, sub))
-            elif isinstance(inner, GraphQLList) and not is_list_type(_nullable(inner.of_type)):
-                item = self._item_plan(inner.of_type, details, depth + 1)
-                if item is None:
-                    return None
-                entries.append((response_key, _LIST, attr, non_null, item))
+            entries.append(self._entry(object_type, response_key, details))
+        return _Plan(object_type, object_type.name, tuple(entries))
+
+    def _entry(self, parent: GraphQLObjectType, key: str, details: FieldDetailsList) -> _Entry:
+        normal = _Entry(key, _NORMAL, None, False, None, details, None)
+        if not _plain_selection(details):
+            return normal
+        node = details[0].node
+        field_def = self.schema.get_field(parent, node.name.value)
+        if field_def is None:
+            return normal
+        if field_def is TypeNameMetaFieldDef:
+            return _Entry(key, _TYPENAME, None, True, None, details, None)
+        definition = field_def.extensions.get(_DEFINITION)
+        if definition is None or definition.extensions or field_def.resolve is None:
+            return normal
+        getter: Callable[[Any], Any]
+        ready = (definition.metadata or {}).get(READY_VALUE)
+        if (
+            definition.base_resolver is None
+            and getattr(field_def.resolve, "_is_default", False)
+            and definition.default_resolver is getattr
+            and isinstance(definition.python_name, str)
+            and not field_def.args
+            and not node.arguments
+        ):
+            getter = attrgetter(definition.python_name)
+        elif definition.base_resolver is not None and callable(ready):
+            try:
+                args = (
+                    get_argument_values(
+                        field_def, node, self.variable_values, None, self.hide_suggestions
+                    )
+                    if field_def.args or node.arguments
+                    else {}
+                )
+            except Exception:
+                return normal
+            getter = _bind(ready, args)
+        else:
+            return normal
+        field_type = field_def.type
+        non_null = isinstance(field_type, GraphQLNonNull)
+        inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+        if is_leaf_type(inner):
+            return _Entry(key, _LEAF, getter, non_null, _Leaf(inner), details, field_type)
+        if isinstance(inner, GraphQLObjectType):
+            obj = _object(inner)
+            if obj is None:
+                return normal
+            return _Entry(key, _OBJECT, getter, non_null, obj, details, field_type)
+        if isinstance(inner, GraphQLList):
+            spec = self._list_spec(inner.of_type)
+            if spec is None:
+                return normal
+            return _Entry(key, _LIST, getter, non_null, spec, details, field_type)
+        return normal
+
+    def _list_spec(self, item_type: GraphQLOutputType) -> _ListSpec | None:
+        if item_type in self._list_specs:
+            return self._list_specs[item_type]
+        non_null = isinstance(item_type, GraphQLNonNull)
+        inner = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        spec: _ListSpec | None = None
+        if is_leaf_type(inner):
+            spec = _ListSpec(item_type, non_null, _Leaf(inner), None)
+        elif isinstance(inner, GraphQLObjectType):
+            obj = _object(inner)
+            if obj is not None:
+                spec = _ListSpec(item_type, non_null, None, obj)
+        self._list_specs[item_type] = spec
+        return spec
+
+    # --- completion ---
+
+    def _complete_object(self, plan: _Plan, source: Any, path: Path) -> Any:
+        """The object's result dict, or an awaitable of it (graphql-core's execute_fields)."""
+        result: dict[str, Any] = {}
+        pending: list[str] = []
+        type_name = plan.name
+        is_awaitable = self.is_awaitable
+        try:
+            for key, kind, getter, non_null, detail, details, field_type in plan.entries:
+                if kind == _TYPENAME:
+                    result[key] = type_name
+                    continue
+                completed: Any = _DELEGATE
+                if kind != _NORMAL:
+                    try:
+                        value = getter(source)  # type: ignore[misc]
+                    except Exception:
+                        value = NOT_READY
+                    if value is None:
+                        if not non_null:
+                            result[key] = None
+                            continue
+                    elif value is NOT_READY:
+                        pass
+                    elif kind == _LEAF:
+                        completed = self._coerce(detail, value)
+                        if completed is not _DELEGATE:
+                            result[key] = completed
+                            continue
+                    else:
+                        field_path = Path(path, key, type_name)
+                        waiting = False
+                        try:
+                            if kind == _OBJECT:
+                                completed = self._complete_object_value(
+                                    detail, details, field_path, value
+                                )
+                                waiting = type(completed) is not dict
+                            else:
+                                completed = self._complete_list(detail, details, field_path, value)
+                                waiting = type(completed) is not list
+                            if waiting and completed is not _DELEGATE:
+                                assert field_type is not None
+                                completed = self._guard(completed, field_type, details, field_path)
+                        except Exception as raw_error:
+                            assert field_type is not None
+                            self.handle_field_error(raw_error, field_type, details, field_path)
+                            completed = None
+                            waiting = False
+                        if completed is not _DELEGATE:
+                            result[key] = completed
+                            if waiting:
+                                pending.append(key)
+                            continue
+                # The normal way, from the start (nothing below ran yet).
+                completed = self.execute_field(
+                    plan.type, source, details, Path(path, key, type_name), None
+                )
+                if completed is Undefined:
+                    continue
+                result[key] = completed
+                if is_awaitable(completed):
+                    pending.append(key)
+        except Exception:
+            if pending:
+                self.settle_in_background([result[key] for key in pending])
+            raise
+        if not pending:
+            return result
+
+        async def get_results() -> dict[str, Any]:
+            if len(pending) == 1:
+                result[pending[0]] = await result[pending[0]]
             else:
-                return None
-        return tuple(entries)
+                awaited = await gather_with_cancel(*(result[key] for key in pending))
+                result.update(zip(pending, awaited, strict=True))
+            return result
 
-    # --- completion (raises _Unusual, or anything, to fall back) ---
+        return get_results()
 
-    def _complete_list(self, item: tuple[bool, bool, Any], items: Iterable[Any]) -> list[Any]:
-        non_null, is_leaf, detail = item
+    def _complete_object_value(
+        self, obj: _Object, details: FieldDetailsList, path: Path, value: Any
+    ) -> Any:
+        """An object position (complete_value + complete_object_value), or _DELEGATE
+        before anything ran."""
+        if isinstance(value, Exception) or self.is_awaitable(value):
+            return _DELEGATE
+        if obj.is_type_of is not None and not obj.is_type_of(value, None):
+            return _DELEGATE
+        plan = self._plan(obj.type, details)
+        if plan is None:
+            return super().collect_and_execute_subfields(obj.type, details, path, value, None)
+        return self._complete_object(plan, value, path)
+
+    def _complete_list(
+        self, spec: _ListSpec, details: FieldDetailsList, path: Path, items: Any
+    ) -> Any:
+        """A list position (complete_iterable_value), or _DELEGATE before anything ran."""
+        if type(items) is not list and type(items) is not tuple:
+            return _DELEGATE
+        item_type, item_non_null, leaf, obj = spec
         out: list[Any] = []
         append = out.append
-        if is_leaf:
+        if leaf is not None:
+            coerce = self._coerce
             for value in items:
                 if value is None:
-                    if non_null:
-                        raise _Unusual
+                    if item_non_null:
+                        return _DELEGATE
                     append(None)
-                else:
-                    append(self._leaf(detail, value))
+                    continue
+                completed = coerce(leaf, value)
+                if completed is _DELEGATE:
+                    return _DELEGATE
+                append(completed)
             return out
+        assert obj is not None
         is_awaitable = self.is_awaitable
-        complete_object = self._complete_object
+        is_type_of = obj.is_type_of
         for value in items:
             if value is None:
-                if non_null:
-                    raise _Unusual
-                append(None)
-            elif isinstance(value, Exception) or is_awaitable(value):
-                raise _Unusual
-            else:
-                append(complete_object(detail, value))
-        return out
+                if item_non_null:
+                    return _DELEGATE
+            elif (
+                isinstance(value, Exception)
+                or is_awaitable(value)
+                or (is_type_of is not None and not is_type_of(value, None))
+            ):
+                return _DELEGATE
+        plan = self._plan(obj.type, details)
+        pending: list[int] = []
+        try:
+            for index, value in enumerate(items):
+                if value is None:
+                    append(None)
+                    continue
+                item_path = Path(path, index, None)
+                try:
+                    if plan is None:
+                        completed = super().collect_and_execute_subfields(
+                            obj.type, details, item_path, value, None
+                        )
+                    else:
+                        completed = self._complete_object(plan, value, item_path)
+                    if type(completed) is not dict:
+                        completed = self._guard(completed, item_type, details, item_path)
+                        pending.append(index)
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, item_type, details, item_path)
+                    completed = None
+                append(completed)
+        except Exception:
+            if pending:
+                self.settle_in_background([out[index] for index in pending])
+            raise
+        if not pending:
+            return out
 
-    def _complete_object(self, plan: Plan, source: Any) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        is_awaitable = self.is_awaitable
-        for key, kind, attr, non_null, detail in plan:
-            if kind == _TYPENAME:
-                result[key] = detail
-                continue
-            value = getattr(source, attr)
-            if value is None:
-                if non_null:
-                    raise _Unusual
-                result[key] = None
-            elif kind == _LEAF:
-                # Inlined _leaf for the common cases (this runs once per seat field).
-                memo_type = detail.memo_type
-                if memo_type is not None and type(value) is memo_type:
-                    coerced = detail.memo.get(value)
-                    if coerced is None:
-                        coerced = detail.memo[value] = self._leaf(detail, value)
-                    result[key] = coerced
-                elif type(value) in _PLAIN_VALUES:
-                    coerced = detail.coerce(value)
-                    if coerced is None or coerced is Undefined:
-                        raise _Unusual
-                    result[key] = coerced
-                else:
-                    result[key] = self._leaf(detail, value)
-            elif isinstance(value, Exception) or is_awaitable(value):
-                raise _Unusual
-            elif kind == _OBJECT:
-                result[key] = self._complete_object(detail, value)
-            elif type(value) is list or type(value) is tuple:
-                result[key] = self._complete_list(detail, value)
+        async def get_completed() -> list[Any]:
+            if len(pending) == 1:
+                out[pending[0]] = await out[pending[0]]
             else:
-                raise _Unusual
-        return result
+                awaited = await gather_with_cancel(*(out[index] for index in pending))
+                for index, sub in zip(pending, awaited, strict=True):
+                    out[index] = sub
+            return out
 
-    def _leaf(self, leaf: _Leaf, value: Any) -> Any:
-        if type(value) not in _PLAIN_VALUES and (
+        return get_completed()
+
+    async def _guard(
+        self,
+        completed: Awaitable[Any],
+        return_type: GraphQLOutputType,
+        details: FieldDetailsList,
+        path: Path,
+    ) -> Any:
+        """Await a completion below a fast position, handling its error there."""
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, details, path)
+            return None
+
+    def _coerce(self, leaf: _Leaf, value: Any) -> Any:
+        """The coerced leaf, or _DELEGATE when graphql-core must complete it."""
+        memo_type = leaf.memo_type
+        if memo_type is not None and type(value) is memo_type:
+            coerced = leaf.memo.get(value)
+            if coerced is not None:
+                return coerced
+        elif type(value) not in _PLAIN_VALUES and (
             isinstance(value, Exception) or self.is_awaitable(value)
         ):
-            raise _Unusual
-        coerced = leaf.coerce(value)
+            return _DELEGATE
+        try:
+            coerced = leaf.coerce(value)
+        except Exception:
+            return _DELEGATE
         if coerced is None or coerced is Undefined:
-            raise _Unusual
+            return _DELEGATE
+        if memo_type is not None and type(value) is memo_type:
+            leaf.memo[value] = coerced
         return coerced
 
 
-def _nullable(type_: GraphQLOutputType) -> GraphQLOutputType:
-    return type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+def _bind(ready: ReadyGetter, args: Mapping[str, Any]) -> Callable[[Any], Any]:
+    def get(source: Any) -> Any:
+        return ready(source, args)
+
+    return get
+
+
+def _object(object_type: GraphQLObjectType) -> _Object | None:
+    """An object type the fast path can check: no is_type_of, or strawberry's own (an
+    isinstance check that ignores the resolve info)."""
+    check = object_type.is_type_of
+    if check is None:
+        return _Object(object_type, None)
+    if getattr(check, "__module__", "") == "strawberry.schema.schema_converter" and getattr(
+        check, "__qualname__", ""
+    ).endswith("_get_is_type_of.<locals>.is_type_of"):
+        return _Object(object_type, check)
+    return None
 
 
 def _plain_selection(field_details_list: FieldDetailsList) -> bool:

@@ -29,12 +29,13 @@ register_node("User", _users_by_ids)
 class Query:
     @strawberry.field(description="The signed-in user, or null for anonymous requests.")
     async def me(self, info: Info) -> Me | None:
-        viewer = await info.context.viewer()
+        ctx = info.context
+        viewer = await ctx.viewer()
         if viewer is None:
             return None
-        row = await info.context.db.fetch_one(
-            select(UserRow.__table__).where(UserRow.id == viewer.id)
-        )
+        row = ctx.viewer_row
+        if row is None:  # the viewer was set by a mutation in this request: read it fresh
+            row = await ctx.db.fetch_one(select(UserRow.__table__).where(UserRow.id == viewer.id))
         return None if row is None else Me.from_row(row)
 
     @strawberry.field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
@@ -11,6 +12,7 @@ import strawberry
 from graph.catalog.enums import CatalogErrorCode, WatchlistStatus
 from graph.catalog.futures import deferred
 from graph.context import Info
+from graph.execution import NOT_READY, ready_value
 from graph.pagination import Connection, PageArgs
 from graph.relay import Node, to_global_id
 from graph.reviews.enums import ReviewSort
@@ -26,6 +28,23 @@ BUDGET_CURRENCY = "USD"
 
 def _money(amount: Decimal | None) -> Money | None:
     return None if amount is None else Money(amount=amount, currency=BUDGET_CURRENCY)
+
+
+# What Movie.genres and Movie.reviews return without running when a look-ahead loaded it
+# (graph/catalog/prefetch.py): the execution fast path reads these (graph/execution.py).
+
+
+def _ready_genres(movie: Movie, args: Mapping[str, Any]) -> Any:
+    genres = movie.prefetched_genres
+    return NOT_READY if genres is None else genres
+
+
+def _ready_reviews(movie: Movie, args: Mapping[str, Any]) -> Any:
+    pre = movie.prefetched_reviews
+    if pre is None:
+        return NOT_READY
+    offset, limit = PageArgs(first=args.get("first"), after=args.get("after")).window()
+    return pre[1] if pre[0] == (args.get("sort"), offset, limit) else NOT_READY
 
 
 @strawberry.type(description="A film genre.")
@@ -101,17 +120,21 @@ class Movie(Node):
             updated_at=row.updated_at,
         )
 
-    @strawberry.field(description="Genres of the movie, by name.")
+    @strawberry.field(
+        description="Genres of the movie, by name.", metadata=ready_value(_ready_genres)
+    )
     def genres(self, info: Info) -> list[Genre]:
-        if self.prefetched_genres is not None:
-            return self.prefetched_genres
+        ready = _ready_genres(self, {})
+        if ready is not NOT_READY:
+            return cast("list[Genre]", ready)
         from graph.catalog.loaders import GenresByMovieIdLoader
 
         return deferred(info.context.loader(GenresByMovieIdLoader).load(self.pk))
 
     @strawberry.field(
         description="Reviews visible to the viewer (published ones; staff and authors also "
-        "see hidden ones)."
+        "see hidden ones).",
+        metadata=ready_value(_ready_reviews),
     )
     def reviews(
         self,
@@ -128,11 +151,10 @@ class Movie(Node):
     ) -> Connection[Annotated[Review, strawberry.lazy("graph.reviews.types")]]:
         from graph.reviews.loaders import ReviewsByMovieIdLoader
 
-        args = PageArgs(first=first, after=after)
-        offset, limit = args.window()
-        pre = self.prefetched_reviews
-        if pre is not None and pre[0] == (sort, offset, limit):
-            return pre[1]
+        offset, limit = PageArgs(first=first, after=after).window()
+        ready = _ready_reviews(self, {"first": first, "after": after, "sort": sort})
+        if ready is not NOT_READY:
+            return cast("Connection[Review]", ready)
         return deferred(
             info.context.loader(ReviewsByMovieIdLoader).load((self.pk, sort, offset, limit))
         )
