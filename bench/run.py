@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from bench import peer as peers
 from bench import wrk
 from bench.cpu import CpuMeter
 from bench.scenario import BenchError, Options, Prepared, Result, Scenario
@@ -225,6 +226,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=ROOT / "bench" / "results" / "latest.json",
         help="where to write the results as JSON",
     )
+    p.add_argument(
+        "--peer",
+        choices=peers.PEERS,
+        help="also measure this peer on the same database and equivalent queries, side by side "
+        "(postgraphile: installed from npm into bench/postgraphile; needs node and npm)",
+    )
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     return p.parse_args(argv)
 
@@ -239,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         wrk_path()
         names = [n.strip() for arg in args.scenario for n in arg.split(",") if n.strip()]
         selected = [by_name(n) for n in names] if names else list(SCENARIOS)
+        if args.peer:
+            peers.ensure_installed()
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 2
@@ -256,22 +265,34 @@ def main(argv: list[str] | None = None) -> int:
         f"{opts.duration:g} s after {opts.warmup:g} s warm-up, wrk -t{opts.threads}"
     )
     results: list[Result] = []
+    peer_results: list[Result] = []
     failed = False
     server: Server | None = None
+    peer: peers.PostGraphile | None = None
     try:
         if args.url:
             server = Server.attach(args.url, opts.workers)
         else:
             print(f"starting the server (data in {args.data_dir}) ...", flush=True)
             server = Server.start(opts.workers, args.data_dir, fresh=not args.keep_data)
+        if args.peer:
+            print(f"starting {args.peer} ({opts.workers} workers, same database) ...", flush=True)
+            peer = peers.PostGraphile.start(server, opts.workers)
         print(HEADER, flush=True)
         for scenario in selected:
+            # With a peer, its run follows each of Marquee's (interleaved, so both see the
+            # same machine load), and the medians of both are printed.
+            with_peer = peer if peer is not None and peers.equivalent(scenario) else None
             try:
-                runs = []
+                runs, peer_runs = [], []
                 for i in range(max(1, args.repeat)):
                     runs.append(run_scenario(server, scenario, opts))
                     if args.repeat > 1:
                         print(row(runs[-1], f"  run {i + 1}"), flush=True)
+                    if with_peer is not None:
+                        peer_runs.append(with_peer.measure(server, scenario, opts))
+                        if args.repeat > 1:
+                            print(row(peer_runs[-1], f"  peer run {i + 1}"), flush=True)
                 result = median(runs)
             except BenchError as exc:
                 failed = True
@@ -281,12 +302,22 @@ def main(argv: list[str] | None = None) -> int:
             print(row(result, scenario.name + (" (median)" if args.repeat > 1 else "")), flush=True)
             if result.non_2xx or result.socket_errors:
                 failed = True
+            if peer_runs:
+                peer_result = median(peer_runs)
+                peer_results.append(peer_result)
+                print(row(peer_result, f"  {args.peer}"), flush=True)
+                if peer_result.non_2xx or peer_result.socket_errors:
+                    failed = True
+        if peer is not None:
+            print(peers.side_by_side(results, peer_results, peer.name), flush=True)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
     finally:
+        if peer is not None:
+            peer.stop()
         if server is not None:
             server.stop()
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -296,6 +327,14 @@ def main(argv: list[str] | None = None) -> int:
                 "machine": info,
                 "options": dataclasses.asdict(opts),
                 "results": [dataclasses.asdict(r) for r in results],
+                **(
+                    {
+                        "peer": args.peer,
+                        "peer_results": [dataclasses.asdict(r) for r in peer_results],
+                    }
+                    if args.peer
+                    else {}
+                ),
             },
             indent=2,
         )

@@ -11,7 +11,7 @@ one connection inside an outer transaction that is rolled back after each test.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -54,17 +54,21 @@ class Database:
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sessions = create_session_factory(engine)
 
-    async def fetch(self, stmt: Executable) -> Sequence[Row[Any]]:
+    async def fetch(
+        self, stmt: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
+        """`params` fill the statement's bind parameters: a statement built once and run with
+        new parameters keeps its memoized cache key, a `.params()` copy computes it again."""
         try:
             async with self._reader.connect() as conn:
-                return (await conn.execute(stmt)).all()
+                return (await conn.execute(stmt, params)).all()
         except DBAPIError as exc:
             # A pooled connection that died with the server (restart, failover): the pool is
             # now invalidated, and a read is safe to run again on a fresh connection.
             if not exc.connection_invalidated:
                 raise
         async with self._reader.connect() as conn:
-            return (await conn.execute(stmt)).all()
+            return (await conn.execute(stmt, params)).all()
 
     async def fetch_one(self, stmt: Executable) -> Row[Any] | None:
         rows = await self.fetch(stmt)
@@ -96,9 +100,11 @@ class SharedConnectionDatabase(Database):
             connection, join_transaction_mode="create_savepoint"
         )
 
-    async def fetch(self, stmt: Executable) -> Sequence[Row[Any]]:
+    async def fetch(
+        self, stmt: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
         async with self._lock:
-            return (await self.connection.execute(stmt)).all()
+            return (await self.connection.execute(stmt, params)).all()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

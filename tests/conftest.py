@@ -35,9 +35,13 @@ def pg_server() -> Iterator[Any]:
 
     data_dir = Path(os.environ.get("MARQUEE_TEST_DATA_DIR", ROOT / ".marquee" / "test-pg"))
     server = EmbeddedPostgres(data_dir)
+    was_running = (data_dir / "postmaster.pid").exists()
     server.start()
     yield server
-    # Left running on purpose: parallel runs share it; `make clean-data` removes it.
+    # Developers' parallel runs share one server, so it is left running for them; in CI
+    # (CI=true) the run that started it stops it, leaving no process behind.
+    if os.environ.get("CI") and not was_running:
+        server.stop()
 
 
 def _admin_url(pg_server: Any) -> str:

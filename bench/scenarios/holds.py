@@ -281,7 +281,9 @@ def _run(server: Server, opts: Options, *, spread: bool) -> Result:
     )
     capacity = seconds * (os.cpu_count() or 1)
     client_share = client_cpu / capacity
-    others = max(0.0, CpuMeter.others_share(cpu_before, meter.snapshot(), seconds) - client_share)
+    cpu_after = meter.snapshot()
+    others = max(0.0, CpuMeter.others_share(cpu_before, cpu_after, seconds) - client_share)
+    server_cpu = sum(cpu - cpu_before.ours.get(pid, 0.0) for pid, cpu in cpu_after.ours.items())
     after = server.settled_counters()
     background = background_rate * (time.monotonic() - before_at)
     checked = asyncio.run(_check_database(server, race))
@@ -291,6 +293,7 @@ def _run(server: Server, opts: Options, *, spread: bool) -> Result:
     print(
         f"  {name}: {answers} holdSeats in {seconds:.1f} s over {len(showtimes)} showtime(s):"
         f" {won} held, {lost} SEAT_UNAVAILABLE ({100 * lost / max(1, answers):.0f}%);"
+        f" server + PostgreSQL CPU {1000 * server_cpu / max(1, answers):.1f} ms per request,"
         f" client CPU {100 * client_share:.0f}% of the machine; database check passed"
         f" ({checked['occupied_seats']} seats held by {checked['holds']} holds,"
         f" sequence total {checked['sequence_total']})",
@@ -312,6 +315,7 @@ def _run(server: Server, opts: Options, *, spread: bool) -> Result:
             "max_ms": max(lat_ms, default=0.0),
             "others_cpu": others,
             "client_cpu": client_share,
+            "server_cpu_ms_per_request": 1000 * server_cpu / max(1, answers),
             "held": won,
             "seat_unavailable": lost,
             "showtimes": len(showtimes),

@@ -176,15 +176,27 @@ def list_movies(
     """A page of movies; each row also carries `total_count`, the size of the whole list
     (a window count, so a page needs no separate count unless it is empty), and with
     `with_genres` the movie's genres as `genre_ids` / `genre_names` arrays by name."""
+    stmt, params = list_movies_query(f, sort, offset, limit, with_genres)
+    return stmt.params(params) if params else stmt
+
+
+def list_movies_query(
+    f: MovieFilter, sort: MovieSort, offset: int, limit: int, with_genres: bool = False
+) -> tuple[Select[*tuple[Any, ...]], dict[str, Any]]:
+    """`list_movies` as a statement and its parameters, to run with
+    `Database.fetch(stmt, params)`: without filters the statement is built once and keeps its
+    memoized cache key, which a `.params()` copy computes again on every request (~0.7 ms of
+    CPU for this statement)."""
     if f == DEFAULT_FILTER:
-        return _list_all(sort, with_genres).params(offset=offset, limit=limit)
-    return (
+        return _list_all(sort, with_genres), {"offset": offset, "limit": limit}
+    stmt = (
         select(*MOVIE_COLUMNS, TOTAL_COUNT, *(_genre_arrays() if with_genres else ()))
         .where(*movie_conditions(f))
         .order_by(*movie_order(sort))
         .offset(offset)
         .limit(limit)
     )
+    return stmt, {}
 
 
 @cache

@@ -74,11 +74,29 @@ def review_pages(
     so the authors need no statement of their own. The statement is built once per
     (sort, visibility, columns) and reused with new parameters (building it costs more
     than running it)."""
+    stmt, params = review_pages_query(
+        movie_ids, sort, offset, limit, viewer_id, is_staff, author_columns
+    )
+    return stmt.params(params)
+
+
+def review_pages_query(
+    movie_ids: Sequence[int],
+    sort: ReviewSort,
+    offset: int,
+    limit: int,
+    viewer_id: int | None,
+    is_staff: bool,
+    author_columns: tuple[Any, ...] = (),
+) -> tuple[Select[*tuple[Any, ...]], dict[str, Any]]:
+    """`review_pages` as the shared statement and its parameters, to run with
+    `Database.fetch(stmt, params)`: the statement object keeps its memoized cache key, which
+    a `.params()` copy computes again on every request (~0.2 ms of CPU)."""
     kind = "staff" if is_staff else "public" if viewer_id is None else "viewer"
     params: dict[str, Any] = {"ids": list(movie_ids), "offset": offset, "limit": limit}
     if kind == "viewer":
         params["viewer_id"] = viewer_id
-    return _review_pages(sort, kind, author_columns).params(params)
+    return _review_pages(sort, kind, author_columns), params
 
 
 @cache

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import asyncpg
 import strawberry
 from sqlalchemy.exc import DBAPIError
 
@@ -34,8 +35,8 @@ RETRYABLE_SQLSTATES = {"40P01", "40001"}
 ATTEMPTS = 3
 
 
-def _sqlstate(exc: DBAPIError) -> str | None:
-    orig: Any = exc.orig
+def _sqlstate(exc: DBAPIError | asyncpg.PostgresError) -> str | None:
+    orig: Any = exc.orig if isinstance(exc, DBAPIError) else exc
     return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
 
 
@@ -44,7 +45,8 @@ async def _in_transaction(ctx: Context, fn: Callable[[Any], Awaitable[T]]) -> T:
         try:
             async with ctx.db.transaction() as session:
                 return await fn(session)
-        except DBAPIError as exc:
+        # asyncpg's own errors: from the statement that commits early (announce_and_commit).
+        except (DBAPIError, asyncpg.PostgresError) as exc:
             if _sqlstate(exc) not in RETRYABLE_SQLSTATES or attempt == ATTEMPTS:
                 raise
             log.info("retrying a booking transaction after %s", _sqlstate(exc))
@@ -122,6 +124,7 @@ class Mutation:
                     ttl_seconds=s.hold_ttl_seconds,
                     max_seats=s.max_seats_per_hold,
                     sales_window_days=s.sales_window_days,
+                    commit_early=True,
                 )
 
             result = await _in_transaction(ctx, run)
@@ -143,7 +146,9 @@ class Mutation:
             hold_id = decode_id(input.hold_id, "SeatHold", "holdId")
 
             async def run(session: Any) -> actions.ReleaseResult:
-                return await actions.release_hold(session, user_id=viewer.id, hold_id=hold_id)
+                return await actions.release_hold(
+                    session, user_id=viewer.id, hold_id=hold_id, commit_early=True
+                )
 
             await _in_transaction(ctx, run)
         except DomainError as exc:

@@ -181,7 +181,7 @@ class Query:
             return int(await db.scalar(q.count_movies(f)))
 
         async def fetch(offset: int, limit: int) -> list[Movie]:
-            return _movies(await db.fetch(q.list_movies(f, sort, offset, limit)), info)
+            return _movies(await db.fetch(*q.list_movies_query(f, sort, offset, limit)), info)
 
         if args.needs_total:  # `last` without `before` counts from the end
             connection = await paginate(args, count, fetch)
@@ -190,8 +190,8 @@ class Query:
             # separate count only when the page is empty.
             offset, limit = args.window()
             genres = selects_genres(info)
-            stmt = q.list_movies(f, sort, offset, limit, with_genres=genres)
-            rows = await db.fetch(stmt) if limit else []
+            stmt, params = q.list_movies_query(f, sort, offset, limit, with_genres=genres)
+            rows = await db.fetch(stmt, params) if limit else []
             total = rows[0].total_count if rows else await count()
             movies = _movies(rows, info)
             if genres:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry

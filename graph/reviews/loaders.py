@@ -75,10 +75,10 @@ class ReviewsByMovieIdLoader(_ContextLoader[ReviewPageKey, Connection[Review]]):
         for (sort, offset, limit), movie_ids in groups.items():
             totals: dict[int, int] = {}
             items: dict[int, list[Review]] = defaultdict(list)
-            stmt = queries.review_pages(
+            stmt, params = queries.review_pages_query(
                 movie_ids, sort, offset, limit, viewer_id, is_staff, USER_COLUMNS
             )
-            for row in await self.context.db.fetch(stmt):
+            for row in await self.context.db.fetch(stmt, params):
                 totals[row.source_id] = row.total
                 if row.id is not None:
                     items[row.source_id].append(Review.from_row(row, viewer_id))

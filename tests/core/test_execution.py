@@ -21,22 +21,30 @@ from db.booking.models import SeatHold, SeatOccupancy
 from db.cinemas.models import Seat, ShowtimePrice
 from db.session import Database
 from graph.context import Context
-from graph.execution import FastListExecution
+from graph.execution import NOT_READY, FastListExecution, ready_value
 from graph.realtime import SharedEventExecution
 from graph.relay import to_global_id
 from graph.schema import build_schema
 from graph.settings import Settings
 from tests.conftest import GraphQLClient
-from tests.factories import create_cinema, create_hall, create_movie, create_showtime, create_user
+from tests.factories import (
+    create_cinema,
+    create_genre,
+    create_hall,
+    create_movie,
+    create_review,
+    create_showtime,
+    create_user,
+)
 
 
 class CountingExecution(FastListExecution):
-    """Counts the lists the fast path completed (nested ones included)."""
+    """Counts the objects the fast path completed (nested ones included)."""
 
     completed = 0
 
-    def _complete_list(self, item: tuple[bool, bool, Any], items: Any) -> list[Any]:
-        out = super()._complete_list(item, items)
+    def _complete_object(self, plan: Any, source: Any, path: Any) -> Any:
+        out = super()._complete_object(plan, source, path)
         CountingExecution.completed += 1
         return out
 
@@ -390,3 +398,188 @@ async def test_fields_with_resolvers_are_identical() -> None:
     for root in (_root, _with(1, n=None)):
         normal, fast = await _both_small("{ items { id n doubled tag { name } } }", root)
         assert fast == normal
+
+
+# --- objects with ready values: the movie page -----------------------------------------------
+
+MOVIE_PAGE = """
+query Page($withGenres: Boolean = true) {
+  movies(first: FIRST, sort: POPULARITY) { totalCount edges { cursor node {
+    __typename id title year genres @include(if: $withGenres) { name } averageRating
+    reviewCount reviews(first: REVIEWS) { totalCount pageInfo { hasNextPage endCursor }
+      edges { cursor node { rating title isMine author { username } } } }
+    again: reviews(first: 1, sort: HIGHEST) { edges { node { rating } } }
+  } } }
+}
+"""
+
+
+async def test_movie_page_is_identical(
+    db: Database, settings: Settings, gql: GraphQLClient
+) -> None:
+    """Genres, reviews and authors come from the look-ahead (ready values); the second
+    reviews selection has other arguments, so it goes through its loader."""
+    genres = [await create_genre(db) for _ in range(3)]
+    users = [await create_user(db) for _ in range(4)]
+    for i in range(4):
+        movie = await create_movie(db, genre_ids=genres[: i % 4], popularity=100.0 - i)
+        for j, user in enumerate(users[: i + 1]):
+            await create_review(
+                db,
+                user_id=user.id,
+                movie_id=movie,
+                rating=3 + j,
+                title=None if j % 2 else f"T{j}",
+                is_anonymous=j == 1,
+            )
+    token = gql.token_for(users[1])
+    before = CountingExecution.completed
+    for first, reviews, viewer in ((5, 3, None), (3, 2, token), (5, 0, None)):
+        query = MOVIE_PAGE.replace("FIRST", str(first)).replace("REVIEWS", str(reviews))
+        normal, fast = await _both(db, settings, query, {"withGenres": first != 3}, viewer)
+        assert fast == normal
+        assert orjson.loads(fast)["errors"] is None
+    assert CountingExecution.completed > before
+    data = orjson.loads(fast)["data"]["movies"]["edges"]
+    assert any(e["node"]["genres"] for e in data)
+
+
+# --- ready values and errors below fast positions, on a small schema --------------------------
+
+CALLS: list[str] = []
+
+
+def _ready_label(box: Box, args: Any) -> Any:
+    return NOT_READY if box.label is None else f"{box.label}{args['suffix']}"
+
+
+def _ready_inner(box: Box, args: Any) -> Any:
+    return box.inner_value
+
+
+@strawberry.type
+class Inner:
+    code: int
+
+    @strawberry.field
+    def strict(self) -> int:
+        if self.code < 0:
+            raise ValueError("negative code")
+        return self.code
+
+    @strawberry.field
+    async def later(self) -> int:
+        return self.code + 1
+
+
+@strawberry.type
+class Box(Named):
+    label: strawberry.Private[str | None]
+    inner_value: strawberry.Private[Any]
+
+    @strawberry.field(metadata=ready_value(_ready_label))
+    def label_of(self, suffix: str = "!") -> str:
+        CALLS.append("label")
+        return f"{self.label or 'computed'}{suffix}"
+
+    @strawberry.field(metadata=ready_value(_ready_inner))
+    def inner(self) -> Inner | None:
+        CALLS.append("inner")
+        return cast_inner(self.inner_value)
+
+
+def cast_inner(value: Any) -> Inner | None:
+    return value  # type: ignore[no-any-return]
+
+
+@strawberry.type
+class BoxEdge:
+    cursor: str
+    node: Box
+
+
+@strawberry.type
+class BoxRoot:
+    edges: list[BoxEdge]
+    boxes: list[Box | None]
+
+
+BOXES = """
+query ($suffix: String = "?") {
+  edges { cursor node { __typename name labelOf(suffix: $suffix) plain: labelOf
+    inner { code strict later } } }
+  boxes { name inner { code } }
+}
+"""
+
+
+def _boxes(*inners: Any, labels: tuple[str | None, ...] = ("a", None, "c")) -> Callable[[], Any]:
+    def make() -> BoxRoot:
+        boxes = [
+            Box(name=f"b{i}", label=labels[i % len(labels)], inner_value=inner)
+            for i, inner in enumerate(inners)
+        ]
+        return BoxRoot(
+            edges=[BoxEdge(cursor=f"c{i}", node=b) for i, b in enumerate(boxes)],
+            boxes=[*boxes, None],
+        )
+
+    return make
+
+
+async def _both_boxes(query: str, root: Callable[[], Any]) -> tuple[bytes, bytes]:
+    bodies = []
+    for cls in (SharedEventExecution, CountingExecution):
+        schema = strawberry.Schema(query=BoxRoot, execution_context_class=cls)
+        bodies.append(_body(await schema.execute(query, root_value=root())))
+    return bodies[0], bodies[1]
+
+
+@pytest.mark.parametrize(
+    "root",
+    [
+        pytest.param(_boxes(Inner(code=1), Inner(code=2), None), id="ready"),
+        pytest.param(_boxes(Inner(code=1), Inner(code=-1)), id="error-in-resolver-below"),
+        pytest.param(_boxes(Inner(code=1), Weird()), id="wrong-object-type"),
+        pytest.param(_boxes(Inner(code=1), lambda: _inner_later()), id="awaitable-ready-value"),
+        pytest.param(_boxes(Inner(code=4), labels=(None,)), id="none-ready"),
+        pytest.param(_boxes(), id="empty"),
+    ],
+)
+async def test_ready_values_and_errors_are_identical(root: Callable[[], Any]) -> None:
+    def fresh() -> Any:
+        made = root()
+        for box in made.boxes:
+            if box is not None and callable(box.inner_value):
+                box.inner_value = box.inner_value()
+        return made
+
+    normal, fast = await _both_boxes(BOXES, fresh)
+    assert fast == normal
+
+
+async def _inner_later() -> Inner:
+    return Inner(code=9)
+
+
+async def test_ready_values_skip_the_resolver() -> None:
+    CALLS.clear()
+    schema = strawberry.Schema(query=BoxRoot, execution_context_class=FastListExecution)
+    result = await schema.execute(
+        "{ edges { node { labelOf inner { code } } } }",
+        root_value=_boxes(Inner(code=1), Inner(code=2), labels=("a",))(),
+    )
+    assert result.errors is None
+    assert result.data == {
+        "edges": [
+            {"node": {"labelOf": "a!", "inner": {"code": 1}}},
+            {"node": {"labelOf": "a!", "inner": {"code": 2}}},
+        ]
+    }
+    assert CALLS == []
+    # Not ready: the resolver runs.
+    result = await schema.execute(
+        "{ edges { node { labelOf } } }", root_value=_boxes(None, labels=(None,))()
+    )
+    assert result.data == {"edges": [{"node": {"labelOf": "computed!"}}]}
+    assert CALLS == ["label"]
