@@ -16,7 +16,9 @@ from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Engine, Executable, Row, event
+from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -46,6 +48,56 @@ def create_session_factory(
     return async_sessionmaker(bind, expire_on_commit=False, autoflush=False, **kwargs)
 
 
+class Record(asyncpg.Record):  # type: ignore[misc]
+    """A row of `Database.fetch_static`: by index, by name and as attributes (like a Row)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+_NO_DEFAULT: Any = object()
+
+
+class StaticSQL:
+    """A statement built once, compiled once for the driver: its SQL text with positional
+    parameters, and per position the parameter's name, default value and bind processor."""
+
+    __slots__ = ("slots", "statement", "text")
+
+    def __init__(self, statement: Executable, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+        if not compiled.positional or compiled.positiontup is None:
+            raise ValueError("fetch_static needs a positional dialect (asyncpg)")
+        processors = compiled._bind_processors
+        slots: list[tuple[str, Any, Any]] = []
+        for name in compiled.positiontup:
+            bind = compiled.binds[name]
+            if bind.expanding:
+                raise ValueError(f"fetch_static: expanding parameter {name!r} (use an array)")
+            default = _NO_DEFAULT if bind.required or bind.callable else bind.value
+            slots.append((name, default, processors.get(name)))
+        self.statement = statement  # kept alive: the cache is keyed by its id
+        self.text: str = compiled.string
+        self.slots = tuple(slots)
+
+    def arguments(self, params: Mapping[str, Any] | None) -> list[Any]:
+        args: list[Any] = []
+        for name, default, process in self.slots:
+            value = params[name] if params is not None and name in params else default
+            if value is _NO_DEFAULT:
+                raise KeyError(f"a value is required for bind parameter {name!r}")
+            args.append(value if process is None or value is None else process(value))
+        return args
+
+
+_STATIC_LIMIT = 512
+
+
 class Database:
     """Pooled access used by the running server."""
 
@@ -53,6 +105,42 @@ class Database:
         self.engine = engine
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sessions = create_session_factory(engine)
+        self._static: dict[int, StaticSQL] = {}
+
+    def static_sql(self, stmt: Executable) -> StaticSQL:
+        """The compiled form of a statement built once (module level or cached)."""
+        compiled = self._static.get(id(stmt))
+        if compiled is None or compiled.statement is not stmt:
+            compiled = StaticSQL(stmt, self.engine.dialect)
+            if len(self._static) >= _STATIC_LIMIT:
+                self._static.clear()
+            self._static[id(stmt)] = compiled
+        return compiled
+
+    async def fetch_static(
+        self, stmt: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[Record]:
+        """Like `fetch` for a statement built ONCE and run with new parameters, straight on
+        the driver: compiled on first use, then no SQLAlchemy execution, cache key or result
+        processing per call (~0.3 ms of CPU less per statement). Rows are `Record`s (index,
+        name, attribute). Only for types the driver returns as SQLAlchemy would (no result
+        processors: plain numbers, text, dates, arrays of those); counted like any statement."""
+        sql = self.static_sql(stmt)
+        args = sql.arguments(params)
+        for attempt in (0, 1):
+            async with self._reader.connect() as conn:
+                raw = await conn.get_raw_connection()
+                driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+                note_statement(sql.text)
+                try:
+                    rows: list[Record] = await driver.fetch(sql.text, *args, record_class=Record)
+                    return rows
+                except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
+                    # A connection that died with the server: drop it, read once more.
+                    raw.invalidate()
+                    if attempt:
+                        raise
+        raise AssertionError("unreachable")
 
     async def fetch(
         self, stmt: Executable, params: Mapping[str, Any] | None = None
@@ -99,12 +187,25 @@ class SharedConnectionDatabase(Database):
         self._sessions = create_session_factory(
             connection, join_transaction_mode="create_savepoint"
         )
+        self._static = {}
 
     async def fetch(
         self, stmt: Executable, params: Mapping[str, Any] | None = None
     ) -> Sequence[Row[Any]]:
         async with self._lock:
             return (await self.connection.execute(stmt, params)).all()
+
+    async def fetch_static(
+        self, stmt: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[Record]:
+        sql = self.static_sql(stmt)
+        args = sql.arguments(params)
+        async with self._lock:
+            raw = await self.connection.get_raw_connection()
+            driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+            note_statement(sql.text)
+            rows: list[Record] = await driver.fetch(sql.text, *args, record_class=Record)
+            return rows
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -119,6 +220,15 @@ class SharedConnectionDatabase(Database):
 
 _statement_log: ContextVar[list[str] | None] = ContextVar("statement_log", default=None)
 statements_total = 0  # per process; exported at /metrics
+
+
+def note_statement(statement: str) -> None:
+    """Count a statement run on the driver directly (`fetch_static`)."""
+    global statements_total
+    statements_total += 1
+    log = _statement_log.get()
+    if log is not None:
+        log.append(statement)
 
 
 def _count_statement(

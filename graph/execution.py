@@ -36,16 +36,29 @@ from operator import attrgetter
 from typing import Any, Final, NamedTuple
 
 from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLBoolean,
     GraphQLEnumType,
+    GraphQLID,
+    GraphQLInt,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLString,
+    InlineFragmentNode,
+    ListValueNode,
+    Node,
+    ObjectValueNode,
+    SelectionSetNode,
     Undefined,
+    ValueNode,
+    VariableNode,
 )
-from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.collect_fields import FieldDetailsList, FragmentDetails
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, gather_with_cancel
 from graphql.type import TypeNameMetaFieldDef
@@ -98,13 +111,25 @@ _LIST = 3
 _NORMAL = 4
 
 
+# graphql-core's built-in scalars return a value of exactly this type unchanged (Int: within
+# 32 bits); `_coerce` skips the call for those.
+_SAME_VALUE: dict[GraphQLLeafType, type] = {
+    GraphQLString: str,
+    GraphQLID: str,
+    GraphQLBoolean: bool,
+    GraphQLInt: int,
+}
+_MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
+
+
 class _Leaf:
     """How to complete one scalar or enum position."""
 
-    __slots__ = ("coerce", "memo", "memo_type")
+    __slots__ = ("coerce", "memo", "memo_type", "same")
 
     def __init__(self, leaf: GraphQLLeafType) -> None:
         self.coerce = leaf.coerce_output_value
+        self.same: type | None = _SAME_VALUE.get(leaf)
         # An enum's coercion depends only on the member: remembered per member of the
         # strawberry enum class it wraps (coerced the normal way the first time).
         wrapped = getattr(leaf, "wrapped_cls", None) if isinstance(leaf, GraphQLEnumType) else None
@@ -142,6 +167,75 @@ class _Plan(NamedTuple):
     type: GraphQLObjectType
     name: str
     entries: tuple[_Entry, ...]
+
+
+class _Shared:
+    """Plans of one selection (the same field nodes of one parsed document) shared across
+    executions, per value of the variables used below it. The parser cache hands out one
+    document per query text, so a repeated query finds its plans here instead of building
+    them again; the nodes are kept alive so that their ids stay unique."""
+
+    __slots__ = ("nodes", "plans", "variables")
+
+    def __init__(self, nodes: tuple[FieldNode, ...], variables: tuple[str, ...]) -> None:
+        self.nodes = nodes
+        self.variables = variables
+        self.plans: dict[tuple[Any, ...], tuple[FieldDetailsList, _Plan | None]] = {}
+
+
+_SHARED_LIMIT: Final = 2048  # selections; the whole cache is dropped when full
+_SHARED_VALUES_LIMIT: Final = 32  # variable combinations per selection
+_shared_plans: dict[tuple[GraphQLObjectType, tuple[int, ...]], _Shared] = {}
+
+
+def _variables_below(
+    nodes: Iterable[FieldNode], fragments: Mapping[str, FragmentDetails]
+) -> tuple[str, ...]:
+    """Names of the variables used anywhere in the selections below the nodes (arguments,
+    directives, fragments): a plan depends on no other variable."""
+    names: set[str] = set()
+    seen: set[str] = set()
+
+    def value(node: ValueNode) -> None:
+        if isinstance(node, VariableNode):
+            names.add(node.name.value)
+        elif isinstance(node, ListValueNode):
+            for item in node.values:
+                value(item)
+        elif isinstance(node, ObjectValueNode):
+            for field in node.fields:
+                value(field.value)
+
+    def directives(node: Node) -> None:
+        for directive in getattr(node, "directives", None) or ():
+            for argument in directive.arguments or ():
+                value(argument.value)
+
+    def selections(selection_set: SelectionSetNode | None) -> None:
+        if selection_set is None:
+            return
+        for selection in selection_set.selections:
+            directives(selection)
+            if isinstance(selection, FieldNode):
+                for argument in selection.arguments or ():
+                    value(argument.value)
+                selections(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                selections(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = fragments.get(name)
+                if name not in seen and fragment is not None:
+                    seen.add(name)
+                    selections(fragment.definition.selection_set)
+
+    for node in nodes:
+        selections(node.selection_set)
+    return tuple(sorted(names))
+
+
+def _shareable(details: FieldDetailsList) -> bool:
+    return all(d.defer_usage is None and d.fragment_variable_values is None for d in details)
 
 
 class FastListExecution(SharedEventExecution):
@@ -205,9 +299,44 @@ class FastListExecution(SharedEventExecution):
         if cached is not None:
             plan: _Plan | None = cached[1]
             return plan
+        shared, values = self._shared(object_type, details)
+        if shared is not None:
+            hit = shared.plans.get(values)
+            if hit is not None:
+                self._fast_plans[key] = (details, hit[1])
+                return hit[1]
         plan = self._build_plan(object_type, details)
         self._fast_plans[key] = (details, plan)
+        if (
+            shared is not None
+            and len(shared.plans) < _SHARED_VALUES_LIMIT
+            and (plan is None or all(_shareable(e.details) for e in plan.entries))
+        ):
+            shared.plans[values] = (details, plan)
         return plan
+
+    def _shared(
+        self, object_type: GraphQLObjectType, details: FieldDetailsList
+    ) -> tuple[_Shared | None, tuple[Any, ...]]:
+        """The shared plans of this selection, and the key of this execution's variables
+        (None when they cannot be shared: unhashable values, @defer, fragment variables)."""
+        if not _shareable(details):
+            return None, ()
+        nodes = tuple(d.node for d in details)
+        shared_key = (object_type, tuple(map(id, nodes)))
+        shared = _shared_plans.get(shared_key)
+        if shared is None or shared.nodes != nodes:
+            shared = _Shared(nodes, _variables_below(nodes, self.fragments))
+            if len(_shared_plans) >= _SHARED_LIMIT:
+                _shared_plans.clear()
+            _shared_plans[shared_key] = shared
+        coerced = self.variable_values.coerced
+        values = tuple(coerced.get(name, Undefined) for name in shared.variables)
+        try:
+            hash(values)
+        except TypeError:
+            return None, ()
+        return shared, values
 
     def _build_plan(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
@@ -480,6 +609,13 @@ class FastListExecution(SharedEventExecution):
 
     def _coerce(self, leaf: _Leaf, value: Any) -> Any:
         """The coerced leaf, or _DELEGATE when graphql-core must complete it."""
+        same = leaf.same
+        if (
+            same is not None
+            and type(value) is same
+            and (same is not int or _MIN_INT <= value <= _MAX_INT)
+        ):
+            return value
         memo_type = leaf.memo_type
         if memo_type is not None and type(value) is memo_type:
             coerced = leaf.memo.get(value)

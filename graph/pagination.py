@@ -7,6 +7,7 @@ key), which lets nested connections be batched with one window-function query pe
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -42,6 +43,7 @@ class Connection(Generic[T]):
     total_count: int = strawberry.field(description="Number of items in the whole list.")
 
 
+@functools.lru_cache(maxsize=4096)
 def encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
 

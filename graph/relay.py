@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,9 @@ class Node:
     id: strawberry.ID = strawberry.field(description="Opaque global ID.")
 
 
+@functools.lru_cache(maxsize=65536)
 def to_global_id(type_name: str, pk: int | str) -> str:
+    # Cached: the same IDs are encoded on every request of a list (~2 µs each otherwise).
     return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
 
 

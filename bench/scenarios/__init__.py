@@ -12,7 +12,7 @@ with a `SCENARIO = Scenario(...)` and append it to SCENARIOS below.
 from __future__ import annotations
 
 from bench.scenario import BenchError, Scenario
-from bench.scenarios import holds, me, movies, seatmap, typename
+from bench.scenarios import fanout, holds, me, movies, seatmap, typename
 
 SCENARIOS: list[Scenario] = [
     typename.SCENARIO,
@@ -22,6 +22,7 @@ SCENARIOS: list[Scenario] = [
     seatmap.PACKED_SCENARIO,
     holds.SCENARIO,
     holds.SPREAD_SCENARIO,
+    fanout.SCENARIO,
 ]
 
 

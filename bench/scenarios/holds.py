@@ -251,8 +251,8 @@ async def _check_database(server: Server, race: Race) -> dict[str, Any]:
 
 
 def _run(server: Server, opts: Options, *, spread: bool) -> Result:
-    from bench.run import BACKGROUND_WINDOW, cpu_meter, statements, statements_per_request
     from bench.cpu import CpuMeter
+    from bench.run import BACKGROUND_WINDOW, cpu_meter, statements, statements_per_request
 
     name = "holds_spread" if spread else "holds"
     hall = booking.create_hall(server)

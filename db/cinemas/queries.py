@@ -6,14 +6,19 @@ Statements only (no execution): the API layer runs them through `Database.fetch`
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import cache
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Date,
     DateTime,
     Executable,
+    Select,
     SQLColumnExpression,
     and_,
+    any_,
+    bindparam,
     case,
     cast,
     exists,
@@ -23,6 +28,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from db.booking.models import SeatHold, SeatOccupancy
 from db.cinemas.models import Cinema, Seat, Showtime
@@ -60,13 +66,31 @@ def seat_status() -> ColumnElement[str]:
 def seat_states(showtime_id: int, viewer_id: int | None) -> Executable:
     """Every seat of a showtime's hall with its status, in drawing order, plus the
     showtime's realtime sequence (one statement, one consistent snapshot)."""
-    held_by_me: ColumnElement[bool]
+    stmt, params = seat_states_query(showtime_id, viewer_id)
+    return stmt.params(params)
+
+
+def seat_states_query(
+    showtime_id: int, viewer_id: int | None
+) -> tuple[Select[*tuple[Any, ...]], dict[str, Any]]:
+    """`seat_states` as a statement built once and its parameters (`Database.fetch_static`)."""
     if viewer_id is None:
+        return _seat_states(False), {"showtime_id": showtime_id}
+    return _seat_states(True), {"showtime_id": showtime_id, "viewer_id": viewer_id}
+
+
+@cache
+def _seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
+    held_by_me: ColumnElement[bool]
+    if not with_viewer:
         held_by_me = false()
     else:
         held_by_me = and_(
             live_hold(),
-            exists().where(SeatHold.id == SeatOccupancy.hold_id, SeatHold.user_id == viewer_id),
+            exists().where(
+                SeatHold.id == SeatOccupancy.hold_id,
+                SeatHold.user_id == bindparam("viewer_id", type_=SeatHold.user_id.type),
+            ),
         )
     return (
         select(
@@ -87,13 +111,25 @@ def seat_states(showtime_id: int, viewer_id: int | None) -> Executable:
             SeatOccupancy,
             and_(SeatOccupancy.showtime_id == Showtime.id, SeatOccupancy.seat_id == Seat.id),
         )
-        .where(Showtime.id == showtime_id)
+        .where(Showtime.id == bindparam("showtime_id", type_=Showtime.id.type))
         .order_by(Seat.y, Seat.x, Seat.id)
     )
 
 
 def available_counts(showtime_ids: list[int]) -> Executable:
     """(showtime id, available seats) for many showtimes in one statement."""
+    return _available_counts().params(ids=list(showtime_ids))
+
+
+def available_counts_query(
+    showtime_ids: list[int],
+) -> tuple[Select[*tuple[Any, ...]], dict[str, Any]]:
+    """`available_counts` as a statement built once and its parameters."""
+    return _available_counts(), {"ids": list(showtime_ids)}
+
+
+@cache
+def _available_counts() -> Select[*tuple[Any, ...]]:
     taken = and_(
         SeatOccupancy.id.is_not(None),
         (SeatOccupancy.status == "SOLD") | live_hold(),
@@ -111,7 +147,7 @@ def available_counts(showtime_ids: list[int]) -> Executable:
             SeatOccupancy,
             and_(SeatOccupancy.showtime_id == Showtime.id, SeatOccupancy.seat_id == Seat.id),
         )
-        .where(Showtime.id.in_(showtime_ids))
+        .where(Showtime.id == any_(bindparam("ids", type_=ARRAY(Showtime.id.type))))
         .group_by(Showtime.id)
     )
 

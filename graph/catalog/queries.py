@@ -181,7 +181,10 @@ class Query:
             return int(await db.scalar(q.count_movies(f)))
 
         async def fetch(offset: int, limit: int) -> list[Movie]:
-            return _movies(await db.fetch(*q.list_movies_query(f, sort, offset, limit)), info)
+            stmt, params = q.list_movies_query(f, sort, offset, limit)
+            # The statement without filters is built once: straight on the driver.
+            rows = await (db.fetch_static(stmt, params) if params else db.fetch(stmt))
+            return _movies(rows, info)
 
         if args.needs_total:  # `last` without `before` counts from the end
             connection = await paginate(args, count, fetch)
@@ -191,7 +194,10 @@ class Query:
             offset, limit = args.window()
             genres = selects_genres(info)
             stmt, params = q.list_movies_query(f, sort, offset, limit, with_genres=genres)
-            rows = await db.fetch(stmt, params) if limit else []
+            if not limit:
+                rows: Sequence[Any] = []
+            else:  # without filters the statement is built once: straight on the driver
+                rows = await (db.fetch_static(stmt, params) if params else db.fetch(stmt))
             total = rows[0].total_count if rows else await count()
             movies = _movies(rows, info)
             if genres:

@@ -78,7 +78,7 @@ class ReviewsByMovieIdLoader(_ContextLoader[ReviewPageKey, Connection[Review]]):
             stmt, params = queries.review_pages_query(
                 movie_ids, sort, offset, limit, viewer_id, is_staff, USER_COLUMNS
             )
-            for row in await self.context.db.fetch(stmt, params):
+            for row in await self.context.db.fetch_static(stmt, params):
                 totals[row.source_id] = row.total
                 if row.id is not None:
                     items[row.source_id].append(Review.from_row(row, viewer_id))

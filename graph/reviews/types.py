@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from graph.catalog.types import Movie
 
 
+_STATUSES = {s.value: s for s in ReviewStatus}
+
+
 def _ready_author(review: Review, args: Mapping[str, Any]) -> Any:
     """What Review.author returns without running: null when hidden, or what a look-ahead
     loaded (graph/catalog/prefetch.py); the execution fast path reads it (graph/execution.py)."""
@@ -65,7 +68,7 @@ class Review(Node):
             body=row.body,
             is_spoiler=row.is_spoiler,
             is_anonymous=row.is_anonymous,
-            status=ReviewStatus(row.status),
+            status=_STATUSES[row.status],
             moderation_reason=row.moderation_reason,
             helpful_count=row.helpful_count,
             unhelpful_count=row.unhelpful_count,

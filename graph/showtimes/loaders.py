@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Executable, func, literal, select
+from sqlalchemy import ColumnElement, Executable, any_, bindparam, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from db.cinemas.codes import SeatType
 from db.cinemas.models import Cinema as CinemaRow
 from db.cinemas.models import Hall as HallRow
 from db.cinemas.models import Showtime as ShowtimeRow
 from db.cinemas.models import ShowtimePrice as PriceRow
-from db.cinemas.queries import available_counts, cinema_today, local_midnight
+from db.cinemas.queries import available_counts_query, cinema_today, local_midnight
 from graph.cinemas.loaders import ContextLoader
 from graph.errors import bad_input
 from graph.pagination import DEFAULT_PAGE, Connection, PageArgs, build_connection, decode_cursor
@@ -127,9 +129,27 @@ def spec_from_filter(f: ShowtimeFilter | None) -> ShowtimeSpec:
     )
 
 
+def _ids_param(column: Any) -> Any:
+    return any_(bindparam("ids", type_=ARRAY(column.type)))
+
+
+# Statements built once and run straight on the driver (Database.fetch_static): the seat
+# map runs them on every request.
+@cache
+def _showtimes_by_ids() -> Executable:
+    return showtime_select().where(ShowtimeRow.id == _ids_param(ShowtimeRow.id))  # type: ignore[no-any-return]
+
+
+@cache
+def _prices_by_showtime_ids() -> Executable:
+    return select(
+        PriceRow.showtime_id, PriceRow.seat_type, PriceRow.amount, PriceRow.currency
+    ).where(PriceRow.showtime_id == _ids_param(PriceRow.showtime_id))
+
+
 class ShowtimeByIdLoader(ContextLoader[int, Showtime | None]):
     async def batch_load_fn(self, keys: list[int]) -> list[Showtime | None]:
-        rows = await self.context.db.fetch(showtime_select().where(ShowtimeRow.id.in_(keys)))
+        rows = await self.context.db.fetch_static(_showtimes_by_ids(), {"ids": keys})
         found = {row.id: Showtime.from_row(row) for row in rows}
         return [found.get(k) for k in keys]
 
@@ -137,11 +157,7 @@ class ShowtimeByIdLoader(ContextLoader[int, Showtime | None]):
 class PricesByShowtimeLoader(ContextLoader[int, list[ShowtimePrice]]):
     async def batch_load_fn(self, keys: list[int]) -> list[list[ShowtimePrice]]:
         order = {t: i for i, t in enumerate(SeatType)}
-        rows = await self.context.db.fetch(
-            select(
-                PriceRow.showtime_id, PriceRow.seat_type, PriceRow.amount, PriceRow.currency
-            ).where(PriceRow.showtime_id.in_(keys))
-        )
+        rows = await self.context.db.fetch_static(_prices_by_showtime_ids(), {"ids": keys})
         found: dict[int, list[ShowtimePrice]] = defaultdict(list)
         for row in sorted(rows, key=lambda r: order.get(SeatType(r.seat_type), 99)):
             found[row.showtime_id].append(
@@ -155,7 +171,7 @@ class PricesByShowtimeLoader(ContextLoader[int, list[ShowtimePrice]]):
 
 class AvailableSeatCountByShowtimeLoader(ContextLoader[int, int]):
     async def batch_load_fn(self, keys: list[int]) -> list[int]:
-        rows = await self.context.db.fetch(available_counts(keys))
+        rows = await self.context.db.fetch_static(*available_counts_query(keys))
         found = {row.id: int(row.available) for row in rows}
         return [found.get(k, 0) for k in keys]
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from db.cinemas.codes import STATUS_CHARS, SeatStatus, SeatType, ShowtimeStatus
-from db.cinemas.queries import seat_states
+from db.cinemas.queries import seat_states_query
 from graph.cinemas.types import Cinema, CinemaError, Hall
 from graph.context import Info
 from graph.relay import Node, to_global_id
@@ -201,11 +201,11 @@ async def _seat_states(
     from graph.showtimes.loaders import PricesByShowtimeLoader
 
     viewer = await info.context.viewer()
-    stmt = seat_states(showtime_pk, viewer.id if viewer else None)
+    stmt, params = seat_states_query(showtime_pk, viewer.id if viewer else None)
     if not with_prices:
-        return list(await info.context.db.fetch(stmt)), []
+        return list(await info.context.db.fetch_static(stmt, params)), []
     rows, prices = await asyncio.gather(
-        info.context.db.fetch(stmt),
+        info.context.db.fetch_static(stmt, params),
         info.context.loader(PricesByShowtimeLoader).load(showtime_pk),
     )
     return list(rows), prices

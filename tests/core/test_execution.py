@@ -444,6 +444,68 @@ async def test_movie_page_is_identical(
     assert any(e["node"]["genres"] for e in data)
 
 
+SHARED_PAGE = """
+query Page($withGenres: Boolean!, $reviews: Int, $skipTitle: Boolean = false) {
+  movies(first: 5, sort: POPULARITY) { edges { node { id title @skip(if: $skipTitle)
+    genres @include(if: $withGenres) { name }
+    reviews(first: $reviews) { totalCount edges { cursor node { rating author { username } } } }
+  } } }
+}
+"""
+
+
+async def test_plans_shared_across_executions_follow_the_variables(
+    db: Database, settings: Settings, seat_map: SeatMapFixture
+) -> None:
+    """One schema executes the same documents again with other variables: plans are reused
+    across executions only for the same variable values (conditions and ready-value
+    arguments depend on them), and every response equals the normal path's."""
+    genre = await create_genre(db)
+    user = await create_user(db)
+    for i in range(3):
+        movie = await create_movie(db, genre_ids=[genre], popularity=50.0 - i)
+        await create_review(db, user_id=user.id, movie_id=movie, rating=4 + i)
+    fast_schema = build_schema(settings, execution_context_class=CountingExecution)
+    normal_schema = build_schema(settings, execution_context_class=SharedEventExecution)
+
+    async def both(query: str, variables: dict[str, Any], token: str | None = None) -> bytes:
+        bodies = [
+            _body(
+                await schema.execute(
+                    query,
+                    variable_values=variables,
+                    context_value=Context(db=db, settings=settings, token=token),
+                )
+            )
+            for schema in (normal_schema, fast_schema)
+        ]
+        assert bodies[1] == bodies[0], variables
+        return bodies[1]
+
+    combos = [(True, False), (False, True), (True, True), (False, False)]
+    for with_price, skip_number in combos * 2:
+        variables = {"id": seat_map.showtime, "withPrice": with_price, "skipNumber": skip_number}
+        await both(SHAPES, variables, seat_map.token)
+    seen = set()
+    for with_genres, reviews, skip_title in [
+        (True, 1, False),
+        (False, 2, True),
+        (True, 0, False),
+        (True, 1, False),
+        (False, 2, True),
+    ]:
+        body = await both(
+            SHARED_PAGE,
+            {"withGenres": with_genres, "reviews": reviews, "skipTitle": skip_title},
+        )
+        node = orjson.loads(body)["data"]["movies"]["edges"][0]["node"]
+        assert ("genres" in node) is with_genres
+        assert ("title" in node) is not skip_title
+        assert len(node["reviews"]["edges"]) == min(reviews, 1)
+        seen.add(body)
+    assert len(seen) == 3
+
+
 # --- ready values and errors below fast positions, on a small schema --------------------------
 
 CALLS: list[str] = []
