@@ -53,6 +53,12 @@ class Record(asyncpg.Record):  # type: ignore[misc]
 
     __slots__ = ()
 
+    @property
+    def _mapping(self) -> Record:
+        """Like `Row._mapping`: `row._mapping["name"]` reads a column by name (~10 times faster
+        than an attribute for both kinds of row)."""
+        return self
+
     def __getattr__(self, name: str) -> Any:
         try:
             return self[name]

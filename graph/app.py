@@ -37,6 +37,7 @@ from graph.booking.subscriptions import start_seat_hub
 from graph.booking.sweeper import start_sweeper
 from graph.context import Context
 from graph.errors import ApiError
+from graph.gc_tuning import tune_gc
 from graph.schema import build_schema
 from graph.settings import Settings, get_settings
 
@@ -49,7 +50,7 @@ LATENCY = Histogram("marquee_http_request_seconds", "HTTP request latency")
 # Domains with background services (the realtime listener, the hold sweeper) register
 # start-up hooks here: each gets the app state and returns an async cleanup callable.
 StartupHook = Callable[[Any], Awaitable[Callable[[], Awaitable[None]]]]
-STARTUP_HOOKS: list[StartupHook] = [start_seat_hub, start_sweeper]
+STARTUP_HOOKS: list[StartupHook] = [start_seat_hub, start_sweeper, tune_gc]
 
 
 class TextWebSocketAdapter(ASGIWebSocketAdapter):

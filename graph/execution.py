@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from decimal import Decimal
 from enum import Enum
 from operator import attrgetter
+from types import CoroutineType, GeneratorType
 from typing import Any, Final, NamedTuple
 
 from graphql import (
@@ -63,6 +64,7 @@ from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, gather_with_cancel
 from graphql.type import TypeNameMetaFieldDef
 from graphql.type.definition import is_leaf_type
+from strawberry.types.cast import get_strawberry_type_cast
 
 from graph.realtime import SharedEventExecution
 
@@ -139,11 +141,32 @@ class _Leaf:
         self.memo: dict[Any, Any] = {}
 
 
+_Classes = set[type]
+
+
 class _Object(NamedTuple):
-    """An object position: its type and the strawberry is_type_of check (or None)."""
+    """An object position: its type, the strawberry is_type_of check (or None), and the
+    plain classes whose instances are known to pass the checks (see `_accepts`)."""
 
     type: GraphQLObjectType
     is_type_of: Callable[[Any, Any], Any] | None
+    accepted: _Classes
+
+
+def _plain_class(cls: type) -> bool:
+    """Instances can never be awaitable nor exceptions, and the awaitable probes have no
+    side effects on them: no __await__, no custom attribute access, no __class__ property,
+    not a coroutine, generator or exception."""
+    if issubclass(cls, (BaseException, CoroutineType, GeneratorType)):
+        return False
+    if cls.__getattribute__ is not object.__getattribute__:
+        return False
+    return not any(
+        name in vars(base)
+        for base in cls.__mro__
+        if base is not object
+        for name in ("__await__", "__getattr__", "__class__")
+    )
 
 
 class _ListSpec(NamedTuple):
@@ -509,9 +532,7 @@ class FastListExecution(SharedEventExecution):
     ) -> Any:
         """An object position (complete_value + complete_object_value), or _DELEGATE
         before anything ran."""
-        if isinstance(value, Exception) or self.is_awaitable(value):
-            return _DELEGATE
-        if obj.is_type_of is not None and not obj.is_type_of(value, None):
+        if type(value) not in obj.accepted and not self._accepts(obj, value):
             return _DELEGATE
         plan = self._plan(obj.type, details)
         if plan is None:
@@ -541,17 +562,12 @@ class FastListExecution(SharedEventExecution):
                 append(completed)
             return out
         assert obj is not None
-        is_awaitable = self.is_awaitable
-        is_type_of = obj.is_type_of
+        accepted = obj.accepted
         for value in items:
             if value is None:
                 if item_non_null:
                     return _DELEGATE
-            elif (
-                isinstance(value, Exception)
-                or is_awaitable(value)
-                or (is_type_of is not None and not is_type_of(value, None))
-            ):
+            elif type(value) not in accepted and not self._accepts(obj, value):
                 return _DELEGATE
         plan = self._plan(obj.type, details)
         pending: list[int] = []
@@ -593,6 +609,24 @@ class FastListExecution(SharedEventExecution):
 
         return get_completed()
 
+    def _accepts(self, obj: _Object, value: Any) -> bool:
+        """Whether the value can be completed as the object type here: not an exception,
+        not awaitable, and accepted by is_type_of. Remembers the value's class when the
+        answer cannot differ for its other instances: a plain class (`_plain_class`), and
+        accepted by is_type_of without a strawberry.cast (strawberry's check is then an
+        isinstance check, which depends on the class only)."""
+        if isinstance(value, Exception) or self.is_awaitable(value):
+            return False
+        if obj.is_type_of is not None:
+            if not obj.is_type_of(value, None):
+                return False
+            if get_strawberry_type_cast(value) is not None:
+                return True
+        cls = type(value)
+        if _plain_class(cls):
+            obj.accepted.add(cls)
+        return True
+
     async def _guard(
         self,
         completed: Awaitable[Any],
@@ -613,7 +647,7 @@ class FastListExecution(SharedEventExecution):
         if (
             same is not None
             and type(value) is same
-            and (same is not int or _MIN_INT <= value <= _MAX_INT)
+            and (same is not int or _MIN_INT <= value <= _MAX_INT)  # type: ignore[operator]
         ):
             return value
         memo_type = leaf.memo_type
@@ -648,11 +682,11 @@ def _object(object_type: GraphQLObjectType) -> _Object | None:
     isinstance check that ignores the resolve info)."""
     check = object_type.is_type_of
     if check is None:
-        return _Object(object_type, None)
+        return _Object(object_type, None, set())
     if getattr(check, "__module__", "") == "strawberry.schema.schema_converter" and getattr(
         check, "__qualname__", ""
     ).endswith("_get_is_type_of.<locals>.is_type_of"):
-        return _Object(object_type, check)
+        return _Object(object_type, check, set())
     return None
 
 

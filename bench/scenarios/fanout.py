@@ -171,6 +171,8 @@ class Subscriber(asyncio.Protocol):
             payload = msg["payload"]
             if payload.get("errors"):
                 self.problems.append(f"errors: {payload['errors']}")
+                if not self.snapshot.done():
+                    self.snapshot.set_exception(BenchError(f"errors: {payload['errors']}"))
                 return
             event = payload["data"]["seatAvailability"]
             if event["snapshot"]:
@@ -183,6 +185,8 @@ class Subscriber(asyncio.Protocol):
             self.order.append(int(event["sequence"]))
         elif kind in ("error", "complete"):
             self.problems.append(f"{kind}: {msg.get('payload')}")
+            if not self.snapshot.done():
+                self.snapshot.set_exception(BenchError(f"{kind}: {msg.get('payload')}"))
 
     def close(self) -> None:
         if self.transport is not None and not self.closed:
@@ -210,6 +214,10 @@ def _start_instances(server: Server, n: int) -> list[Instance]:
     env["MARQUEE_JWT_SECRET"] = booking.jwt_secret(server)
     env["MARQUEE_DATA_DIR"] = str(server.data_dir)
     env.setdefault("MARQUEE_ENV", "development")
+    # Small pools: with the bench server's own pools (two workers), PostgreSQL's default
+    # of 100 connections would otherwise run out while 500 subscribers arrive at once.
+    env["MARQUEE_DB_POOL_SIZE"] = "5"
+    env["MARQUEE_DB_MAX_OVERFLOW"] = "5"
     instances = []
     try:
         for i in range(n):

@@ -27,7 +27,7 @@ ReviewPageKey = tuple[int, ReviewSort, int, int]
 
 
 class _Prefixed:
-    """A row's `<prefix><name>` columns seen as `<name>` attributes (for `from_row`)."""
+    """A record's `<prefix><name>` columns seen as `<name>` attributes (for `from_row`)."""
 
     __slots__ = ("prefix", "row")
 
@@ -36,7 +36,10 @@ class _Prefixed:
         self.prefix = prefix
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.row, self.prefix + name)
+        try:
+            return self.row[self.prefix + name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 class _ContextLoader(DataLoader[K, V]):
@@ -79,13 +82,15 @@ class ReviewsByMovieIdLoader(_ContextLoader[ReviewPageKey, Connection[Review]]):
                 movie_ids, sort, offset, limit, viewer_id, is_staff, USER_COLUMNS
             )
             for row in await self.context.db.fetch_static(stmt, params):
-                totals[row.source_id] = row.total
-                if row.id is not None:
-                    items[row.source_id].append(Review.from_row(row, viewer_id))
+                source_id = row["source_id"]
+                totals[source_id] = row["total"]
+                if row["id"] is not None:
+                    items[source_id].append(Review.from_row(row, viewer_id))
                     # The authors came with the page: prime their loader (no statement).
-                    if row.user_id not in primed:
-                        primed.add(row.user_id)
-                        users.prime(row.user_id, User.from_row(_Prefixed(row, "author_")))
+                    user_id = row["user_id"]
+                    if user_id not in primed:
+                        primed.add(user_id)
+                        users.prime(user_id, User.from_row(_Prefixed(row, "author_")))
             for movie_id in movie_ids:
                 results[(movie_id, sort, offset, limit)] = build_connection(
                     items.get(movie_id, []), offset, totals.get(movie_id, 0)

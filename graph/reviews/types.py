@@ -58,25 +58,26 @@ class Review(Node):
 
     @classmethod
     def from_row(cls, row: Any, viewer_id: int | None) -> Review:
+        m = row._mapping  # by name: much faster than attributes (db/session.py, Record)
         return cls(
-            id=strawberry.ID(to_global_id("Review", row.id)),
-            pk=row.id,
-            movie_pk=row.movie_id,
-            user_pk=row.user_id,
-            rating=row.rating,
-            title=row.title,
-            body=row.body,
-            is_spoiler=row.is_spoiler,
-            is_anonymous=row.is_anonymous,
-            status=_STATUSES[row.status],
-            moderation_reason=row.moderation_reason,
-            helpful_count=row.helpful_count,
-            unhelpful_count=row.unhelpful_count,
+            id=strawberry.ID(to_global_id("Review", m["id"])),
+            pk=m["id"],
+            movie_pk=m["movie_id"],
+            user_pk=m["user_id"],
+            rating=m["rating"],
+            title=m["title"],
+            body=m["body"],
+            is_spoiler=m["is_spoiler"],
+            is_anonymous=m["is_anonymous"],
+            status=_STATUSES[m["status"]],
+            moderation_reason=m["moderation_reason"],
+            helpful_count=m["helpful_count"],
+            unhelpful_count=m["unhelpful_count"],
             # Becomes a ticket lookup once orders exist (booking issue).
             verified_purchase=False,
-            is_mine=viewer_id is not None and row.user_id == viewer_id,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
+            is_mine=viewer_id is not None and m["user_id"] == viewer_id,
+            created_at=m["created_at"],
+            updated_at=m["updated_at"],
         )
 
     @strawberry.field(
