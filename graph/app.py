@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -72,6 +73,14 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         self.state = state
         # Incremental delivery (@defer/@stream) returns other results: strawberry's path only.
         self._short_post = not self.schema.config.enable_experimental_incremental_execution
+        # Admission control: at most N HTTP operations execute at once in this worker; the
+        # rest wait in FIFO order. Interleaving every request on one event loop makes each
+        # one wait for all the others (a long latency tail); queueing keeps throughput and
+        # serves requests in arrival order. 0 = no limit.
+        limit = state.settings.max_concurrent_requests
+        self._slots: contextlib.AbstractAsyncContextManager[Any] = (
+            asyncio.Semaphore(limit) if limit > 0 else contextlib.nullcontext()
+        )
 
     @overload
     async def run(
@@ -139,7 +148,8 @@ class MarqueeGraphQL(GraphQL[Context, None]):
             return
         response: Response
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            async with self._slots:
+                response = await self.run(Request(scope=scope, receive=receive))
         except HTTPException as exc:
             response = JSONResponse(
                 {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_USER_INPUT"}}]},

@@ -1,4 +1,5 @@
-"""Booking mutations: thin shells around db.booking.actions (one transaction each)."""
+"""Booking mutations: thin shells around db.booking.actions (one transaction each; a hold's
+transaction is its one statement)."""
 
 from __future__ import annotations
 
@@ -40,17 +41,24 @@ def _sqlstate(exc: DBAPIError | asyncpg.PostgresError) -> str | None:
     return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
 
 
-async def _in_transaction(ctx: Context, fn: Callable[[Any], Awaitable[T]]) -> T:
+async def _retrying(fn: Callable[[], Awaitable[T]]) -> T:
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            async with ctx.db.transaction() as session:
-                return await fn(session)
-        # asyncpg's own errors: from the statement that commits early (announce_and_commit).
+            return await fn()
+        # asyncpg's own errors: from statements run on the driver (`Database.fetch_static`).
         except (DBAPIError, asyncpg.PostgresError) as exc:
             if _sqlstate(exc) not in RETRYABLE_SQLSTATES or attempt == ATTEMPTS:
                 raise
             log.info("retrying a booking transaction after %s", _sqlstate(exc))
     raise AssertionError("unreachable")
+
+
+async def _in_transaction(ctx: Context, fn: Callable[[Any], Awaitable[T]]) -> T:
+    async def once() -> T:
+        async with ctx.db.transaction() as session:
+            return await fn(session)
+
+    return await _retrying(once)
 
 
 def booking_errors(exc: DomainError) -> list[BookingError]:
@@ -115,19 +123,19 @@ class Mutation:
             showtime_id = decode_id(input.showtime_id, "Showtime", "showtimeId")
             seat_ids = _decode_seats(input.seat_ids)
 
-            async def run(session: Any) -> actions.HoldResult:
+            async def run() -> actions.HoldResult:
+                # One statement on a pooled autocommit connection: it is the transaction.
                 return await actions.hold_seats(
-                    session,
+                    ctx.db,
                     user_id=viewer.id,
                     showtime_id=showtime_id,
                     seat_ids=seat_ids,
                     ttl_seconds=s.hold_ttl_seconds,
                     max_seats=s.max_seats_per_hold,
                     sales_window_days=s.sales_window_days,
-                    commit_early=True,
                 )
 
-            result = await _in_transaction(ctx, run)
+            result = await _retrying(run)
         except DomainError as exc:
             return HoldSeatsPayload(hold=None, errors=booking_errors(exc))
         hold = SeatHold.build(
@@ -146,9 +154,7 @@ class Mutation:
             hold_id = decode_id(input.hold_id, "SeatHold", "holdId")
 
             async def run(session: Any) -> actions.ReleaseResult:
-                return await actions.release_hold(
-                    session, user_id=viewer.id, hold_id=hold_id, commit_early=True
-                )
+                return await actions.release_hold(session, user_id=viewer.id, hold_id=hold_id)
 
             await _in_transaction(ctx, run)
         except DomainError as exc:
