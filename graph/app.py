@@ -73,10 +73,10 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         self.state = state
         # Incremental delivery (@defer/@stream) returns other results: strawberry's path only.
         self._short_post = not self.schema.config.enable_experimental_incremental_execution
-        # Admission control: at most N HTTP operations execute at once in this worker; the
-        # rest wait in FIFO order. Interleaving every request on one event loop makes each
-        # one wait for all the others (a long latency tail); queueing keeps throughput and
-        # serves requests in arrival order. 0 = no limit.
+        # Admission control: at most N queries (POSTed JSON) execute at once in this worker;
+        # the rest wait in FIFO order. Interleaving every request on one event loop makes
+        # each one wait for all the others (a long latency tail); queueing keeps throughput
+        # and serves requests in arrival order. 0 = no limit. See docs/architecture.md.
         limit = state.settings.max_concurrent_requests
         self._slots: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Semaphore(limit) if limit > 0 else contextlib.nullcontext()
@@ -113,7 +113,12 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         ):
             operation = await _plain_json_operation(request)
             if operation is not None:
-                return await self._execute_post(request, operation)
+                if operation["query"].lstrip().startswith("mutation"):
+                    # Mutations mostly wait on row locks, not the CPU: queueing them
+                    # behind the limit would only lengthen those waits.
+                    return await self._execute_post(request, operation)
+                async with self._slots:
+                    return await self._execute_post(request, operation)
         return await super().run(request, context, root_value)  # type: ignore[arg-type]
 
     async def _execute_post(self, request: Request, operation: dict[str, Any]) -> Response:
@@ -148,8 +153,7 @@ class MarqueeGraphQL(GraphQL[Context, None]):
             return
         response: Response
         try:
-            async with self._slots:
-                response = await self.run(Request(scope=scope, receive=receive))
+            response = await self.run(Request(scope=scope, receive=receive))
         except HTTPException as exc:
             response = JSONResponse(
                 {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_USER_INPUT"}}]},

@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    max_concurrent_requests: int = 8
+    max_concurrent_requests: int = 4
 
     jwt_secret: str | None = None
     jwt_algorithm: str = "HS256"
