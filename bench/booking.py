@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import random
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,7 @@ from urllib.parse import urlsplit
 import asyncpg
 
 from bench.scenario import BenchError
-from bench.scenarios.seatmap import _call, _login
+from bench.scenarios.seatmap import _call, _login, create_venue
 from bench.server import Server
 from graph.auth import create_access_token
 from graph.relay import parse_global_id, to_global_id
@@ -104,43 +103,11 @@ class Hall:
 def create_hall(server: Server, admin: str | None = None) -> Hall:
     """A cinema with one 300-seat hall (15 rows of 20, nothing blocked) and a movie."""
     admin = admin or _login(server, "admin")
-    tag = f"{random.randrange(16**6):06x}"
-    cinema = _call(
-        server,
-        "mutation($input: CreateCinemaInput!) { createCinema(input: $input) {"
-        " cinema { id } errors { code } } }",
-        {
-            "input": {
-                "name": f"Race {tag}",
-                "address": "1 Race Street",
-                "city": "Benchville",
-                "latitude": 48.85,
-                "longitude": 2.35,
-                "timeZone": "Europe/Paris",
-            }
-        },
-        admin,
-    )["cinema"]["id"]
     rows = [
         {"label": chr(ord("A") + r), "seats": SEATS_PER_ROW, "seatType": "STANDARD"}
         for r in range(ROWS)
     ]
-    hall = _call(
-        server,
-        "mutation($input: CreateHallInput!) { createHall(input: $input) {"
-        " hall { id seatCount } errors { code } } }",
-        {"input": {"cinemaId": cinema, "name": "Race hall", "rows": rows}},
-        admin,
-    )["hall"]
-    if hall["seatCount"] != ROWS * SEATS_PER_ROW:
-        raise BenchError(f"hall has {hall['seatCount']} seats")
-    movie = _call(
-        server,
-        "mutation($input: CreateMovieInput!) { createMovie(input: $input) {"
-        " movie { id } errors { code } } }",
-        {"input": {"title": f"Race movie {tag}", "durationMinutes": 120}},
-        admin,
-    )["movie"]["id"]
+    _cinema, hall, movie = create_venue(server, admin, "Race", rows, ROWS * SEATS_PER_ROW)
     hall_pk = parse_global_id(hall["id"])[1]
     seat_rows = _seat_rows(server, hall_pk)
     return Hall(hall["id"], movie, seat_rows)

@@ -61,20 +61,20 @@ def _login(server: Server, username: str) -> str:
     return token
 
 
-def _setup(server: Server) -> Prepared:
-    cached = _prepared.get(server.url)
-    if cached is not None:
-        return cached
-    admin = _login(server, "admin")
+def create_venue(
+    server: Server, admin: str, name: str, rows: list[dict[str, Any]], seats: int
+) -> tuple[str, dict[str, Any], str]:
+    """Through the staff API: a cinema, one hall laid out by `rows` (checked to hold
+    `seats` seats) and a 120-minute movie. Returns their IDs and the hall."""
     tag = f"{random.randrange(16**6):06x}"
-    cinema = _call(
+    cinema: str = _call(
         server,
         "mutation($input: CreateCinemaInput!) { createCinema(input: $input) {"
         " cinema { id } errors { code } } }",
         {
             "input": {
-                "name": f"Bench {tag}",
-                "address": "1 Bench Street",
+                "name": f"{name} {tag}",
+                "address": f"1 {name} Street",
                 "city": "Benchville",
                 "latitude": 48.85,
                 "longitude": 2.35,
@@ -83,6 +83,30 @@ def _setup(server: Server) -> Prepared:
         },
         admin,
     )["cinema"]["id"]
+    hall: dict[str, Any] = _call(
+        server,
+        "mutation($input: CreateHallInput!) { createHall(input: $input) {"
+        " hall { id seatCount } errors { code } } }",
+        {"input": {"cinemaId": cinema, "name": f"{name} hall", "rows": rows}},
+        admin,
+    )["hall"]
+    if hall["seatCount"] != seats:
+        raise BenchError(f"hall has {hall['seatCount']} seats, not {seats}")
+    movie: str = _call(
+        server,
+        "mutation($input: CreateMovieInput!) { createMovie(input: $input) {"
+        " movie { id } errors { code } } }",
+        {"input": {"title": f"{name} movie {tag}", "durationMinutes": 120}},
+        admin,
+    )["movie"]["id"]
+    return cinema, hall, movie
+
+
+def _setup(server: Server) -> Prepared:
+    cached = _prepared.get(server.url)
+    if cached is not None:
+        return cached
+    admin = _login(server, "admin")
     rows = [
         {
             "label": chr(ord("A") + r),
@@ -93,22 +117,7 @@ def _setup(server: Server) -> Prepared:
         }
         for r in range(ROWS)
     ]
-    hall = _call(
-        server,
-        "mutation($input: CreateHallInput!) { createHall(input: $input) {"
-        " hall { id seatCount } errors { code } } }",
-        {"input": {"cinemaId": cinema, "name": "Bench hall", "rows": rows}},
-        admin,
-    )["hall"]
-    if hall["seatCount"] != ROWS * SEATS_PER_ROW:
-        raise BenchError(f"hall has {hall['seatCount']} seats")
-    movie = _call(
-        server,
-        "mutation($input: CreateMovieInput!) { createMovie(input: $input) {"
-        " movie { id } errors { code } } }",
-        {"input": {"title": f"Bench movie {tag}", "durationMinutes": 120}},
-        admin,
-    )["movie"]["id"]
+    _cinema, hall, movie = create_venue(server, admin, "Bench", rows, ROWS * SEATS_PER_ROW)
     starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
     show = _call(
         server,
