@@ -63,20 +63,17 @@ def seat_status() -> ColumnElement[str]:
     )
 
 
-def seat_states(showtime_id: int, viewer_id: int | None) -> Executable:
-    """Every seat of a showtime's hall with its status, in drawing order, plus the
-    showtime's realtime sequence (one statement, one consistent snapshot)."""
-    stmt, params = seat_states_query(showtime_id, viewer_id)
-    return stmt.params(params)
-
-
 def seat_states_query(
-    showtime_id: int, viewer_id: int | None
+    showtime_ids: list[int], viewer_id: int | None
 ) -> tuple[Select[*tuple[Any, ...]], dict[str, Any]]:
-    """`seat_states` as a statement built once and its parameters (`Database.fetch_static`)."""
+    """Every seat of each showtime's hall with its status (for the viewer, if any) and the
+    showtime's realtime sequence, one consistent snapshot per showtime; rows carry
+    `showtime_id` and come grouped by showtime, each in drawing order. A statement built
+    once and its parameters (`Database.fetch_static`)."""
+    params: dict[str, Any] = {"ids": list(showtime_ids)}
     if viewer_id is None:
-        return _seat_states(False), {"showtime_id": showtime_id}
-    return _seat_states(True), {"showtime_id": showtime_id, "viewer_id": viewer_id}
+        return _seat_states(False), params
+    return _seat_states(True), {**params, "viewer_id": viewer_id}
 
 
 @cache
@@ -104,6 +101,7 @@ def _seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
             seat_status().label("status"),
             func.coalesce(held_by_me, false()).label("held_by_me"),
             Showtime.seat_sequence,
+            Showtime.id.label("showtime_id"),
         )
         .select_from(Showtime)
         .join(Seat, Seat.hall_id == Showtime.hall_id)
@@ -111,8 +109,8 @@ def _seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
             SeatOccupancy,
             and_(SeatOccupancy.showtime_id == Showtime.id, SeatOccupancy.seat_id == Seat.id),
         )
-        .where(Showtime.id == bindparam("showtime_id", type_=Showtime.id.type))
-        .order_by(Seat.y, Seat.x, Seat.id)
+        .where(Showtime.id == any_(bindparam("ids", type_=ARRAY(Showtime.id.type))))
+        .order_by(Showtime.id, Seat.y, Seat.x, Seat.id)
     )
 
 

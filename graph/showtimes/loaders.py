@@ -16,7 +16,12 @@ from db.cinemas.models import Cinema as CinemaRow
 from db.cinemas.models import Hall as HallRow
 from db.cinemas.models import Showtime as ShowtimeRow
 from db.cinemas.models import ShowtimePrice as PriceRow
-from db.cinemas.queries import available_counts_query, cinema_today, local_midnight
+from db.cinemas.queries import (
+    available_counts_query,
+    cinema_today,
+    local_midnight,
+    seat_states_query,
+)
 from graph.cinemas.loaders import ContextLoader
 from graph.errors import bad_input
 from graph.pagination import DEFAULT_PAGE, Connection, PageArgs, build_connection, decode_cursor
@@ -166,6 +171,19 @@ class PricesByShowtimeLoader(ContextLoader[int, list[ShowtimePrice]]):
                     price=Money(amount=row.amount, currency=row.currency),
                 )
             )
+        return [found.get(k, []) for k in keys]
+
+
+class SeatStatesByShowtimeLoader(ContextLoader[int, list[Any]]):
+    """Every seat of each showtime with its status for this request's viewer, in drawing
+    order, plus the showtime's sequence: one statement for any number of seat maps."""
+
+    async def batch_load_fn(self, keys: list[int]) -> list[list[Any]]:
+        viewer = await self.context.viewer()
+        stmt, params = seat_states_query(keys, viewer.id if viewer else None)
+        found: dict[int, list[Any]] = defaultdict(list)
+        for row in await self.context.db.fetch_static(stmt, params):
+            found[row.showtime_id].append(row)
         return [found.get(k, []) for k in keys]
 
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from db.cinemas.codes import STATUS_CHARS, SeatStatus, SeatType, ShowtimeStatus
-from db.cinemas.queries import seat_states_query
 from graph.cinemas.types import Cinema, CinemaError, Hall
 from graph.context import Info
 from graph.relay import Node, to_global_id
@@ -151,7 +150,7 @@ class Showtime(Node):
         # dict lookups instead of enum construction, cached global IDs.
         out: list[SeatRow] = []
         by_label: dict[str, list[SeatMapSeat]] = {}
-        for pk, label, number, kind, _x, _y, _blocked, status, mine, _seq in rows:
+        for pk, label, number, kind, _x, _y, _blocked, status, mine, _seq, _showtime in rows:
             seats = by_label.get(label)
             if seats is None:
                 seats = by_label[label] = []
@@ -197,16 +196,14 @@ class Showtime(Node):
 async def _seat_states(
     info: Info, showtime_pk: int, with_prices: bool = True
 ) -> tuple[list[Any], list[ShowtimePrice]]:
-    """One statement for seats + occupancy + sequence, and (batched) the prices."""
-    from graph.showtimes.loaders import PricesByShowtimeLoader
+    """Seats + occupancy + sequence and the prices, each batched across showtimes."""
+    from graph.showtimes.loaders import PricesByShowtimeLoader, SeatStatesByShowtimeLoader
 
-    viewer = await info.context.viewer()
-    stmt, params = seat_states_query(showtime_pk, viewer.id if viewer else None)
+    states = info.context.loader(SeatStatesByShowtimeLoader).load(showtime_pk)
     if not with_prices:
-        return list(await info.context.db.fetch_static(stmt, params)), []
+        return list(await states), []
     rows, prices = await asyncio.gather(
-        info.context.db.fetch_static(stmt, params),
-        info.context.loader(PricesByShowtimeLoader).load(showtime_pk),
+        states, info.context.loader(PricesByShowtimeLoader).load(showtime_pk)
     )
     return list(rows), prices
 

@@ -77,3 +77,26 @@ async def test_showtimes_statement_count_is_flat(gql: GraphQLClient, db: Databas
     assert small == large, "\n\n".join(log_large)
     # count, page, movies, halls, cinemas, availability, prices
     assert large <= 7, "\n\n".join(log_large)
+
+
+SEAT_MAPS = """
+query ($first: Int) {
+  showtimes(first: $first) {
+    edges { node {
+      availableSeatCount
+      seatMap { sequence rows { label seats { id status price { amount } heldByMe } } }
+      seatStatuses { statuses sequence }
+    } }
+  }
+}
+"""
+
+
+async def test_seat_maps_of_a_page_are_batched(gql: GraphQLClient, db: Database) -> None:
+    await build(db, cinemas=5, shows_per_hall=10)
+    small, n_small, _ = await count(gql, SEAT_MAPS, 5)
+    large, n_large, log_large = await count(gql, SEAT_MAPS, 50)
+    assert (n_small, n_large) == (5, 50)
+    assert small == large, "\n\n".join(log_large)
+    # count, page, availability, seat states, prices
+    assert large <= 5, "\n\n".join(log_large)
