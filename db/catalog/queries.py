@@ -170,23 +170,14 @@ def _count_all() -> Executable:
     return select(func.count()).select_from(Movie).where(*movie_conditions(DEFAULT_FILTER))
 
 
-def list_movies(
-    f: MovieFilter, sort: MovieSort, offset: int, limit: int, with_genres: bool = False
-) -> Executable:
-    """A page of movies; each row also carries `total_count`, the size of the whole list
-    (a window count, so a page needs no separate count unless it is empty), and with
-    `with_genres` the movie's genres as `genre_ids` / `genre_names` arrays by name."""
-    stmt, params = list_movies_query(f, sort, offset, limit, with_genres)
-    return stmt.params(params) if params else stmt
-
-
 def list_movies_query(
     f: MovieFilter, sort: MovieSort, offset: int, limit: int, with_genres: bool = False
 ) -> tuple[Select[*tuple[Any, ...]], dict[str, Any]]:
-    """`list_movies` as a statement and its parameters, to run with
-    `Database.fetch(stmt, params)`: without filters the statement is built once and keeps its
-    memoized cache key, which a `.params()` copy computes again on every request (~0.7 ms of
-    CPU for this statement)."""
+    """A page of movies and its parameters; each row also carries `total_count`, the size of
+    the whole list (a window count, so a page needs no separate count unless it is empty),
+    and with `with_genres` the movie's genres as `genre_ids` / `genre_names` arrays by name.
+    Without filters the statement is built once and keeps its memoized cache key, which a
+    `.params()` copy computes again on every request (~0.7 ms of CPU for this statement)."""
     if f == DEFAULT_FILTER:
         return _list_all(sort, with_genres), {"offset": offset, "limit": limit}
     stmt = (

@@ -13,7 +13,6 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     DateTime,
-    Executable,
     Select,
     SQLColumnExpression,
     and_,
@@ -114,15 +113,11 @@ def _seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
     )
 
 
-def available_counts(showtime_ids: list[int]) -> Executable:
-    """(showtime id, available seats) for many showtimes in one statement."""
-    return _available_counts().params(ids=list(showtime_ids))
-
-
 def available_counts_query(
     showtime_ids: list[int],
 ) -> tuple[Select[*tuple[Any, ...]], dict[str, Any]]:
-    """`available_counts` as a statement built once and its parameters."""
+    """(showtime id, available seats) for many showtimes in one statement, built once, and
+    its parameters."""
     return _available_counts(), {"ids": list(showtime_ids)}
 
 
