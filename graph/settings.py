@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # A worker whose event loop is silent this long is killed and replaced (graph/supervisor.py).
+    worker_timeout_seconds: float = 30.0
+    # Proxies (comma-separated IPs/networks, "*" = any) whose X-Forwarded-For/-Proto is
+    # believed; empty = none: the client address is the TCP peer.
+    forwarded_allow_ips: str = ""
     max_concurrent_requests: int = 4
 
     jwt_secret: str | None = None
@@ -42,9 +47,22 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 4000
     max_query_cost: int = 50_000
+    max_fragment_spreads: int = 200
+    max_duplicate_fields: int = 50
     max_list_input: int = 100
+    # Per operation: execution stops with a TIMEOUT error after this long (0 = no limit).
+    operation_timeout_seconds: float = 10.0
+    max_response_bytes: int = 8 * 1024 * 1024
+    max_ws_connections_per_address: int = 200
+    max_ws_connections: int = 5000
 
+    # Sign-in limits (docs/accounts.md, "Rate limits"): attempts per client address per
+    # minute; attempts per account (any address) per hour; consecutive failures per
+    # (account, address) before an exponential backoff starts, and its ceiling.
     login_rate_per_minute: int = 10
+    login_account_rate_per_hour: int = 100
+    login_backoff_free_failures: int = 5
+    login_backoff_max_seconds: int = 900
     register_rate_per_minute: int = 5
 
     hold_ttl_seconds: int = 600

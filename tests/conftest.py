@@ -35,13 +35,11 @@ def pg_server() -> Iterator[Any]:
 
     data_dir = Path(os.environ.get("MARQUEE_TEST_DATA_DIR", ROOT / ".marquee" / "test-pg"))
     server = EmbeddedPostgres(data_dir)
-    was_running = (data_dir / "postmaster.pid").exists()
     server.start()
     yield server
-    # Developers' parallel runs share one server, so it is left running for them; in CI
-    # (CI=true) the run that started it stops it, leaving no process behind.
-    if os.environ.get("CI") and not was_running:
-        server.stop()
+    # Parallel runs share one server; the last run to end stops it, so no process is left
+    # (nor while another client, such as a run that holds no claim, is still connected).
+    server.release(unless_in_use=True)
 
 
 def _admin_url(pg_server: Any) -> str:
