@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck pytest schema bench clean-data
+.PHONY: run test check lint typecheck pytest fuzz schema bench clean-data
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## Long, random fuzz of the whole schema (make test runs a short derandomized one);
+## FUZZ_EXAMPLES examples per root field and role (docs/security.md)
+FUZZ_EXAMPLES ?= 100
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -m fuzz tests/fuzz $(PYTEST_ARGS)
 
 ## Regenerate the committed schema.graphql
 schema: $(STAMP)
