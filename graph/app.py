@@ -33,6 +33,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 import db.session as db_session
 from db.session import Database, create_engine
+from graph.accounts.revocations import start_session_revocations
 from graph.auth import bearer_token
 from graph.booking.subscriptions import start_seat_hub
 from graph.booking.sweeper import start_sweeper
@@ -51,7 +52,12 @@ LATENCY = Histogram("marquee_http_request_seconds", "HTTP request latency")
 # Domains with background services (the realtime listener, the hold sweeper) register
 # start-up hooks here: each gets the app state and returns an async cleanup callable.
 StartupHook = Callable[[Any], Awaitable[Callable[[], Awaitable[None]]]]
-STARTUP_HOOKS: list[StartupHook] = [start_seat_hub, start_sweeper, tune_gc]
+STARTUP_HOOKS: list[StartupHook] = [
+    start_seat_hub,
+    start_session_revocations,
+    start_sweeper,
+    tune_gc,
+]
 
 
 class TextWebSocketAdapter(ASGIWebSocketAdapter):

@@ -36,7 +36,11 @@ class InvalidToken(Exception):
     pass
 
 
-def create_access_token(user_id: int, role: str, settings: Settings) -> str:
+def create_access_token(
+    user_id: int, role: str, settings: Settings, *, session_id: uuid.UUID | None = None
+) -> str:
+    """A signed access token. `session_id` (claim `sid`) is the refresh-token family it was
+    issued with: revoking the family ends the token too (graph/accounts/revocations.py)."""
     now = datetime.now(UTC)
     claims = {
         "sub": str(user_id),
@@ -46,6 +50,8 @@ def create_access_token(user_id: int, role: str, settings: Settings) -> str:
         "exp": now + timedelta(seconds=settings.access_token_ttl_seconds),
         "jti": uuid.uuid4().hex,
     }
+    if session_id is not None:
+        claims["sid"] = session_id.hex
     return jwt.encode(claims, settings.secret(), algorithm=settings.jwt_algorithm)
 
 
@@ -64,6 +70,17 @@ def decode_access_token(token: str, settings: Settings) -> dict[str, Any]:
     if claims.get("type") != "access":
         raise InvalidToken("The access token is invalid.")
     return claims
+
+
+def session_id_of(claims: dict[str, Any]) -> uuid.UUID | None:
+    """The token's session (refresh-token family), or None for a token issued without one."""
+    sid = claims.get("sid")
+    if sid is None:
+        return None
+    try:
+        return uuid.UUID(hex=str(sid))
+    except ValueError as exc:
+        raise InvalidToken("The access token is invalid.") from exc
 
 
 def bearer_token(header: str | None) -> str | None:

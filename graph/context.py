@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import strawberry
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 
-from db.accounts.models import User
+from db.accounts.queries import viewer_row, viewer_row_and_session
 from db.session import Database
-from graph.auth import InvalidToken, Viewer, decode_access_token
+from graph.accounts.revocations import REVOCATIONS_SERVICE, SessionRevocations
+from graph.auth import InvalidToken, Viewer, decode_access_token, session_id_of
 from graph.errors import unauthenticated
 from graph.settings import Settings
 
@@ -68,14 +68,26 @@ class Context:
             try:
                 claims = decode_access_token(self.token, self.settings)
                 user_id = int(claims["sub"])
+                session_id = session_id_of(claims)
             except (InvalidToken, ValueError) as exc:
                 raise unauthenticated(str(exc)) from exc
+            # Ended sessions (logout, refresh-token re-use): the process's cache answers
+            # while it is live; otherwise the row's statement asks PostgreSQL too.
+            revocations: SessionRevocations | None = self.services.get(REVOCATIONS_SERVICE)
+            if session_id is None:
+                stmt = viewer_row(user_id)
+            elif revocations is not None and revocations.live:
+                if revocations.is_ended(session_id.hex):
+                    raise unauthenticated("This session has ended; sign in again.")
+                stmt = viewer_row(user_id)
+            else:
+                stmt = viewer_row_and_session(user_id, session_id)
             # The whole row: `me` reuses it, so a signed-in `me` costs one statement.
-            row = await self.db.fetch_one(
-                select(User.__table__).where(User.id == user_id, User.is_active.is_(True))
-            )
+            row = await self.db.fetch_one(stmt)
             if row is None:
                 raise unauthenticated("This account is not active.")
+            if session_id is not None and row._mapping.get("session_ended"):
+                raise unauthenticated("This session has ended; sign in again.")
             # "Sign out everywhere" and password changes end access tokens issued before.
             cutoff = row.sessions_valid_after
             if cutoff is not None and int(claims["iat"]) < int(cutoff.timestamp()):

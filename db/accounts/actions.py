@@ -89,13 +89,13 @@ async def sign_up(
     password: str,
     full_name: str | None,
     refresh_ttl_days: int,
-) -> tuple[User, str]:
+) -> tuple[User, tokens.IssuedToken]:
     """Register and sign in: the new user and a refresh token of a new family."""
     user = await register(
         session, username=username, email=email, password=password, full_name=full_name
     )
-    raw = await tokens.issue_refresh_token(session, user.id, ttl_days=refresh_ttl_days)
-    return user, raw
+    token = await tokens.issue_refresh_token(session, user.id, ttl_days=refresh_ttl_days)
+    return user, token
 
 
 async def _flush_unique(session: AsyncSession) -> None:
@@ -151,11 +151,11 @@ def _bad_credentials() -> DomainError:
 
 async def login(
     session: AsyncSession, *, login: str, password: str, refresh_ttl_days: int
-) -> tuple[User, str]:
+) -> tuple[User, tokens.IssuedToken]:
     """Sign in: the user and a refresh token of a new family."""
     user = await authenticate(session, login=login, password=password)
-    raw = await tokens.issue_refresh_token(session, user.id, ttl_days=refresh_ttl_days)
-    return user, raw
+    token = await tokens.issue_refresh_token(session, user.id, ttl_days=refresh_ttl_days)
+    return user, token
 
 
 async def _get_user(session: AsyncSession, user_id: int, field: str | None = None) -> User:
@@ -231,7 +231,7 @@ async def change_password(
     current_password: str,
     new_password: str,
     refresh_ttl_days: int,
-) -> tuple[User, str]:
+) -> tuple[User, tokens.IssuedToken]:
     """Set a new password and end every other session: all refresh tokens are revoked and
     the caller gets a fresh one."""
     user = await _get_user(session, user_id)
@@ -250,9 +250,9 @@ async def change_password(
     v.raise_if_any()
     user.password_hash = hash_password(new_password)
     await tokens.revoke_all(session, user.id)
-    raw = await tokens.issue_refresh_token(session, user.id, ttl_days=refresh_ttl_days)
+    token = await tokens.issue_refresh_token(session, user.id, ttl_days=refresh_ttl_days)
     await session.refresh(user)
-    return user, raw
+    return user, token
 
 
 async def set_user_role(session: AsyncSession, *, actor_id: int, user_id: int, role: str) -> User:

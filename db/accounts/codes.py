@@ -1,4 +1,4 @@
-"""Error codes of the accounts domain."""
+"""Error codes of the accounts domain, and its NOTIFY channel."""
 
 from enum import StrEnum
 
@@ -24,3 +24,8 @@ class Gender(StrEnum):
     MALE = "MALE"
     OTHER = "OTHER"
     UNDISCLOSED = "UNDISCLOSED"
+
+
+# Ended sessions (refresh-token families) are announced on this channel: every app instance
+# keeps the recently ended ones in memory and refuses their access tokens (docs/accounts.md).
+SESSION_CHANNEL = "session_revocations"

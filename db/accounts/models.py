@@ -14,12 +14,14 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     Numeric,
     String,
     Text,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import CITEXT
 from sqlalchemy.orm import Mapped, mapped_column
@@ -70,6 +72,15 @@ class RefreshToken(Base):
     rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+    __table_args__ = (
+        # Each instance loads the sessions ended in the last access-token lifetime at start.
+        Index(
+            "ix_refresh_tokens_revoked_at",
+            "revoked_at",
+            postgresql_where=text("revoked_at IS NOT NULL"),
+        ),
+    )
+
 
 class RateLimit(Base):
     """Fixed-window attempt counters (login, registration), shared by every instance.
@@ -82,3 +93,16 @@ class RateLimit(Base):
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     hits: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class LoginBackoff(Base):
+    """Consecutive failed sign-ins per (account, client address) and when the next attempt
+    may come (exponential backoff, db/accounts/ratelimit.py). UNLOGGED like rate_limits."""
+
+    __tablename__ = "login_backoff"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -12,11 +12,11 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import case, delete, func
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.accounts.models import RateLimit
+from db.accounts.models import LoginBackoff, RateLimit, User
 
 # Old rows are swept now and then by whoever counts, instead of by a background job.
 SWEEP_PROBABILITY = 0.01
@@ -63,3 +63,91 @@ async def hit(
         ends = rows[0].window_start + timedelta(seconds=window_seconds)
         retry = max(1, math.ceil((ends - datetime.now(UTC)).total_seconds()))
     return Verdict(allowed=allowed, retry_after_seconds=retry, counts=counts)
+
+
+# --- sign-in: whose account, and an exponential backoff per (account, client address) ---
+
+
+async def account_key(session: AsyncSession, login: str) -> str:
+    """The rate-limit key of the account a login names: its user id, so `alice` and
+    `alice@example.com` share one budget; the normalised login when no account has it.
+    The caller does the same work either way and tells nobody which it was."""
+    login = login.strip()
+    if 0 < len(login) <= MAX_KEY_LENGTH:
+        user_id = await session.scalar(
+            select(User.id).where((User.username == login) | (User.email == login)).limit(1)
+        )
+        if user_id is not None:
+            return f"user:{user_id}"
+    return f"login:{login.lower()}"
+
+
+# The first wait once the free attempts are used up; each further failure doubles it.
+FIRST_WAIT_SECONDS = 5
+
+
+def backoff_seconds(failures: int, *, free: int, ceiling: int) -> int:
+    """How long the next attempt waits after `failures` consecutive failures: the first
+    `free` attempts come without waiting, then 5 s, 10 s, 20 s … doubling up to `ceiling`."""
+    if failures < free:
+        return 0
+    return int(min(ceiling, FIRST_WAIT_SECONDS * 2 ** min(failures - free, 30)))
+
+
+async def backoff_attempt(
+    session: AsyncSession, key: str, *, free: int, ceiling: int, forget_seconds: int = 3600
+) -> int:
+    """Admit one sign-in attempt for `key` (an account and a client address): 0 when it
+    may proceed, else the seconds until it may.
+
+    An admitted attempt is counted as a failure at once (and the next allowed time moved
+    accordingly), so parallel attempts cannot slip past the count; `backoff_success` clears
+    it when the password was right. Refused attempts do not count. A record whose last
+    failure is older than `forget_seconds` starts over."""
+    key = key[:MAX_KEY_LENGTH]
+    stmt = insert(LoginBackoff).values(
+        key=key, failures=0, next_attempt_at=func.now(), updated_at=func.now()
+    )
+    # A no-op update that locks the row (new or old) and returns it with the clock.
+    row = (
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[LoginBackoff.key], set_={"key": stmt.excluded.key}
+            ).returning(
+                LoginBackoff.failures,
+                LoginBackoff.next_attempt_at,
+                LoginBackoff.updated_at,
+                func.now().label("now"),
+            )
+        )
+    ).one()
+    now: datetime = row.now
+    if row.next_attempt_at > now:
+        allowed_at: datetime = row.next_attempt_at
+        return max(1, math.ceil((allowed_at - now).total_seconds()))
+    fresh = row.updated_at < now - timedelta(seconds=forget_seconds)
+    failures = 1 if fresh else row.failures + 1
+    wait = backoff_seconds(failures, free=free, ceiling=ceiling)
+    await session.execute(
+        update(LoginBackoff)
+        .where(LoginBackoff.key == key)
+        .values(
+            failures=failures,
+            next_attempt_at=now + timedelta(seconds=wait),
+            updated_at=now,
+        )
+    )
+    return 0
+
+
+async def backoff_success(session: AsyncSession, key: str) -> None:
+    """The password was right: the (account, address) record starts over."""
+    await session.execute(delete(LoginBackoff).where(LoginBackoff.key == key[:MAX_KEY_LENGTH]))
+
+
+async def sweep_backoff(session: AsyncSession, older_than_seconds: int = 86400) -> None:
+    await session.execute(
+        delete(LoginBackoff).where(
+            LoginBackoff.updated_at < func.now() - timedelta(seconds=older_than_seconds)
+        )
+    )

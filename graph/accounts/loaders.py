@@ -25,13 +25,16 @@ USER_COLUMNS = (
 
 
 class UserByIdLoader(DataLoader[int, User | None]):
-    """Public profiles by user id (inactive users included: their reviews stay)."""
+    """Users by id as the viewer may see them (User.from_row): the public profile, plus the
+    private fields for the user themself and for staff. Inactive users included: their
+    reviews stay."""
 
     def __init__(self, context: Context) -> None:
         super().__init__()
         self.context = context
 
     async def batch_load_fn(self, keys: list[int]) -> list[User | None]:
+        viewer = await self.context.viewer()
         rows = await self.context.db.fetch(select(*USER_COLUMNS).where(UserRow.id.in_(keys)))
-        found = {row.id: User.from_row(row) for row in rows}
+        found = {row.id: User.from_row(row, viewer) for row in rows}
         return [found.get(k) for k in keys]

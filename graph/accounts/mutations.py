@@ -20,7 +20,12 @@ from graph.accounts.inputs import (
     SetUserRoleInput,
     UpdateProfileInput,
 )
-from graph.accounts.ratelimit import enforce
+from graph.accounts.ratelimit import (
+    enforce_login,
+    enforce_profile_change,
+    enforce_register,
+    login_succeeded,
+)
 from graph.accounts.types import (
     AccountError,
     AuthPayload,
@@ -42,11 +47,13 @@ def _errors(exc: DomainError) -> list[AccountError]:
     return payload_errors(exc, AccountError, AccountErrorCode)
 
 
-def _signed_in(ctx: Context, user: UserRow, refresh_token: str) -> AuthPayload:
+def _signed_in(ctx: Context, user: UserRow, token: tokens.IssuedToken) -> AuthPayload:
     ctx.set_viewer(Viewer(id=user.id, username=user.username, role=user.role))
     return AuthPayload(
-        access_token=create_access_token(user.id, user.role, ctx.settings),
-        refresh_token=refresh_token,
+        access_token=create_access_token(
+            user.id, user.role, ctx.settings, session_id=token.family_id
+        ),
+        refresh_token=token.raw,
         user=Me.from_row(user),
     )
 
@@ -56,7 +63,7 @@ class Mutation:
     @strawberry.mutation(description="Create an account and sign in.")
     async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
         ctx = info.context
-        await enforce(ctx, "register", input.email, ctx.settings.register_rate_per_minute)
+        await enforce_register(ctx, input.email)
         try:
             async with ctx.db.transaction() as session:
                 user, refresh = await actions.sign_up(
@@ -74,7 +81,7 @@ class Mutation:
     @strawberry.mutation(description="Sign in with a username or e-mail and a password.")
     async def login(self, info: Info, input: LoginInput) -> AuthPayload:
         ctx = info.context
-        await enforce(ctx, "login", input.login, ctx.settings.login_rate_per_minute)
+        backoff_key = await enforce_login(ctx, input.login)
         try:
             async with ctx.db.transaction() as session:
                 user, refresh = await actions.login(
@@ -85,6 +92,7 @@ class Mutation:
                 )
         except DomainError as exc:
             return AuthPayload(errors=_errors(exc))
+        await login_succeeded(ctx, backoff_key)
         return _signed_in(ctx, user, refresh)
 
     @strawberry.mutation(
@@ -101,12 +109,13 @@ class Mutation:
         if rotation.error is not None:
             return AuthPayload(errors=_errors(rotation.error))
         assert rotation.user is not None
-        assert rotation.refresh_token is not None
-        return _signed_in(ctx, rotation.user, rotation.refresh_token)
+        assert rotation.token is not None
+        return _signed_in(ctx, rotation.user, rotation.token)
 
     @strawberry.mutation(
-        description="End a session (its refresh token) or all sessions. Access tokens already "
-        "issued stay valid until they expire (at most the access-token lifetime)."
+        description="End a session (its refresh token) or all sessions; the access tokens of "
+        "the ended sessions stop working too. Ending all sessions needs a signed-in viewer or "
+        "a live (unused, unexpired) refresh token."
     )
     async def logout(self, info: Info, input: LogoutInput) -> LogoutPayload:
         ctx = info.context
@@ -137,6 +146,8 @@ class Mutation:
             for key in actions.PROFILE_FIELDS
             if getattr(input, key) is not strawberry.UNSET
         }
+        if "email" in changes or "username" in changes:
+            await enforce_profile_change(ctx, viewer.id, changes.get("email"))
         try:
             async with ctx.db.transaction() as session:
                 user = await actions.update_profile(session, user_id=viewer.id, changes=changes)
@@ -167,8 +178,10 @@ class Mutation:
         except DomainError as exc:
             return ChangePasswordPayload(errors=_errors(exc))
         return ChangePasswordPayload(
-            access_token=create_access_token(user.id, user.role, ctx.settings),
-            refresh_token=refresh,
+            access_token=create_access_token(
+                user.id, user.role, ctx.settings, session_id=refresh.family_id
+            ),
+            refresh_token=refresh.raw,
             user=Me.from_row(user),
         )
 
@@ -187,7 +200,7 @@ class Mutation:
         except DomainError as exc:
             return SetUserRolePayload(errors=_errors(exc))
         ctx.reset_loaders()
-        return SetUserRolePayload(user=User.from_row(user))
+        return SetUserRolePayload(user=User.from_row(user, viewer))
 
     @strawberry.mutation(
         description="Activate or deactivate an account (administrators only). A deactivated "
@@ -206,4 +219,4 @@ class Mutation:
         except DomainError as exc:
             return SetUserActivePayload(errors=_errors(exc))
         ctx.reset_loaders()
-        return SetUserActivePayload(user=User.from_row(user), is_active=user.is_active)
+        return SetUserActivePayload(user=User.from_row(user, viewer), is_active=user.is_active)

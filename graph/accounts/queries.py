@@ -59,6 +59,7 @@ class Query:
     ) -> Connection[User]:
         args = PageArgs(first=first, after=after, last=last, before=before)
         db = info.context.db
+        viewer = await info.context.viewer()
         where: ColumnElement[bool] = true()
         if search:
             pattern = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%") + "%"
@@ -77,6 +78,6 @@ class Query:
             rows = await db.fetch(
                 select(*USER_COLUMNS).where(where).order_by(UserRow.id).offset(offset).limit(limit)
             )
-            return [User.from_row(row) for row in rows]
+            return [User.from_row(row, viewer) for row in rows]
 
         return await paginate(args, count, fetch)

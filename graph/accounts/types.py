@@ -13,36 +13,68 @@ from graph.pagination import Connection
 from graph.relay import Node, to_global_id
 
 if TYPE_CHECKING:
+    from graph.auth import Viewer
     from graph.catalog.enums import WatchlistStatus
     from graph.catalog.types import Movie, WatchlistEntry
 
 
-@strawberry.type(description="A person with an account.")
+# What others see of a user who gave no full name (the username is private).
+ANONYMOUS_DISPLAY_NAME = "Marquee member"
+
+
+def display_name(full_name: str | None) -> str:
+    return (full_name or "").strip() or ANONYMOUS_DISPLAY_NAME
+
+
+@strawberry.type(
+    description="A person with an account. Everyone sees the public profile (displayName, "
+    "fullName, avatarUrl); username, role, bio and createdAt are shown only to the user "
+    "themself and to staff, and are null for everyone else."
+)
 class User(Node):
     pk: strawberry.Private[int]
-    username: str = strawberry.field(description="Unique, case-insensitive handle.")
-    full_name: str | None = strawberry.field(description="Full name.")
-    avatar_url: str | None = strawberry.field(description="Avatar image URL.")
-    bio: str | None = strawberry.field(description="A short text about the user.")
-    role: Role = strawberry.field(description="CUSTOMER, MANAGER or ADMIN.")
-    created_at: datetime = strawberry.field(description="When the account was created.")
+    display_name: str = strawberry.field(
+        description="The name shown with the user's reviews: the full name, or a neutral "
+        f'"{ANONYMOUS_DISPLAY_NAME}" when none is given.'
+    )
+    full_name: str | None = strawberry.field(description="Full name (public).")
+    avatar_url: str | None = strawberry.field(description="Avatar image URL (public).")
+    username: str | None = strawberry.field(
+        description="Unique, case-insensitive handle (the user themself and staff only)."
+    )
+    bio: str | None = strawberry.field(
+        description="A short text about the user (the user themself and staff only)."
+    )
+    role: Role | None = strawberry.field(
+        description="CUSTOMER, MANAGER or ADMIN (the user themself and staff only)."
+    )
+    created_at: datetime | None = strawberry.field(
+        description="When the account was created (the user themself and staff only)."
+    )
 
     @classmethod
-    def from_row(cls, row: Any) -> User:
+    def from_row(cls, row: Any, viewer: Viewer | None = None) -> User:
+        """The user as `viewer` may see them: private fields only for the user themself and
+        for staff (decided here, once per object, so the fields stay plain attributes)."""
+        private = viewer is not None and (viewer.is_staff or viewer.id == row.id)
         return cls(
             id=strawberry.ID(to_global_id("User", row.id)),
             pk=row.id,
-            username=row.username,
+            display_name=display_name(row.full_name),
             full_name=row.full_name,
             avatar_url=row.avatar_url,
-            bio=row.bio,
-            role=Role(row.role),
-            created_at=row.created_at,
+            username=row.username if private else None,
+            bio=row.bio if private else None,
+            role=Role(row.role) if private else None,
+            created_at=row.created_at if private else None,
         )
 
 
 @strawberry.type(description="The signed-in user, with private fields.")
 class Me(User):
+    username: str = strawberry.field(description="Unique, case-insensitive handle.")
+    role: Role = strawberry.field(description="CUSTOMER, MANAGER or ADMIN.")
+    created_at: datetime = strawberry.field(description="When the account was created.")
     email: str = strawberry.field(description="E-mail address (private).")
     birth_date: date | None = strawberry.field(description="Birth date (private).")
     gender: Gender | None = strawberry.field(description="Gender (private).")
@@ -80,10 +112,12 @@ class Me(User):
         return await viewer_watchlist(info, self.pk, status, first, after)
 
     @classmethod
-    def from_row(cls, row: Any) -> Me:
+    def from_row(cls, row: Any, viewer: Viewer | None = None) -> Me:
+        """Only ever built for the signed-in user themself (`viewer` is not consulted)."""
         return cls(
             id=strawberry.ID(to_global_id("User", row.id)),
             pk=row.id,
+            display_name=display_name(row.full_name),
             username=row.username,
             full_name=row.full_name,
             avatar_url=row.avatar_url,

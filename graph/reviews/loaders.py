@@ -90,7 +90,7 @@ class ReviewsByMovieIdLoader(_ContextLoader[ReviewPageKey, Connection[Review]]):
                     user_id = row["user_id"]
                     if user_id not in primed:
                         primed.add(user_id)
-                        users.prime(user_id, User.from_row(_Prefixed(row, "author_")))
+                        users.prime(user_id, User.from_row(_Prefixed(row, "author_"), viewer))
             for movie_id in movie_ids:
                 results[(movie_id, sort, offset, limit)] = build_connection(
                     items.get(movie_id, []), offset, totals.get(movie_id, 0)

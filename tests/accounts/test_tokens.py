@@ -252,3 +252,86 @@ async def test_logout_all_sessions_also_ends_earlier_access_tokens(
     # signing in again works
     fresh = await _login(gql, "allout")
     assert (await gql.execute(ME, token=fresh["accessToken"]))["me"] == {"username": "allout"}
+
+
+async def _me_code(gql: GraphQLClient, access_token: str) -> str | None:
+    """None when `me` answers, else the top-level error code."""
+    body = await gql.raw(ME, token=access_token)
+    if not body.get("errors"):
+        return None
+    code: str = body["errors"][0]["extensions"]["code"]
+    return code
+
+
+async def test_a_dead_refresh_token_cannot_end_all_sessions(
+    gql: GraphQLClient, db: SharedConnectionDatabase
+) -> None:
+    await create_user(db, username="sleeper")
+    other = await _login(gql, "sleeper")  # the session that must survive
+    rotated = (await _login(gql, "sleeper"))["refreshToken"]
+    assert (await _refresh(gql, rotated))["errors"] == []
+    revoked = (await _login(gql, "sleeper"))["refreshToken"]
+    await gql.execute(LOGOUT, {"input": {"refreshToken": revoked}})
+    expired = (await _login(gql, "sleeper"))["refreshToken"]
+    async with db.transaction() as session:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.token_hash == hash_token(expired))
+            .values(expires_at=func.now() - timedelta(seconds=1))
+        )
+    for dead in (rotated, revoked, expired):
+        payload = (
+            await gql.execute(LOGOUT, {"input": {"refreshToken": dead, "allSessions": True}})
+        )["logout"]
+        assert _codes(payload) == ["INVALID_TOKEN"], dead
+        assert payload["sessionsEnded"] == 0
+    assert await _me_code(gql, other["accessToken"]) is None
+    assert (await _refresh(gql, other["refreshToken"]))["errors"] == []
+
+
+async def test_reuse_detection_ends_the_family_access_tokens(
+    gql: GraphQLClient, db: SharedConnectionDatabase
+) -> None:
+    await create_user(db, username="copied")
+    first = await _login(gql, "copied")
+    other = await _login(gql, "copied")
+    second = await _refresh(gql, first["refreshToken"])
+    assert await _me_code(gql, second["accessToken"]) is None
+    assert _codes(await _refresh(gql, first["refreshToken"])) == ["INVALID_TOKEN"]  # re-use
+    # Every access token of the family dies with it, the thief's and the client's ...
+    assert await _me_code(gql, first["accessToken"]) == "UNAUTHENTICATED"
+    assert await _me_code(gql, second["accessToken"]) == "UNAUTHENTICATED"
+    # ... and another session of the same user is untouched.
+    assert await _me_code(gql, other["accessToken"]) is None
+
+
+async def test_logout_one_session_ends_its_access_token(
+    gql: GraphQLClient, db: SharedConnectionDatabase
+) -> None:
+    await create_user(db, username="twodevices")
+    phone = await _login(gql, "twodevices")
+    laptop = await _login(gql, "twodevices")
+    payload = (await gql.execute(LOGOUT, {"input": {"refreshToken": phone["refreshToken"]}}))[
+        "logout"
+    ]
+    assert payload == {"sessionsEnded": 1, "errors": []}
+    body = await gql.raw(ME, token=phone["accessToken"])
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "session has ended" in body["errors"][0]["message"]
+    assert await _me_code(gql, laptop["accessToken"]) is None
+
+
+async def test_logout_all_sessions_ends_access_tokens_issued_the_same_second(
+    gql: GraphQLClient, db: SharedConnectionDatabase
+) -> None:
+    await create_user(db, username="quick")
+    a = await _login(gql, "quick")
+    b = await _login(gql, "quick")
+    payload = (
+        await gql.execute(
+            LOGOUT, {"input": {"refreshToken": a["refreshToken"], "allSessions": True}}
+        )
+    )["logout"]
+    assert payload["sessionsEnded"] == 2
+    for tokens in (a, b):
+        assert await _me_code(gql, tokens["accessToken"]) == "UNAUTHENTICATED"

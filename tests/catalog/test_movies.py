@@ -249,7 +249,7 @@ async def test_node_resolves_movie_and_genre(gql: GraphQLClient, db: Database) -
 
 
 PREFETCH_SHAPES = """
-fragment R on Review { rating author { username } }
+fragment R on Review { rating author { id username } }
 query ($n: Int, $sort: ReviewSort) {
   plain: movies(sort: TITLE) { edges { node { title genres { name }
     reviews(first: $n, sort: $sort) { totalCount edges { node { ...R } } } } } }
@@ -276,14 +276,18 @@ async def test_prefetched_relations_match_loaded_ones(gql: GraphQLClient, db: Da
     assert first["genres"] == [{"name": "Drama"}]
     assert first["reviews"]["totalCount"] == 2
     assert [e["node"] for e in first["reviews"]["edges"]] == [
-        {"rating": 9, "author": {"username": "alice_p"}},
+        # usernames are private: shown to the user themself and to staff only
+        {"rating": 9, "author": {"id": to_global_id("User", alice.id), "username": None}},
         {"rating": 3, "author": None},
     ]
     as_bob = await gql.execute(
         PREFETCH_SHAPES, {"n": 5, "sort": "LOWEST"}, token=gql.token_for(bob)
     )
     mine = as_bob["plain"]["edges"][0]["node"]["reviews"]["edges"][0]["node"]
-    assert mine == {"rating": 3, "author": {"username": "bob_p"}}
+    assert mine == {
+        "rating": 3,
+        "author": {"id": to_global_id("User", bob.id), "username": "bob_p"},
+    }
     split = data["split"]["edges"][0]["node"]
     assert split["top"]["edges"][0]["node"]["rating"] == 9
     assert split["low"]["edges"][0]["node"]["rating"] == 3
