@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from graph.catalog import cli as catalog_cli
@@ -98,8 +99,37 @@ class _Stop(BaseException):
     """A stop signal arrived before the workers were running."""
 
 
-def _raise_stop(signum: int, frame: object) -> None:
-    raise _Stop(signum)
+class _StopSignals:
+    """Until the supervisor takes over, a stop signal unwinds `marquee serve` through its
+    `finally` (which stops the embedded PostgreSQL); while PostgreSQL is starting, the
+    signal is held and acted on as soon as the start is complete, so that a half-started
+    server is never left behind."""
+
+    def __init__(self) -> None:
+        self._holding = False
+        self._pending: int | None = None
+
+    def install(self, signals: tuple[signal.Signals, ...]) -> None:
+        # Explicitly: a background job of a non-interactive shell starts with SIGINT
+        # ignored, and Python then installs no KeyboardInterrupt handler.
+        for sig in signals:
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self._holding:
+            self._pending = signum
+        else:
+            raise _Stop(signum)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+        if self._pending is not None:
+            raise _Stop(self._pending)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -107,15 +137,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from graph.runtime import database_url, embedded_server
     from graph.supervisor import STOP_SIGNALS, WorkerBootError, serve
 
-    # Installed explicitly (a background job of a non-interactive shell starts with SIGINT
-    # ignored) and before the embedded PostgreSQL starts, so every stop reaches `finally`.
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, _raise_stop)
+    stops = _StopSignals()
+    stops.install(STOP_SIGNALS)
     settings = get_settings()
     configure_logging(args.log_level.upper())
     os.environ["MARQUEE_LOG_LEVEL"] = args.log_level
     try:
-        url = database_url(settings)
+        with stops.held():
+            url = database_url(settings)
         run_migrations(url)
         if args.demo:
             _seed(url, only_if_empty=True)
