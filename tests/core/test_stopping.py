@@ -163,6 +163,7 @@ def serve() -> Iterator[Any]:
 
 
 STOP_CASES = [
+    pytest.param("sigterm", 1, id="sigterm-1-worker"),
     pytest.param("ctrl-c", 1, id="ctrl-c-1-worker"),
     pytest.param("background-sigint", 2, id="background-sigint-2-workers"),
 ]
@@ -180,10 +181,11 @@ def test_every_way_of_stopping_stops_workers_and_postgres(
     )
     server.wait_ready()
     assert _postgres_processes(data_dir / "pg"), "the embedded PostgreSQL is running"
-    assert len(server.workers()) == workers
     pids = server.all_pids()
 
-    if how == "ctrl-c":  # the terminal signals the whole foreground process group
+    if how == "sigterm":
+        os.kill(server.pid, signal.SIGTERM)
+    elif how == "ctrl-c":  # the terminal signals the whole foreground process group
         os.killpg(os.getpgid(server.pid), signal.SIGINT)
     else:
         os.kill(server.pid, signal.SIGINT)
@@ -192,15 +194,24 @@ def test_every_way_of_stopping_stops_workers_and_postgres(
     assert not _postgres_processes(data_dir / "pg"), "the embedded PostgreSQL was left running"
 
 
-def test_sighup_while_starting_stops_postgres(serve: Any, data_dir: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "background"),
+    [
+        pytest.param(signal.SIGHUP, False, id="sighup"),
+        pytest.param(signal.SIGINT, True, id="background-sigint"),
+    ],
+)
+def test_a_stop_while_starting_stops_postgres(
+    serve: Any, data_dir: Path, signum: int, background: bool
+) -> None:
     """A stop before the workers run (PostgreSQL starting, migrations) stops it too."""
-    server = serve({"MARQUEE_DATA_DIR": str(data_dir)})
+    server = serve({"MARQUEE_DATA_DIR": str(data_dir)}, background=background)
     deadline = time.monotonic() + 60
     while not _postgres_processes(data_dir / "pg"):
         assert time.monotonic() < deadline, "the embedded PostgreSQL did not start"
         time.sleep(0.02)
     pids = server.all_pids()
-    os.kill(server.pid, signal.SIGHUP)
+    os.kill(server.pid, signum)
     server.wait_gone(pids, STOP_WITHIN)
     assert not _postgres_processes(data_dir / "pg"), "the embedded PostgreSQL was left running"
 
