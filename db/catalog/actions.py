@@ -76,7 +76,10 @@ def _api(name: str) -> str:
 
 
 def _valid_url(value: str) -> bool:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # not parseable at all, e.g. an unclosed IPv6 bracket "http://[::1"
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
@@ -127,8 +130,12 @@ def _clean_movie_data(data: Mapping[str, Any], *, creating: bool) -> dict[str, A
     for key in ("budget", "box_office"):
         value = out.get(key)
         if value is not None:
+            amount = Decimal(value)
+            # NaN and Infinity parse as Decimals; comparing NaN raises, so check it first.
             v.check(
-                Decimal(0) <= Decimal(value) <= MAX_MONEY, _api(key), "Must be zero or positive."
+                amount.is_finite() and Decimal(0) <= amount <= MAX_MONEY,
+                _api(key),
+                "Must be zero or positive.",
             )
     popularity = out.get("popularity")
     if popularity is not None:

@@ -135,6 +135,12 @@ async def test_create_update_delete_movie(gql: GraphQLClient, db: Database) -> N
         ({"title": "T", "year": 1500}, "VALIDATION_ERROR", "year"),
         ({"title": "T", "budget": "-5"}, "VALIDATION_ERROR", "budget"),
         ({"title": "T", "posterUrl": "javascript:alert(1)"}, "VALIDATION_ERROR", "posterUrl"),
+        # Found by the schema fuzzer (docs/security.md): these were internal errors.
+        ({"title": "T", "posterUrl": "http://[::1"}, "VALIDATION_ERROR", "posterUrl"),
+        ({"title": "T", "trailerUrl": "https://[x"}, "VALIDATION_ERROR", "trailerUrl"),
+        ({"title": "T", "budget": "NaN"}, "VALIDATION_ERROR", "budget"),
+        ({"title": "T", "budget": "sNaN"}, "VALIDATION_ERROR", "budget"),
+        ({"title": "T", "boxOffice": "Infinity"}, "VALIDATION_ERROR", "boxOffice"),
         ({"title": "T", "genreIds": ["bogus"]}, "VALIDATION_ERROR", "genreIds"),
         ({"title": "T", "genreIds": [to_global_id("Genre", 99_999)]}, "NOT_FOUND", "genreIds"),
         ({"title": "T", "cast": ["x"] * 51}, "VALIDATION_ERROR", "cast"),

@@ -326,8 +326,11 @@ def ids(real_ids: Sequence[str]) -> st.SearchStrategy[ValueNode]:
 
 def custom_scalars(real_ids: Sequence[str], extra_strings: Sequence[str]) -> dict[str, Any]:
     def from_pool(pool: Sequence[str]) -> st.SearchStrategy[ValueNode]:
+        plausible = st.sampled_from(tuple(pool)).map(lambda s: StringValueNode(value=s))
         return st.one_of(
-            st.sampled_from(tuple(pool)).map(lambda s: StringValueNode(value=s)),
+            plausible,
+            plausible,
+            plausible,
             strings(),
             ints(),
         )
@@ -346,6 +349,68 @@ def custom_scalars(real_ids: Sequence[str], extra_strings: Sequence[str]) -> dic
         "Time": from_pool(TIME_STRINGS),
         "Decimal": st.one_of(from_pool(DECIMAL_STRINGS), floats()),
     }
+
+
+# --- plausible values by field name ----------------------------------------------------------
+
+# Values that pass validation for well-known input fields, so that some generated mutations
+# get past the first check and reach deeper code (the hostile values stay likely too).
+PLAUSIBLE: dict[str, tuple[Any, ...]] = {
+    "timeZone": ("Europe/Paris", "UTC", "America/New_York", "Asia/Kathmandu"),
+    "latitude": (45.764, -33.9, 0.0, 90.0),
+    "longitude": (4.8357, 151.2, 0.0, -180.0),
+    "email": ("fuzz@example.com", "FUZZ@Example.COM"),
+    "username": ("fuzzer", "Fuzzer_2"),
+    "password": ("correct-horse-battery",),
+    "newPassword": ("another-horse-battery",),
+    "currentPassword": ("correct-horse-battery",),
+    "startsAt": ("2030-01-01T18:00:00+00:00", "2030-06-01T09:30:00+02:00"),
+    "rating": (1, 7, 10),
+    "durationMinutes": (90, 1000),
+    "year": (1870, 2024, 2100),
+    "releaseDate": ("2024-01-31", "1870-01-01"),
+    "language": ("en", "fr"),
+    "format": ("2D", "3D", "IMAX"),
+    "currency": ("EUR", "USD"),
+    "amount": ("10.00", "0", "99999999.99", "NaN", "1e1000000"),
+    "budget": ("1000000", "0", "NaN", "sNaN", "Infinity", "1e1000000"),
+    "boxOffice": ("1000000", "NaN", "-Infinity"),
+    "posterUrl": ("https://example.com/p.jpg", "http://[::1", "http://x:99999/"),
+    "trailerUrl": ("https://example.com/t.mp4", "https://\u0000"),
+    "label": ("A", "AA", "Z"),
+    "seats": (1, 10, 100),
+    "cleaningMinutes": (0, 15, 240),
+    "name": ("Fuzz", "Salle 1"),
+    "title": ("Fuzz", "A title"),
+    "body": ("Worth seeing.",),
+    "opensAt": ("10:00", "00:00"),
+    "closesAt": ("23:00", "02:00"),
+}
+
+
+def _literal(value: Any) -> ValueNode:
+    if isinstance(value, bool):
+        return graphql.BooleanValueNode(value=value)
+    if isinstance(value, int):
+        return IntValueNode(value=str(value))
+    if isinstance(value, float):
+        return FloatValueNode(value=repr(value))
+    return StringValueNode(value=value)
+
+
+def make_plausible(document: graphql.DocumentNode, draw: Any) -> graphql.DocumentNode:
+    """A copy where some input fields named in PLAUSIBLE get a plausible value; `draw(options)`
+    returns one of the options or None to leave the field alone."""
+
+    class Replace(Visitor):
+        def enter_object_field(self, node: ObjectFieldNode, *_: Any) -> Any:
+            options = PLAUSIBLE.get(node.name.value)
+            if options is None or isinstance(node.value, VariableNode | graphql.NullValueNode):
+                return None
+            value = draw(options)
+            return None if value is None else dataclasses.replace(node, value=_literal(value))
+
+    return graphql.visit(document, Replace())
 
 
 # --- hoisting literals into variables ------------------------------------------------------
