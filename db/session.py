@@ -38,6 +38,8 @@ def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10) -> A
         # check out a connection per statement. A connection found dead instead invalidates
         # the pool (SQLAlchemy does that on any disconnect error) and the read is retried once.
         pool_recycle=1800,
+        # Statement parameters stay out of exception texts (and so out of logs and errors).
+        hide_parameters=True,
         connect_args={"server_settings": {"application_name": "marquee"}},
     )
 

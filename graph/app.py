@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
+import collections
 import contextlib
+import json
 import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextvars import ContextVar
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, overload
 
 import orjson
@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -40,11 +40,11 @@ from graph.booking.sweeper import start_sweeper
 from graph.context import Context
 from graph.errors import ApiError
 from graph.gc_tuning import tune_gc
+from graph.logs import request_id_var
 from graph.schema import build_schema
 from graph.settings import Settings, get_settings
 
 log = logging.getLogger("marquee.http")
-request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
 REQUESTS = Counter("marquee_http_requests_total", "HTTP requests", ["method", "status"])
 LATENCY = Histogram("marquee_http_request_seconds", "HTTP request latency")
@@ -62,13 +62,65 @@ STARTUP_HOOKS: list[StartupHook] = [
 
 class TextWebSocketAdapter(ASGIWebSocketAdapter):
     """WebSocket messages as text frames: GraphQL-over-WebSocket clients (graphql-ws,
-    Apollo) parse text messages, but `encode_json` gives bytes (orjson, for HTTP)."""
+    Apollo) parse text messages, but `encode_json` gives bytes (orjson, for HTTP).
+
+    Incoming messages are checked before strawberry's protocol handler sees them: one larger
+    than the request body limit, or one that is not a JSON object (or a `subscribe` whose
+    payload is not an object with a string `query`), closes the connection with 4400."""
 
     async def send_json(self, message: Any) -> None:
         try:
-            await self.ws.send_text(orjson.dumps(message).decode())
+            view: MarqueeGraphQL = self.view  # type: ignore[assignment]
+            await self.ws.send_text(view.encode_json(message).decode())
         except WebSocketDisconnect as exc:
             raise WebSocketDisconnected from exc
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object]:
+        view: MarqueeGraphQL = self.view  # type: ignore[assignment]
+        limit = view.state.settings.max_body_bytes
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                message = await self.ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                text = message.get("text")
+                if text is None:
+                    await self.ws.close(4400, "Messages must be text.")
+                    return
+                if len(text) > limit:
+                    await self.ws.close(4400, f"Message larger than {limit} bytes.")
+                    return
+                try:
+                    data = orjson.loads(text)
+                except orjson.JSONDecodeError:
+                    if ignore_parsing_errors:
+                        continue
+                    await self.ws.close(4400, "Message is not valid JSON.")
+                    return
+                if not _valid_ws_message(data):
+                    await self.ws.close(4400, "Malformed message.")
+                    return
+                yield data
+        except WebSocketDisconnect:
+            return
+
+
+def _valid_ws_message(data: Any) -> bool:
+    """A graphql-transport-ws message strawberry's handler can read without failing."""
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        return False
+    if data["type"] in ("subscribe", "start"):  # graphql-transport-ws, legacy graphql-ws
+        payload = data.get("payload")
+        return (
+            isinstance(data.get("id"), str)
+            and isinstance(payload, dict)
+            and isinstance(payload.get("query"), str)
+            and isinstance(payload.get("variables"), dict | None)
+            and isinstance(payload.get("operationName"), str | None)
+        )
+    if data["type"] in ("complete", "stop"):
+        return isinstance(data.get("id"), str)
+    return True
 
 
 class MarqueeGraphQL(GraphQL[Context, None]):
@@ -79,14 +131,10 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         self.state = state
         # Incremental delivery (@defer/@stream) returns other results: strawberry's path only.
         self._short_post = not self.schema.config.enable_experimental_incremental_execution
-        # Admission control: at most N queries (POSTed JSON) execute at once in this worker;
-        # the rest wait in FIFO order. Interleaving every request on one event loop makes
-        # each one wait for all the others (a long latency tail); queueing keeps throughput
-        # and serves requests in arrival order. 0 = no limit. See docs/architecture.md.
-        limit = state.settings.max_concurrent_requests
-        self._slots: contextlib.AbstractAsyncContextManager[Any] = (
-            asyncio.Semaphore(limit) if limit > 0 else contextlib.nullcontext()
-        )
+        self.max_response_bytes = state.settings.max_response_bytes
+        # Open WebSocket connections of this worker, in all and per client address.
+        self.ws_total = 0
+        self.ws_per_address: collections.Counter[str] = collections.Counter()
 
     @overload
     async def run(
@@ -119,12 +167,9 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         ):
             operation = await _plain_json_operation(request)
             if operation is not None:
-                if operation["query"].lstrip().startswith("mutation"):
-                    # Mutations mostly wait on row locks, not the CPU: queueing them
-                    # behind the limit would only lengthen those waits.
-                    return await self._execute_post(request, operation)
-                async with self._slots:
-                    return await self._execute_post(request, operation)
+                # Admission control and the time limit are the schema's (graph/schema.py),
+                # so every path gets them.
+                return await self._execute_post(request, operation)
         return await super().run(request, context, root_value)  # type: ignore[arg-type]
 
     async def _execute_post(self, request: Request, operation: dict[str, Any]) -> Response:
@@ -154,6 +199,9 @@ class MarqueeGraphQL(GraphQL[Context, None]):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As strawberry's, but a request it cannot use (malformed JSON, a mutation over GET,
         no query) gets a GraphQL-shaped JSON error with a code instead of plain text."""
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -166,6 +214,28 @@ class MarqueeGraphQL(GraphQL[Context, None]):
                 status_code=exc.status_code,
             )
         await response(scope, receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Caps open connections per worker and per client address; one over a cap is
+        refused (HTTP 403 to the upgrade request) before any work is done for it."""
+        settings = self.state.settings
+        address = (scope.get("client") or ("-", 0))[0]
+        if (
+            self.ws_total >= settings.max_ws_connections
+            or self.ws_per_address[address] >= settings.max_ws_connections_per_address
+        ):
+            log.warning("websocket refused: too many connections", extra={"client": address})
+            await WebSocket(scope, receive, send).close(1013, "Too many connections.")
+            return
+        self.ws_total += 1
+        self.ws_per_address[address] += 1
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.ws_total -= 1
+            self.ws_per_address[address] -= 1
+            if self.ws_per_address[address] <= 0:
+                del self.ws_per_address[address]
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         token = bearer_token(request.headers.get("authorization"))
@@ -197,10 +267,26 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         return None
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
-        return orjson.dumps(data)
+        try:
+            body = orjson.dumps(data)
+        except orjson.JSONEncodeError:
+            # Text no JSON encoder writes as UTF-8 (a lone surrogate): escape it instead.
+            body = json.dumps(data, ensure_ascii=True, default=str).encode()
+        if len(body) > self.max_response_bytes:
+            log.warning("response too large", extra={"bytes": len(body)})
+            return orjson.dumps(_response_too_large(self.max_response_bytes))
+        return body
 
 
 _POST_OPERATIONS = OperationType.from_http("POST")
+
+
+def _response_too_large(limit: int) -> dict[str, Any]:
+    message = f"The response would be larger than {limit} bytes; ask for fewer items or fields."
+    return {
+        "data": None,
+        "errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}],
+    }
 
 
 async def _plain_json_operation(request: Request) -> dict[str, Any] | None:
@@ -393,6 +479,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         lifespan=lifespan,
     )
     app.state.marquee = state
+    app.state.marquee_schema = graphql.schema
     return app
 
 

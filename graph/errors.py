@@ -11,6 +11,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from db.errors import DomainError
+from graph.logs import request_id_var
 
 log = logging.getLogger("marquee.errors")
 
@@ -58,6 +59,19 @@ def payload_errors(exc: DomainError, error_type: Callable[..., E], codes: type[E
     return out
 
 
+def internal_message(exc: BaseException | None, *, mask: bool) -> str:
+    """What a client is told of an unexpected fault: that something went wrong and the
+    request id to quote. In development the exception's type and text are added, except for
+    database errors, whose text holds SQL and its parameters (never shown anywhere)."""
+    message = f"Internal server error (request id {request_id_var.get()})."
+    if mask or exc is None:
+        return message
+    module = type(exc).__module__
+    if module.startswith(("sqlalchemy", "asyncpg")):
+        return f"{message} {type(exc).__name__}: a database error (see the server log)."
+    return f"{message} {type(exc).__name__}: {exc}"
+
+
 def _classify(error: GraphQLError) -> str:
     original = error.original_error
     if original is None:
@@ -101,8 +115,7 @@ class ErrorCodes(SchemaExtension):
             message = error.message
             if code == INTERNAL_SERVER_ERROR:
                 log.error("unexpected error in %s", error.path, exc_info=error.original_error)
-                if self.mask:
-                    message = "Internal server error."
+                message = internal_message(error.original_error, mask=self.mask)
             cleaned.append(
                 GraphQLError(
                     message,

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
+
+# The id of the HTTP request being served (X-Request-ID, or a fresh one): in every log
+# line and in the message of an internal error, so a client can quote it.
+request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        from graph.app import request_id_var
-
         data: dict[str, Any] = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname,

@@ -27,6 +27,9 @@ def to_global_id(type_name: str, pk: int | str) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
 
 
+MAX_KEY = 2**63 - 1  # the largest bigint
+
+
 class InvalidId(ValueError):
     pass
 
@@ -35,10 +38,14 @@ def parse_global_id(gid: str) -> tuple[str, int]:
     try:
         padded = gid + "=" * (-len(gid) % 4)
         type_name, _, raw = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
-        pk = int(raw)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+    except (binascii.Error, UnicodeError, ValueError) as exc:
         raise InvalidId(f"'{gid}' is not a valid ID.") from exc
-    if not type_name or pk <= 0:
+    # ASCII digits only (int() also takes "+1", "1_0" and other scripts' digits), and a key
+    # PostgreSQL's bigint holds.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not type_name:
+        raise InvalidId(f"'{gid}' is not a valid ID.")
+    pk = int(raw)
+    if not 0 < pk <= MAX_KEY:
         raise InvalidId(f"'{gid}' is not a valid ID.")
     return type_name, pk
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from functools import lru_cache
+from typing import Any
 
 import strawberry
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from graphql import GraphQLError, OperationDefinitionNode
+from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from graph.accounts.mutations import Mutation as AccountsMutation
 from graph.accounts.queries import Query as AccountsQuery
@@ -20,7 +22,7 @@ from graph.accounts.subscriptions import Subscription as AccountsSubscription
 from graph.booking.mutations import Mutation as BookingMutation
 from graph.booking.queries import Query as BookingQuery
 from graph.booking.subscriptions import Subscription as BookingSubscription
-from graph.caching import PreparedDocuments
+from graph.caching import PreparedDocuments, parse_cached
 from graph.catalog.mutations import Mutation as CatalogMutation
 from graph.catalog.queries import Query as CatalogQuery
 from graph.cinemas.mutations import Mutation as CinemasMutation
@@ -28,7 +30,7 @@ from graph.cinemas.queries import Query as CinemasQuery
 from graph.context import Info
 from graph.errors import ErrorCodes
 from graph.execution import FastListExecution
-from graph.limits import cost_limit_rule
+from graph.limits import ShapeLimits
 from graph.realtime import SharedEventExecution
 from graph.relay import Node, resolve_nodes
 from graph.reviews.mutations import Mutation as ReviewsMutation
@@ -45,11 +47,11 @@ class RelayQuery:
         return (await resolve_nodes(info, [id]))[0]
 
     @strawberry.field(description="Fetch objects by their global IDs, in the same order.")
-    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
-        from graph.errors import bad_input
-
-        if len(ids) > 100:
-            raise bad_input("At most 100 IDs at a time.", "ids")
+    async def nodes(
+        self,
+        info: Info,
+        ids: list[strawberry.ID],  # at most MARQUEE_MAX_LIST_INPUT (graph/limits.py)
+    ) -> list[Node | None]:
         return await resolve_nodes(info, list(ids))
 
 
@@ -78,29 +80,160 @@ Mutation = merge_types("Mutation", MUTATIONS)
 Subscription = merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None
 
 
+@lru_cache(maxsize=1024)
+def _operation_type(query: str, operation_name: str | None, max_tokens: int) -> str | None:
+    """`query`, `mutation` or `subscription` for the operation a request runs, read from the
+    parsed document (None when it does not parse or names no single operation)."""
+    try:
+        document = parse_cached(query, max_tokens)
+    except GraphQLError:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [o for o in operations if o.name and o.name.value == operation_name]
+    if len(operations) != 1:
+        return None
+    return operations[0].operation.value
+
+
+def _timeout_result(seconds: float) -> ExecutionResult:
+    return ExecutionResult(
+        data=None,
+        errors=[
+            GraphQLError(
+                f"The operation ran longer than {seconds:g} s and was stopped; ask for less.",
+                extensions={"code": "TIMEOUT"},
+            )
+        ],
+    )
+
+
+class MarqueeSchema(strawberry.Schema):
+    """strawberry's Schema with admission control and a time limit on every path (HTTP
+    POST and GET, batches, WebSocket):
+
+    - at most MARQUEE_MAX_CONCURRENT_REQUESTS queries execute at once in a worker, in FIFO
+      order; mutations and subscriptions do not wait (mutations mostly wait on row locks,
+      and queueing them behind queries halved hold throughput). The kind of operation is
+      read from the parsed document and the operation name, never from the text.
+    - an operation that runs longer than MARQUEE_OPERATION_TIMEOUT_SECONDS is cancelled and
+      answered with a `TIMEOUT` error (its transaction, if any, rolls back).
+    """
+
+    def __init__(self, *args: Any, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_tokens = settings.max_tokens
+        self.timeout = settings.operation_timeout_seconds
+        limit = settings.max_concurrent_requests
+        self.admission: asyncio.Semaphore | None = asyncio.Semaphore(limit) if limit > 0 else None
+
+    def _slot(self, query: str | None, operation_name: str | None) -> Any:
+        if self.admission is None or query is None:
+            return contextlib.nullcontext()
+        if _operation_type(query, operation_name, self.max_tokens) != "query":
+            return contextlib.nullcontext()
+        return self.admission
+
+    async def _timed(self, awaitable: Awaitable[ExecutionResult]) -> ExecutionResult:
+        if self.timeout <= 0:
+            return await awaitable
+        deadline = asyncio.timeout(self.timeout)
+        try:
+            async with deadline:
+                return await awaitable
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            return _timeout_result(self.timeout)
+
+    async def execute(  # type: ignore[override]
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        run = super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+            operation_extensions,
+        )
+        async with self._slot(query, operation_name):
+            return await self._timed(run)
+
+    async def stream(  # type: ignore[override]
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> Any:
+        """The WebSocket path: a query or mutation yields one result, which is admitted
+        and timed as over HTTP; a subscription streams as strawberry streams it."""
+        source = await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
+        )
+        if query is None or _operation_type(query, operation_name, self.max_tokens) not in (
+            "query",
+            "mutation",
+        ):
+            return source
+        return self._single(source, query, operation_name)
+
+    async def _single(
+        self, source: Any, query: str, operation_name: str | None
+    ) -> AsyncGenerator[Any, None]:
+        async with contextlib.aclosing(source):
+            async with self._slot(query, operation_name):
+                result = await self._timed(anext(source))
+            yield result
+            async for more in source:
+                yield more
+
+
 def build_schema(
     settings: Settings | None = None,
     execution_context_class: type[SharedEventExecution] = FastListExecution,
-) -> strawberry.Schema:
+) -> MarqueeSchema:
     settings = settings or get_settings()
     # Factories, not instances: an extension holds per-request state.
     s = settings
-    # The limit rules are built once: QueryDepthLimiter and MaxAliasesLimiter make a new rule
-    # class per instance, and the validation cache keys on the rules, so building them per
-    # request made every request miss the cache and validate again (~1.4 ms each).
-    rules = [
-        *QueryDepthLimiter(max_depth=s.max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=s.max_aliases).validation_rules,
-        cost_limit_rule(s.max_query_cost),
-    ]
+    limits = ShapeLimits(
+        max_depth=s.max_query_depth,
+        max_aliases=s.max_aliases,
+        max_fragment_spreads=s.max_fragment_spreads,
+        max_duplicate_fields=s.max_duplicate_fields,
+    )
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        # Parser + validation caches, token limit and the rules above (graph/caching.py).
-        lambda: PreparedDocuments(rules=rules, max_tokens=s.max_tokens),
-        lambda: ErrorCodes(mask=s.is_production),
+        # Parser + validation caches, token limit, document limits and the cost
+        # (graph/caching.py, graph/limits.py).
+        lambda: PreparedDocuments(
+            limits=limits,
+            max_tokens=s.max_tokens,
+            max_cost=s.max_query_cost,
+            max_list_input=s.max_list_input,
+        ),
+        lambda: ErrorCodes(mask=s.env != "development"),
     ]
     if not s.introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return MarqueeSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -109,6 +242,7 @@ def build_schema(
         # Subscription events shared by many subscribers are executed once (fan-out), and
         # lists of plain objects (seat maps) are completed in one pass (graph/execution.py).
         execution_context_class=execution_context_class,
+        settings=settings,
     )
 
 

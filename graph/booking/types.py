@@ -11,8 +11,10 @@ import strawberry
 from db.booking.codes import LETTER_STATUSES, BookingErrorCode
 from db.booking.queries import SeatSnapshot
 from db.cinemas.codes import SeatStatus
+from db.cinemas.layout import MAX_SEATS
 from graph.cinemas.types import Seat
 from graph.context import Info
+from graph.limits import list_size
 from graph.relay import Node, to_global_id
 
 strawberry.enum(BookingErrorCode, description="Codes of booking mutation errors.")
@@ -114,7 +116,8 @@ class SeatAvailabilityEvent:
         description="True on the first event (and after a resync): `seats` lists every seat."
     )
     seats: list[SeatStatusChange] = strawberry.field(
-        description="Every seat (snapshot) or the seats that changed."
+        description="Every seat (snapshot) or the seats that changed.",
+        metadata=list_size(MAX_SEATS),
     )
     available_seat_count: int = strawberry.field(description="Seats still available.")
 

@@ -21,6 +21,7 @@ from graph.catalog.prefetch import attach_genres, prefetch_movies, selects_genre
 from graph.catalog.types import Genre, Movie, WatchlistEntry
 from graph.context import Info
 from graph.errors import bad_input
+from graph.limits import list_size
 from graph.pagination import Connection, PageArgs, build_connection, paginate
 from graph.relay import query_id, register_node
 
@@ -210,7 +211,7 @@ class Query:
     async def movie(self, info: Info, id: strawberry.ID) -> Movie | None:
         return await info.context.loader(MovieByIdLoader).load(query_id(id, "Movie"))
 
-    @strawberry.field(description="All genres, by name.")
+    @strawberry.field(description="All genres, by name.", metadata=list_size(200))
     async def genres(self, info: Info) -> list[Genre]:
         rows = await info.context.db.fetch(select(*q.GENRE_COLUMNS).order_by(GenreRow.name))
         return [Genre.from_row(row) for row in rows]

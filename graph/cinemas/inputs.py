@@ -7,6 +7,8 @@ from datetime import time
 import strawberry
 
 from db.cinemas.codes import SeatType
+from db.cinemas.layout import MAX_SEATS
+from graph.limits import list_size
 
 
 @strawberry.input(description="A point and a radius.")
@@ -96,7 +98,7 @@ class CreateHallInput:
         default=None, description="Compact layout, front row first."
     )
     seats: list[HallSeatInput] | None = strawberry.field(
-        default=None, description="Seat-by-seat layout."
+        default=None, description="Seat-by-seat layout.", metadata=list_size(MAX_SEATS)
     )
 
 
@@ -123,4 +125,6 @@ class UpdateHallInput:
 class UpdateHallLayoutInput:
     hall_id: strawberry.ID = strawberry.field(description="The hall.")
     rows: list[HallRowInput] | None = strawberry.field(default=None, description="Compact.")
-    seats: list[HallSeatInput] | None = strawberry.field(default=None, description="By seat.")
+    seats: list[HallSeatInput] | None = strawberry.field(
+        default=None, description="By seat.", metadata=list_size(MAX_SEATS)
+    )

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from db.cinemas.codes import CinemaErrorCode, SeatStatus, SeatType, ShowtimeStatus
+from db.cinemas.layout import MAX_ROWS, MAX_SEATS
 from graph.context import Info
+from graph.limits import list_size
 from graph.pagination import Connection
 from graph.relay import Node, to_global_id
 
@@ -19,6 +21,11 @@ strawberry.enum(SeatType, description="Kind of seat; each kind has its own price
 strawberry.enum(SeatStatus, description="Whether a seat can be booked for a showtime.")
 strawberry.enum(ShowtimeStatus, description="SCHEDULED, or CANCELLED by staff.")
 strawberry.enum(CinemaErrorCode, description="Codes of cinema, hall and showtime errors.")
+
+
+# For the cost limit: a hall has at most MAX_ROWS rows and MAX_SEATS seats in all, so the
+# seats of all rows together are at most MAX_ROWS x this (graph/limits.py).
+SEATS_PER_ROW_FOR_COST = MAX_SEATS // MAX_ROWS
 
 
 @strawberry.type(description="A cinema of the chain.")
@@ -127,7 +134,9 @@ class Seat(Node):
 @strawberry.type(description="A row of seats of a hall layout.")
 class LayoutRow:
     label: str = strawberry.field(description="Row label.")
-    seats: list[Seat] = strawberry.field(description="Seats, left to right.")
+    seats: list[Seat] = strawberry.field(
+        description="Seats, left to right.", metadata=list_size(SEATS_PER_ROW_FOR_COST)
+    )
 
 
 @strawberry.type(
@@ -143,7 +152,8 @@ class HallLayout:
     height: int = strawberry.field(description="Largest y of a seat.")
     seat_count: int = strawberry.field(description="Number of seats.")
     rows: list[LayoutRow] = strawberry.field(
-        description="Rows front to back; the order of seats here is the order of packed statuses."
+        description="Rows front to back; the order of seats here is the order of packed statuses.",
+        metadata=list_size(MAX_ROWS),
     )
 
 

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from db.cinemas.codes import STATUS_CHARS, SeatStatus, SeatType, ShowtimeStatus
-from graph.cinemas.types import Cinema, CinemaError, Hall
+from db.cinemas.layout import MAX_ROWS
+from graph.cinemas.types import SEATS_PER_ROW_FOR_COST, Cinema, CinemaError, Hall
 from graph.context import Info
+from graph.limits import list_size
 from graph.relay import Node, to_global_id
 from graph.scalars import Money
 
@@ -52,12 +54,16 @@ class SeatMapSeat:
 @strawberry.type(description="A row of a seat map.")
 class SeatRow:
     label: str = strawberry.field(description="Row label.")
-    seats: list[SeatMapSeat] = strawberry.field(description="Seats, left to right.")
+    seats: list[SeatMapSeat] = strawberry.field(
+        description="Seats, left to right.", metadata=list_size(SEATS_PER_ROW_FOR_COST)
+    )
 
 
 @strawberry.type(description="Every seat of a showtime with its current status.")
 class SeatMap:
-    rows: list[SeatRow] = strawberry.field(description="Rows front to back.")
+    rows: list[SeatRow] = strawberry.field(
+        description="Rows front to back.", metadata=list_size(MAX_ROWS)
+    )
     sequence: int = strawberry.field(
         description="The realtime sequence this map reflects (see seatAvailability)."
     )

@@ -32,7 +32,7 @@ async def _check(gql: GraphQLClient, database: Database) -> None:
     ]
     ids = [to_global_id("User", u.id) for u in users]
     variables = {"a": ids[0], "b": ids[1], "c": ids[2]}
-    token = gql.token_for(users[0])
+    token = gql.token_for(users[2])  # staff see every user's username and role
 
     async def one() -> dict[str, Any]:
         return await gql.execute(SIBLINGS, variables, token=token)
@@ -41,11 +41,11 @@ async def _check(gql: GraphQLClient, database: Database) -> None:
     for data in await asyncio.gather(*(one() for _ in range(8))):
         assert data == {
             "a": {"id": ids[0], "username": "sibling0"},
-            "me": {"username": "sibling0", "email": users[0].email},
+            "me": {"username": "sibling2", "email": users[2].email},
             "b": {"id": ids[1], "username": "sibling1", "role": "MANAGER"},
             "many": [{"username": "sibling2"}, {"username": "sibling0"}, {"username": "sibling1"}],
             "c": {"username": "sibling2"},
-            "again": {"id": ids[0]},
+            "again": {"id": ids[2]},
         }
 
 

@@ -35,7 +35,7 @@ async def test_query_depth_limit(db: SharedConnectionDatabase, settings: Setting
     limited = settings.model_copy(update={"max_query_depth": 2})
     async with _client(limited, db) as http:
         ok = await http.post("/graphql", json={"query": "{ me { username } }"})
-        assert ok.json() == {"data": {"me": None}}
+        assert ok.json()["data"] == {"me": None}
         deep = "{ users(first: 1) { edges { node { username } } } }"
         body = (await http.post("/graphql", json={"query": deep})).json()
         assert _code(body) == "BAD_USER_INPUT"
@@ -84,7 +84,7 @@ async def test_malformed_requests_get_coded_json_errors(gql: GraphQLClient) -> N
 async def test_get_runs_queries_but_not_mutations(gql: GraphQLClient) -> None:
     response = await gql.http.get("/graphql", params={"query": "{ __typename me { id } }"})
     assert response.status_code == 200
-    assert response.json() == {"data": {"__typename": "Query", "me": None}}
+    assert response.json()["data"] == {"__typename": "Query", "me": None}
     mutation = 'mutation { logout(input: {refreshToken: "x"}) { sessionsEnded } }'
     response = await gql.http.get("/graphql", params={"query": mutation})
     assert response.status_code == 400
@@ -145,7 +145,8 @@ async def test_unexpected_errors_are_masked_in_production() -> None:
             )
             body = response.json()
             assert _code(body) == "INTERNAL_SERVER_ERROR"
-            assert body["errors"][0]["message"] == "Internal server error."
+            rid = response.headers["x-request-id"]
+            assert body["errors"][0]["message"] == f"Internal server error (request id {rid})."
             assert "127.0.0.1" not in response.text
             assert "Errno" not in response.text
     finally:
@@ -166,7 +167,9 @@ async def test_unexpected_errors_are_shown_in_development() -> None:
                 )
             ).json()
             assert _code(body) == "INTERNAL_SERVER_ERROR"
-            assert body["errors"][0]["message"] != "Internal server error."
+            # The exception's type, but never SQL, parameters or addresses of the database.
+            assert "Internal server error (request id " in body["errors"][0]["message"]
+            assert "Error" in body["errors"][0]["message"].partition(").")[2]
     finally:
         await broken.dispose()
 

@@ -1,0 +1,386 @@
+"""What one request may cost the server: document limits in linear time, the query cost
+(counted, reported and enforced), list inputs, response size, the time limit, text that no
+database takes, WebSocket limits and admission control (docs/security.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
+from httpx_ws.transport import ASGIWebSocketTransport
+
+from db.session import SharedConnectionDatabase
+from graph.app import create_app
+from graph.settings import Settings
+from tests.conftest import GraphQLClient
+from tests.factories import create_cinema, create_hall, create_movie, create_showtime, create_user
+
+
+def _fragment_bomb(levels: int) -> str:
+    """Each fragment spreads the one before it twice: 2**levels `id` fields once expanded."""
+    parts = [
+        f"{{ movies(first: 1) {{ edges {{ node {{ ...G{levels - 1} }} }} }} }}",
+        "fragment G0 on Movie { id }",
+    ]
+    parts += [f"fragment G{n} on Movie {{ ...G{n - 1} ...G{n - 1} }}" for n in range(1, levels)]
+    return " ".join(parts)
+
+
+def _code(body: dict[str, Any]) -> str:
+    code: str = body["errors"][0]["extensions"]["code"]
+    return code
+
+
+@asynccontextmanager
+async def _http(db: SharedConnectionDatabase, settings: Settings) -> AsyncIterator[GraphQLClient]:
+    app = create_app(settings, database=db)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield GraphQLClient(http, settings)
+
+
+@asynccontextmanager
+async def _ws(
+    db: SharedConnectionDatabase, settings: Settings, app: Any = None
+) -> AsyncIterator[AsyncWebSocketSession]:
+    app = app or create_app(settings, database=db)
+    async with (
+        httpx.AsyncClient(
+            transport=ASGIWebSocketTransport(app=app), base_url="http://test"
+        ) as client,
+        aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        yield ws
+
+
+async def _ws_init(ws: AsyncWebSocketSession) -> None:
+    await ws.send_json({"type": "connection_init"})
+    assert (await ws.receive_json(timeout=5))["type"] == "connection_ack"
+
+
+# -- documents: linear time ------------------------------------------------------------
+
+
+async def test_fragment_bomb_is_refused_quickly_over_http(gql: GraphQLClient) -> None:
+    document = _fragment_bomb(40)
+    assert len(document) < 2000
+    started = time.perf_counter()
+    body = await gql.raw(document)
+    elapsed = time.perf_counter() - started
+    assert _code(body) == "BAD_USER_INPUT"
+    assert body.get("data") is None
+    assert elapsed < 0.1, elapsed
+    # The worker is free: the next request is answered at once.
+    assert (await gql.execute("{ __typename }")) == {"__typename": "Query"}
+
+
+async def test_fragment_bomb_is_refused_quickly_over_websocket(
+    db: SharedConnectionDatabase, settings: Settings
+) -> None:
+    async with _ws(db, settings) as ws:
+        await _ws_init(ws)
+        started = time.perf_counter()
+        await ws.send_json(
+            {"id": "1", "type": "subscribe", "payload": {"query": _fragment_bomb(40)}}
+        )
+        message = await ws.receive_json(timeout=5)
+        elapsed = time.perf_counter() - started
+        assert message["type"] == "error", message
+        assert message["payload"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert elapsed < 0.1, elapsed
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        # graphql-core's field-merging rule is quadratic in fields of one response name
+        "{ " + " ".join(["movies { totalCount }"] * 900) + " }",
+        "{ movies(first: 1) { edges { node { "
+        + " ".join(f"...F{n}" for n in range(300))
+        + " } } } } "
+        + " ".join(f"fragment F{n} on Movie {{ genres {{ id }} }}" for n in range(300)),
+        # deep nesting (recursion in any walker)
+        "{ " + "me { " * 1200 + "id" + " }" * 1201,
+        # many fragments, each spread everywhere
+        "{ movies(first: 1) { edges { node { "
+        + " ".join(f"...F{n}" for n in range(150))
+        + " } } } } "
+        + " ".join(
+            f"fragment F{n} on Movie {{ {' '.join(f'...F{m}' for m in range(n))} id }}"
+            for n in range(60)
+        ),
+    ],
+    ids=["same-field", "many-fragments", "deep", "spread-everywhere"],
+)
+async def test_hostile_documents_are_refused_quickly(gql: GraphQLClient, document: str) -> None:
+    started = time.perf_counter()
+    body = await gql.raw(document)
+    elapsed = time.perf_counter() - started
+    assert _code(body) == "BAD_USER_INPUT", body
+    assert elapsed < 0.25, elapsed
+
+
+async def test_fragments_used_many_times_are_fine_within_the_limits(gql: GraphQLClient) -> None:
+    document = (
+        "{ movies(first: 2) { edges { node { ...A ...B } } } } "
+        "fragment A on Movie { id title ...C } fragment B on Movie { id ...C } "
+        "fragment C on Movie { id genres { name } }"
+    )
+    data = await gql.execute(document)
+    assert data == {"movies": {"edges": []}}
+
+
+# -- cost ------------------------------------------------------------------------------
+
+
+async def test_cost_counts_default_pages_and_is_reported(gql: GraphQLClient) -> None:
+    body = await gql.raw("{ movies { edges { node { id title } } } }")
+    cost = body["extensions"]["cost"]
+    # movies (1) + edges (1 + 20 items x (node 1 + id 1 + title 1))
+    assert cost["requested"] == 1 + 1 + 20 * 3
+    assert cost["actual"] == 2  # movies, edges: the list is empty
+    assert cost["limit"] == gql.settings.max_query_cost
+    small = await gql.raw("{ movies(first: 2) { edges { node { id title } } } }")
+    assert small["extensions"]["cost"]["requested"] == 1 + 1 + 2 * 3
+
+
+async def test_cost_counts_list_arguments_and_declared_sizes(gql: GraphQLClient) -> None:
+    ids = ", ".join(
+        f'"{base64.urlsafe_b64encode(f"Showtime:{n}".encode()).decode()}"' for n in range(1, 101)
+    )
+    seat_map = "... on Showtime { seatMap { rows { seats { id status number type heldByMe } } } }"
+    one = await gql.raw(f"{{ nodes(ids: [{ids}]) {{ {seat_map} }} }}")
+    # 100 showtimes x a seat map of up to 2,000 seats x 5 fields: far over the limit.
+    assert _code(one) == "BAD_USER_INPUT"
+    assert "cost" in one["errors"][0]["message"]
+    assert one["extensions"]["cost"]["requested"] > 100 * 2000 * 5
+    thirty = (
+        "{ " + " ".join(f"a{n}: nodes(ids: [{ids}]) {{ {seat_map} }}" for n in range(30)) + " }"
+    )
+    body = await gql.raw(thirty)
+    assert _code(body) == "BAD_USER_INPUT"
+    assert body["extensions"]["cost"]["requested"] > 30 * 100 * 2000 * 5
+
+
+async def test_actual_cost_counts_returned_items(
+    db: SharedConnectionDatabase, gql: GraphQLClient
+) -> None:
+    for n in range(3):
+        await create_movie(db, title=f"Film {n}")
+    body = await gql.raw("{ movies(first: 10) { totalCount edges { node { id title } } } }")
+    cost = body["extensions"]["cost"]
+    assert cost["requested"] == 1 + 1 + 1 + 10 * 3
+    # movies, totalCount, edges, and 3 x (node, id, title)
+    assert cost["actual"] == 3 + 3 * 3
+
+
+async def test_response_size_is_capped(db: SharedConnectionDatabase, settings: Settings) -> None:
+    for n in range(5):
+        await create_movie(db, title=f"A rather long film title number {n}")
+    capped = settings.model_copy(update={"max_response_bytes": 300})
+    async with _http(db, capped) as gql:
+        body = await gql.raw("{ movies { edges { node { id title description } } } }")
+        assert _code(body) == "BAD_USER_INPUT"
+        assert "larger than 300 bytes" in body["errors"][0]["message"]
+        assert (await gql.execute("{ __typename }")) == {"__typename": "Query"}
+
+
+async def test_list_inputs_are_capped(db: SharedConnectionDatabase, gql: GraphQLClient) -> None:
+    ids = [base64.urlsafe_b64encode(f"Movie:{n}".encode()).decode() for n in range(1, 102)]
+    literal = ", ".join(f'"{i}"' for i in ids)
+    body = await gql.raw(f"{{ nodes(ids: [{literal}]) {{ id }} }}")
+    assert _code(body) == "BAD_USER_INPUT"
+    assert body["errors"][0]["extensions"]["field"] == "ids"
+    body = await gql.raw("query ($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ids})
+    assert _code(body) == "BAD_USER_INPUT"
+    assert body["errors"][0]["extensions"]["field"] == "ids"
+    assert "at most 100" in body["errors"][0]["message"]
+    # Lists inside input objects, in variables.
+    manager = await create_user(db, role="MANAGER")
+    create_movie_doc = (
+        "mutation ($input: CreateMovieInput!) { createMovie(input: $input) { errors { code } } }"
+    )
+    movie = {"title": "Too many", "cast": [f"Actor {n}" for n in range(101)]}
+    body = await gql.raw(create_movie_doc, {"input": movie}, token=gql.token_for(manager))
+    assert _code(body) == "BAD_USER_INPUT"
+    assert body["errors"][0]["extensions"]["field"] == "input.cast"
+    # A field that declares a larger size takes it: a hall's seats one by one.
+    cinema = await create_cinema(db)
+    cinema_id = base64.urlsafe_b64encode(f"Cinema:{cinema}".encode()).decode().rstrip("=")
+    seats = [
+        {"rowLabel": chr(65 + n // 15), "number": n % 15 + 1, "x": n % 15 + 1, "y": n // 15 + 1}
+        for n in range(150)
+    ]
+    hall = (
+        "mutation ($input: CreateHallInput!) "
+        "{ createHall(input: $input) { hall { seatCount } errors { code message } } }"
+    )
+    data = await gql.execute(
+        hall,
+        {"input": {"cinemaId": cinema_id, "name": "Big", "seats": seats}},
+        token=gql.token_for(manager),
+    )
+    assert data["createHall"] == {"hall": {"seatCount": 150}, "errors": []}
+
+
+# -- text no database takes ------------------------------------------------------------
+
+
+async def test_nul_characters_are_bad_user_input_naming_the_field(
+    db: SharedConnectionDatabase, gql: GraphQLClient
+) -> None:
+    manager = await create_user(db, role="MANAGER")
+    token = gql.token_for(manager)
+    doc = "mutation ($name: String!) { createGenre(input: {name: $name}) { errors { code } } }"
+    body = await gql.raw(doc, {"name": "Dra\x00ma"}, token=token)
+    assert _code(body) == "BAD_USER_INPUT"
+    assert body["errors"][0]["extensions"]["field"] == "variables.name"
+    body = await gql.raw(
+        'mutation { createGenre(input: {name: "Dra\\u0000ma"}) { errors { code } } }', token=token
+    )
+    assert _code(body) == "BAD_USER_INPUT"
+    login = "mutation ($in: LoginInput!) { login(input: $in) { errors { code } } }"
+    body = await gql.raw(login, {"in": {"login": "a\x00", "password": "x"}})
+    assert _code(body) == "BAD_USER_INPUT"
+    assert body["errors"][0]["extensions"]["field"] == "variables.in.login"
+    for response in (body,):
+        assert "SELECT" not in orjson.dumps(response).decode()
+    genres = await gql.execute("{ genres { name } }")
+    assert genres == {"genres": []}  # nothing was written
+
+
+async def test_lone_surrogates_are_bad_user_input(gql: GraphQLClient) -> None:
+    query = "query ($s: String) { movies(filter: {search: $s}) { totalCount } }"
+    raw = b'{"query": "%s", "variables": {"s": "\\ud800"}}' % query.encode()
+    response = await gql.http.post(
+        "/graphql", content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code in (200, 400)
+    assert _code(response.json()) == "BAD_USER_INPUT"
+    inline = '{ movies(filter: {search: "\\ud800"}) { totalCount } }'
+    assert _code(await gql.raw(inline)) == "BAD_USER_INPUT"
+
+
+async def test_ids_beyond_64_bits_are_bad_user_input(gql: GraphQLClient) -> None:
+    for raw in (
+        "Movie:99999999999999999999",
+        "Movie:9223372036854775808",
+        "Movie:+1",
+        "Movie:\u0661",
+    ):
+        gid = base64.urlsafe_b64encode(raw.encode()).decode()
+        body = await gql.raw(
+            "query ($id: ID!) { node(id: $id) { id } movie(id: $id) { id } }", {"id": gid}
+        )
+        assert _code(body) == "BAD_USER_INPUT", (raw, body)
+    largest = base64.urlsafe_b64encode(b"Movie:9223372036854775807").decode()
+    assert (await gql.execute("query ($id: ID!) { node(id: $id) { id } }", {"id": largest})) == {
+        "node": None
+    }
+
+
+# -- time limit ------------------------------------------------------------------------
+
+
+async def test_an_operation_over_its_time_limit_is_stopped(
+    db: SharedConnectionDatabase, settings: Settings
+) -> None:
+    hall = await create_hall(db, await create_cinema(db))
+    await create_showtime(db, movie_id=await create_movie(db), hall_id=hall)
+    hasty = settings.model_copy(update={"operation_timeout_seconds": 0.0005})
+    async with _http(db, hasty) as gql:
+        query = "{ showtimes(first: 2) { edges { node { seatMap { rows { seats { id } } } } } } }"
+        body = await gql.raw(query)
+        assert _code(body) == "TIMEOUT"
+        assert body["data"] is None
+        assert (await gql.execute("{ __typename }")) == {"__typename": "Query"}
+
+
+# -- WebSocket -------------------------------------------------------------------------
+
+
+async def test_websocket_messages_are_capped_and_checked(
+    db: SharedConnectionDatabase, settings: Settings
+) -> None:
+    small = settings.model_copy(update={"max_body_bytes": 1000})
+    async with _ws(db, small) as ws:
+        await _ws_init(ws)
+        await ws.send_text(orjson.dumps({"type": "ping", "payload": {"x": "y" * 2000}}).decode())
+        with pytest.raises(WebSocketDisconnect) as closed:
+            await ws.receive_json(timeout=5)
+        assert closed.value.code == 4400
+    for bad in ("[1, 2]", '{"type": "subscribe", "id": "1", "payload": []}', '"x"'):
+        async with _ws(db, settings) as ws:
+            await _ws_init(ws)
+            await ws.send_text(bad)
+            with pytest.raises(WebSocketDisconnect) as closed:
+                await ws.receive_json(timeout=5)
+            assert closed.value.code == 4400, bad
+
+
+async def test_websocket_connections_per_address_are_capped(
+    db: SharedConnectionDatabase, settings: Settings
+) -> None:
+    capped = settings.model_copy(update={"max_ws_connections_per_address": 2})
+    app = create_app(capped, database=db)
+    async with _ws(db, capped, app) as one, _ws(db, capped, app) as two:
+        await _ws_init(one)
+        await _ws_init(two)
+        with pytest.raises(Exception):  # noqa: B017, PT011 - refused at the upgrade
+            async with _ws(db, capped, app) as three:
+                await _ws_init(three)
+    # Closed connections free their places.
+    async with _ws(db, capped, app) as again:
+        await _ws_init(again)
+
+
+# -- admission control -----------------------------------------------------------------
+
+
+async def test_admission_is_judged_from_the_parsed_operation(
+    db: SharedConnectionDatabase, settings: Settings
+) -> None:
+    """With every query slot taken, queries wait (whatever their text or transport) and
+    mutations do not."""
+    one_slot = settings.model_copy(update={"max_concurrent_requests": 1})
+    app = create_app(one_slot, database=db)
+    schema = app.state.marquee_schema
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        await schema.admission.acquire()  # a long query holds the only slot
+        try:
+            mutation = await asyncio.wait_for(
+                http.post(
+                    "/graphql",
+                    json={"query": "# a comment first\n,mutation { __typename }"},
+                ),
+                timeout=5,
+            )
+            assert mutation.json()["data"] == {"__typename": "Mutation"}
+            queued_get = asyncio.ensure_future(
+                http.get("/graphql", params={"query": "{ __typename }"})
+            )
+            queued_named = asyncio.ensure_future(
+                http.post(
+                    "/graphql",
+                    json={
+                        "query": "mutation M { __typename } query Q { __typename }",
+                        "operationName": "Q",
+                    },
+                )
+            )
+            await asyncio.sleep(0.3)
+            assert not queued_get.done()
+            assert not queued_named.done()
+        finally:
+            schema.admission.release()
+        assert (await queued_get).json()["data"] == {"__typename": "Query"}
+        assert (await queued_named).json()["data"] == {"__typename": "Query"}
