@@ -41,7 +41,7 @@ from graph.relay import to_global_id
 from graph.schema import build_schema
 from graph.settings import Settings
 from tests import factories
-from tests.fuzz.strategies import custom_scalars, hoist_variables, make_plausible
+from tests.fuzz.strategies import b64, custom_scalars, hoist_variables, make_plausible
 
 pytestmark = pytest.mark.fuzz
 
@@ -237,6 +237,19 @@ async def run_example(
             await savepoint.rollback()
 
 
+# Fixed probes run first in every mode, one per hostile class the generator also draws at
+# random: NUL reaching SQL, a lone surrogate echoed back in an error, a key beyond 64 bits.
+PROBES: list[tuple[str, dict[str, Any]]] = [
+    (
+        "mutation ($i: LoginInput!) { login(input: $i) { errors { code field } } }",
+        {"i": {"login": "nul\u0000name", "password": PASSWORD}},
+    ),
+    ("query ($id: ID!) { node(id: $id) { id } }", {"id": "\ud800"}),
+    ("{ node(id: " + json.dumps(b64("Movie:99999999999999999999")) + ") { id } }", {}),
+    ("{ nodes(ids: [" + json.dumps(b64(f"SeatHold:{10**40}")) + "]) { id } }", {}),
+]
+
+
 # --- the fuzz -------------------------------------------------------------------------------
 
 
@@ -319,6 +332,8 @@ async def test_no_internal_errors(
             return problems
 
         def run_all() -> None:
+            for query, variables in PROBES:
+                execute(query, variables, "probe")
             for kind, name in root_fields(schema):
                 fuzz_field(kind, name, schema, scalars, execute)
 
