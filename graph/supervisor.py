@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -22,7 +23,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
-from multiprocessing.sharedctypes import Synchronized
 from types import FrameType
 
 import uvicorn
@@ -52,7 +52,7 @@ class WorkerBootError(RuntimeError):
 class _WorkerServer(uvicorn.Server):
     """A uvicorn server whose event loop beats into shared memory while it serves."""
 
-    def __init__(self, config: uvicorn.Config, beat: Synchronized[float], parent: int) -> None:
+    def __init__(self, config: uvicorn.Config, beat: ctypes.c_double, parent: int) -> None:
         super().__init__(config)
         self._beat = beat
         self._parent = parent
@@ -74,7 +74,7 @@ class _WorkerServer(uvicorn.Server):
 
 
 def _worker_main(
-    config: uvicorn.Config, sock: socket.socket, beat: Synchronized[float], parent: int
+    config: uvicorn.Config, sock: socket.socket, beat: ctypes.c_double, parent: int
 ) -> None:
     # Until uvicorn installs its handlers, Ctrl-C (sent to the whole foreground process
     # group) is left to the supervisor, which stops workers with SIGTERM.
@@ -89,7 +89,7 @@ def _worker_main(
 @dataclass
 class _Worker:
     process: BaseProcess
-    beat: Synchronized[float]
+    beat: ctypes.c_double
     spawned_at: float = field(default_factory=time.monotonic)
 
     def silent_for(self, now: float) -> float | None:
@@ -132,7 +132,8 @@ class Supervisor:
                 signal.signal(sig, handler)
 
     def _spawn(self, sock: socket.socket) -> _Worker:
-        beat: Synchronized[float] = _spawn.Value("d", 0.0)  # type: ignore[assignment]
+        # Without a lock: a worker SIGKILLed while holding one would block the supervisor.
+        beat = _spawn.RawValue(ctypes.c_double, 0.0)
         process = _spawn.Process(
             target=_worker_main,
             args=(self.config, sock, beat, os.getpid()),
