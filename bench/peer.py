@@ -61,7 +61,7 @@ MOVIES = """query MoviePage {
       averageRating reviewCount
       reviewsByMovieId(first: 3, orderBy: [CREATED_AT_DESC, ID_DESC],
                        condition: {status: "PUBLISHED"}) {
-        nodes { rating title userByUserId { username } } } } }
+        nodes { rating title userByUserId { fullName } } } } }
 }"""
 
 # The seat map of the scenario's 300-seat showtime: the hall's seats, the showtime's

@@ -31,7 +31,7 @@ _validate = lru_cache(maxsize=CACHE_SIZE)(validate_document)
 
 @lru_cache(maxsize=CACHE_SIZE)
 def _shape_errors(query: str, limits: ShapeLimits, max_tokens: int) -> list[GraphQLError]:
-    return check_shape(_parse(query, max_tokens=max_tokens), limits)
+    return check_shape(_parse(query, max_tokens=max_tokens), limits, query)
 
 
 def parse_cached(query: str, max_tokens: int) -> DocumentNode:

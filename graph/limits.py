@@ -223,14 +223,23 @@ def _literal_text_errors(document: Any) -> GraphQLError | None:
     return None
 
 
-def check_shape(document: Any, limits: ShapeLimits) -> list[GraphQLError]:
+def _may_hold_bad_text(source: str) -> bool:
+    """Whether a string literal of this document text can hold NUL or a lone surrogate:
+    only through a raw one in the text or a `\\u` escape."""
+    return "\\u" in source or "\x00" in source or bad_text(source) is not None
+
+
+def check_shape(
+    document: Any, limits: ShapeLimits, source: str | None = None
+) -> list[GraphQLError]:
     """Errors for a document that is too big or too deep (empty when it is fine)."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    text_error = _literal_text_errors(document)
-    if text_error is not None:
-        return [text_error]
+    if source is None or _may_hold_bad_text(source):
+        text_error = _literal_text_errors(document)
+        if text_error is not None:
+            return [text_error]
     walker = _ShapeWalker(fragments, limits)
     errors: list[GraphQLError] = []
     try:

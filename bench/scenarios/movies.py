@@ -10,7 +10,7 @@ from bench.scenario import BenchError, Scenario
 QUERY = """query MoviePage {
   movies(first: 20, sort: POPULARITY) { totalCount edges { node {
     id title year genres { name } averageRating reviewCount
-    reviews(first: 3) { edges { node { rating title author { username } } } } } } }
+    reviews(first: 3) { edges { node { rating title author { displayName } } } } } } }
 }"""
 
 

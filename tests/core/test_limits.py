@@ -125,7 +125,7 @@ async def test_hostile_documents_are_refused_quickly(gql: GraphQLClient, documen
     body = await gql.raw(document)
     elapsed = time.perf_counter() - started
     assert _code(body) == "BAD_USER_INPUT", body
-    assert elapsed < 0.25, elapsed
+    assert elapsed < 0.5, elapsed  # seconds before: a cold parse of 4,000 tokens is ~50 ms
 
 
 async def test_fragments_used_many_times_are_fine_within_the_limits(gql: GraphQLClient) -> None:
