@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from aiodataloader import DataLoader
 from sqlalchemy import select
 
 from db.accounts.models import User as UserRow
 from graph.accounts.types import User
-
-if TYPE_CHECKING:
-    from graph.context import Context
+from graph.loaders import ContextLoader
 
 USER_COLUMNS = (
     UserRow.id,
@@ -24,14 +19,10 @@ USER_COLUMNS = (
 )
 
 
-class UserByIdLoader(DataLoader[int, User | None]):
+class UserByIdLoader(ContextLoader[int, User | None]):
     """Users by id as the viewer may see them (User.from_row): the public profile, plus the
     private fields for the user themself and for staff. Inactive users included: their
     reviews stay."""
-
-    def __init__(self, context: Context) -> None:
-        super().__init__()
-        self.context = context
 
     async def batch_load_fn(self, keys: list[int]) -> list[User | None]:
         viewer = await self.context.viewer()

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from aiodataloader import DataLoader
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from db.booking.models import SeatHold as SeatHoldRow
 from db.booking.models import SeatOccupancy
 from graph.booking.types import SeatHold
-
-if TYPE_CHECKING:
-    from graph.context import Context
+from graph.loaders import ContextLoader
 
 
-class SeatHoldByIdLoader(DataLoader[int, SeatHold | None]):
+class SeatHoldByIdLoader(ContextLoader[int, SeatHold | None]):
     """Live holds by id with their seats (one statement); expired holds load as None."""
-
-    def __init__(self, context: Context) -> None:
-        super().__init__()
-        self.context = context
 
     async def batch_load_fn(self, keys: list[int]) -> list[SeatHold | None]:
         seats = (

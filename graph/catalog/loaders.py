@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, TypeVar
 
-from aiodataloader import DataLoader
 from sqlalchemy import select
 
 from db.catalog import queries
@@ -14,24 +12,10 @@ from db.catalog.models import Favorite
 from db.catalog.models import Genre as GenreRow
 from db.catalog.models import WatchlistEntry as WatchlistRow
 from graph.catalog.types import Genre, Movie
-
-if TYPE_CHECKING:
-    from graph.context import Context
+from graph.loaders import ContextLoader
 
 
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class _ContextLoader(DataLoader[K, V]):
-    """A loader bound to the request context (reads through `context.db`)."""
-
-    def __init__(self, context: Context) -> None:
-        super().__init__()
-        self.context = context
-
-
-class MovieByIdLoader(_ContextLoader[int, Movie | None]):
+class MovieByIdLoader(ContextLoader[int, Movie | None]):
     """Movies by id, inactive ones included (showtimes and tickets still point at them)."""
 
     async def batch_load_fn(self, keys: list[int]) -> list[Movie | None]:
@@ -44,7 +28,7 @@ class MovieByIdLoader(_ContextLoader[int, Movie | None]):
             self.prime(movie.pk, movie)
 
 
-class GenreByIdLoader(_ContextLoader[int, Genre | None]):
+class GenreByIdLoader(ContextLoader[int, Genre | None]):
     async def batch_load_fn(self, keys: list[int]) -> list[Genre | None]:
         rows = await self.context.db.fetch(
             select(*queries.GENRE_COLUMNS).where(GenreRow.id.in_(keys))
@@ -53,7 +37,7 @@ class GenreByIdLoader(_ContextLoader[int, Genre | None]):
         return [found.get(k) for k in keys]
 
 
-class GenresByMovieIdLoader(_ContextLoader[int, list[Genre]]):
+class GenresByMovieIdLoader(ContextLoader[int, list[Genre]]):
     """A movie's genres, sorted by name."""
 
     async def batch_load_fn(self, keys: list[int]) -> list[list[Genre]]:
@@ -64,7 +48,7 @@ class GenresByMovieIdLoader(_ContextLoader[int, list[Genre]]):
         return [found.get(k, []) for k in keys]
 
 
-class ViewerFavoriteByMovieIdLoader(_ContextLoader[int, bool]):
+class ViewerFavoriteByMovieIdLoader(ContextLoader[int, bool]):
     """Whether the viewer favorited each movie (False for anonymous requests, no query)."""
 
     async def batch_load_fn(self, keys: list[int]) -> list[bool]:
@@ -80,7 +64,7 @@ class ViewerFavoriteByMovieIdLoader(_ContextLoader[int, bool]):
         return [k in found for k in keys]
 
 
-class ViewerWatchlistStatusByMovieIdLoader(_ContextLoader[int, WatchlistStatus | None]):
+class ViewerWatchlistStatusByMovieIdLoader(ContextLoader[int, WatchlistStatus | None]):
     """The viewer's watchlist status of each movie (None when not listed or anonymous)."""
 
     async def batch_load_fn(self, keys: list[int]) -> list[WatchlistStatus | None]:
@@ -96,7 +80,7 @@ class ViewerWatchlistStatusByMovieIdLoader(_ContextLoader[int, WatchlistStatus |
         return [found.get(k) for k in keys]
 
 
-class SimilarMoviesByMovieIdLoader(_ContextLoader[tuple[int, int], list[Movie]]):
+class SimilarMoviesByMovieIdLoader(ContextLoader[tuple[int, int], list[Movie]]):
     """ "More like this" by (movie id, how many): one query per distinct size."""
 
     async def batch_load_fn(self, keys: list[tuple[int, int]]) -> list[list[Movie]]:

@@ -5,21 +5,15 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
-from aiodataloader import DataLoader
 from sqlalchemy import select
 
 from db.cinemas.models import Cinema as CinemaRow
 from db.cinemas.models import Hall as HallRow
 from db.cinemas.models import Seat as SeatRow
 from graph.cinemas.types import Cinema, Hall, HallLayout, LayoutRow, Seat
-
-if TYPE_CHECKING:
-    from graph.context import Context
-
-K = TypeVar("K")
-V = TypeVar("V")
+from graph.loaders import ContextLoader
 
 CINEMA_COLUMNS = (
     CinemaRow.id,
@@ -57,14 +51,6 @@ SEAT_COLUMNS = (
 )
 # Drawing order: the order of Hall.layout and of packed seat statuses.
 SEAT_ORDER = (SeatRow.y, SeatRow.x, SeatRow.id)
-
-
-class ContextLoader(DataLoader[K, V]):
-    """A loader bound to the request context (reads through `context.db`)."""
-
-    def __init__(self, context: Context) -> None:
-        super().__init__()
-        self.context = context
 
 
 class CinemaByIdLoader(ContextLoader[int, Cinema | None]):

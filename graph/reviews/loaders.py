@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
-from aiodataloader import DataLoader
 from sqlalchemy import select
 
 from db.reviews import queries
@@ -13,14 +12,9 @@ from db.reviews.codes import ReviewSort
 from db.reviews.models import Review as ReviewRow
 from graph.accounts.loaders import USER_COLUMNS, UserByIdLoader
 from graph.accounts.types import User
+from graph.loaders import ContextLoader
 from graph.pagination import Connection, build_connection
 from graph.reviews.types import Review
-
-if TYPE_CHECKING:
-    from graph.context import Context
-
-K = TypeVar("K")
-V = TypeVar("V")
 
 # (movie id, sort, offset, limit)
 ReviewPageKey = tuple[int, ReviewSort, int, int]
@@ -42,13 +36,7 @@ class _Prefixed:
             raise AttributeError(name) from None
 
 
-class _ContextLoader(DataLoader[K, V]):
-    def __init__(self, context: Context) -> None:
-        super().__init__()
-        self.context = context
-
-
-class ReviewByIdLoader(_ContextLoader[int, Review | None]):
+class ReviewByIdLoader(ContextLoader[int, Review | None]):
     """Reviews by id, as far as the viewer may see them (None otherwise)."""
 
     async def batch_load_fn(self, keys: list[int]) -> list[Review | None]:
@@ -62,7 +50,7 @@ class ReviewByIdLoader(_ContextLoader[int, Review | None]):
         return [found.get(k) for k in keys]
 
 
-class ReviewsByMovieIdLoader(_ContextLoader[ReviewPageKey, Connection[Review]]):
+class ReviewsByMovieIdLoader(ContextLoader[ReviewPageKey, Connection[Review]]):
     """A page of each movie's visible reviews: one statement per distinct (sort, window)."""
 
     async def batch_load_fn(self, keys: list[ReviewPageKey]) -> list[Connection[Review]]:
@@ -98,7 +86,7 @@ class ReviewsByMovieIdLoader(_ContextLoader[ReviewPageKey, Connection[Review]]):
         return [results[k] for k in keys]
 
 
-class ViewerReviewByMovieIdLoader(_ContextLoader[int, Review | None]):
+class ViewerReviewByMovieIdLoader(ContextLoader[int, Review | None]):
     """The viewer's own review of each movie, whatever its status."""
 
     async def batch_load_fn(self, keys: list[int]) -> list[Review | None]:
@@ -114,7 +102,7 @@ class ViewerReviewByMovieIdLoader(_ContextLoader[int, Review | None]):
         return [found.get(k) for k in keys]
 
 
-class ViewerVoteByReviewIdLoader(_ContextLoader[int, bool | None]):
+class ViewerVoteByReviewIdLoader(ContextLoader[int, bool | None]):
     """The viewer's vote on each review (None: no vote, or anonymous)."""
 
     async def batch_load_fn(self, keys: list[int]) -> list[bool | None]:

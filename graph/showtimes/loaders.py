@@ -22,8 +22,8 @@ from db.cinemas.queries import (
     local_midnight,
     seat_states_query,
 )
-from graph.cinemas.loaders import ContextLoader
 from graph.errors import bad_input
+from graph.loaders import ContextLoader
 from graph.pagination import DEFAULT_PAGE, Connection, PageArgs, build_connection, decode_cursor
 from graph.relay import query_id
 from graph.scalars import Money
