@@ -31,6 +31,7 @@ from db.catalog.models import (
     search_description_expr,
     search_title_expr,
 )
+from db.search import contains_pattern
 
 MOVIE_COLUMNS = (
     Movie.id,
@@ -79,17 +80,13 @@ def search_condition(text: str) -> ColumnElement[bool]:
     """Case- and accent-insensitive substring match on title, original title and
     description, plus trigram word similarity on the titles for small typos."""
     needle = func.marquee_unaccent(func.lower(text))
-    pattern = "%" + _escape_like(text.strip()) + "%"
+    pattern = contains_pattern(text)
     like = func.marquee_unaccent(func.lower(pattern))
     return or_(
         search_title_expr.like(like, escape="\\"),
         search_description_expr.like(like, escape="\\"),
         needle.op("<%")(search_title_expr),
     )
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def movie_conditions(f: MovieFilter) -> list[ColumnElement[bool]]:
