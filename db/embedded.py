@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import logging
@@ -171,3 +172,28 @@ class EmbeddedPostgres:
             server.ensure_postgres_running()
         else:
             self.start()
+
+
+DEV_DATABASE = "marquee"
+
+
+def normalize_url(url: str) -> str:
+    """Accept postgres:// and postgresql:// URLs and use the asyncpg driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url
+
+
+def resolve_database_url(configured: str | None, data_dir: Path) -> str:
+    """The asyncpg URL to use: the configured one (DATABASE_URL), or the embedded
+    PostgreSQL under `data_dir`, started if needed. A command that started it leaves no
+    server behind when it exits (processes still using it keep it running; see
+    EmbeddedPostgres.release)."""
+    if configured:
+        return normalize_url(configured)
+    pg = EmbeddedPostgres(data_dir / "pg")
+    pg.start()
+    atexit.register(pg.release)
+    pg.ensure_database(DEV_DATABASE)
+    return pg.url(DEV_DATABASE)

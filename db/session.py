@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Engine, Executable, Row, event
+from sqlalchemy import Engine, Executable, Row, event, text
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -179,6 +179,10 @@ class Database:
         """One session, one transaction: committed on success, rolled back on any exception."""
         async with self._sessions() as session, session.begin():
             yield session
+
+    async def ping(self) -> None:
+        """Raises unless the database answers a trivial statement (readiness checks)."""
+        await self.scalar(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -15,7 +15,6 @@ from typing import Any, overload
 import orjson
 from cross_web import HTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -40,7 +39,8 @@ from graph.booking.sweeper import start_sweeper
 from graph.context import Context
 from graph.errors import ApiError
 from graph.gc_tuning import tune_gc
-from graph.logs import request_id_var
+from graph.logs import configure_logging, request_id_var
+from graph.runtime import database_url
 from graph.schema import build_schema
 from graph.settings import Settings, get_settings
 
@@ -406,8 +406,6 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owns_db = state.db is None
         if owns_db:
-            from graph.runtime import database_url
-
             state.db = Database(
                 create_engine(
                     database_url(settings),
@@ -436,7 +434,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     async def readyz(request: Request) -> Response:
         try:
-            await state.db.scalar(text("SELECT 1"))
+            await state.db.ping()
         except Exception:
             log.exception("readiness check failed")
             return JSONResponse({"status": "unavailable"}, status_code=503)
@@ -486,7 +484,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 def create_server_app() -> Starlette:
     """The factory uvicorn runs in each worker process: workers are fresh interpreters, so
     logging is configured here (level from MARQUEE_LOG_LEVEL, set by `marquee serve`)."""
-    from graph.logs import configure_logging
-
     configure_logging(os.environ.get("MARQUEE_LOG_LEVEL", "INFO").upper())
     return create_app()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 
 from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from db.embedded import resolve_database_url
 from db.models import Base
 
 config = context.config
@@ -16,12 +19,14 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
+    """The caller's URL (`marquee migrate` passes it), else DATABASE_URL, else the embedded
+    PostgreSQL under MARQUEE_DATA_DIR (as the settings resolve it; migrations never import
+    the GraphQL layer)."""
     url = config.attributes.get("url")
     if url:
         return str(url)
-    from graph.runtime import database_url
-
-    return database_url()
+    configured = os.environ.get("DATABASE_URL") or os.environ.get("MARQUEE_DATABASE_URL")
+    return resolve_database_url(configured, Path(os.environ.get("MARQUEE_DATA_DIR", ".marquee")))
 
 
 def _run(connection: Connection) -> None:
