@@ -13,11 +13,16 @@ RUN useradd --create-home --uid 10001 marquee
 
 # The package is installed in place (editable): the CLI finds alembic.ini and migrations/
 # next to the code.
+# Dependencies come from the lock only (exact versions, every file checked against its hash),
+# in a layer of their own; then the project itself, without dependencies, built with the
+# locked setuptools.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md alembic.ini ./
 COPY graph ./graph
 COPY db ./db
 COPY migrations ./migrations
-RUN pip install -e . && chown -R marquee /app
+RUN pip install --no-deps --no-build-isolation -e . && pip check && chown -R marquee /app
 
 USER marquee
 ENV MARQUEE_ENV=production \

@@ -3,14 +3,30 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+# The tool that writes the lock (kept apart from the project's own packages).
+UV_VERSION := 0.13.9
+UV := $(VENV)/uv-tool/bin/uv
 
-.PHONY: run test check lint typecheck pytest fuzz schema bench clean-data
+.PHONY: run test check lint typecheck pytest fuzz schema bench clean-data lock
 
-$(STAMP): pyproject.toml
+# Every install is the lock: exact versions, each file checked against its hash. The project
+# itself is installed last, without dependencies and with the locked setuptools.
+$(STAMP): $(LOCK) pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	touch $(STAMP)
+
+## Re-resolve requirements.lock from pyproject.toml (runtime + dev + build), keeping the
+## current pins where they still fit; `make lock UPGRADE=1` moves everything to the newest.
+lock:
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	test -x $(UV) || $(BIN)/pip install -q --target $(VENV)/uv-tool uv==$(UV_VERSION)
+	$(UV) pip compile pyproject.toml --extra dev --group build --generate-hashes --universal \
+		--python-version 3.11 --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) \
+		-q -o $(LOCK)
 
 ## Start an embedded PostgreSQL, migrate, seed demo data once, serve http://127.0.0.1:8000/graphql
 run: $(STAMP)
