@@ -160,6 +160,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             workers=workers,
             worker_timeout=settings.worker_timeout_seconds,
             forwarded_allow_ips=settings.forwarded_allow_ips,
+            ws_max_size=settings.max_body_bytes,
         )
     except _Stop:
         pass

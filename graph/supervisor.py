@@ -217,6 +217,7 @@ def serve(
     workers: int,
     worker_timeout: float,
     forwarded_allow_ips: str,
+    ws_max_size: int = 16 * 1024 * 1024,
 ) -> int | None:
     """Serve the ASGI app factory `app` ("module:function") until a stop signal."""
     config = uvicorn.Config(
@@ -233,5 +234,7 @@ def serve(
         proxy_headers=bool(forwarded_allow_ips),
         forwarded_allow_ips=forwarded_allow_ips or None,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        # Frames larger than this close the connection before the app reads them.
+        ws_max_size=ws_max_size,
     )
     return Supervisor(config, workers, worker_timeout).run()
