@@ -12,24 +12,30 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
+
+from db import demo
+from db.accounts import actions
+from db.errors import DomainError
+from db.session import Database, create_engine
 from graph.catalog import cli as catalog_cli
+from graph.logs import configure_logging
+from graph.runtime import database_url, embedded_server
+from graph.schema import export_sdl
 from graph.settings import get_settings
+from graph.supervisor import STOP_SIGNALS, WorkerBootError, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_migrations(url: str, revision: str = "head") -> None:
-    from alembic import command
-    from alembic.config import Config
-
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["url"] = url
     command.upgrade(config, revision)
 
 
 async def _with_session(url: str, fn: Callable[..., object]) -> object:
-    from db.session import Database, create_engine
-
     database = Database(create_engine(url, pool_size=2))
     try:
         async with database.transaction() as session:
@@ -39,8 +45,6 @@ async def _with_session(url: str, fn: Callable[..., object]) -> object:
 
 
 def _seed(url: str, only_if_empty: bool) -> None:
-    from db import demo
-
     async def run(session: object) -> list[str]:
         if only_if_empty and not await demo.is_empty(session):  # type: ignore[arg-type]
             return []
@@ -52,24 +56,16 @@ def _seed(url: str, only_if_empty: bool) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
-    from graph.runtime import database_url
-
     run_migrations(database_url(), args.revision)
 
 
 def cmd_seed(args: argparse.Namespace) -> None:
-    from graph.runtime import database_url
-
     url = database_url()
     run_migrations(url)
     _seed(url, only_if_empty=not args.force)
 
 
 def cmd_create_admin(args: argparse.Namespace) -> None:
-    from db.accounts import actions
-    from db.errors import DomainError
-    from graph.runtime import database_url
-
     password = args.password or os.environ.get("MARQUEE_ADMIN_PASSWORD") or getpass.getpass()
     url = database_url()
     run_migrations(url)
@@ -90,8 +86,6 @@ def cmd_create_admin(args: argparse.Namespace) -> None:
 
 
 def cmd_export_schema(args: argparse.Namespace) -> None:
-    from graph.schema import export_sdl
-
     sys.stdout.write(export_sdl())
 
 
@@ -133,10 +127,6 @@ class _StopSignals:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    from graph.logs import configure_logging
-    from graph.runtime import database_url, embedded_server
-    from graph.supervisor import STOP_SIGNALS, WorkerBootError, serve
-
     stops = _StopSignals()
     stops.install(STOP_SIGNALS)
     settings = get_settings()

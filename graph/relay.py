@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 
 from db.errors import DomainError
+from graph.errors import bad_input
 
 if TYPE_CHECKING:
     from graph.context import Info
@@ -67,8 +68,6 @@ def decode_id(gid: str, expected: str | Iterable[str], field: str = "id") -> int
 
 def query_id(gid: str, expected: str | Iterable[str], field: str = "id") -> int:
     """Like decode_id, for query arguments: a malformed ID is a BAD_USER_INPUT error."""
-    from graph.errors import bad_input
-
     try:
         return decode_id(gid, expected, field)
     except DomainError as exc:
@@ -85,8 +84,6 @@ def register_node(type_name: str, resolver: NodeResolver) -> None:
 
 
 async def resolve_nodes(info: Info, ids: list[str]) -> list[Node | None]:
-    from graph.errors import bad_input
-
     parsed: list[tuple[str, int]] = []
     for gid in ids:
         try:
