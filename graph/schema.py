@@ -29,9 +29,8 @@ from graph.cinemas.mutations import Mutation as CinemasMutation
 from graph.cinemas.queries import Query as CinemasQuery
 from graph.context import Info
 from graph.errors import ErrorCodes
-from graph.execution import FastListExecution
+from graph.execution import execution_context_for
 from graph.limits import ShapeLimits
-from graph.realtime import SharedEventExecution
 from graph.relay import Node, resolve_nodes
 from graph.reviews.mutations import Mutation as ReviewsMutation
 from graph.reviews.queries import Query as ReviewsQuery
@@ -209,7 +208,7 @@ class MarqueeSchema(strawberry.Schema):
 
 def build_schema(
     settings: Settings | None = None,
-    execution_context_class: type[SharedEventExecution] = FastListExecution,
+    execution_context_class: type[Any] | None = None,
 ) -> MarqueeSchema:
     settings = settings or get_settings()
     # Factories, not instances: an extension holds per-request state.
@@ -240,8 +239,9 @@ def build_schema(
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
         # Subscription events shared by many subscribers are executed once (fan-out), and
-        # lists of plain objects (seat maps) are completed in one pass (graph/execution.py).
-        execution_context_class=execution_context_class,
+        # lists of plain objects (seat maps) are completed in one pass (graph/execution/),
+        # unless MARQUEE_FAST_EXECUTION is off or its compatibility check failed.
+        execution_context_class=execution_context_class or execution_context_for(settings),
         settings=settings,
     )
 

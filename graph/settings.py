@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # believed; empty = none: the client address is the TCP peer.
     forwarded_allow_ips: str = ""
     max_concurrent_requests: int = 4
+    # The execution fast path for ready objects and lists (graph/execution/); off = graphql-core's
+    # ordinary completion. It is also off when its compatibility check fails (a warning says so).
+    fast_execution: bool = True
 
     jwt_secret: str | None = None
     jwt_algorithm: str = "HS256"

@@ -1,27 +1,40 @@
-"""The list fast path (graph/execution.py) gives byte-identical responses to graphql-core's
-normal completion: seat maps against PostgreSQL in many query shapes, and a small schema
-for what real data cannot produce (nulls in non-null fields, awaitable attributes, bad
-enum values, interfaces)."""
+"""The execution fast path (graph/execution/) gives byte-identical responses to graphql-core's
+normal completion: every bench query and the suite's query constants against PostgreSQL,
+seat maps in many query shapes, and a small schema for what real data cannot produce (nulls
+in non-null fields, awaitable attributes, bad enum values, interfaces). And the choice of
+path: the setting, and the compatibility check's fallback with one warning."""
 
 from __future__ import annotations
 
+import ast
+import importlib
+import importlib.metadata
+import logging
+import pkgutil
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 import strawberry
+from graphql import NamedTypeNode, NonNullTypeNode, OperationDefinitionNode, parse
 from sqlalchemy import delete, insert, select
 
+import bench.scenarios
+from bench.scenario import Scenario
 from db.booking.models import SeatHold, SeatOccupancy
-from db.cinemas.models import Seat, ShowtimePrice
+from db.cinemas.models import Seat
 from db.session import Database
+from db.showtimes.models import ShowtimePrice
 from graph.context import Context
-from graph.execution import NOT_READY, FastListExecution, ready_value
+from graph.execution import NOT_READY, compat, execution_context_for, ready_value
+from graph.execution.fast import FastListExecution
 from graph.realtime import SharedEventExecution
 from graph.relay import to_global_id
 from graph.schema import build_schema
@@ -234,6 +247,196 @@ async def test_the_app_serves_the_same_seat_map(
     assert not body.get("errors")
     assert body["data"] == orjson.loads(normal)["data"]
     assert build_schema(settings).execution_context_class is FastListExecution
+
+
+# --- every bench query and the suite's query constants --------------------------------------
+
+
+def _bench_queries() -> dict[str, str]:
+    """The query of every bench scenario (bench/scenarios/*.py) that is a query operation;
+    the mutation (holds) and the subscription (fanout) change or stream data and are not
+    completed differently by the fast path."""
+    found: dict[str, str] = {}
+    for info in pkgutil.iter_modules(bench.scenarios.__path__):
+        module = importlib.import_module(f"bench.scenarios.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, Scenario) and value.query and _operation(value.query) == "query":
+                found[value.name] = value.query
+    return found
+
+
+def _operation(query: str) -> str | None:
+    operations = [d for d in parse(query).definitions if isinstance(d, OperationDefinitionNode)]
+    return operations[0].operation.value if len(operations) == 1 else None
+
+
+def _suite_queries() -> dict[str, str]:
+    """Every module-level query-operation string constant of the test suite."""
+    found: dict[str, str] = {}
+    for path in sorted(Path(__file__).parents[1].rglob("test_*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if not (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.Constant)
+                and isinstance(node.value.value, str)
+                and re.match(r"\s*(query\b|\{)", node.value.value)
+            ):
+                continue
+            try:
+                if _operation(node.value.value) != "query":
+                    continue
+            except Exception:  # a template with placeholders (e.g. MOVIE_PAGE above)
+                continue
+            found[f"{path.stem}.{node.targets[0].id}"] = node.value.value
+    return found
+
+
+BENCH_QUERIES = _bench_queries()
+SUITE_QUERIES = _suite_queries()
+
+
+def _variables(query: str, ids: dict[str, str]) -> dict[str, Any]:
+    """A value for each required variable of a scalar type: IDs of the fixture's objects by
+    the variable's name (a showtime by default), small numbers, short strings."""
+    scalars: dict[str, Any] = {"Int": 3, "Float": 1.5, "String": "a", "Boolean": True}
+    values: dict[str, Any] = {}
+    for definition in parse(query).definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        for variable in definition.variable_definitions or ():
+            kind = variable.type
+            if not isinstance(kind, NonNullTypeNode) or not isinstance(kind.type, NamedTypeNode):
+                continue
+            name, type_name = variable.variable.name.value, kind.type.name.value
+            if type_name == "ID":
+                key = next((k for k in ids if k in name.lower()), "showtime")
+                values[name] = ids[key]
+            elif type_name in scalars:
+                values[name] = scalars[type_name]
+    return values
+
+
+@pytest.fixture
+async def catalog(db: Database, seat_map: SeatMapFixture) -> dict[str, str]:
+    """Movies with genres and reviews (the movie page), beside the seat map; global IDs by
+    kind, for the queries' variables."""
+    genres = [await create_genre(db) for _ in range(3)]
+    users = [await create_user(db) for _ in range(3)]
+    first = 0
+    for i in range(4):
+        movie = await create_movie(db, genre_ids=genres[: i + 1], popularity=90.0 - i)
+        first = first or movie
+        for j, user in enumerate(users[: i + 1]):
+            await create_review(db, user_id=user.id, movie_id=movie, rating=4 + j)
+    return {
+        "showtime": seat_map.showtime,
+        "movie": to_global_id("Movie", first),
+        "genre": to_global_id("Genre", genres[0]),
+        "user": to_global_id("User", users[0].id),
+    }
+
+
+def test_every_bench_query_is_covered() -> None:
+    assert {"typename", "me", "movies", "seatmap", "seatmap_packed"} <= set(BENCH_QUERIES)
+    assert len(SUITE_QUERIES) >= 20
+
+
+@pytest.mark.parametrize("signed_in", [False, True])
+@pytest.mark.parametrize(
+    "query",
+    [*BENCH_QUERIES.values(), *SUITE_QUERIES.values()],
+    ids=[*BENCH_QUERIES, *SUITE_QUERIES],
+)
+async def test_bench_and_suite_queries_are_identical(
+    db: Database,
+    settings: Settings,
+    seat_map: SeatMapFixture,
+    catalog: dict[str, str],
+    query: str,
+    signed_in: bool,
+) -> None:
+    variables = _variables(query, catalog)
+    normal, fast = await _both(
+        db, settings, query, variables, seat_map.token if signed_in else None
+    )
+    assert fast == normal
+
+
+# --- choosing the path -------------------------------------------------------------------------
+
+
+def test_the_installed_versions_pass_the_compatibility_check() -> None:
+    """requirements.lock stays within compat.SUPPORTED: an upgrade outside it fails here
+    rather than turning the fast path off in production."""
+    assert compat.REPORT.problems == ()
+    assert execution_context_for(Settings(env="test", jwt_secret="x")) is FastListExecution
+
+
+def test_the_setting_turns_the_fast_path_off() -> None:
+    settings = Settings(env="test", jwt_secret="x", fast_execution=False)
+    assert execution_context_for(settings) is SharedEventExecution
+    assert build_schema(settings).execution_context_class is SharedEventExecution
+
+
+def _with_module(name: str, fake: object) -> Callable[[str], Any]:
+    def load(module: str) -> Any:
+        return fake if module == name else importlib.import_module(module)
+
+    return load
+
+
+@pytest.mark.parametrize(
+    ("load", "version", "expected"),
+    [
+        pytest.param(
+            # graphql-core 3.2's get_argument_values: (type_def, node, variable_values)
+            _with_module(
+                "graphql.execution.values",
+                type(
+                    "FakeValues",
+                    (),
+                    {
+                        "VariableValues": importlib.import_module(
+                            "graphql.execution.values"
+                        ).VariableValues,
+                        "get_argument_values": staticmethod(lambda type_def, node, variables: {}),
+                    },
+                ),
+            ),
+            importlib.metadata.version,
+            SharedEventExecution,
+            id="signature",
+        ),
+        pytest.param(
+            importlib.import_module,
+            lambda dist: "3.4.0" if dist == "graphql-core" else importlib.metadata.version(dist),
+            SharedEventExecution,
+            id="version",
+        ),
+        pytest.param(
+            _with_module("graphql.execution.values", object()),
+            importlib.metadata.version,
+            None,
+            id="shared-events-too",
+        ),
+    ],
+)
+def test_a_failed_check_falls_back_with_one_warning(
+    caplog: pytest.LogCaptureFixture,
+    load: Callable[[str], Any],
+    version: Callable[[str], str],
+    expected: type | None,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="graph.execution"):
+        report = compat.verify(load, version)
+    assert report.fast
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "fast path disabled" in warnings[0].getMessage()
+    settings = Settings(env="test", jwt_secret="x")
+    assert execution_context_for(settings, report) is expected
 
 
 # --- what real data cannot produce: a small schema over plain objects -----------------------

@@ -25,240 +25,72 @@ below a fast position are handled as graphql-core handles them (`handle_field_er
 the same path, nullability and ordering), so the data, the errors and their paths are the
 same as the normal path's. A selection with @defer/@stream, incremental delivery, or a
 schema with resolver middleware takes the normal path altogether.
+
+What this relies on of graphql-core's and strawberry's internals comes from compat.py, which
+checked it at import; this module is imported only when that check passed and
+MARQUEE_FAST_EXECUTION is on (graph/execution/__init__.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
-from enum import Enum
 from operator import attrgetter
-from types import CoroutineType, GeneratorType
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 from graphql import (
-    FieldNode,
-    FragmentSpreadNode,
-    GraphQLBoolean,
-    GraphQLEnumType,
-    GraphQLID,
-    GraphQLInt,
-    GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
-    GraphQLString,
-    InlineFragmentNode,
-    ListValueNode,
-    Node,
-    ObjectValueNode,
-    SelectionSetNode,
     Undefined,
-    ValueNode,
-    VariableNode,
 )
-from graphql.execution.collect_fields import FieldDetailsList, FragmentDetails
-from graphql.execution.values import get_argument_values
-from graphql.pyutils import Path, gather_with_cancel
-from graphql.type import TypeNameMetaFieldDef
 from graphql.type.definition import is_leaf_type
-from strawberry.types.cast import get_strawberry_type_cast
 
+from graph.execution.compat import (
+    FieldDetailsList,
+    Path,
+    TypeNameMetaFieldDef,
+    definition_key,
+    gather_with_cancel,
+    get_argument_values,
+    get_strawberry_type_cast,
+    is_default_resolver,
+)
+from graph.execution.plans import (
+    _DELEGATE,
+    _LEAF,
+    _LIST,
+    _MAX_INT,
+    _MIN_INT,
+    _NORMAL,
+    _OBJECT,
+    _SHARED_LIMIT,
+    _SHARED_VALUES_LIMIT,
+    _TYPENAME,
+    _bind,
+    _Entry,
+    _Leaf,
+    _ListSpec,
+    _Object,
+    _object,
+    _plain_class,
+    _plain_selection,
+    _Plan,
+    _shareable,
+    _Shared,
+    _shared_plans,
+    _variables_below,
+)
+from graph.execution.ready import NOT_READY, READY_VALUE
 from graph.realtime import SharedEventExecution
 
-_DEFINITION = "strawberry-definition"  # strawberry's GraphQLCoreConverter.DEFINITION_BACKREF
-_CONDITIONS = frozenset({"include", "skip"})  # already applied by collect_subfields
-
-READY_VALUE: Final = "marquee.ready_value"
+_DEFINITION: Final = definition_key()
 
 # Values of these exact types are never awaitable nor exceptions (the probes the normal
 # path runs on every resolved value).
 _PLAIN_VALUES: frozenset[type] = frozenset({str, int, float, bool, Decimal})
-
-
-class _NotReady:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "NOT_READY"
-
-
-NOT_READY: Final = _NotReady()
-"""What a ready-value getter returns when the resolver must run (e.g. nothing prefetched)."""
-
-ReadyGetter = Callable[[Any, Mapping[str, Any]], Any]
-
-
-def ready_value(getter: ReadyGetter) -> dict[str, ReadyGetter]:
-    """Field metadata: `getter(source, arguments)` gives what the field's resolver would
-    return, or NOT_READY. `arguments` are graphql-core's coerced argument values (by GraphQL
-    name, defaults applied). The resolver should use the same getter first, so that both
-    paths answer alike by construction."""
-    return {READY_VALUE: getter}
-
-
-class _Delegate:
-    """Marker: this position goes through graphql-core's execute_field."""
-
-
-_DELEGATE: Final = _Delegate()
-
-# Entry kinds of a plan.
-_TYPENAME = 0
-_LEAF = 1
-_OBJECT = 2
-_LIST = 3
-_NORMAL = 4
-
-
-# graphql-core's built-in scalars return a value of exactly this type unchanged (Int: within
-# 32 bits); `_coerce` skips the call for those.
-_SAME_VALUE: dict[GraphQLLeafType, type] = {
-    GraphQLString: str,
-    GraphQLID: str,
-    GraphQLBoolean: bool,
-    GraphQLInt: int,
-}
-_MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
-
-
-class _Leaf:
-    """How to complete one scalar or enum position."""
-
-    __slots__ = ("coerce", "memo", "memo_type", "same")
-
-    def __init__(self, leaf: GraphQLLeafType) -> None:
-        self.coerce = leaf.coerce_output_value
-        self.same: type | None = _SAME_VALUE.get(leaf)
-        # An enum's coercion depends only on the member: remembered per member of the
-        # strawberry enum class it wraps (coerced the normal way the first time).
-        wrapped = getattr(leaf, "wrapped_cls", None) if isinstance(leaf, GraphQLEnumType) else None
-        self.memo_type: type | None = (
-            wrapped if isinstance(wrapped, type) and issubclass(wrapped, Enum) else None
-        )
-        self.memo: dict[Any, Any] = {}
-
-
-_Classes = set[type]
-
-
-class _Object(NamedTuple):
-    """An object position: its type, the strawberry is_type_of check (or None), and the
-    plain classes whose instances are known to pass the checks (see `_accepts`)."""
-
-    type: GraphQLObjectType
-    is_type_of: Callable[[Any, Any], Any] | None
-    accepted: _Classes
-
-
-def _plain_class(cls: type) -> bool:
-    """Instances can never be awaitable nor exceptions, and the awaitable probes have no
-    side effects on them: no __await__, no custom attribute access, no __class__ property,
-    not a coroutine, generator or exception."""
-    if issubclass(cls, (BaseException, CoroutineType, GeneratorType)):
-        return False
-    if cls.__getattribute__ is not object.__getattribute__:
-        return False
-    return not any(
-        name in vars(base)
-        for base in cls.__mro__
-        if base is not object
-        for name in ("__await__", "__getattr__", "__class__")
-    )
-
-
-class _ListSpec(NamedTuple):
-    item_type: GraphQLOutputType
-    item_non_null: bool
-    leaf: _Leaf | None
-    item: _Object | None
-
-
-class _Entry(NamedTuple):
-    key: str
-    kind: int
-    getter: Callable[[Any], Any] | None
-    non_null: bool
-    detail: Any  # _Leaf, _Object or _ListSpec
-    details: FieldDetailsList
-    field_type: GraphQLOutputType | None
-
-
-class _Plan(NamedTuple):
-    type: GraphQLObjectType
-    name: str
-    entries: tuple[_Entry, ...]
-
-
-class _Shared:
-    """Plans of one selection (the same field nodes of one parsed document) shared across
-    executions, per value of the variables used below it. The parser cache hands out one
-    document per query text, so a repeated query finds its plans here instead of building
-    them again; the nodes are kept alive so that their ids stay unique."""
-
-    __slots__ = ("nodes", "plans", "variables")
-
-    def __init__(self, nodes: tuple[FieldNode, ...], variables: tuple[str, ...]) -> None:
-        self.nodes = nodes
-        self.variables = variables
-        self.plans: dict[tuple[Any, ...], tuple[FieldDetailsList, _Plan | None]] = {}
-
-
-_SHARED_LIMIT: Final = 2048  # selections; the whole cache is dropped when full
-_SHARED_VALUES_LIMIT: Final = 32  # variable combinations per selection
-_shared_plans: dict[tuple[GraphQLObjectType, tuple[int, ...]], _Shared] = {}
-
-
-def _variables_below(
-    nodes: Iterable[FieldNode], fragments: Mapping[str, FragmentDetails]
-) -> tuple[str, ...]:
-    """Names of the variables used anywhere in the selections below the nodes (arguments,
-    directives, fragments): a plan depends on no other variable."""
-    names: set[str] = set()
-    seen: set[str] = set()
-
-    def value(node: ValueNode) -> None:
-        if isinstance(node, VariableNode):
-            names.add(node.name.value)
-        elif isinstance(node, ListValueNode):
-            for item in node.values:
-                value(item)
-        elif isinstance(node, ObjectValueNode):
-            for field in node.fields:
-                value(field.value)
-
-    def directives(node: Node) -> None:
-        for directive in getattr(node, "directives", None) or ():
-            for argument in directive.arguments or ():
-                value(argument.value)
-
-    def selections(selection_set: SelectionSetNode | None) -> None:
-        if selection_set is None:
-            return
-        for selection in selection_set.selections:
-            directives(selection)
-            if isinstance(selection, FieldNode):
-                for argument in selection.arguments or ():
-                    value(argument.value)
-                selections(selection.selection_set)
-            elif isinstance(selection, InlineFragmentNode):
-                selections(selection.selection_set)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = fragments.get(name)
-                if name not in seen and fragment is not None:
-                    seen.add(name)
-                    selections(fragment.definition.selection_set)
-
-    for node in nodes:
-        selections(node.selection_set)
-    return tuple(sorted(names))
-
-
-def _shareable(details: FieldDetailsList) -> bool:
-    return all(d.defer_usage is None and d.fragment_variable_values is None for d in details)
 
 
 class FastListExecution(SharedEventExecution):
@@ -393,7 +225,7 @@ class FastListExecution(SharedEventExecution):
         ready = (definition.metadata or {}).get(READY_VALUE)
         if (
             definition.base_resolver is None
-            and getattr(field_def.resolve, "_is_default", False)
+            and is_default_resolver(field_def.resolve)
             and definition.default_resolver is getattr
             and isinstance(definition.python_name, str)
             and not field_def.args
@@ -668,35 +500,3 @@ class FastListExecution(SharedEventExecution):
         if memo_type is not None and type(value) is memo_type:
             leaf.memo[value] = coerced
         return coerced
-
-
-def _bind(ready: ReadyGetter, args: Mapping[str, Any]) -> Callable[[Any], Any]:
-    def get(source: Any) -> Any:
-        return ready(source, args)
-
-    return get
-
-
-def _object(object_type: GraphQLObjectType) -> _Object | None:
-    """An object type the fast path can check: no is_type_of, or strawberry's own (an
-    isinstance check that ignores the resolve info)."""
-    check = object_type.is_type_of
-    if check is None:
-        return _Object(object_type, None, set())
-    if getattr(check, "__module__", "") == "strawberry.schema.schema_converter" and getattr(
-        check, "__qualname__", ""
-    ).endswith("_get_is_type_of.<locals>.is_type_of"):
-        return _Object(object_type, check, set())
-    return None
-
-
-def _plain_selection(field_details_list: FieldDetailsList) -> bool:
-    """No @defer/@stream or other directive (besides @include/@skip) and no fragment
-    arguments on any of the merged field nodes."""
-    for details in field_details_list:
-        if details.defer_usage is not None or details.fragment_variable_values is not None:
-            return False
-        for directive in details.node.directives or ():
-            if directive.name.value not in _CONDITIONS:
-                return False
-    return True
