@@ -3,6 +3,8 @@
 Accepted file shapes: one movie object, a list of movie objects, or a TMDb list response
 (`{"results": [...]}`); a directory imports every `*.json` in it. A movie object is TMDb's
 `/movie/{id}` response, optionally with `append_to_response=credits,videos,release_dates`.
+An object without an `id` (a film whose TMDb id is unknown, as for a few demo films) is
+matched by title and release date instead.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     skipped: list[str] = field(default_factory=list)
+    # The created or updated movies' ids, in input order (skipped items have none).
+    movie_ids: list[int] = field(default_factory=list)
 
 
 def _text(value: Any, limit: int) -> str | None:
@@ -80,8 +84,9 @@ def parse_movie(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[int
     """Movie fields for the catalog actions, and the (TMDb id, name) of its genres."""
     tmdb_id = data.get("id")
     title = _text(data.get("title"), 300)
-    if not isinstance(tmdb_id, int) or tmdb_id <= 0 or not title:
-        raise TmdbError("a movie needs a positive integer `id` and a `title`")
+    bad_id = tmdb_id is not None and (not isinstance(tmdb_id, int) or tmdb_id <= 0)
+    if bad_id or not title:
+        raise TmdbError("a movie needs a `title`, and its `id` (if any) must be a positive integer")
     credits = data.get("credits") or {}
     directors = [
         c["name"]
@@ -205,6 +210,22 @@ async def _genre_ids(
     return list(dict.fromkeys(ids))
 
 
+async def _existing_movie_id(session: AsyncSession, fields: Mapping[str, Any]) -> int | None:
+    """The movie with this TMDb id; for an object without one, the first movie with the same
+    title and release date."""
+    if fields["tmdb_id"] is not None:
+        return await session.scalar(select(Movie.id).where(Movie.tmdb_id == fields["tmdb_id"]))
+    return await session.scalar(
+        select(Movie.id)
+        .where(
+            Movie.title == fields["title"],
+            Movie.release_date.is_not_distinct_from(fields["release_date"]),
+        )
+        .order_by(Movie.id)
+        .limit(1)
+    )
+
+
 async def import_movies(session: AsyncSession, items: Iterable[Mapping[str, Any]]) -> ImportReport:
     """Create or update each movie by its TMDb id (fields TMDb lacks stay as they are)."""
     report = ImportReport()
@@ -216,12 +237,12 @@ async def import_movies(session: AsyncSession, items: Iterable[Mapping[str, Any]
             report.skipped.append(f"{item.get('id', '?')}: {exc}")
             continue
         fields["genre_ids"] = await _genre_ids(session, genres, cache)
-        existing = await session.scalar(select(Movie.id).where(Movie.tmdb_id == fields["tmdb_id"]))
+        existing = await _existing_movie_id(session, fields)
         try:
             async with session.begin_nested():
                 if existing is None:
                     values = {k: v for k, v in fields.items() if v is not None}
-                    await actions.create_movie(session, values)
+                    existing = (await actions.create_movie(session, values)).id
                     report.created += 1
                 else:
                     changes = {
@@ -232,5 +253,7 @@ async def import_movies(session: AsyncSession, items: Iterable[Mapping[str, Any]
                     await actions.update_movie(session, existing, changes)
                     report.updated += 1
         except DomainError as exc:
-            report.skipped.append(f"{fields['tmdb_id']}: {exc}")
+            report.skipped.append(f"{fields['tmdb_id'] or fields['title']}: {exc}")
+            continue
+        report.movie_ids.append(existing)
     return report

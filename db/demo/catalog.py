@@ -3,9 +3,10 @@ watchlists, so GraphiQL has something worth browsing."""
 
 from __future__ import annotations
 
-import math
 import random
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import case, func, insert, select, update
@@ -13,10 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.accounts.models import User
 from db.accounts.passwords import hash_password
-from db.catalog.models import Favorite, Genre, Movie, WatchlistEntry, movie_genres
+from db.catalog import tmdb
+from db.catalog.models import Favorite, Movie, WatchlistEntry
 from db.demo.accounts import DEMO_PASSWORD
-from db.demo.catalog_data import FILMS
 from db.reviews.models import Review, ReviewVote
+
+# The films in TMDb's `/movie/{id}` format, loaded by the TMDb importer. Overviews are written
+# for Marquee; money is USD (worldwide box office where known, else 0 as in TMDb);
+# `popularity` is a snapshot; `vote_average` is the film's usual audience score out of 10,
+# which the demo reviews follow. The 4 films whose TMDb id is unknown have no `id`.
+FILMS_JSON = Path(__file__).with_name("films.json")
 
 REVIEWERS = [
     ("ingrid_b", "Ingrid Berg"),
@@ -85,7 +92,9 @@ TITLES = {
 }
 
 
-def _review_text(film: dict[str, Any], rating: int, rng: random.Random) -> tuple[str | None, str]:
+def _review_text(
+    film: Mapping[str, Any], rating: int, rng: random.Random
+) -> tuple[str | None, str]:
     mood = "high" if rating >= 8 else "mid" if rating >= 5 else "low"
     cast = film["cast_members"] or ["the cast"]
     middle = rng.choice(MIDDLES).format(
@@ -102,59 +111,15 @@ def _rating(score: float, rng: random.Random) -> int:
 
 
 async def seed(session: AsyncSession, rng: random.Random, lines: list[str]) -> None:
-    # Genres
-    names = sorted({g for film in FILMS for g in film["genres"]})
-    genre_ids = dict(
-        (
-            await session.execute(
-                insert(Genre).returning(Genre.name, Genre.id),
-                [{"name": n} for n in names],
-            )
-        ).all()
-    )
-
-    # Movies
-    now_year = datetime.now(UTC).year
-    movie_rows = []
-    for film in FILMS:
-        released = date.fromisoformat(film["release_date"])
-        box = film["box_office"] or 20_000_000
-        popularity = round(
-            10 * math.log10(box)
-            - 60
-            + max(0, released.year - now_year + 30) * 0.6
-            + rng.uniform(0, 5),
-            2,
-        )
-        movie_rows.append(
-            {
-                "tmdb_id": film["tmdb_id"],
-                "title": film["title"],
-                "original_title": film["original_title"],
-                "tagline": film["tagline"],
-                "description": film["description"],
-                "release_date": released,
-                "year": released.year,
-                "country": film["countries"][0],
-                "countries": film["countries"],
-                "duration_minutes": film["duration_minutes"],
-                "director": film["director"],
-                "cast_members": film["cast_members"],
-                "age_rating": film["age_rating"],
-                "budget": film["budget"],
-                "box_office": film["box_office"],
-                "popularity": max(1.0, popularity),
-            }
-        )
-    movie_ids = list((await session.scalars(insert(Movie).returning(Movie.id), movie_rows)).all())
-    await session.execute(
-        insert(movie_genres),
-        [
-            {"movie_id": mid, "genre_id": genre_ids[g]}
-            for mid, film in zip(movie_ids, FILMS, strict=True)
-            for g in film["genres"]
-        ],
-    )
+    # Movies and their genres, through the importer.
+    items = tmdb.read_path(FILMS_JSON)
+    report = await tmdb.import_movies(session, items)
+    if report.skipped:
+        raise tmdb.TmdbError(f"{FILMS_JSON.name}: not imported: {'; '.join(report.skipped)}")
+    movie_ids = report.movie_ids
+    films = [tmdb.parse_movie(item)[0] for item in items]
+    scores = [float(item["vote_average"]) for item in items]
+    names = {g["name"] for item in items for g in item["genres"]}
 
     # Demo reviewers (same password as the demo accounts), plus the demo customers.
     hashed = hash_password(DEMO_PASSWORD)
@@ -183,9 +148,9 @@ async def seed(session: AsyncSession, rng: random.Random, lines: list[str]) -> N
     # Reviews: 3 to 8 per film, spread over the last two years.
     now = datetime.now(UTC)
     reviews = []
-    for mid, film in zip(movie_ids, FILMS, strict=True):
+    for mid, film, score in zip(movie_ids, films, scores, strict=True):
         for uid in rng.sample(reviewers, rng.randint(3, 8)):
-            rating = _rating(film["score"], rng)
+            rating = _rating(score, rng)
             title, body = _review_text(film, rating, rng)
             when = now - timedelta(days=rng.uniform(1, 730))
             reviews.append(

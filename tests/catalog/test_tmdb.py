@@ -124,14 +124,53 @@ async def test_import_files_upserts_by_tmdb_id(
 
 async def test_import_skips_bad_items(db: Database, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps([{"id": "x", "title": "No id"}, {"id": 5}, AMELIE]))
+    bad.write_text(
+        json.dumps([{"id": "x", "title": "Bad id"}, {"id": 5}, {"id": 0, "title": "Zero"}, AMELIE])
+    )
     async with db.transaction() as session:
         report = await tmdb.import_movies(session, tmdb.read_path(bad))
     assert report.created == 1
-    assert len(report.skipped) == 2
+    assert len(report.skipped) == 3
+    assert report.movie_ids == [await _movie_id(db, 194)]
     bad.write_text("{not json")
     with pytest.raises(tmdb.TmdbError):
         tmdb.read_path(bad)
+
+
+async def test_import_without_tmdb_id_matches_title_and_release_date(
+    db: Database, tmp_path: Path
+) -> None:
+    # A film whose TMDb id is unknown (the demo data has a few): no `id`, upserted by title
+    # and release date.
+    brother = {"title": "Brother", "original_title": "Брат", "release_date": "1997-12-12"}
+    path = tmp_path / "films.json"
+    path.write_text(json.dumps([MATRIX, {**brother, "runtime": 99}]))
+    async with db.transaction() as session:
+        first = await tmdb.import_movies(session, tmdb.read_path(path))
+    assert (first.created, first.updated, first.skipped) == (2, 0, [])
+    matrix_pk = await _movie_id(db, 603)
+    assert first.movie_ids[0] == matrix_pk
+    row = (
+        await db.fetch(
+            text("SELECT id, tmdb_id, original_title FROM movies WHERE title = 'Brother'")
+        )
+    )[0]
+    assert first.movie_ids == [matrix_pk, row.id]
+    assert (row.tmdb_id, row.original_title) == (None, "Брат")
+
+    # Again, changed, with an id-less remake of another year and a list in between.
+    remake = {**brother, "release_date": "2000-05-11"}
+    path.write_text(json.dumps([{**brother, "runtime": 100}, remake, MATRIX]))
+    async with db.transaction() as session:
+        again = await tmdb.import_movies(session, tmdb.read_path(path))
+    assert (again.created, again.updated, again.skipped) == (1, 2, [])
+    assert again.movie_ids[0] == row.id
+    assert again.movie_ids[2] == matrix_pk
+    assert await db.scalar(text("SELECT count(*) FROM movies")) == 3
+    runtimes = await db.fetch(
+        text("SELECT duration_minutes FROM movies WHERE title = 'Brother' ORDER BY year")
+    )
+    assert [r.duration_minutes for r in runtimes] == [100, None]
 
 
 class _FakeTmdb(BaseHTTPRequestHandler):
