@@ -6,6 +6,7 @@ from db.booking import models as booking_models
 from db.catalog import models as catalog_models
 from db.cinemas import models as cinemas_models
 from db.reviews import models as reviews_models
+from db.showtimes import models as showtimes_models
 
 __all__ = [
     "Base",
@@ -14,4 +15,5 @@ __all__ = [
     "catalog_models",
     "cinemas_models",
     "reviews_models",
+    "showtimes_models",
 ]

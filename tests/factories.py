@@ -59,7 +59,8 @@ async def create_bookable_showtime(
     from sqlalchemy import insert, select
 
     from db.catalog.models import Movie
-    from db.cinemas.models import Cinema, Hall, Seat, Showtime, ShowtimePrice
+    from db.cinemas.models import Cinema, Hall, Seat
+    from db.showtimes.models import Showtime, ShowtimePrice
 
     n = next(_seq)
     async with db.transaction() as session:
@@ -175,7 +176,7 @@ async def create_review(
         return review.id
 
 
-# --- cinemas, halls and showtimes (through db.cinemas.actions) ---
+# --- cinemas, halls and showtimes (through db.cinemas.actions and db.showtimes.actions) ---
 
 
 async def create_cinema(db: Database, **fields: object) -> int:
@@ -236,11 +237,11 @@ async def create_showtime(
     language: str = "en",
 ) -> int:
     """A showtime (default: tomorrow); prices per seat type (default 10.00 for every type)."""
-    from db.cinemas import actions as cinema_actions
+    from db.showtimes import actions as showtime_actions
 
     table = prices or dict.fromkeys(("STANDARD", "PREMIUM", "VIP", "ACCESSIBLE"), "10.00")
     async with db.transaction() as session:
-        return await cinema_actions.create_showtime(
+        return await showtime_actions.create_showtime(
             session,
             movie_id=movie_id,
             hall_id=hall_id,
@@ -248,5 +249,5 @@ async def create_showtime(
             format=format,
             language=language,
             subtitles=None,
-            prices=[cinema_actions.PriceSpec(t, Decimal(a), "EUR") for t, a in table.items()],
+            prices=[showtime_actions.PriceSpec(t, Decimal(a), "EUR") for t, a in table.items()],
         )

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import Select, and_, select
 
 from db.booking.models import SeatOccupancy
-from db.cinemas.models import Seat, Showtime
+from db.cinemas.models import Seat
 from db.cinemas.queries import seat_status
 from db.session import Database
+from db.showtimes.models import Showtime
+from db.showtimes.queries import seat_status
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,7 +112,7 @@ def movie_conditions(f: MovieFilter) -> list[ColumnElement[bool]]:
     if f.age_rating:
         conds.append(func.upper(Movie.age_rating) == f.age_rating.strip().upper())
     if f.now_showing is not None or f.coming_soon is not None:
-        from db.cinemas.queries import coming_soon, now_showing  # showtimes live there
+        from db.showtimes.queries import coming_soon, now_showing
 
         if f.now_showing is not None:
             cond = now_showing(Movie.id)

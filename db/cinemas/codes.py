@@ -1,4 +1,7 @@
-"""Error codes and enumerations of the cinemas and showtimes domain."""
+"""Error codes and enumerations of the cinemas domain (seats and their statuses).
+
+`CinemaErrorCode` also covers showtime mutations: the API exposes one error enum for
+cinemas, halls and showtimes."""
 
 from enum import StrEnum
 
@@ -32,14 +35,8 @@ class SeatStatus(StrEnum):
     BLOCKED = "BLOCKED"
 
 
-class ShowtimeStatus(StrEnum):
-    SCHEDULED = "SCHEDULED"
-    CANCELLED = "CANCELLED"
-
-
-# Free-form strings in the database (new formats appear), validated against these lists.
+# A free-form string in the database (new screen types appear), validated against this list.
 SCREEN_TYPES = ("STANDARD", "IMAX", "DOLBY_CINEMA", "4DX", "SCREENX", "PREMIUM_LARGE_FORMAT")
-SHOWTIME_FORMATS = ("2D", "3D", "IMAX", "IMAX_3D", "4DX", "DOLBY_CINEMA")
 
 # One character per seat in the packed status string (see docs/cinemas.md).
 STATUS_CHARS = {

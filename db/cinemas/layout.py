@@ -1,9 +1,12 @@
-"""Hall layouts: the compact row description expanded to seats, and layout validation."""
+"""Hall layouts: the compact row description expanded to seats, layout validation, and the
+grouping and version hash every view of a layout shares."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from db.cinemas.codes import SeatType
 from db.errors import Validator
@@ -11,6 +14,11 @@ from db.errors import Validator
 MAX_ROWS = 100
 MAX_SEATS_PER_ROW = 100
 MAX_SEATS = 2000
+# The seats of all rows of a hall together are at most MAX_ROWS x this (the API's query cost
+# counts a nested list of seats as rows x seats per row).
+MEAN_SEATS_PER_ROW = MAX_SEATS // MAX_ROWS
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,3 +131,20 @@ def build_layout(
     out = list(seats or [])
     validate_seats(out, v)
     return out
+
+
+def group_rows(items: Sequence[T], label: Callable[[T], str]) -> list[tuple[str, list[T]]]:
+    """Group seats (already in drawing order) by row label, rows in order of appearance.
+    The seat map, the layout and the packed statuses all use this one grouping."""
+    rows: dict[str, list[T]] = {}
+    for item in items:
+        rows.setdefault(label(item), []).append(item)
+    return list(rows.items())
+
+
+def layout_version(seats: Sequence[tuple[int, str, int, str, int, int, bool]]) -> str:
+    """A hash of (id, row, number, type, x, y, blocked) of every seat in drawing order."""
+    digest = hashlib.blake2b(digest_size=8)
+    for pk, row, number, kind, x, y, blocked in seats:
+        digest.update(f"{pk},{row},{number},{kind},{x},{y},{int(blocked)};".encode())
+    return digest.hexdigest()

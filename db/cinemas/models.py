@@ -1,37 +1,27 @@
-"""Cinema tables: cinemas, halls, seats, showtimes (never overlapping in a hall) and prices."""
+"""Cinema tables: cinemas, halls and their seats (showtimes live in db/showtimes/models.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
-from decimal import Decimal
+from datetime import time
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
     Double,
     ForeignKey,
     Identity,
-    Index,
     Integer,
-    Numeric,
     String,
     Text,
     Time,
     UniqueConstraint,
-    text,
 )
-from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, Timestamps
 
 SEAT_TYPES = ("STANDARD", "PREMIUM", "VIP", "ACCESSIBLE")
-SHOWTIME_STATUSES = ("SCHEDULED", "CANCELLED")
-
-# Name of the exclusion constraint; actions map its violation to SHOWTIME_OVERLAP.
-SHOWTIME_OVERLAP_CONSTRAINT = "ex_showtimes_hall_no_overlap"
 
 
 class Cinema(Timestamps, Base):
@@ -94,52 +84,3 @@ class Seat(Base):
     x: Mapped[int] = mapped_column(Integer, nullable=False)
     y: Mapped[int] = mapped_column(Integer, nullable=False)
     is_blocked: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
-
-
-class Showtime(Timestamps, Base):
-    __tablename__ = "showtimes"
-    __table_args__ = (
-        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
-        CheckConstraint("status IN ('SCHEDULED', 'CANCELLED')", name="status"),
-        ExcludeConstraint(
-            ("hall_id", "="),
-            (text("tstzrange(starts_at, ends_at)"), "&&"),
-            where=text("status = 'SCHEDULED'"),
-            using="gist",
-            name=SHOWTIME_OVERLAP_CONSTRAINT,
-        ),
-        Index("ix_showtimes_starts_at", "starts_at"),
-    )
-
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    movie_id: Mapped[int] = mapped_column(
-        ForeignKey("movies.id", ondelete="RESTRICT"), index=True, nullable=False
-    )
-    hall_id: Mapped[int] = mapped_column(
-        ForeignKey("halls.id", ondelete="RESTRICT"), index=True, nullable=False
-    )
-    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    format: Mapped[str] = mapped_column(String(16), nullable=False, server_default="2D")
-    language: Mapped[str] = mapped_column(String(32), nullable=False)
-    subtitles: Mapped[str | None] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="SCHEDULED")
-    # Realtime sequence: booking increments it in the same transaction as every seat change.
-    seat_sequence: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
-
-
-class ShowtimePrice(Base):
-    __tablename__ = "showtime_prices"
-    __table_args__ = (
-        CheckConstraint(
-            "seat_type IN ('STANDARD', 'PREMIUM', 'VIP', 'ACCESSIBLE')", name="seat_type"
-        ),
-        CheckConstraint("amount >= 0", name="amount"),
-    )
-
-    showtime_id: Mapped[int] = mapped_column(
-        ForeignKey("showtimes.id", ondelete="CASCADE"), primary_key=True
-    )
-    seat_type: Mapped[str] = mapped_column(String(16), primary_key=True)
-    amount: Mapped[Decimal] = mapped_column(Numeric(10, 2), nullable=False)
-    currency: Mapped[str] = mapped_column(String(3), nullable=False, server_default="USD")

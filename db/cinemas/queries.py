@@ -1,38 +1,58 @@
-"""Read-side SQL of the cinemas domain: distance, seat states, availability, now showing.
-
-Statements only (no execution): the API layer runs them through `Database.fetch`.
-"""
+"""Reads of the cinemas domain: cinemas (by city, words, distance), halls, seats, and the
+cinema-local time helpers the showtime filters use. Each function runs its statements
+through the `Database` it is given and returns its rows."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Date,
-    DateTime,
-    Select,
-    SQLColumnExpression,
-    and_,
-    any_,
-    bindparam,
-    case,
-    cast,
-    exists,
-    false,
-    func,
-    literal,
-    select,
-    text,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, Date, DateTime, Row, cast, func, literal, or_, select
 
-from db.booking.models import SeatHold, SeatOccupancy
-from db.cinemas.models import Cinema, Seat, Showtime
+from db.cinemas.models import Cinema, Hall, Seat
+from db.search import contains_pattern
+from db.session import Database
 
 EARTH_RADIUS_KM = 6371.0088
+
+CINEMA_COLUMNS = (
+    Cinema.id,
+    Cinema.name,
+    Cinema.address,
+    Cinema.city,
+    Cinema.phone,
+    Cinema.email,
+    Cinema.latitude,
+    Cinema.longitude,
+    Cinema.time_zone,
+    Cinema.opens_at,
+    Cinema.closes_at,
+    Cinema.description,
+    Cinema.is_active,
+)
+HALL_COLUMNS = (
+    Hall.id,
+    Hall.cinema_id,
+    Hall.name,
+    Hall.screen_type,
+    Hall.sound_system,
+    Hall.cleaning_minutes,
+    Hall.is_active,
+)
+SEAT_COLUMNS = (
+    Seat.id,
+    Seat.hall_id,
+    Seat.row_label,
+    Seat.number,
+    Seat.seat_type,
+    Seat.x,
+    Seat.y,
+    Seat.is_blocked,
+)
+# Drawing order: the order of a hall's layout and of packed seat statuses.
+SEAT_ORDER = (Seat.y, Seat.x, Seat.id)
 
 
 def distance_km(latitude: float, longitude: float) -> ColumnElement[float]:
@@ -46,133 +66,101 @@ def distance_km(latitude: float, longitude: float) -> ColumnElement[float]:
     return 2 * EARTH_RADIUS_KM * func.asin(func.sqrt(func.least(a, 1.0)))
 
 
-def live_hold() -> ColumnElement[bool]:
-    """An occupancy that is a HELD seat whose hold has not expired (swept or not)."""
-    return and_(SeatOccupancy.status == "HELD", SeatOccupancy.expires_at > func.now())
+# --- the cinema list ----------------------------------------------------------------------
 
 
-def seat_status() -> ColumnElement[str]:
-    """SOLD, HELD (live holds only), BLOCKED or AVAILABLE, for seats outer-joined to their
-    occupancy. An expired hold reads as AVAILABLE even before the sweeper deletes it."""
-    return case(
-        (SeatOccupancy.status == "SOLD", "SOLD"),
-        (live_hold(), "HELD"),
-        (Seat.is_blocked, "BLOCKED"),
-        else_="AVAILABLE",
-    )
+@dataclass(frozen=True, slots=True)
+class Near:
+    """A point and a radius in km (validated by the caller)."""
+
+    latitude: float
+    longitude: float
+    radius_km: float
 
 
-def seat_states_query(
-    showtime_ids: list[int], viewer_id: int | None
-) -> tuple[Select[*tuple[Any, ...]], dict[str, Any]]:
-    """Every seat of each showtime's hall with its status (for the viewer, if any) and the
-    showtime's realtime sequence, one consistent snapshot per showtime; rows carry
-    `showtime_id` and come grouped by showtime, each in drawing order. A statement built
-    once and its parameters (`Database.fetch_static`)."""
-    params: dict[str, Any] = {"ids": list(showtime_ids)}
-    if viewer_id is None:
-        return _seat_states(False), params
-    return _seat_states(True), {**params, "viewer_id": viewer_id}
+@dataclass(frozen=True, slots=True)
+class CinemaSearch:
+    """Which active cinemas to list: in a city (case-insensitive), whose name, address or
+    city contains every word, within a radius of a point (then nearest first)."""
+
+    city: str | None = None
+    words: tuple[str, ...] = ()
+    near: Near | None = None
 
 
-@cache
-def _seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
-    held_by_me: ColumnElement[bool]
-    if not with_viewer:
-        held_by_me = false()
+def _distance(search: CinemaSearch) -> ColumnElement[float] | None:
+    near = search.near
+    return None if near is None else distance_km(near.latitude, near.longitude)
+
+
+def _conditions(
+    search: CinemaSearch, distance: ColumnElement[float] | None
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Cinema.is_active.is_(True)]
+    if search.city:
+        conditions.append(func.lower(Cinema.city) == search.city.strip().lower())
+    for word in search.words:
+        pattern = contains_pattern(word)
+        conditions.append(
+            or_(
+                Cinema.name.ilike(pattern),
+                Cinema.address.ilike(pattern),
+                Cinema.city.ilike(pattern),
+            )
+        )
+    if distance is not None and search.near is not None:
+        conditions.append(distance <= search.near.radius_km)
+    return conditions
+
+
+async def count_cinemas(db: Database, search: CinemaSearch) -> int:
+    conditions = _conditions(search, _distance(search))
+    return int(await db.scalar(select(func.count()).select_from(Cinema).where(*conditions)))
+
+
+async def list_cinemas(
+    db: Database, search: CinemaSearch, offset: int, limit: int
+) -> Sequence[Row[Any]]:
+    """A page of cinema rows by name, or nearest first with a `distance_km` column when
+    the search has a point."""
+    distance = _distance(search)
+    if distance is None:
+        stmt = select(*CINEMA_COLUMNS).order_by(Cinema.name, Cinema.id)
     else:
-        held_by_me = and_(
-            live_hold(),
-            exists().where(
-                SeatHold.id == SeatOccupancy.hold_id,
-                SeatHold.user_id == bindparam("viewer_id", type_=SeatHold.user_id.type),
-            ),
-        )
-    return (
-        select(
-            Seat.id,
-            Seat.row_label,
-            Seat.number,
-            Seat.seat_type,
-            Seat.x,
-            Seat.y,
-            Seat.is_blocked,
-            seat_status().label("status"),
-            func.coalesce(held_by_me, false()).label("held_by_me"),
-            Showtime.seat_sequence,
-            Showtime.id.label("showtime_id"),
-        )
-        .select_from(Showtime)
-        .join(Seat, Seat.hall_id == Showtime.hall_id)
-        .outerjoin(
-            SeatOccupancy,
-            and_(SeatOccupancy.showtime_id == Showtime.id, SeatOccupancy.seat_id == Seat.id),
-        )
-        .where(Showtime.id == any_(bindparam("ids", type_=ARRAY(Showtime.id.type))))
-        .order_by(Showtime.id, Seat.y, Seat.x, Seat.id)
+        stmt = select(*CINEMA_COLUMNS, distance.label("distance_km")).order_by(distance, Cinema.id)
+    return await db.fetch(stmt.where(*_conditions(search, distance)).offset(offset).limit(limit))
+
+
+# --- by key (the loaders) -----------------------------------------------------------------
+
+
+async def cinemas_by_ids(db: Database, ids: list[int]) -> Sequence[Row[Any]]:
+    return await db.fetch(select(*CINEMA_COLUMNS).where(Cinema.id.in_(ids)))
+
+
+async def halls_by_ids(db: Database, ids: list[int]) -> Sequence[Row[Any]]:
+    return await db.fetch(select(*HALL_COLUMNS).where(Hall.id.in_(ids)))
+
+
+async def halls_by_cinema_ids(db: Database, cinema_ids: list[int]) -> Sequence[Row[Any]]:
+    """The halls of many cinemas, by name."""
+    return await db.fetch(
+        select(*HALL_COLUMNS).where(Hall.cinema_id.in_(cinema_ids)).order_by(Hall.name, Hall.id)
     )
 
 
-def available_counts_query(
-    showtime_ids: list[int],
-) -> tuple[Select[*tuple[Any, ...]], dict[str, Any]]:
-    """(showtime id, available seats) for many showtimes in one statement, built once, and
-    its parameters."""
-    return _available_counts(), {"ids": list(showtime_ids)}
+async def seats_by_ids(db: Database, ids: list[int]) -> Sequence[Row[Any]]:
+    return await db.fetch(select(*SEAT_COLUMNS).where(Seat.id.in_(ids)))
 
 
-@cache
-def _available_counts() -> Select[*tuple[Any, ...]]:
-    taken = and_(
-        SeatOccupancy.id.is_not(None),
-        (SeatOccupancy.status == "SOLD") | live_hold(),
-    )
-    return (
-        select(
-            Showtime.id,
-            func.count(Seat.id)
-            .filter(~Seat.is_blocked & ~func.coalesce(taken, false()))
-            .label("available"),
-        )
-        .select_from(Showtime)
-        .join(Seat, Seat.hall_id == Showtime.hall_id)
-        .outerjoin(
-            SeatOccupancy,
-            and_(SeatOccupancy.showtime_id == Showtime.id, SeatOccupancy.seat_id == Seat.id),
-        )
-        .where(Showtime.id == any_(bindparam("ids", type_=ARRAY(Showtime.id.type))))
-        .group_by(Showtime.id)
+async def seats_by_hall_ids(db: Database, hall_ids: list[int]) -> Sequence[Row[Any]]:
+    """The seats of many halls, in drawing order."""
+    return await db.fetch(
+        select(*SEAT_COLUMNS).where(Seat.hall_id.in_(hall_ids)).order_by(*SEAT_ORDER)
     )
 
 
-# --- "now showing" / "coming soon" for the catalog's movie filter -------------------------
-
-NOW_SHOWING_DAYS = 7
-
-
-def now_showing(movie_id: SQLColumnExpression[int]) -> ColumnElement[bool]:
-    """The movie has a scheduled showtime that has not ended and starts within a week."""
-    return exists().where(
-        Showtime.movie_id == movie_id,
-        Showtime.status == "SCHEDULED",
-        Showtime.ends_at > func.now(),
-        Showtime.starts_at < func.now() + text(f"interval '{NOW_SHOWING_DAYS} days'"),
-    )
-
-
-def coming_soon(
-    movie_id: SQLColumnExpression[int], release_date: SQLColumnExpression[date | None]
-) -> ColumnElement[bool]:
-    """Not showing yet: released in the future, or scheduled only beyond the coming week."""
-    scheduled_later = exists().where(
-        Showtime.movie_id == movie_id,
-        Showtime.status == "SCHEDULED",
-        Showtime.starts_at >= func.now() + text(f"interval '{NOW_SHOWING_DAYS} days'"),
-    )
-    return and_(
-        ~now_showing(movie_id),
-        (release_date > func.current_date()) | scheduled_later,
-    )
+# --- local time of a cinema (for showtime filters) ----------------------------------------
 
 
 def local_midnight(day: ColumnElement[date]) -> ColumnElement[datetime]:

@@ -15,6 +15,7 @@ from db.catalog.models import Movie
 from db.cinemas import actions
 from db.cinemas.layout import RowSpec, expand_rows
 from db.errors import Validator
+from db.showtimes import actions as showtime_actions
 
 DAYS = 7
 FIRST_SHOW = time(10, 30)
@@ -166,7 +167,7 @@ async def seed(session: AsyncSession, rng: random.Random, lines: list[str]) -> N
                     duration: int = minutes or 120
                     if start > now + timedelta(minutes=5):
                         fmt = SCREEN_FORMAT.get(screen) or rng.choice(["2D", "2D", "3D"])
-                        await actions.create_showtime(
+                        await showtime_actions.create_showtime(
                             session,
                             movie_id=movie_id,
                             hall_id=hall_id,

@@ -9,8 +9,8 @@ import strawberry
 from sqlalchemy import select
 
 from db.booking.queries import seat_snapshot
-from db.cinemas.models import Showtime
 from db.session import Database
+from db.showtimes.models import Showtime
 from graph.booking.types import (
     SeatAvailabilityEvent,
     event_from_notification,

@@ -6,8 +6,8 @@ from datetime import time
 
 import strawberry
 
-from db.cinemas.codes import SeatType
 from db.cinemas.layout import MAX_SEATS
+from graph.cinemas.enums import SeatType
 from graph.limits import list_size
 
 

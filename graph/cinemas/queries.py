@@ -7,17 +7,11 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy import ColumnElement, func, or_, select
 
-from db.cinemas.models import Cinema as CinemaRow
-from db.cinemas.queries import distance_km
+from db.cinemas import queries
+from db.cinemas.queries import CinemaSearch, Near
 from graph.cinemas.inputs import CinemaFilter
-from graph.cinemas.loaders import (
-    CINEMA_COLUMNS,
-    CinemaByIdLoader,
-    HallByIdLoader,
-    SeatByIdLoader,
-)
+from graph.cinemas.loaders import CinemaByIdLoader, HallByIdLoader, SeatByIdLoader
 from graph.cinemas.types import Cinema, Hall
 from graph.context import Info
 from graph.errors import bad_input
@@ -25,11 +19,6 @@ from graph.pagination import Connection, PageArgs, paginate
 from graph.relay import query_id, register_node
 
 MAX_RADIUS_KM = 20_000.0
-
-
-def _like(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def _validate_near(lat: float, lon: float, radius: float) -> None:
@@ -44,45 +33,36 @@ def _validate_near(lat: float, lon: float, radius: float) -> None:
         )
 
 
+def search_from_filter(filter: CinemaFilter | None) -> CinemaSearch:
+    """Validate a CinemaFilter (bad values are BAD_USER_INPUT errors)."""
+    if filter is None:
+        return CinemaSearch()
+    words: tuple[str, ...] = ()
+    if filter.search:
+        if len(filter.search) > 100:
+            raise bad_input("At most 100 characters.", "filter.search")
+        words = tuple(filter.search.split())
+    near = None
+    if filter.near is not None:
+        n = filter.near
+        _validate_near(n.latitude, n.longitude, n.radius_km)
+        near = Near(latitude=n.latitude, longitude=n.longitude, radius_km=n.radius_km)
+    return CinemaSearch(city=filter.city or None, words=words, near=near)
+
+
 async def list_cinemas(
     info: Info, filter: CinemaFilter | None, args: PageArgs
 ) -> Connection[Cinema]:
-    conditions: list[ColumnElement[bool]] = [CinemaRow.is_active.is_(True)]
-    distance: ColumnElement[float] | None = None
-    if filter is not None:
-        if filter.city:
-            conditions.append(func.lower(CinemaRow.city) == filter.city.strip().lower())
-        if filter.search:
-            if len(filter.search) > 100:
-                raise bad_input("At most 100 characters.", "filter.search")
-            for word in filter.search.split():
-                pattern = _like(word)
-                conditions.append(
-                    or_(
-                        CinemaRow.name.ilike(pattern),
-                        CinemaRow.address.ilike(pattern),
-                        CinemaRow.city.ilike(pattern),
-                    )
-                )
-        if filter.near is not None:
-            near = filter.near
-            _validate_near(near.latitude, near.longitude, near.radius_km)
-            distance = distance_km(near.latitude, near.longitude)
-            conditions.append(distance <= near.radius_km)
+    search = search_from_filter(filter)
     db = info.context.db
 
     async def count() -> int:
-        return int(await db.scalar(select(func.count()).select_from(CinemaRow).where(*conditions)))
+        return await queries.count_cinemas(db, search)
 
     async def fetch(offset: int, limit: int) -> Sequence[Cinema]:
-        if distance is None:
-            stmt = select(*CINEMA_COLUMNS).order_by(CinemaRow.name, CinemaRow.id)
-        else:
-            stmt = select(*CINEMA_COLUMNS, distance.label("distance_km")).order_by(
-                distance, CinemaRow.id
-            )
-        rows = await db.fetch(stmt.where(*conditions).offset(offset).limit(limit))
-        items = [Cinema.from_row(r, r.distance_km if distance is not None else None) for r in rows]
+        rows = await queries.list_cinemas(db, search, offset, limit)
+        near = search.near is not None
+        items = [Cinema.from_row(r, r.distance_km if near else None) for r in rows]
         loader = info.context.loader(CinemaByIdLoader)
         for c in items:
             if c.distance_km is None:

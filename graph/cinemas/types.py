@@ -1,4 +1,8 @@
-"""GraphQL types of cinemas, halls, seats and hall layouts."""
+"""GraphQL types of cinemas, halls, seats and hall layouts.
+
+Relations resolve through `graph.cinemas.loaders` and `graph.showtimes.loaders`, imported as
+module objects: those modules build these types, so neither side reads the other while it is
+being imported."""
 
 from __future__ import annotations
 
@@ -7,25 +11,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from db.cinemas.codes import CinemaErrorCode, SeatStatus, SeatType, ShowtimeStatus
-from db.cinemas.layout import MAX_ROWS, MAX_SEATS
+from db.cinemas.layout import MAX_ROWS, MEAN_SEATS_PER_ROW
+from graph.cinemas import loaders as cinema_loaders
+from graph.cinemas.enums import CinemaErrorCode, SeatType
 from graph.context import Info
 from graph.limits import list_size
 from graph.pagination import Connection
 from graph.relay import Node, to_global_id
+from graph.showtimes import loaders as showtime_loaders
 
 if TYPE_CHECKING:
     from graph.showtimes.types import Showtime
-
-strawberry.enum(SeatType, description="Kind of seat; each kind has its own price.")
-strawberry.enum(SeatStatus, description="Whether a seat can be booked for a showtime.")
-strawberry.enum(ShowtimeStatus, description="SCHEDULED, or CANCELLED by staff.")
-strawberry.enum(CinemaErrorCode, description="Codes of cinema, hall and showtime errors.")
-
-
-# For the cost limit: a hall has at most MAX_ROWS rows and MAX_SEATS seats in all, so the
-# seats of all rows together are at most MAX_ROWS x this (graph/limits.py).
-SEATS_PER_ROW_FOR_COST = MAX_SEATS // MAX_ROWS
 
 
 @strawberry.type(description="A cinema of the chain.")
@@ -69,9 +65,7 @@ class Cinema(Node):
 
     @strawberry.field(description="The cinema's halls, by name.")
     async def halls(self, info: Info) -> list[Hall]:
-        from graph.cinemas.loaders import HallsByCinemaLoader
-
-        return await info.context.loader(HallsByCinemaLoader).load(self.pk)
+        return await info.context.loader(cinema_loaders.HallsByCinemaLoader).load(self.pk)
 
     @strawberry.field(
         description=(
@@ -92,9 +86,9 @@ class Cinema(Node):
         first: Annotated[int | None, strawberry.argument(description="Page size.")] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
     ) -> Connection[Annotated[Showtime, strawberry.lazy("graph.showtimes.types")]]:
-        from graph.showtimes.loaders import cinema_showtimes
-
-        return await cinema_showtimes(info, self.pk, from_, to, movie_id, first, after)
+        return await showtime_loaders.cinema_showtimes(
+            info, self.pk, from_, to, movie_id, first, after
+        )
 
 
 @strawberry.type(description="A seat of a hall (its static part; status is per showtime).")
@@ -124,9 +118,7 @@ class Seat(Node):
 
     @strawberry.field(description="The hall of this seat.")
     async def hall(self, info: Info) -> Hall:
-        from graph.cinemas.loaders import HallByIdLoader
-
-        hall = await info.context.loader(HallByIdLoader).load(self.hall_pk)
+        hall = await info.context.loader(cinema_loaders.HallByIdLoader).load(self.hall_pk)
         assert hall is not None
         return hall
 
@@ -135,7 +127,7 @@ class Seat(Node):
 class LayoutRow:
     label: str = strawberry.field(description="Row label.")
     seats: list[Seat] = strawberry.field(
-        description="Seats, left to right.", metadata=list_size(SEATS_PER_ROW_FOR_COST)
+        description="Seats, left to right.", metadata=list_size(MEAN_SEATS_PER_ROW)
     )
 
 
@@ -182,23 +174,18 @@ class Hall(Node):
 
     @strawberry.field(description="The cinema of this hall.")
     async def cinema(self, info: Info) -> Cinema:
-        from graph.cinemas.loaders import CinemaByIdLoader
-
-        cinema = await info.context.loader(CinemaByIdLoader).load(self.cinema_pk)
+        cinema = await info.context.loader(cinema_loaders.CinemaByIdLoader).load(self.cinema_pk)
         assert cinema is not None
         return cinema
 
     @strawberry.field(description="The static seat layout (cacheable).")
     async def layout(self, info: Info) -> HallLayout:
-        from graph.cinemas.loaders import HallLayoutByHallLoader
-
-        return await info.context.loader(HallLayoutByHallLoader).load(self.pk)
+        return await info.context.loader(cinema_loaders.HallLayoutByHallLoader).load(self.pk)
 
     @strawberry.field(description="Number of seats (blocked ones included).")
     async def seat_count(self, info: Info) -> int:
-        from graph.cinemas.loaders import HallLayoutByHallLoader
-
-        return (await info.context.loader(HallLayoutByHallLoader).load(self.pk)).seat_count
+        layout = await info.context.loader(cinema_loaders.HallLayoutByHallLoader).load(self.pk)
+        return layout.seat_count
 
 
 @strawberry.type(description="An expected failure of a cinema, hall or showtime mutation.")

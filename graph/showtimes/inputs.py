@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import strawberry
 
-from db.cinemas.codes import SeatType, ShowtimeStatus
+from graph.cinemas.enums import SeatType
+from graph.showtimes.enums import ShowtimeStatus
 
 
 @strawberry.input(description="Which showtimes to list (all given conditions apply).")

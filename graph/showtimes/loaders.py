@@ -1,116 +1,33 @@
-"""Loaders of showtimes: by id, prices, availability, and batched nested pages."""
+"""Loaders of showtimes: by id, prices, availability, and batched nested pages.
+
+`graph.showtimes.types` resolves its relations through these loaders and these loaders build
+its types: each module imports the other as a module object (read at call time), so either
+can be imported first."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
-from functools import cache
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Executable, any_, bindparam, func, literal, select
-from sqlalchemy.dialects.postgresql import ARRAY
-
 from db.cinemas.codes import SeatType
-from db.cinemas.models import Cinema as CinemaRow
-from db.cinemas.models import Hall as HallRow
-from db.cinemas.models import Showtime as ShowtimeRow
-from db.cinemas.models import ShowtimePrice as PriceRow
-from db.cinemas.queries import (
-    available_counts_query,
-    cinema_today,
-    local_midnight,
-    seat_states_query,
-)
+from db.showtimes import queries
+from db.showtimes.queries import Parent, ShowtimeSpec
 from graph.errors import bad_input
 from graph.loaders import ContextLoader
 from graph.pagination import DEFAULT_PAGE, Connection, PageArgs, build_connection, decode_cursor
 from graph.relay import query_id
 from graph.scalars import Money
-from graph.showtimes.types import Showtime, ShowtimePrice
+from graph.showtimes import types as showtime_types
+from graph.showtimes.inputs import ShowtimeFilter
 
 if TYPE_CHECKING:
     from graph.context import Info
-    from graph.showtimes.inputs import ShowtimeFilter
+    from graph.showtimes.types import Showtime, ShowtimePrice
 
-SHOWTIME_COLUMNS = (
-    ShowtimeRow.id,
-    ShowtimeRow.movie_id,
-    ShowtimeRow.hall_id,
-    HallRow.cinema_id,
-    ShowtimeRow.starts_at,
-    ShowtimeRow.ends_at,
-    ShowtimeRow.format,
-    ShowtimeRow.language,
-    ShowtimeRow.subtitles,
-    ShowtimeRow.status,
-)
-SHOWTIME_ORDER = (ShowtimeRow.starts_at, ShowtimeRow.id)
 MAX_LOCAL_DAYS = 31
-
-
-def showtime_select(*columns: Any) -> Any:
-    """Showtimes joined to their hall and cinema (for the cinema id, city and time zone)."""
-    return (
-        select(*(columns or SHOWTIME_COLUMNS))
-        .select_from(ShowtimeRow)
-        .join(HallRow, HallRow.id == ShowtimeRow.hall_id)
-        .join(CinemaRow, CinemaRow.id == HallRow.cinema_id)
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class ShowtimeSpec:
-    """A validated, hashable showtime filter (a loader key part)."""
-
-    movie_pk: int | None = None
-    cinema_pk: int | None = None
-    city: str | None = None
-    starts_after: datetime | None = None
-    starts_before: datetime | None = None
-    format: str | None = None
-    language: str | None = None
-    status: str | None = "SCHEDULED"
-    upcoming_only: bool = False
-    # Local days in the cinema's time zone (Cinema.showtimes); None = the cinema's today.
-    local_from: date | None = None
-    local_to: date | None = None
-    local_days: bool = False
-
-    def conditions(self) -> list[ColumnElement[bool]]:
-        c: list[ColumnElement[bool]] = []
-        if self.movie_pk is not None:
-            c.append(ShowtimeRow.movie_id == self.movie_pk)
-        if self.cinema_pk is not None:
-            c.append(HallRow.cinema_id == self.cinema_pk)
-        if self.city is not None:
-            c.append(func.lower(CinemaRow.city) == self.city.lower())
-        if self.starts_after is not None:
-            c.append(ShowtimeRow.starts_at >= self.starts_after)
-        if self.starts_before is not None:
-            c.append(ShowtimeRow.starts_at < self.starts_before)
-        if self.upcoming_only:
-            c.append(ShowtimeRow.starts_at >= func.now())
-        if self.format is not None:
-            c.append(ShowtimeRow.format == self.format)
-        if self.language is not None:
-            c.append(func.lower(ShowtimeRow.language) == self.language.lower())
-        if self.status is not None:
-            c.append(ShowtimeRow.status == self.status)
-        if self.local_days:
-            first: ColumnElement[date] = (
-                literal(self.local_from) if self.local_from else cinema_today()
-            )
-            end: ColumnElement[date]
-            if self.local_to is not None:
-                end = literal(self.local_to + timedelta(days=1))
-            elif self.local_from is not None:
-                end = literal(self.local_from + timedelta(days=7))
-            else:
-                end = cinema_today() + 7
-            c.append(ShowtimeRow.starts_at >= local_midnight(first))
-            c.append(ShowtimeRow.starts_at < local_midnight(end))
-        return c
+_SEAT_TYPE_ORDER = {t: i for i, t in enumerate(SeatType)}
 
 
 def spec_from_filter(f: ShowtimeFilter | None) -> ShowtimeSpec:
@@ -134,39 +51,21 @@ def spec_from_filter(f: ShowtimeFilter | None) -> ShowtimeSpec:
     )
 
 
-def _ids_param(column: Any) -> Any:
-    return any_(bindparam("ids", type_=ARRAY(column.type)))
-
-
-# Statements built once and run straight on the driver (Database.fetch_static): the seat
-# map runs them on every request.
-@cache
-def _showtimes_by_ids() -> Executable:
-    return showtime_select().where(ShowtimeRow.id == _ids_param(ShowtimeRow.id))  # type: ignore[no-any-return]
-
-
-@cache
-def _prices_by_showtime_ids() -> Executable:
-    return select(
-        PriceRow.showtime_id, PriceRow.seat_type, PriceRow.amount, PriceRow.currency
-    ).where(PriceRow.showtime_id == _ids_param(PriceRow.showtime_id))
-
-
-class ShowtimeByIdLoader(ContextLoader[int, Showtime | None]):
+class ShowtimeByIdLoader(ContextLoader[int, "Showtime | None"]):
     async def batch_load_fn(self, keys: list[int]) -> list[Showtime | None]:
-        rows = await self.context.db.fetch_static(_showtimes_by_ids(), {"ids": keys})
-        found = {row.id: Showtime.from_row(row) for row in rows}
+        rows = await queries.showtimes_by_ids(self.context.db, keys)
+        found = {row.id: showtime_types.Showtime.from_row(row) for row in rows}
         return [found.get(k) for k in keys]
 
 
-class PricesByShowtimeLoader(ContextLoader[int, list[ShowtimePrice]]):
+class PricesByShowtimeLoader(ContextLoader[int, "list[ShowtimePrice]"]):
     async def batch_load_fn(self, keys: list[int]) -> list[list[ShowtimePrice]]:
-        order = {t: i for i, t in enumerate(SeatType)}
-        rows = await self.context.db.fetch_static(_prices_by_showtime_ids(), {"ids": keys})
+        order = _SEAT_TYPE_ORDER
+        rows = await queries.prices_by_showtime_ids(self.context.db, keys)
         found: dict[int, list[ShowtimePrice]] = defaultdict(list)
         for row in sorted(rows, key=lambda r: order.get(SeatType(r.seat_type), 99)):
             found[row.showtime_id].append(
-                ShowtimePrice(
+                showtime_types.ShowtimePrice(
                     seat_type=SeatType(row.seat_type),
                     price=Money(amount=row.amount, currency=row.currency),
                 )
@@ -180,16 +79,15 @@ class SeatStatesByShowtimeLoader(ContextLoader[int, list[Any]]):
 
     async def batch_load_fn(self, keys: list[int]) -> list[list[Any]]:
         viewer = await self.context.viewer()
-        stmt, params = seat_states_query(keys, viewer.id if viewer else None)
         found: dict[int, list[Any]] = defaultdict(list)
-        for row in await self.context.db.fetch_static(stmt, params):
+        for row in await queries.seat_states(self.context.db, keys, viewer.id if viewer else None):
             found[row.showtime_id].append(row)
         return [found.get(k, []) for k in keys]
 
 
 class AvailableSeatCountByShowtimeLoader(ContextLoader[int, int]):
     async def batch_load_fn(self, keys: list[int]) -> list[int]:
-        rows = await self.context.db.fetch_static(*available_counts_query(keys))
+        rows = await queries.available_seat_counts(self.context.db, keys)
         found = {row.id: int(row.available) for row in rows}
         return [found.get(k, 0) for k in keys]
 
@@ -201,71 +99,37 @@ class AvailableSeatCountByShowtimeLoader(ContextLoader[int, int]):
 class PageKey:
     """One parent's page: the parent ('cinema' or 'movie') and its pk, the filter, the window."""
 
-    parent: str
+    parent: Parent
     parent_pk: int
     spec: ShowtimeSpec
     offset: int
     limit: int
 
 
-_PARENT_COLUMN = {"cinema": HallRow.cinema_id, "movie": ShowtimeRow.movie_id}
-
-
-def page_statement(
-    parent: str, pks: list[int], spec: ShowtimeSpec, offset: int, limit: int
-) -> Executable:
-    """A page of showtimes for many parents in one statement: row_number() and count(*)
-    over a partition per parent."""
-    col = _PARENT_COLUMN[parent]
-    inner = (
-        showtime_select(
-            *SHOWTIME_COLUMNS,
-            col.label("parent_pk"),
-            func.row_number().over(partition_by=col, order_by=SHOWTIME_ORDER).label("rn"),
-            func.count().over(partition_by=col).label("total"),
-        )
-        .where(col.in_(pks), *spec.conditions())
-        .subquery()
-    )
-    return (
-        select(inner)
-        .where(inner.c.rn > offset, inner.c.rn <= offset + limit)
-        .order_by(inner.c.parent_pk, inner.c.rn)
-    )
-
-
-def total_statement(parent: str, pks: list[int], spec: ShowtimeSpec) -> Executable:
-    col = _PARENT_COLUMN[parent]
-    stmt: Executable = (
-        showtime_select(col.label("parent_pk"), func.count().label("total"))
-        .where(col.in_(pks), *spec.conditions())
-        .group_by(col)
-    )
-    return stmt
-
-
-class ShowtimePageLoader(ContextLoader[PageKey, Connection[Showtime]]):
+class ShowtimePageLoader(ContextLoader[PageKey, "Connection[Showtime]"]):
     """Pages of nested showtime connections, one statement per distinct (filter, window)."""
 
     async def batch_load_fn(self, keys: list[PageKey]) -> list[Connection[Showtime]]:
-        groups: dict[tuple[str, ShowtimeSpec, int, int], list[int]] = defaultdict(list)
+        db = self.context.db
+        from_row = showtime_types.Showtime.from_row
+        groups: dict[tuple[Parent, ShowtimeSpec, int, int], list[int]] = defaultdict(list)
         for k in keys:
             groups[(k.parent, k.spec, k.offset, k.limit)].append(k.parent_pk)
-        results: dict[tuple[str, ShowtimeSpec, int, int], dict[int, Connection[Showtime]]] = {}
+        results: dict[tuple[Parent, ShowtimeSpec, int, int], dict[int, Connection[Showtime]]] = {}
         for group, pks in groups.items():
             parent, spec, offset, limit = group
             if limit > 0:
-                rows = await self.context.db.fetch(page_statement(parent, pks, spec, offset, limit))
+                rows = await queries.showtime_pages(db, parent, pks, spec, offset, limit)
                 totals = {}
             else:
                 rows = []
                 totals = {
                     r.parent_pk: int(r.total)
-                    for r in await self.context.db.fetch(total_statement(parent, pks, spec))
+                    for r in await queries.showtime_totals(db, parent, pks, spec)
                 }
             items: dict[int, list[Showtime]] = defaultdict(list)
             for row in rows:
-                items[row.parent_pk].append(Showtime.from_row(row))
+                items[row.parent_pk].append(from_row(row))
                 totals[row.parent_pk] = int(row.total)
             results[group] = {
                 pk: build_connection(items.get(pk, []), offset, totals.get(pk, 0)) for pk in pks
@@ -281,7 +145,7 @@ def _window(first: int | None, after: str | None) -> tuple[int, int]:
 
 async def nested_page(
     info: Info,
-    parent: str,
+    parent: Parent,
     parent_pk: int,
     spec: ShowtimeSpec,
     first: int | None,

@@ -1,11 +1,11 @@
-"""Staff mutations on showtimes: thin shells around db.cinemas.actions."""
+"""Staff mutations on showtimes: thin shells around db.showtimes.actions."""
 
 from __future__ import annotations
 
 import strawberry
 
-from db.cinemas import actions
 from db.errors import DomainError
+from db.showtimes import actions
 from graph.auth import IsStaff
 from graph.cinemas.mutations import cinema_errors
 from graph.context import Info

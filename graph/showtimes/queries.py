@@ -6,19 +6,13 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy import func
 
-from db.cinemas.models import Showtime as ShowtimeRow
+from db.showtimes import queries
 from graph.context import Info
 from graph.pagination import Connection, PageArgs, paginate
 from graph.relay import query_id, register_node
 from graph.showtimes.inputs import ShowtimeFilter
-from graph.showtimes.loaders import (
-    SHOWTIME_ORDER,
-    ShowtimeByIdLoader,
-    showtime_select,
-    spec_from_filter,
-)
+from graph.showtimes.loaders import ShowtimeByIdLoader, spec_from_filter
 from graph.showtimes.types import Showtime
 
 
@@ -42,21 +36,14 @@ class Query:
         before: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
     ) -> Connection[Showtime]:
         args = PageArgs(first, after, last, before)
-        conditions = spec_from_filter(filter).conditions()
+        spec = spec_from_filter(filter)
         db = info.context.db
 
         async def count() -> int:
-            stmt = showtime_select(func.count(ShowtimeRow.id)).where(*conditions)
-            return int(await db.scalar(stmt))
+            return await queries.count_showtimes(db, spec)
 
         async def fetch(offset: int, limit: int) -> Sequence[Showtime]:
-            rows = await db.fetch(
-                showtime_select()
-                .where(*conditions)
-                .order_by(*SHOWTIME_ORDER)
-                .offset(offset)
-                .limit(limit)
-            )
+            rows = await queries.list_showtimes(db, spec, offset, limit)
             items = [Showtime.from_row(r) for r in rows]
             loader = info.context.loader(ShowtimeByIdLoader)
             for item in items:

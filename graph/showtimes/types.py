@@ -1,34 +1,36 @@
-"""GraphQL types of showtimes, their prices and their seat maps."""
+"""GraphQL types of showtimes, their prices and their seat maps.
+
+Relations resolve through `graph.showtimes.loaders`, `graph.cinemas.loaders` and
+`graph.catalog.loaders`, imported as module objects (read at call time), and the types of
+other modules are lazy: those modules import this one back."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from db.cinemas.codes import STATUS_CHARS, SeatStatus, SeatType, ShowtimeStatus
-from db.cinemas.layout import MAX_ROWS
-from graph.cinemas.types import SEATS_PER_ROW_FOR_COST, Cinema, CinemaError, Hall
+from db.cinemas.codes import STATUS_CHARS
+from db.cinemas.layout import MAX_ROWS, MEAN_SEATS_PER_ROW, group_rows, layout_version
+from graph.catalog import loaders as catalog_loaders
+from graph.cinemas import loaders as cinema_loaders
+from graph.cinemas.enums import SeatStatus, SeatType
 from graph.context import Info
 from graph.limits import list_size
 from graph.relay import Node, to_global_id
 from graph.scalars import Money
+from graph.showtimes import loaders as showtime_loaders
+from graph.showtimes.enums import ShowtimeStatus
 
 if TYPE_CHECKING:
     from graph.catalog.types import Movie
+    from graph.cinemas.types import Cinema, CinemaError, Hall
 
 
 _SEAT_TYPES = {t.value: t for t in SeatType}
 _SEAT_STATUSES = {s.value: s for s in SeatStatus}
-
-
-@functools.lru_cache(maxsize=65536)
-def seat_global_id(pk: int) -> strawberry.ID:
-    """Seat IDs repeat on every seat map request; encode each once per process."""
-    return strawberry.ID(to_global_id("Seat", pk))
 
 
 def _row_label(row: Any) -> str:
@@ -55,7 +57,7 @@ class SeatMapSeat:
 class SeatRow:
     label: str = strawberry.field(description="Row label.")
     seats: list[SeatMapSeat] = strawberry.field(
-        description="Seats, left to right.", metadata=list_size(SEATS_PER_ROW_FOR_COST)
+        description="Seats, left to right.", metadata=list_size(MEAN_SEATS_PER_ROW)
     )
 
 
@@ -114,46 +116,37 @@ class Showtime(Node):
 
     @strawberry.field(description="The movie shown.")
     async def movie(self, info: Info) -> Annotated[Movie, strawberry.lazy("graph.catalog.types")]:
-        from graph.catalog.loaders import MovieByIdLoader
-
-        movie = await info.context.loader(MovieByIdLoader).load(self.movie_pk)
+        movie = await info.context.loader(catalog_loaders.MovieByIdLoader).load(self.movie_pk)
         assert movie is not None
         return movie
 
     @strawberry.field(description="The hall.")
-    async def hall(self, info: Info) -> Hall:
-        from graph.cinemas.loaders import HallByIdLoader
-
-        hall = await info.context.loader(HallByIdLoader).load(self.hall_pk)
+    async def hall(self, info: Info) -> Annotated[Hall, strawberry.lazy("graph.cinemas.types")]:
+        hall = await info.context.loader(cinema_loaders.HallByIdLoader).load(self.hall_pk)
         assert hall is not None
         return hall
 
     @strawberry.field(description="The cinema.")
-    async def cinema(self, info: Info) -> Cinema:
-        from graph.cinemas.loaders import CinemaByIdLoader
-
-        cinema = await info.context.loader(CinemaByIdLoader).load(self.cinema_pk)
+    async def cinema(self, info: Info) -> Annotated[Cinema, strawberry.lazy("graph.cinemas.types")]:
+        cinema = await info.context.loader(cinema_loaders.CinemaByIdLoader).load(self.cinema_pk)
         assert cinema is not None
         return cinema
 
     @strawberry.field(description="Prices per seat type.")
     async def prices(self, info: Info) -> list[ShowtimePrice]:
-        from graph.showtimes.loaders import PricesByShowtimeLoader
-
-        return await info.context.loader(PricesByShowtimeLoader).load(self.pk)
+        return await info.context.loader(showtime_loaders.PricesByShowtimeLoader).load(self.pk)
 
     @strawberry.field(description="Seats neither sold, held by a live hold, nor blocked.")
     async def available_seat_count(self, info: Info) -> int:
-        from graph.showtimes.loaders import AvailableSeatCountByShowtimeLoader
-
-        return await info.context.loader(AvailableSeatCountByShowtimeLoader).load(self.pk)
+        loader = info.context.loader(showtime_loaders.AvailableSeatCountByShowtimeLoader)
+        return await loader.load(self.pk)
 
     @strawberry.field(description="Every seat with its status and price, row by row.")
     async def seat_map(self, info: Info) -> SeatMap:
         rows, prices = await _seat_states(info, self.pk)
         price_of = {p.seat_type.value: p.price for p in prices}
         # This loop runs once per seat: tuple unpacking instead of Row attribute access,
-        # dict lookups instead of enum construction, cached global IDs.
+        # dict lookups instead of enum construction, cached global IDs (graph.relay).
         out: list[SeatRow] = []
         by_label: dict[str, list[SeatMapSeat]] = {}
         for pk, label, number, kind, _x, _y, _blocked, status, mine, _seq, _showtime in rows:
@@ -163,7 +156,7 @@ class Showtime(Node):
                 out.append(SeatRow(label=label, seats=seats))
             seats.append(
                 SeatMapSeat(
-                    id=seat_global_id(pk),
+                    id=strawberry.ID(to_global_id("Seat", pk)),
                     number=number,
                     type=_SEAT_TYPES[kind],
                     status=_SEAT_STATUSES[status],
@@ -177,8 +170,6 @@ class Showtime(Node):
         description="Compact seat statuses for fast clients (pair with the cached Hall.layout)."
     )
     async def seat_statuses(self, info: Info) -> PackedSeatStatuses:
-        from graph.cinemas.loaders import group_rows, layout_version
-
         rows, _ = await _seat_states(info, self.pk, with_prices=False)
         chars: list[str] = []
         ordered: list[Any] = []
@@ -203,13 +194,11 @@ async def _seat_states(
     info: Info, showtime_pk: int, with_prices: bool = True
 ) -> tuple[list[Any], list[ShowtimePrice]]:
     """Seats + occupancy + sequence and the prices, each batched across showtimes."""
-    from graph.showtimes.loaders import PricesByShowtimeLoader, SeatStatesByShowtimeLoader
-
-    states = info.context.loader(SeatStatesByShowtimeLoader).load(showtime_pk)
+    states = info.context.loader(showtime_loaders.SeatStatesByShowtimeLoader).load(showtime_pk)
     if not with_prices:
         return list(await states), []
     rows, prices = await asyncio.gather(
-        states, info.context.loader(PricesByShowtimeLoader).load(showtime_pk)
+        states, info.context.loader(showtime_loaders.PricesByShowtimeLoader).load(showtime_pk)
     )
     return list(rows), prices
 
@@ -217,4 +206,6 @@ async def _seat_states(
 @strawberry.type(description="Result of createShowtime, updateShowtime and cancelShowtime.")
 class ShowtimePayload:
     showtime: Showtime | None = strawberry.field(description="The showtime, on success.")
-    errors: list[CinemaError] = strawberry.field(description="Empty on success.")
+    errors: list[Annotated[CinemaError, strawberry.lazy("graph.cinemas.types")]] = strawberry.field(
+        description="Empty on success."
+    )

@@ -11,9 +11,9 @@ from sqlalchemy import func, select, text, update
 from db.booking import actions
 from db.booking.models import SeatHold, SeatOccupancy
 from db.booking.queries import seat_snapshot
-from db.cinemas.models import Showtime
 from db.errors import DomainError
 from db.session import Database
+from db.showtimes.models import Showtime
 from tests.factories import create_bookable_showtime, create_user
 
 LIMITS: dict[str, Any] = {"ttl_seconds": 600, "max_seats": 10, "sales_window_days": 30}

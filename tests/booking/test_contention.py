@@ -11,8 +11,8 @@ from sqlalchemy import insert, select
 
 from db.accounts.models import User
 from db.booking.models import SeatHold, SeatOccupancy
-from db.cinemas.models import Showtime
 from db.session import Database
+from db.showtimes.models import Showtime
 from graph.relay import parse_global_id, to_global_id
 from tests.conftest import GraphQLClient
 from tests.factories import create_bookable_showtime

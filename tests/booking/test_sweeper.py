@@ -6,8 +6,8 @@ from sqlalchemy import func, select, text, update
 
 from db.booking import actions
 from db.booking.models import SeatHold, SeatOccupancy
-from db.cinemas.models import Showtime
 from db.session import Database
+from db.showtimes.models import Showtime
 from graph.booking.sweeper import sweep_once
 from tests.factories import create_bookable_showtime, create_user
 

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from db.cinemas.models import Cinema, Hall, Seat, Showtime
+from db.cinemas.models import Cinema, Hall, Seat
 from db.demo import cinemas as cinemas_demo
 from db.session import Database
+from db.showtimes.models import Showtime
 from tests.factories import create_movie
 
 

@@ -10,11 +10,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select
 
 from db.booking.models import SeatHold, SeatOccupancy
-from db.cinemas import actions
+from db.cinemas import actions as cinema_actions
 from db.cinemas.layout import RowSpec, expand_rows
-from db.cinemas.models import Seat, Showtime
+from db.cinemas.models import Seat
 from db.errors import Validator
 from db.session import Database
+from db.showtimes import actions
+from db.showtimes.models import Showtime
 from graph.relay import to_global_id
 from tests.conftest import GraphQLClient
 from tests.factories import create_cinema, create_hall, create_movie, create_showtime, create_user
@@ -64,7 +66,7 @@ async def test_layout_change_releases_holds_on_removed_seats(db: Database) -> No
     v = Validator()
     seats = expand_rows([RowSpec("A", 2)], v)
     async with db.transaction() as session:
-        await actions.update_hall_layout(session, hall, seats, validator=v)
+        await cinema_actions.update_hall_layout(session, hall, seats, validator=v)
     assert await db.scalar(select(func.count()).select_from(SeatOccupancy)) == 0
     assert await db.scalar(select(func.count()).select_from(Seat).where(Seat.hall_id == hall)) == 2
     assert await db.scalar(select(Showtime.seat_sequence).where(Showtime.id == show)) == 1

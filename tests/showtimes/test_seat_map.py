@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from db.booking.models import SeatHold, SeatOccupancy
-from db.cinemas.models import Seat, Showtime
+from db.cinemas.models import Seat
 from db.session import Database
+from db.showtimes.models import Showtime
 from graph.relay import to_global_id
 from tests.conftest import GraphQLClient
 from tests.factories import create_cinema, create_hall, create_movie, create_showtime, create_user

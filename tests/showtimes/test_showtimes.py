@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 
 from db.booking.models import SeatHold, SeatOccupancy
-from db.cinemas.models import Hall, Seat, Showtime
+from db.cinemas.models import Hall, Seat
 from db.session import Database
+from db.showtimes.models import Showtime
 from graph.relay import to_global_id
 from tests.conftest import GraphQLClient
 from tests.factories import create_cinema, create_hall, create_movie, create_showtime, create_user

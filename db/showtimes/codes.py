@@ -1,0 +1,13 @@
+"""Enumerations of the showtimes domain. Its error codes are `CinemaErrorCode`
+(db/cinemas/codes.py): the API has one error enum for cinemas, halls and showtimes."""
+
+from enum import StrEnum
+
+
+class ShowtimeStatus(StrEnum):
+    SCHEDULED = "SCHEDULED"
+    CANCELLED = "CANCELLED"
+
+
+# A free-form string in the database (new formats appear), validated against this list.
+SHOWTIME_FORMATS = ("2D", "3D", "IMAX", "IMAX_3D", "4DX", "DOLBY_CINEMA")

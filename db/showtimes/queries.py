@@ -1,0 +1,344 @@
+"""Reads of the showtimes domain: showtimes by id and by filter (also a page per cinema or
+movie for many parents at once), prices, seat states and availability, and the catalog's
+"now showing" / "coming soon" conditions. Each function runs its statements through the
+`Database` it is given and returns its rows.
+
+The seat map reads run on every seat map request: their statements are built once and run
+straight on the driver (`Database.fetch_static`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cache
+from typing import Any, Literal
+
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Row,
+    Select,
+    SQLColumnExpression,
+    and_,
+    any_,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from db.booking.models import SeatHold, SeatOccupancy
+from db.cinemas.models import Cinema, Hall, Seat
+from db.cinemas.queries import cinema_today, local_midnight
+from db.session import Database, Record
+from db.showtimes.models import Showtime, ShowtimePrice
+
+SHOWTIME_COLUMNS = (
+    Showtime.id,
+    Showtime.movie_id,
+    Showtime.hall_id,
+    Hall.cinema_id,
+    Showtime.starts_at,
+    Showtime.ends_at,
+    Showtime.format,
+    Showtime.language,
+    Showtime.subtitles,
+    Showtime.status,
+)
+SHOWTIME_ORDER = (Showtime.starts_at, Showtime.id)
+
+
+def showtime_select(*columns: Any) -> Any:
+    """Showtimes joined to their hall and cinema (for the cinema id, city and time zone)."""
+    return (
+        select(*(columns or SHOWTIME_COLUMNS))
+        .select_from(Showtime)
+        .join(Hall, Hall.id == Showtime.hall_id)
+        .join(Cinema, Cinema.id == Hall.cinema_id)
+    )
+
+
+def _ids_param(column: Any) -> Any:
+    return any_(bindparam("ids", type_=ARRAY(column.type)))
+
+
+# --- the showtime filter --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ShowtimeSpec:
+    """A validated, hashable showtime filter (the API layer builds it from its input and
+    uses it as part of a loader key)."""
+
+    movie_pk: int | None = None
+    cinema_pk: int | None = None
+    city: str | None = None
+    starts_after: datetime | None = None
+    starts_before: datetime | None = None
+    format: str | None = None
+    language: str | None = None
+    status: str | None = "SCHEDULED"
+    upcoming_only: bool = False
+    # Local days in the cinema's time zone (Cinema.showtimes); None = the cinema's today.
+    local_from: date | None = None
+    local_to: date | None = None
+    local_days: bool = False
+
+
+def spec_conditions(spec: ShowtimeSpec) -> list[ColumnElement[bool]]:
+    """The WHERE clause of a filter, over `showtime_select()`."""
+    c: list[ColumnElement[bool]] = []
+    if spec.movie_pk is not None:
+        c.append(Showtime.movie_id == spec.movie_pk)
+    if spec.cinema_pk is not None:
+        c.append(Hall.cinema_id == spec.cinema_pk)
+    if spec.city is not None:
+        c.append(func.lower(Cinema.city) == spec.city.lower())
+    if spec.starts_after is not None:
+        c.append(Showtime.starts_at >= spec.starts_after)
+    if spec.starts_before is not None:
+        c.append(Showtime.starts_at < spec.starts_before)
+    if spec.upcoming_only:
+        c.append(Showtime.starts_at >= func.now())
+    if spec.format is not None:
+        c.append(Showtime.format == spec.format)
+    if spec.language is not None:
+        c.append(func.lower(Showtime.language) == spec.language.lower())
+    if spec.status is not None:
+        c.append(Showtime.status == spec.status)
+    if spec.local_days:
+        first: ColumnElement[date] = literal(spec.local_from) if spec.local_from else cinema_today()
+        end: ColumnElement[date]
+        if spec.local_to is not None:
+            end = literal(spec.local_to + timedelta(days=1))
+        elif spec.local_from is not None:
+            end = literal(spec.local_from + timedelta(days=7))
+        else:
+            end = cinema_today() + 7
+        c.append(Showtime.starts_at >= local_midnight(first))
+        c.append(Showtime.starts_at < local_midnight(end))
+    return c
+
+
+async def count_showtimes(db: Database, spec: ShowtimeSpec) -> int:
+    stmt = showtime_select(func.count(Showtime.id)).where(*spec_conditions(spec))
+    return int(await db.scalar(stmt))
+
+
+async def list_showtimes(
+    db: Database, spec: ShowtimeSpec, offset: int, limit: int
+) -> Sequence[Row[Any]]:
+    """A page of showtime rows (SHOWTIME_COLUMNS) by start time."""
+    return await db.fetch(
+        showtime_select()
+        .where(*spec_conditions(spec))
+        .order_by(*SHOWTIME_ORDER)
+        .offset(offset)
+        .limit(limit)
+    )
+
+
+# --- a page of showtimes for many parents (Cinema.showtimes, Movie.showtimes) ---------------
+
+Parent = Literal["cinema", "movie"]
+_PARENT_COLUMN = {"cinema": Hall.cinema_id, "movie": Showtime.movie_id}
+
+
+async def showtime_pages(
+    db: Database, parent: Parent, pks: list[int], spec: ShowtimeSpec, offset: int, limit: int
+) -> Sequence[Row[Any]]:
+    """A page of showtimes for many parents in one statement: row_number() and count(*)
+    over a partition per parent. Rows are SHOWTIME_COLUMNS plus `parent_pk` and `total`
+    (the parent's number of matching showtimes), by parent, then start time."""
+    col = _PARENT_COLUMN[parent]
+    inner = (
+        showtime_select(
+            *SHOWTIME_COLUMNS,
+            col.label("parent_pk"),
+            func.row_number().over(partition_by=col, order_by=SHOWTIME_ORDER).label("rn"),
+            func.count().over(partition_by=col).label("total"),
+        )
+        .where(col.in_(pks), *spec_conditions(spec))
+        .subquery()
+    )
+    return await db.fetch(
+        select(inner)
+        .where(inner.c.rn > offset, inner.c.rn <= offset + limit)
+        .order_by(inner.c.parent_pk, inner.c.rn)
+    )
+
+
+async def showtime_totals(
+    db: Database, parent: Parent, pks: list[int], spec: ShowtimeSpec
+) -> Sequence[Row[Any]]:
+    """(`parent_pk`, `total`) for the parents that have matching showtimes."""
+    col = _PARENT_COLUMN[parent]
+    return await db.fetch(
+        showtime_select(col.label("parent_pk"), func.count().label("total"))
+        .where(col.in_(pks), *spec_conditions(spec))
+        .group_by(col)
+    )
+
+
+# --- by id, prices (statements built once) --------------------------------------------------
+
+
+@cache
+def _showtimes_by_ids() -> Executable:
+    return showtime_select().where(Showtime.id == _ids_param(Showtime.id))  # type: ignore[no-any-return]
+
+
+@cache
+def _prices_by_showtime_ids() -> Executable:
+    return select(
+        ShowtimePrice.showtime_id,
+        ShowtimePrice.seat_type,
+        ShowtimePrice.amount,
+        ShowtimePrice.currency,
+    ).where(ShowtimePrice.showtime_id == _ids_param(ShowtimePrice.showtime_id))
+
+
+async def showtimes_by_ids(db: Database, ids: list[int]) -> Sequence[Record]:
+    """Showtime rows (SHOWTIME_COLUMNS)."""
+    return await db.fetch_static(_showtimes_by_ids(), {"ids": ids})
+
+
+async def prices_by_showtime_ids(db: Database, ids: list[int]) -> Sequence[Record]:
+    """(showtime_id, seat_type, amount, currency) rows, in no particular order."""
+    return await db.fetch_static(_prices_by_showtime_ids(), {"ids": ids})
+
+
+# --- seat states ----------------------------------------------------------------------------
+
+
+def live_hold() -> ColumnElement[bool]:
+    """An occupancy that is a HELD seat whose hold has not expired (swept or not)."""
+    return and_(SeatOccupancy.status == "HELD", SeatOccupancy.expires_at > func.now())
+
+
+def seat_status() -> ColumnElement[str]:
+    """SOLD, HELD (live holds only), BLOCKED or AVAILABLE, for seats outer-joined to their
+    occupancy. An expired hold reads as AVAILABLE even before the sweeper deletes it."""
+    return case(
+        (SeatOccupancy.status == "SOLD", "SOLD"),
+        (live_hold(), "HELD"),
+        (Seat.is_blocked, "BLOCKED"),
+        else_="AVAILABLE",
+    )
+
+
+async def seat_states(
+    db: Database, showtime_ids: list[int], viewer_id: int | None
+) -> Sequence[Record]:
+    """Every seat of each showtime's hall with its status (for the viewer, if any) and the
+    showtime's realtime sequence, one consistent snapshot per showtime. Rows are
+    (id, row_label, number, seat_type, x, y, is_blocked, status, held_by_me, seat_sequence,
+    showtime_id), grouped by showtime, each in drawing order."""
+    params: dict[str, Any] = {"ids": list(showtime_ids)}
+    if viewer_id is None:
+        return await db.fetch_static(_seat_states(False), params)
+    return await db.fetch_static(_seat_states(True), {**params, "viewer_id": viewer_id})
+
+
+@cache
+def _seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
+    held_by_me: ColumnElement[bool]
+    if not with_viewer:
+        held_by_me = false()
+    else:
+        held_by_me = and_(
+            live_hold(),
+            exists().where(
+                SeatHold.id == SeatOccupancy.hold_id,
+                SeatHold.user_id == bindparam("viewer_id", type_=SeatHold.user_id.type),
+            ),
+        )
+    return (
+        select(
+            Seat.id,
+            Seat.row_label,
+            Seat.number,
+            Seat.seat_type,
+            Seat.x,
+            Seat.y,
+            Seat.is_blocked,
+            seat_status().label("status"),
+            func.coalesce(held_by_me, false()).label("held_by_me"),
+            Showtime.seat_sequence,
+            Showtime.id.label("showtime_id"),
+        )
+        .select_from(Showtime)
+        .join(Seat, Seat.hall_id == Showtime.hall_id)
+        .outerjoin(
+            SeatOccupancy,
+            and_(SeatOccupancy.showtime_id == Showtime.id, SeatOccupancy.seat_id == Seat.id),
+        )
+        .where(Showtime.id == any_(bindparam("ids", type_=ARRAY(Showtime.id.type))))
+        .order_by(Showtime.id, Seat.y, Seat.x, Seat.id)
+    )
+
+
+async def available_seat_counts(db: Database, showtime_ids: list[int]) -> Sequence[Record]:
+    """(id, available) for many showtimes in one statement; a showtime whose hall has no
+    seats has no row."""
+    return await db.fetch_static(_available_counts(), {"ids": list(showtime_ids)})
+
+
+@cache
+def _available_counts() -> Select[*tuple[Any, ...]]:
+    taken = and_(
+        SeatOccupancy.id.is_not(None),
+        (SeatOccupancy.status == "SOLD") | live_hold(),
+    )
+    return (
+        select(
+            Showtime.id,
+            func.count(Seat.id)
+            .filter(~Seat.is_blocked & ~func.coalesce(taken, false()))
+            .label("available"),
+        )
+        .select_from(Showtime)
+        .join(Seat, Seat.hall_id == Showtime.hall_id)
+        .outerjoin(
+            SeatOccupancy,
+            and_(SeatOccupancy.showtime_id == Showtime.id, SeatOccupancy.seat_id == Seat.id),
+        )
+        .where(Showtime.id == any_(bindparam("ids", type_=ARRAY(Showtime.id.type))))
+        .group_by(Showtime.id)
+    )
+
+
+# --- "now showing" / "coming soon" for the catalog's movie filter -------------------------
+
+NOW_SHOWING_DAYS = 7
+
+
+def now_showing(movie_id: SQLColumnExpression[int]) -> ColumnElement[bool]:
+    """The movie has a scheduled showtime that has not ended and starts within a week."""
+    return exists().where(
+        Showtime.movie_id == movie_id,
+        Showtime.status == "SCHEDULED",
+        Showtime.ends_at > func.now(),
+        Showtime.starts_at < func.now() + text(f"interval '{NOW_SHOWING_DAYS} days'"),
+    )
+
+
+def coming_soon(
+    movie_id: SQLColumnExpression[int], release_date: SQLColumnExpression[date | None]
+) -> ColumnElement[bool]:
+    """Not showing yet: released in the future, or scheduled only beyond the coming week."""
+    scheduled_later = exists().where(
+        Showtime.movie_id == movie_id,
+        Showtime.status == "SCHEDULED",
+        Showtime.starts_at >= func.now() + text(f"interval '{NOW_SHOWING_DAYS} days'"),
+    )
+    return and_(
+        ~now_showing(movie_id),
+        (release_date > func.current_date()) | scheduled_later,
+    )
