@@ -8,7 +8,7 @@ import strawberry
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 
-from db.accounts.queries import viewer_row, viewer_row_and_session
+from db.accounts import queries as account_queries
 from db.session import Database
 from graph.accounts.revocations import REVOCATIONS_SERVICE, SessionRevocations
 from graph.auth import InvalidToken, Viewer, decode_access_token, session_id_of
@@ -74,16 +74,15 @@ class Context:
             # Ended sessions (logout, refresh-token re-use): the process's cache answers
             # while it is live; otherwise the row's statement asks PostgreSQL too.
             revocations: SessionRevocations | None = self.services.get(REVOCATIONS_SERVICE)
-            if session_id is None:
-                stmt = viewer_row(user_id)
-            elif revocations is not None and revocations.live:
-                if revocations.is_ended(session_id.hex):
-                    raise unauthenticated("This session has ended; sign in again.")
-                stmt = viewer_row(user_id)
-            else:
-                stmt = viewer_row_and_session(user_id, session_id)
+            check_session = None
+            if session_id is not None:
+                if revocations is not None and revocations.live:
+                    if revocations.is_ended(session_id.hex):
+                        raise unauthenticated("This session has ended; sign in again.")
+                else:
+                    check_session = session_id
             # The whole row: `me` reuses it, so a signed-in `me` costs one statement.
-            row = await self.db.fetch_one(stmt)
+            row = await account_queries.viewer_row(self.db, user_id, check_session=check_session)
             if row is None:
                 raise unauthenticated("This account is not active.")
             if session_id is not None and row._mapping.get("session_ended"):

@@ -23,12 +23,11 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
-import asyncpg
 import orjson
-from sqlalchemy.engine import make_url
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from db.booking.codes import SEAT_CHANNEL
+from db.listen import Connect, Listener
 
 log = logging.getLogger("marquee.realtime")
 
@@ -127,7 +126,6 @@ class Subscriber:
 # Builders supplied by the booking domain: one event per notification / snapshot.
 DecodeDelta = Callable[[dict[str, Any]], Event]
 LoadSnapshot = Callable[[int], Awaitable[Event | None]]
-Connect = Callable[[], Awaitable[Any]]
 
 
 class SeatHub:
@@ -272,22 +270,19 @@ class SeatHub:
     async def _listen_forever(self) -> None:
         delay = 0.1
         while True:
-            conn: Any = None
+            listener: Listener | None = None
             try:
-                conn = await self._connect()
-                lost = asyncio.Event()
-                conn.add_termination_listener(_setter(lost))
-                await conn.add_listener(SEAT_CHANNEL, self._on_notify)
+                listener = await Listener.open(self._connect, SEAT_CHANNEL, self._on_notify)
                 self.connections += 1
                 self.connected.set()
                 delay = 0.1
                 # Anything may have changed while we were not listening.
                 self.resync_all()
-                while not lost.is_set():
+                while not listener.lost.is_set():
                     try:
-                        await asyncio.wait_for(lost.wait(), self.ping_interval)
+                        await asyncio.wait_for(listener.lost.wait(), self.ping_interval)
                     except TimeoutError:
-                        await asyncio.wait_for(conn.fetchval("SELECT 1"), self.ping_interval)
+                        await asyncio.wait_for(listener.ping(), self.ping_interval)
                 log.warning("LISTEN connection lost; reconnecting")
             except asyncio.CancelledError:
                 raise
@@ -295,40 +290,10 @@ class SeatHub:
                 log.warning("LISTEN connection failed (%s); retrying in %.1fs", exc, delay)
             finally:
                 self.connected.clear()
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        conn.terminate()
+                if listener is not None:
+                    listener.close()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
-
-
-def _setter(event: asyncio.Event) -> Callable[[Any], None]:
-    def fire(_conn: Any) -> None:
-        event.set()
-
-    return fire
-
-
-def asyncpg_connector(sqlalchemy_url: str) -> Connect:
-    """A function that opens a raw asyncpg connection to the database of a SQLAlchemy URL
-    (the unix socket of the embedded server arrives as a `host` query parameter)."""
-    url = make_url(sqlalchemy_url)
-    host = url.host or url.query.get("host")
-    if isinstance(host, tuple):
-        host = host[0]
-
-    async def connect() -> Any:
-        return await asyncpg.connect(
-            user=url.username,
-            password=url.password,
-            host=host,
-            port=url.port,
-            database=url.database,
-            timeout=5,
-            server_settings={"application_name": "marquee-listen"},
-        )
-
-    return connect
 
 
 class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):

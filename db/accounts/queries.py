@@ -1,37 +1,106 @@
-"""Reads of the accounts domain used on every request: the viewer's row, and the sessions
-(refresh-token families) ended recently."""
+"""Reads of the accounts domain: the viewer's row (every signed-in request), users by id
+and the administrators' user list, and the sessions (refresh-token families) ended recently."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import ColumnElement, Row, Select, exists, func, or_, select, true
 
 from db.accounts.models import RefreshToken, User
+from db.search import contains_pattern
+from db.session import Database
+
+# What a `User` object is built from (the public profile and the fields the user themself
+# and staff see); other domains join these columns to their rows (review authors).
+USER_COLUMNS = (
+    User.id,
+    User.username,
+    User.full_name,
+    User.avatar_url,
+    User.bio,
+    User.role,
+    User.created_at,
+)
 
 
-def viewer_row(user_id: int) -> Select[Any]:
-    """The whole users row of an active user (`me` reuses it: one statement for both)."""
+def _viewer_row(user_id: int) -> Select[Any]:
     return select(User.__table__).where(User.id == user_id, User.is_active.is_(True))
 
 
-def viewer_row_and_session(user_id: int, session_id: uuid.UUID) -> Select[Any]:
-    """`viewer_row` plus `session_ended`: whether the access token's session (family) was
-    revoked. Used only while this process's revocation cache is not live (still starting, or
-    its LISTEN connection is down), so a request never costs a second statement."""
+def _viewer_row_and_session(user_id: int, session_id: uuid.UUID) -> Select[Any]:
     ended = exists().where(
         RefreshToken.family_id == session_id, RefreshToken.revoked_at.is_not(None)
     )
-    return viewer_row(user_id).add_columns(ended.label("session_ended"))
+    return _viewer_row(user_id).add_columns(ended.label("session_ended"))
 
 
-def sessions_ended_since(seconds: float) -> Select[Any]:
-    """Families revoked in the last `seconds` (an access-token lifetime): the only ones whose
-    access tokens can still be unexpired."""
-    return (
+async def viewer_row(
+    db: Database, user_id: int, *, check_session: uuid.UUID | None = None
+) -> Row[Any] | None:
+    """The whole users row of an active user, or None (`me` reuses it: one statement for
+    both). With `check_session`, the row also says (`session_ended`) whether that session
+    (refresh-token family) was revoked: used only while the process's revocation cache is
+    not live, so a request never costs a second statement."""
+    if check_session is None:
+        return await db.fetch_one(_viewer_row(user_id))
+    return await db.fetch_one(_viewer_row_and_session(user_id, check_session))
+
+
+async def user_row(db: Database, user_id: int) -> Row[Any] | None:
+    """The whole users row (active or not), or None."""
+    return await db.fetch_one(select(User.__table__).where(User.id == user_id))
+
+
+async def users_by_ids(db: Database, user_ids: Sequence[int]) -> Sequence[Row[Any]]:
+    """`USER_COLUMNS` of these users (inactive ones included), in no particular order."""
+    return await db.fetch(select(*USER_COLUMNS).where(User.id.in_(user_ids)))
+
+
+def _users_where(search: str | None, role: str | None) -> ColumnElement[bool]:
+    where: ColumnElement[bool] = true()
+    if search:
+        pattern = contains_pattern(search)
+        where = or_(
+            User.username.ilike(pattern),
+            User.email.ilike(pattern),
+            User.full_name.ilike(pattern),
+        )
+    if role is not None:
+        where = where & (User.role == role)
+    return where
+
+
+async def count_users(db: Database, *, search: str | None, role: str | None) -> int:
+    """How many users contain `search` (literally) in their username, e-mail or full name
+    and have `role` (None: any)."""
+    stmt = select(func.count()).select_from(User).where(_users_where(search, role))
+    return int(await db.scalar(stmt))
+
+
+async def users_page(
+    db: Database, *, search: str | None, role: str | None, offset: int, limit: int
+) -> Sequence[Row[Any]]:
+    """`USER_COLUMNS` of a page of the users `count_users` counts, oldest first."""
+    stmt = (
+        select(*USER_COLUMNS)
+        .where(_users_where(search, role))
+        .order_by(User.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return await db.fetch(stmt)
+
+
+async def sessions_ended_since(db: Database, seconds: float) -> list[str]:
+    """Families (UUIDs as hex) revoked in the last `seconds` (an access-token lifetime): the
+    only ones whose access tokens can still be unexpired."""
+    stmt = (
         select(RefreshToken.family_id)
         .where(RefreshToken.revoked_at > func.now() - timedelta(seconds=seconds))
         .distinct()
     )
+    return [row.family_id.hex for row in await db.fetch(stmt)]

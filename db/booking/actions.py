@@ -12,11 +12,13 @@ on the showtime orders them).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import asyncpg
 import orjson
 from sqlalchemy import (
     JSON,
@@ -38,21 +40,29 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from db.booking.codes import SEAT_CHANNEL, STATUS_LETTERS, BookingErrorCode
 from db.booking.models import SeatHold, SeatOccupancy
-from db.cinemas.models import Seat
+from db.cinemas.models import Seat, Showtime
 from db.errors import DomainError
 from db.session import Database
-from db.showtimes.models import Showtime
 
 # NOTIFY payloads must stay under 8000 bytes; past this a "resync" marker is sent instead
 # and every subscriber of the showtime gets a fresh snapshot.
 MAX_PAYLOAD_BYTES = 7900
 # Key of the advisory lock that lets one instance sweep at a time.
 SWEEPER_LOCK_KEY = 0x4D51_5357  # "MQSW"
+# Deadlocks are possible (rarely) when racing holds take over the same expired seats in
+# different orders; PostgreSQL aborts one transaction, which is simply run again.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
+ATTEMPTS = 3
+
+log = logging.getLogger("marquee.booking")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +81,37 @@ class ReleaseResult:
     hold_id: int
     showtime_id: int
     seat_ids: list[int]
+
+
+def sqlstate(exc: DBAPIError | asyncpg.PostgresError) -> str | None:
+    """The SQLSTATE of a database error, through SQLAlchemy's wrapper or straight from the
+    driver."""
+    orig: Any = exc.orig if isinstance(exc, DBAPIError) else exc
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+async def retrying(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run `fn` (one transaction) again after a deadlock or serialization failure, at most
+    `ATTEMPTS` times in all."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return await fn()
+        # asyncpg's own errors: from statements run on the driver (`Database.fetch_static`).
+        except (DBAPIError, asyncpg.PostgresError) as exc:
+            if sqlstate(exc) not in RETRYABLE_SQLSTATES or attempt == ATTEMPTS:
+                raise
+            log.info("retrying a booking transaction after %s", sqlstate(exc))
+    raise AssertionError("unreachable")
+
+
+async def in_transaction(db: Database, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """`fn` in one transaction of its own, run again (`retrying`) after a deadlock."""
+
+    async def once() -> T:
+        async with db.transaction() as session:
+            return await fn(session)
+
+    return await retrying(once)
 
 
 def live_occupancy() -> ColumnElement[bool]:

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from db.accounts.models import User as UserRow
+from db.accounts import queries
 from graph.accounts.types import User
 from graph.loaders import ContextLoader
 
-USER_COLUMNS = (
-    UserRow.id,
-    UserRow.username,
-    UserRow.full_name,
-    UserRow.avatar_url,
-    UserRow.bio,
-    UserRow.role,
-    UserRow.created_at,
-)
+# Kept importable from here for the reviews domain, which joins these columns (the columns
+# are defined with the statements, in db/accounts/queries.py).
+USER_COLUMNS = queries.USER_COLUMNS
 
 
 class UserByIdLoader(ContextLoader[int, User | None]):
@@ -26,6 +18,6 @@ class UserByIdLoader(ContextLoader[int, User | None]):
 
     async def batch_load_fn(self, keys: list[int]) -> list[User | None]:
         viewer = await self.context.viewer()
-        rows = await self.context.db.fetch(select(*USER_COLUMNS).where(UserRow.id.in_(keys)))
+        rows = await queries.users_by_ids(self.context.db, keys)
         found = {row.id: User.from_row(row, viewer) for row in rows}
         return [found.get(k) for k in keys]

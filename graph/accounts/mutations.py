@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import strawberry
 
 from db.accounts import actions, tokens
-from db.accounts.models import User as UserRow
 from db.errors import DomainError
 from graph.accounts.enums import AccountErrorCode
 from graph.accounts.inputs import (
@@ -43,11 +42,24 @@ from graph.errors import payload_errors, unauthenticated
 from graph.relay import decode_id
 
 
+class _SignedInUser(Protocol):
+    """What the actions return of a user who just signed in (its users row)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+
 def _errors(exc: DomainError) -> list[AccountError]:
     return payload_errors(exc, AccountError, AccountErrorCode)
 
 
-def _signed_in(ctx: Context, user: UserRow, token: tokens.IssuedToken) -> AuthPayload:
+def _signed_in(ctx: Context, user: _SignedInUser, token: tokens.IssuedToken) -> AuthPayload:
     ctx.set_viewer(Viewer(id=user.id, username=user.username, role=user.role))
     return AuthPayload(
         access_token=create_access_token(

@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import strawberry
-from sqlalchemy import ColumnElement, func, or_, select, true
 
-from db.accounts.models import User as UserRow
+from db.accounts import queries
 from graph.accounts.enums import Role
-from graph.accounts.loaders import USER_COLUMNS, UserByIdLoader
+from graph.accounts.loaders import UserByIdLoader
 from graph.accounts.types import Me, User
 from graph.auth import IsAdmin
 from graph.context import Info
@@ -35,7 +34,7 @@ class Query:
             return None
         row = ctx.viewer_row
         if row is None:  # the viewer was set by a mutation in this request: read it fresh
-            row = await ctx.db.fetch_one(select(UserRow.__table__).where(UserRow.id == viewer.id))
+            row = await queries.user_row(ctx.db, viewer.id)
         return None if row is None else Me.from_row(row)
 
     @strawberry.field(
@@ -60,23 +59,14 @@ class Query:
         args = PageArgs(first=first, after=after, last=last, before=before)
         db = info.context.db
         viewer = await info.context.viewer()
-        where: ColumnElement[bool] = true()
-        if search:
-            pattern = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%") + "%"
-            where = or_(
-                UserRow.username.ilike(pattern),
-                UserRow.email.ilike(pattern),
-                UserRow.full_name.ilike(pattern),
-            )
-        if role is not None:
-            where = where & (UserRow.role == role.value)
+        role_name = None if role is None else role.value
 
         async def count() -> int:
-            return int(await db.scalar(select(func.count()).select_from(UserRow).where(where)))
+            return await queries.count_users(db, search=search, role=role_name)
 
         async def fetch(offset: int, limit: int) -> Sequence[User]:
-            rows = await db.fetch(
-                select(*USER_COLUMNS).where(where).order_by(UserRow.id).offset(offset).limit(limit)
+            rows = await queries.users_page(
+                db, search=search, role=role_name, offset=offset, limit=limit
             )
             return [User.from_row(row, viewer) for row in rows]
 

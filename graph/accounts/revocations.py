@@ -26,8 +26,8 @@ from typing import Any
 
 from db.accounts.codes import SESSION_CHANNEL
 from db.accounts.queries import sessions_ended_since
+from db.listen import Connect, Listener, listen_connector
 from db.session import Database
-from graph.realtime import Connect, asyncpg_connector
 
 log = logging.getLogger("marquee.accounts.revocations")
 
@@ -104,23 +104,20 @@ class SessionRevocations:
     async def _listen_forever(self) -> None:
         delay = 0.1
         while True:
-            conn: Any = None
+            listener: Listener | None = None
             try:
-                conn = await self._connect()
-                lost = asyncio.Event()
-                conn.add_termination_listener(_setter(lost))
-                await conn.add_listener(SESSION_CHANNEL, self._on_notify)
+                listener = await Listener.open(self._connect, SESSION_CHANNEL, self._on_notify)
                 # LISTEN first, then load: a revocation committed in between is in one of
                 # the two. What was heard before the connection dropped stays (still true).
                 self.add(await self._load())
                 self.connections += 1
                 self._set_live(True)
                 delay = 0.1
-                while not lost.is_set():
+                while not listener.lost.is_set():
                     try:
-                        await asyncio.wait_for(lost.wait(), self.ping_interval)
+                        await asyncio.wait_for(listener.lost.wait(), self.ping_interval)
                     except TimeoutError:
-                        await asyncio.wait_for(conn.fetchval("SELECT 1"), self.ping_interval)
+                        await asyncio.wait_for(listener.ping(), self.ping_interval)
                         self.prune()
                 log.warning("session LISTEN connection lost; reconnecting")
             except asyncio.CancelledError:
@@ -129,28 +126,20 @@ class SessionRevocations:
                 log.warning("session LISTEN failed (%s); retrying in %.1fs", exc, delay)
             finally:
                 self._set_live(False)
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        conn.terminate()
+                if listener is not None:
+                    listener.close()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_backoff)
-
-
-def _setter(event: asyncio.Event) -> Callable[[Any], None]:
-    def fire(_conn: Any) -> None:
-        event.set()
-
-    return fire
 
 
 def make_revocations(db: Database, access_token_ttl_seconds: int) -> SessionRevocations:
     retention = access_token_ttl_seconds + SLACK_SECONDS
 
     async def load() -> list[str]:
-        return [row.family_id.hex for row in await db.fetch(sessions_ended_since(retention))]
+        return await sessions_ended_since(db, retention)
 
     return SessionRevocations(
-        connect=asyncpg_connector(db.engine.url.render_as_string(hide_password=False)),
+        connect=listen_connector(db),
         load=load,
         retention_seconds=retention,
     )

@@ -3,19 +3,16 @@ transaction is its one statement)."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
-import asyncpg
 import strawberry
-from sqlalchemy.exc import DBAPIError
 
 from db.booking import actions
-from db.booking.codes import BookingErrorCode
 from db.errors import DomainError
 from graph.auth import IsAuthenticated
+from graph.booking.enums import BookingErrorCode
 from graph.booking.inputs import HoldSeatsInput, ReleaseHoldInput
+from graph.booking.loaders import SeatHoldByIdLoader
 from graph.booking.types import (
     BookingError,
     HoldSeatsPayload,
@@ -23,59 +20,21 @@ from graph.booking.types import (
     SeatHold,
     seat_gid,
 )
-from graph.context import Context, Info
+from graph.context import Info
+from graph.errors import payload_errors
 from graph.relay import InvalidId, decode_id, parse_global_id, register_node
-
-log = logging.getLogger("marquee.booking")
-
-T = TypeVar("T")
-
-# Deadlocks are possible (rarely) when racing holds take over the same expired seats in
-# different orders; PostgreSQL aborts one transaction, which is simply run again.
-RETRYABLE_SQLSTATES = {"40P01", "40001"}
-ATTEMPTS = 3
-
-
-def _sqlstate(exc: DBAPIError | asyncpg.PostgresError) -> str | None:
-    orig: Any = exc.orig if isinstance(exc, DBAPIError) else exc
-    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-
-
-async def _retrying(fn: Callable[[], Awaitable[T]]) -> T:
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            return await fn()
-        # asyncpg's own errors: from statements run on the driver (`Database.fetch_static`).
-        except (DBAPIError, asyncpg.PostgresError) as exc:
-            if _sqlstate(exc) not in RETRYABLE_SQLSTATES or attempt == ATTEMPTS:
-                raise
-            log.info("retrying a booking transaction after %s", _sqlstate(exc))
-    raise AssertionError("unreachable")
-
-
-async def _in_transaction(ctx: Context, fn: Callable[[Any], Awaitable[T]]) -> T:
-    async def once() -> T:
-        async with ctx.db.transaction() as session:
-            return await fn(session)
-
-    return await _retrying(once)
 
 
 def booking_errors(exc: DomainError) -> list[BookingError]:
-    """Map a DomainError; seat ids (primary keys from actions) become global IDs."""
-    out = []
-    for d in exc.details:
-        code = (
-            BookingErrorCode(d.code)
-            if d.code in BookingErrorCode.__members__
-            else BookingErrorCode.VALIDATION_ERROR
-        )
-        raw = d.extra.get("seat_ids")
-        seat_ids = None
-        if raw is not None:
-            seat_ids = [seat_gid(s) if isinstance(s, int) else strawberry.ID(str(s)) for s in raw]
-        out.append(BookingError(code=code, message=d.message, field=d.field, seat_ids=seat_ids))
-    return out
+    """Map a DomainError; seat ids (primary keys from actions) become global IDs (the ids
+    of a malformed input stay as they were given)."""
+    errors = payload_errors(exc, BookingError, BookingErrorCode)
+    for error in errors:
+        if error.seat_ids is not None:
+            error.seat_ids = [
+                seat_gid(s) if isinstance(s, int) else strawberry.ID(str(s)) for s in error.seat_ids
+            ]
+    return errors
 
 
 def _decode_seats(ids: list[strawberry.ID]) -> list[int]:
@@ -135,7 +94,7 @@ class Mutation:
                     sales_window_days=s.sales_window_days,
                 )
 
-            result = await _retrying(run)
+            result = await actions.retrying(run)
         except DomainError as exc:
             return HoldSeatsPayload(hold=None, errors=booking_errors(exc))
         hold = SeatHold.build(
@@ -156,7 +115,7 @@ class Mutation:
             async def run(session: Any) -> actions.ReleaseResult:
                 return await actions.release_hold(session, user_id=viewer.id, hold_id=hold_id)
 
-            await _in_transaction(ctx, run)
+            await actions.in_transaction(ctx.db, run)
         except DomainError as exc:
             return ReleaseHoldPayload(released_hold_id=None, errors=booking_errors(exc))
         return ReleaseHoldPayload(released_hold_id=input.hold_id, errors=[])
@@ -164,8 +123,6 @@ class Mutation:
 
 async def _resolve_holds(info: Info, pks: list[int]) -> list[SeatHold | None]:
     """node(id) for holds: only the owner sees a hold, and only while it is live."""
-    from graph.booking.loaders import SeatHoldByIdLoader
-
     viewer = await info.context.viewer()
     if viewer is None:
         return [None] * len(pks)

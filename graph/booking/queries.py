@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
-from sqlalchemy import select
 
-from db.booking.models import SeatHold as SeatHoldRow
+from db.booking import queries
 from graph.auth import IsAuthenticated
 from graph.booking.loaders import SeatHoldByIdLoader
 from graph.booking.types import SeatHold
@@ -29,11 +28,7 @@ class Query:
         ctx = info.context
         viewer = await ctx.require_viewer()
         pk = query_id(showtime_id, "Showtime", "showtimeId")
-        hold_id = await ctx.db.scalar(
-            select(SeatHoldRow.id).where(
-                SeatHoldRow.user_id == viewer.id, SeatHoldRow.showtime_id == pk
-            )
-        )
+        hold_id = await queries.hold_id_of(ctx.db, user_id=viewer.id, showtime_id=pk)
         if hold_id is None:
             return None
-        return await ctx.loader(SeatHoldByIdLoader).load(int(hold_id))
+        return await ctx.loader(SeatHoldByIdLoader).load(hold_id)

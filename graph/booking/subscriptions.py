@@ -6,11 +6,10 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy import select
 
-from db.booking.queries import seat_snapshot
+from db.booking.queries import seat_snapshot, showtime_exists
+from db.listen import listen_connector
 from db.session import Database
-from db.showtimes.models import Showtime
 from graph.booking.types import (
     SeatAvailabilityEvent,
     event_from_notification,
@@ -18,7 +17,7 @@ from graph.booking.types import (
 )
 from graph.context import Info
 from graph.errors import INTERNAL_SERVER_ERROR, ApiError, bad_input
-from graph.realtime import HUB_SERVICE, SeatHub, SubscriberClosed, asyncpg_connector
+from graph.realtime import HUB_SERVICE, SeatHub, SubscriberClosed
 from graph.relay import query_id
 
 
@@ -39,7 +38,7 @@ class Subscription:
         hub: SeatHub | None = ctx.services.get(HUB_SERVICE)
         if hub is None:
             raise ApiError("Realtime updates are not running.", INTERNAL_SERVER_ERROR)
-        if await ctx.db.scalar(select(Showtime.id).where(Showtime.id == pk)) is None:
+        if not await showtime_exists(ctx.db, pk):
             raise bad_input("No such showtime.", "showtimeId")
         async with hub.subscribe(pk) as subscriber:
             try:
@@ -56,7 +55,7 @@ def make_hub(db: Database, queue_size: int) -> SeatHub:
         return None if snap is None else event_from_snapshot(snap)
 
     return SeatHub(
-        connect=asyncpg_connector(db.engine.url.render_as_string(hide_password=False)),
+        connect=listen_connector(db),
         decode_delta=event_from_notification,
         load_snapshot=load_snapshot,
         queue_size=queue_size,

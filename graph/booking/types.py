@@ -8,16 +8,20 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import strawberry
 
-from db.booking.codes import LETTER_STATUSES, BookingErrorCode
+from db.booking.codes import LETTER_STATUSES
 from db.booking.queries import SeatSnapshot
 from db.cinemas.codes import SeatStatus
 from db.cinemas.layout import MAX_SEATS
+from graph.booking.enums import BookingErrorCode
+from graph.cinemas.loaders import SeatByIdLoader
 from graph.cinemas.types import Seat
 from graph.context import Info
 from graph.limits import list_size
 from graph.relay import Node, to_global_id
+from graph.showtimes.loaders import ShowtimeByIdLoader
 
-strawberry.enum(BookingErrorCode, description="Codes of booking mutation errors.")
+if TYPE_CHECKING:
+    from graph.showtimes.types import Showtime
 
 
 @lru_cache(maxsize=65536)
@@ -67,16 +71,12 @@ class SeatHold(Node):
     async def showtime(
         self, info: Info
     ) -> Annotated[Showtime, strawberry.lazy("graph.showtimes.types")]:
-        from graph.showtimes.loaders import ShowtimeByIdLoader
-
         found = await info.context.loader(ShowtimeByIdLoader).load(self.showtime_pk)
         assert found is not None  # a hold is deleted with its showtime
         return found
 
     @strawberry.field(description="The held seats, ordered by id.")
     async def seats(self, info: Info) -> list[Seat]:
-        from graph.cinemas.loaders import SeatByIdLoader
-
         found = await info.context.loader(SeatByIdLoader).load_many(self.seat_pks)
         return [s for s in found if s is not None]
 
@@ -151,7 +151,3 @@ def event_from_snapshot(snap: SeatSnapshot) -> SeatAvailabilityEvent:
         ],
         available_seat_count=snap.available_count,
     )
-
-
-if TYPE_CHECKING:
-    from graph.showtimes.types import Showtime

@@ -301,6 +301,20 @@ async def test_users_connection_for_admins(
     assert none["totalCount"] == 0
 
 
+async def test_users_search_takes_underscore_and_percent_literally(
+    gql: GraphQLClient, db: SharedConnectionDatabase
+) -> None:
+    admin = await create_user(db, username="boss", role="ADMIN")
+    await create_user(db, username="ann_lee")
+    await create_user(db, username="annxlee")  # `_` as a LIKE wildcard would match this too
+    token = gql.token_for(admin)
+    found = (await gql.execute(USERS, {"search": "n_l"}, token=token))["users"]
+    assert [e["node"]["username"] for e in found["edges"]] == ["ann_lee"]
+    assert found["totalCount"] == 1
+    none = (await gql.execute(USERS, {"search": "n%l"}, token=token))["users"]
+    assert none["totalCount"] == 0
+
+
 async def test_users_first_over_100_is_bad_user_input(
     gql: GraphQLClient, db: SharedConnectionDatabase
 ) -> None:

@@ -9,8 +9,8 @@ import orjson
 
 from db.booking import actions
 from db.booking.codes import SEAT_CHANNEL
+from db.listen import asyncpg_connector
 from db.session import Database
-from graph.realtime import asyncpg_connector
 from tests.factories import create_bookable_showtime, create_user
 
 
