@@ -46,9 +46,10 @@ from sqlalchemy.sql import Select
 
 from db.booking.codes import SEAT_CHANNEL, STATUS_LETTERS, BookingErrorCode
 from db.booking.models import SeatHold, SeatOccupancy
-from db.cinemas.models import Seat, Showtime
+from db.cinemas.models import Seat
 from db.errors import DomainError
 from db.session import Database
+from db.showtimes.models import Showtime
 
 # NOTIFY payloads must stay under 8000 bytes; past this a "resync" marker is sent instead
 # and every subscriber of the showtime gets a fresh snapshot.

@@ -11,9 +11,11 @@ from sqlalchemy import Row, Select, and_, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from db.booking.models import SeatHold, SeatOccupancy
-from db.cinemas.models import Seat, Showtime
+from db.cinemas.models import Seat
 from db.cinemas.queries import seat_status
 from db.session import Database
+from db.showtimes.models import Showtime
+from db.showtimes.queries import seat_status
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,7 +155,7 @@ async def seed(session: AsyncSession, rng: random.Random, lines: list[str]) -> N
                 continue
             kinds = sorted({s.seat_type for s in seats})
             base = BASE_PRICE[currency] + SCREEN_EXTRA.get(screen, Decimal("0"))
-            prices = [actions.PriceSpec(k, base + SURCHARGE[k], currency) for k in kinds]
+            prices = [showtime_actions.PriceSpec(k, base + SURCHARGE[k], currency) for k in kinds]
             today = now.astimezone(tz).date()
             for day in range(DAYS):
                 local_day = today + timedelta(days=day)

@@ -13,10 +13,10 @@ from sqlalchemy import select, text
 from db.booking import actions
 from db.booking.codes import SEAT_CHANNEL
 from db.booking.models import SeatHold, SeatOccupancy
-from db.cinemas.models import Showtime
 from db.errors import DomainError
 from db.listen import asyncpg_connector
 from db.session import Database
+from db.showtimes.models import Showtime
 from tests.booking.test_actions import LIMITS
 from tests.factories import create_bookable_showtime, create_user
 
