@@ -12,7 +12,6 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from db.booking.models import SeatHold, SeatOccupancy
 from db.cinemas.models import Seat
-from db.cinemas.queries import seat_status
 from db.session import Database
 from db.showtimes.models import Showtime
 from db.showtimes.queries import seat_status
