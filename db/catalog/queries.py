@@ -1,4 +1,8 @@
-"""Read statements of the catalog (SQLAlchemy Core): movie lists, search, similar movies."""
+"""Reads of the catalog: movie lists, search, genres, similar movies, the viewer's lists.
+
+Each read is an async function on the `Database` returning plain rows (or values); the
+statements behind them are SQLAlchemy Core, built once where their shape allows.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Executable,
+    Row,
     Select,
     bindparam,
     exists,
@@ -22,16 +27,19 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.types import BigInteger, Integer
 
-from db.catalog.codes import MovieSort
+from db.catalog.codes import MovieSort, WatchlistStatus
 from db.catalog.models import (
     Favorite,
     Genre,
     Movie,
+    WatchlistEntry,
     movie_genres,
     search_description_expr,
     search_title_expr,
 )
 from db.search import contains_pattern
+from db.session import Database, Record
+from db.showtimes.queries import coming_soon, now_showing
 
 MOVIE_COLUMNS = (
     Movie.id,
@@ -111,15 +119,12 @@ def movie_conditions(f: MovieFilter) -> list[ColumnElement[bool]]:
         conds.append(or_(func.lower(Movie.country) == wanted, _country_in_list(wanted)))
     if f.age_rating:
         conds.append(func.upper(Movie.age_rating) == f.age_rating.strip().upper())
-    if f.now_showing is not None or f.coming_soon is not None:
-        from db.showtimes.queries import coming_soon, now_showing
-
-        if f.now_showing is not None:
-            cond = now_showing(Movie.id)
-            conds.append(cond if f.now_showing else ~cond)
-        if f.coming_soon is not None:
-            cond = coming_soon(Movie.id, Movie.release_date)
-            conds.append(cond if f.coming_soon else ~cond)
+    if f.now_showing is not None:
+        cond = now_showing(Movie.id)
+        conds.append(cond if f.now_showing else ~cond)
+    if f.coming_soon is not None:
+        cond = coming_soon(Movie.id, Movie.release_date)
+        conds.append(cond if f.coming_soon else ~cond)
     return conds
 
 
@@ -156,15 +161,34 @@ _IDS = bindparam("ids", type_=ARRAY(BigInteger))
 TOTAL_COUNT = func.count().over().label("total_count")
 
 
-def count_movies(f: MovieFilter) -> Executable:
-    if f == DEFAULT_FILTER:
-        return _count_all()
+async def count_movies(db: Database, f: MovieFilter) -> int:
+    """The size of the filtered movie list."""
+    stmt = _count_all() if f == DEFAULT_FILTER else _count_movies(f)
+    return int(await db.scalar(stmt))
+
+
+def _count_movies(f: MovieFilter) -> Executable:
     return select(func.count()).select_from(Movie).where(*movie_conditions(f))
 
 
 @lru_cache(maxsize=1)
 def _count_all() -> Executable:
     return select(func.count()).select_from(Movie).where(*movie_conditions(DEFAULT_FILTER))
+
+
+async def list_movies(
+    db: Database,
+    f: MovieFilter,
+    sort: MovieSort,
+    offset: int,
+    limit: int,
+    *,
+    with_genres: bool = False,
+) -> Sequence[Row[Any] | Record]:
+    """A page of the movie list (see `list_movies_query` for the columns). The statement
+    without filters is built once, so it runs straight on the driver (`fetch_static`)."""
+    stmt, params = list_movies_query(f, sort, offset, limit, with_genres)
+    return await (db.fetch_static(stmt, params) if params else db.fetch(stmt))
 
 
 def list_movies_query(
@@ -212,8 +236,9 @@ def _genre_arrays() -> tuple[Any, ...]:
     return agg(Genre.id, "genre_ids"), agg(Genre.name, "genre_names")
 
 
-def movies_by_ids(ids: Sequence[int]) -> Executable:
-    return _movies_by_ids().params(ids=list(ids))
+async def movies_by_ids(db: Database, ids: Sequence[int]) -> Sequence[Row[Any]]:
+    """Movies by id, inactive ones included, in no particular order."""
+    return await db.fetch(_movies_by_ids().params(ids=list(ids)))
 
 
 @lru_cache(maxsize=1)
@@ -221,8 +246,9 @@ def _movies_by_ids() -> Select[*tuple[Any, ...]]:
     return select(*MOVIE_COLUMNS).where(Movie.id == func.any(_IDS))
 
 
-def genres_by_movie_ids(ids: Sequence[int]) -> Executable:
-    return _genres_by_movie_ids().params(ids=list(ids))
+async def genres_by_movie_ids(db: Database, ids: Sequence[int]) -> Sequence[Row[Any]]:
+    """Each movie's genres (`movie_id`, `id`, `name`), by movie and then by name."""
+    return await db.fetch(_genres_by_movie_ids().params(ids=list(ids)))
 
 
 @lru_cache(maxsize=1)
@@ -235,7 +261,12 @@ def _genres_by_movie_ids() -> Select[*tuple[Any, ...]]:
     )
 
 
-def similar_movies(movie_ids: Sequence[int], limit: int) -> Executable:
+async def similar_movies(db: Database, movie_ids: Sequence[int], limit: int) -> Sequence[Row[Any]]:
+    """Up to `limit` similar movies for each movie, as movie rows with their `source_id`."""
+    return await db.fetch(_similar_movies(movie_ids, limit))
+
+
+def _similar_movies(movie_ids: Sequence[int], limit: int) -> Executable:
     """For each movie: active movies sharing genres (1 point per genre) and fans (2 points
     per user who favorited both), best first; ties by popularity, then id."""
     src = (
@@ -283,4 +314,94 @@ def similar_movies(movie_ids: Sequence[int], limit: int) -> Executable:
         .order_by(
             ranked.c.source_id, ranked.c.score.desc(), Movie.popularity.desc(), Movie.id.desc()
         )
+    )
+
+
+async def genres_by_ids(db: Database, ids: Sequence[int]) -> Sequence[Row[Any]]:
+    """Genres (`id`, `name`) by id, in no particular order."""
+    return await db.fetch(select(*GENRE_COLUMNS).where(Genre.id.in_(list(ids))))
+
+
+async def all_genres(db: Database) -> Sequence[Row[Any]]:
+    """Every genre (`id`, `name`), by name."""
+    return await db.fetch(select(*GENRE_COLUMNS).order_by(Genre.name))
+
+
+# --- the viewer's favorites and watchlist ---
+
+
+async def favorite_movie_ids(db: Database, user_id: int, movie_ids: Sequence[int]) -> set[int]:
+    """Which of these movies the user favorited."""
+    rows = await db.fetch(
+        select(Favorite.movie_id).where(
+            Favorite.user_id == user_id, Favorite.movie_id.in_(list(movie_ids))
+        )
+    )
+    return {row.movie_id for row in rows}
+
+
+async def watchlist_statuses(
+    db: Database, user_id: int, movie_ids: Sequence[int]
+) -> dict[int, WatchlistStatus]:
+    """The user's watchlist status of those of these movies that are on it."""
+    rows = await db.fetch(
+        select(WatchlistEntry.movie_id, WatchlistEntry.status).where(
+            WatchlistEntry.user_id == user_id, WatchlistEntry.movie_id.in_(list(movie_ids))
+        )
+    )
+    return {row.movie_id: WatchlistStatus(row.status) for row in rows}
+
+
+async def count_favorites(db: Database, user_id: int) -> int:
+    return int(
+        await db.scalar(
+            select(func.count()).select_from(Favorite).where(Favorite.user_id == user_id)
+        )
+    )
+
+
+async def favorite_movies(
+    db: Database, user_id: int, offset: int, limit: int
+) -> Sequence[Row[Any]]:
+    """A page of the user's favorite movies (movie rows), most recently added first."""
+    return await db.fetch(
+        select(*MOVIE_COLUMNS)
+        .join(Favorite, Favorite.movie_id == Movie.id)
+        .where(Favorite.user_id == user_id)
+        .order_by(Favorite.created_at.desc(), Movie.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+
+
+def _watchlist_conditions(user_id: int, status: WatchlistStatus | None) -> list[Any]:
+    conds: list[Any] = [WatchlistEntry.user_id == user_id]
+    if status is not None:
+        conds.append(WatchlistEntry.status == status.value)
+    return conds
+
+
+async def count_watchlist(db: Database, user_id: int, status: WatchlistStatus | None) -> int:
+    conds = _watchlist_conditions(user_id, status)
+    return int(await db.scalar(select(func.count()).select_from(WatchlistEntry).where(*conds)))
+
+
+async def watchlist_movies(
+    db: Database, user_id: int, status: WatchlistStatus | None, offset: int, limit: int
+) -> Sequence[Row[Any]]:
+    """A page of the user's watchlist, most recently changed first: movie rows with the
+    entry's `status`, `entry_created_at` and `entry_updated_at`."""
+    return await db.fetch(
+        select(
+            WatchlistEntry.movie_id,
+            WatchlistEntry.status,
+            WatchlistEntry.created_at.label("entry_created_at"),
+            WatchlistEntry.updated_at.label("entry_updated_at"),
+            *MOVIE_COLUMNS,
+        )
+        .join(Movie, Movie.id == WatchlistEntry.movie_id)
+        .where(*_watchlist_conditions(user_id, status))
+        .order_by(WatchlistEntry.updated_at.desc(), WatchlistEntry.movie_id.desc())
+        .offset(offset)
+        .limit(limit)
     )

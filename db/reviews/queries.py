@@ -1,4 +1,8 @@
-"""Read statements of the reviews domain (SQLAlchemy Core)."""
+"""Reads of the reviews domain: reviews by id, pages of a movie's reviews, the viewer's own.
+
+Each read is an async function on the `Database` returning plain rows (or values); the
+statements behind them are SQLAlchemy Core.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,15 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Select, bindparam, func, or_, select, true
+from sqlalchemy import ColumnElement, Row, Select, bindparam, func, or_, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import BigInteger, Integer
 
 from db.accounts.models import User
+from db.accounts.queries import USER_COLUMNS
 from db.reviews.codes import ReviewSort, ReviewStatus
 from db.reviews.models import Review, ReviewVote
+from db.session import Database, Record
 
 REVIEW_COLUMNS = (
     Review.id,
@@ -57,6 +63,43 @@ def review_order(sort: ReviewSort) -> list[Any]:
             return [Review.rating.desc(), Review.created_at.desc(), Review.id.desc()]
         case ReviewSort.LOWEST:
             return [Review.rating.asc(), Review.created_at.desc(), Review.id.desc()]
+
+
+async def reviews_by_ids(
+    db: Database, ids: Sequence[int], viewer_id: int | None, is_staff: bool
+) -> Sequence[Row[Any]]:
+    """Reviews by id, those the viewer may see (`visible_to`), in no particular order."""
+    return await db.fetch(
+        select(*REVIEW_COLUMNS).where(Review.id.in_(list(ids)), visible_to(viewer_id, is_staff))
+    )
+
+
+async def reviews_by_user_and_movies(
+    db: Database, user_id: int, movie_ids: Sequence[int]
+) -> Sequence[Row[Any]]:
+    """The user's own review of each of these movies that they reviewed, whatever its status."""
+    return await db.fetch(
+        select(*REVIEW_COLUMNS).where(
+            Review.user_id == user_id, Review.movie_id.in_(list(movie_ids))
+        )
+    )
+
+
+async def review_pages(
+    db: Database,
+    movie_ids: Sequence[int],
+    sort: ReviewSort,
+    offset: int,
+    limit: int,
+    viewer_id: int | None,
+    is_staff: bool,
+) -> Sequence[Record]:
+    """A page of each movie's visible reviews with their authors' `USER_COLUMNS` (as
+    `author_<key>`), on the driver: the statement is built once per shape."""
+    stmt, params = review_pages_query(
+        movie_ids, sort, offset, limit, viewer_id, is_staff, USER_COLUMNS
+    )
+    return await db.fetch_static(stmt, params)
 
 
 def review_pages_query(
@@ -127,7 +170,11 @@ def _review_pages(
     )
 
 
-def viewer_votes(user_id: int, review_ids: Sequence[int]) -> Executable:
-    return select(ReviewVote.review_id, ReviewVote.is_helpful).where(
-        ReviewVote.user_id == user_id, ReviewVote.review_id.in_(list(review_ids))
+async def votes_by_user(db: Database, user_id: int, review_ids: Sequence[int]) -> dict[int, bool]:
+    """The user's vote (helpful or not) on those of these reviews they voted on."""
+    rows = await db.fetch(
+        select(ReviewVote.review_id, ReviewVote.is_helpful).where(
+            ReviewVote.user_id == user_id, ReviewVote.review_id.in_(list(review_ids))
+        )
     )
+    return {row.review_id: row.is_helpful for row in rows}

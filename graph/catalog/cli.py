@@ -8,6 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from db.catalog import tmdb
+from graph.runtime import database_url
+from graph.settings import get_settings
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -23,10 +27,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_import_tmdb(args: argparse.Namespace) -> None:
-    from db.catalog import tmdb
+    # graph/cli.py imports this module to register the command, and `python -m graph.cli`
+    # runs it as __main__: a top-level import of graph.cli here would load it a second time
+    # and find this module half-initialized. So its helpers are looked up when the command runs.
     from graph.cli import _with_session, run_migrations
-    from graph.runtime import database_url
-    from graph.settings import get_settings
 
     settings = get_settings()
     try:

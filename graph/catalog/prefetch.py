@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -21,14 +21,12 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 from db.reviews.codes import ReviewSort
 from graph.accounts.loaders import UserByIdLoader
 from graph.catalog.loaders import GenresByMovieIdLoader
+from graph.catalog.types import Genre, Movie
+from graph.context import Info
 from graph.pagination import PageArgs
 from graph.relay import to_global_id
 from graph.reviews.loaders import ReviewsByMovieIdLoader
-
-if TYPE_CHECKING:
-    from graph.catalog.types import Movie
-    from graph.context import Info
-    from graph.reviews.types import Review
+from graph.reviews.types import Review
 
 Selection = SelectedField | FragmentSpread | InlineFragment
 
@@ -96,8 +94,6 @@ def selects_genres(info: Info) -> bool:
 def attach_genres(info: Info, movies: Sequence[Movie], rows: Sequence[Any]) -> None:
     """Genres that came with the page rows (`genre_ids`, `genre_names`): attach them and
     prime GenresByMovieIdLoader, so no statement of their own is needed."""
-    from graph.catalog.types import Genre
-
     loader = info.context.loader(GenresByMovieIdLoader)
     for movie, row in zip(movies, rows, strict=True):
         genres = [

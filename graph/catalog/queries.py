@@ -6,14 +6,9 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy import func, select
 from strawberry.types.nodes import SelectedField
 
 from db.catalog import queries as q
-from db.catalog.models import Favorite
-from db.catalog.models import Genre as GenreRow
-from db.catalog.models import Movie as MovieRow
-from db.catalog.models import WatchlistEntry as WatchlistRow
 from graph.catalog.enums import MovieSort, WatchlistStatus
 from graph.catalog.inputs import MovieFilter
 from graph.catalog.loaders import GenreByIdLoader, MovieByIdLoader
@@ -82,22 +77,10 @@ async def viewer_favorites(
     db = info.context.db
 
     async def count() -> int:
-        return int(
-            await db.scalar(
-                select(func.count()).select_from(Favorite).where(Favorite.user_id == user_pk)
-            )
-        )
+        return await q.count_favorites(db, user_pk)
 
     async def fetch(offset: int, limit: int) -> list[Movie]:
-        rows = await db.fetch(
-            select(*q.MOVIE_COLUMNS)
-            .join(Favorite, Favorite.movie_id == MovieRow.id)
-            .where(Favorite.user_id == user_pk)
-            .order_by(Favorite.created_at.desc(), MovieRow.id.desc())
-            .offset(offset)
-            .limit(limit)
-        )
-        return _movies(rows, info)
+        return _movies(await q.favorite_movies(db, user_pk, offset, limit), info)
 
     connection = await paginate(args, count, fetch)
     await _prefetch(info, [e.node for e in connection.edges])
@@ -120,28 +103,12 @@ async def viewer_watchlist(
     """`me.watchlist`: most recently changed first; movies primed into MovieByIdLoader."""
     args = PageArgs(first=first, after=after)
     db = info.context.db
-    conds = [WatchlistRow.user_id == user_pk]
-    if status is not None:
-        conds.append(WatchlistRow.status == status.value)
 
     async def count() -> int:
-        return int(await db.scalar(select(func.count()).select_from(WatchlistRow).where(*conds)))
+        return await q.count_watchlist(db, user_pk, status)
 
     async def fetch(offset: int, limit: int) -> list[WatchlistEntry]:
-        rows = await db.fetch(
-            select(
-                WatchlistRow.movie_id,
-                WatchlistRow.status,
-                WatchlistRow.created_at.label("entry_created_at"),
-                WatchlistRow.updated_at.label("entry_updated_at"),
-                *q.MOVIE_COLUMNS,
-            )
-            .join(MovieRow, MovieRow.id == WatchlistRow.movie_id)
-            .where(*conds)
-            .order_by(WatchlistRow.updated_at.desc(), WatchlistRow.movie_id.desc())
-            .offset(offset)
-            .limit(limit)
-        )
+        rows = await q.watchlist_movies(db, user_pk, status, offset, limit)
         _movies(rows, info)
         return [
             WatchlistEntry(
@@ -179,13 +146,10 @@ class Query:
         db = info.context.db
 
         async def count() -> int:
-            return int(await db.scalar(q.count_movies(f)))
+            return await q.count_movies(db, f)
 
         async def fetch(offset: int, limit: int) -> list[Movie]:
-            stmt, params = q.list_movies_query(f, sort, offset, limit)
-            # The statement without filters is built once: straight on the driver.
-            rows = await (db.fetch_static(stmt, params) if params else db.fetch(stmt))
-            return _movies(rows, info)
+            return _movies(await q.list_movies(db, f, sort, offset, limit), info)
 
         if args.needs_total:  # `last` without `before` counts from the end
             connection = await paginate(args, count, fetch)
@@ -194,11 +158,9 @@ class Query:
             # separate count only when the page is empty.
             offset, limit = args.window()
             genres = selects_genres(info)
-            stmt, params = q.list_movies_query(f, sort, offset, limit, with_genres=genres)
-            if not limit:
-                rows: Sequence[Any] = []
-            else:  # without filters the statement is built once: straight on the driver
-                rows = await (db.fetch_static(stmt, params) if params else db.fetch(stmt))
+            rows: Sequence[Any] = (
+                await q.list_movies(db, f, sort, offset, limit, with_genres=genres) if limit else []
+            )
             total = rows[0].total_count if rows else await count()
             movies = _movies(rows, info)
             if genres:
@@ -213,5 +175,4 @@ class Query:
 
     @strawberry.field(description="All genres, by name.", metadata=list_size(200))
     async def genres(self, info: Info) -> list[Genre]:
-        rows = await info.context.db.fetch(select(*q.GENRE_COLUMNS).order_by(GenreRow.name))
-        return [Genre.from_row(row) for row in rows]
+        return [Genre.from_row(row) for row in await q.all_genres(info.context.db)]

@@ -1,4 +1,8 @@
-"""GraphQL types of the catalog domain: Movie, Genre, watchlist entries, payloads."""
+"""GraphQL types of the catalog domain: Movie, Genre, watchlist entries, payloads.
+
+Relations resolve through loaders, which build these types: the loader modules are imported
+as modules and read when a field resolves (see graph/catalog/loaders.py).
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,17 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 
+from graph.catalog import loaders as catalog_loaders
 from graph.catalog.enums import CatalogErrorCode, WatchlistStatus
-from graph.catalog.futures import deferred
+from graph.catalog.loader_futures import deferred
 from graph.context import Info
 from graph.execution import NOT_READY, ready_value
 from graph.pagination import Connection, PageArgs
 from graph.relay import Node, to_global_id
+from graph.reviews import loaders as review_loaders
 from graph.reviews.enums import ReviewSort
 from graph.scalars import Money
+from graph.showtimes import loaders as showtime_loaders
 
 if TYPE_CHECKING:
     from graph.reviews.types import Review
@@ -128,9 +135,7 @@ class Movie(Node):
         ready = _ready_genres(self, {})
         if ready is not NOT_READY:
             return cast("list[Genre]", ready)
-        from graph.catalog.loaders import GenresByMovieIdLoader
-
-        return deferred(info.context.loader(GenresByMovieIdLoader).load(self.pk))
+        return deferred(info.context.loader(catalog_loaders.GenresByMovieIdLoader).load(self.pk))
 
     @strawberry.field(
         description="Reviews visible to the viewer (published ones; staff and authors also "
@@ -150,14 +155,14 @@ class Movie(Node):
             ReviewSort, strawberry.argument(description="Order of the reviews.")
         ] = ReviewSort.NEWEST,
     ) -> Connection[Annotated[Review, strawberry.lazy("graph.reviews.types")]]:
-        from graph.reviews.loaders import ReviewsByMovieIdLoader
-
         offset, limit = PageArgs(first=first, after=after).window()
         ready = _ready_reviews(self, {"first": first, "after": after, "sort": sort})
         if ready is not NOT_READY:
             return cast("Connection[Review]", ready)
         return deferred(
-            info.context.loader(ReviewsByMovieIdLoader).load((self.pk, sort, offset, limit))
+            info.context.loader(review_loaders.ReviewsByMovieIdLoader).load(
+                (self.pk, sort, offset, limit)
+            )
         )
 
     @strawberry.field(
@@ -174,29 +179,24 @@ class Movie(Node):
         first: Annotated[int | None, strawberry.argument(description="Page size.")] = None,
         after: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
     ) -> Connection[Annotated[Showtime, strawberry.lazy("graph.showtimes.types")]]:
-        from graph.showtimes.loaders import movie_showtimes
-
-        return await movie_showtimes(info, self.pk, filter, first, after)
+        return await showtime_loaders.movie_showtimes(info, self.pk, filter, first, after)
 
     @strawberry.field(description="Whether the viewer marked this movie as a favorite.")
     def is_favorite(self, info: Info) -> bool:
-        from graph.catalog.loaders import ViewerFavoriteByMovieIdLoader
-
-        return deferred(info.context.loader(ViewerFavoriteByMovieIdLoader).load(self.pk))
+        loader = info.context.loader(catalog_loaders.ViewerFavoriteByMovieIdLoader)
+        return deferred(loader.load(self.pk))
 
     @strawberry.field(description="The viewer's watchlist status for this movie, if listed.")
     def watchlist_status(self, info: Info) -> WatchlistStatus | None:
-        from graph.catalog.loaders import ViewerWatchlistStatusByMovieIdLoader
-
-        return deferred(info.context.loader(ViewerWatchlistStatusByMovieIdLoader).load(self.pk))
+        loader = info.context.loader(catalog_loaders.ViewerWatchlistStatusByMovieIdLoader)
+        return deferred(loader.load(self.pk))
 
     @strawberry.field(description="The viewer's own review of this movie, if any.")
     def viewer_review(
         self, info: Info
     ) -> Annotated[Review, strawberry.lazy("graph.reviews.types")] | None:
-        from graph.reviews.loaders import ViewerReviewByMovieIdLoader
-
-        return deferred(info.context.loader(ViewerReviewByMovieIdLoader).load(self.pk))
+        loader = info.context.loader(review_loaders.ViewerReviewByMovieIdLoader)
+        return deferred(loader.load(self.pk))
 
     @strawberry.field(
         description="More like this: active movies sharing genres and fans, best match first."
@@ -206,10 +206,9 @@ class Movie(Node):
         info: Info,
         first: Annotated[int, strawberry.argument(description="How many (at most 100).")] = 10,
     ) -> list[Movie]:
-        from graph.catalog.loaders import SimilarMoviesByMovieIdLoader
-
         PageArgs(first=first)
-        return deferred(info.context.loader(SimilarMoviesByMovieIdLoader).load((self.pk, first)))
+        loader = info.context.loader(catalog_loaders.SimilarMoviesByMovieIdLoader)
+        return deferred(loader.load((self.pk, first)))
 
 
 @strawberry.type(description="A movie on the viewer's watchlist.")
@@ -230,10 +229,9 @@ class WatchlistEntry:
 
     @strawberry.field(description="The movie.")
     def movie(self, info: Info) -> Movie:
-        from graph.catalog.loaders import MovieByIdLoader
-
         # The foreign key cascades, so the movie exists.
-        return cast("Movie", deferred(info.context.loader(MovieByIdLoader).load(self.movie_pk)))
+        loader = info.context.loader(catalog_loaders.MovieByIdLoader)
+        return cast("Movie", deferred(loader.load(self.movie_pk)))
 
 
 @strawberry.type(description="An expected failure of a catalog mutation.")

@@ -1,20 +1,21 @@
-"""Loaders of the reviews domain: pages of reviews per movie and the viewer's own data."""
+"""Loaders of the reviews domain: pages of reviews per movie and the viewer's own data.
+
+Imports graph/reviews/types.py as a module (the types' resolvers use these loaders; see
+graph/catalog/loaders.py).
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
-
 from db.reviews import queries
 from db.reviews.codes import ReviewSort
-from db.reviews.models import Review as ReviewRow
-from graph.accounts.loaders import USER_COLUMNS, UserByIdLoader
+from graph.accounts.loaders import UserByIdLoader
 from graph.accounts.types import User
 from graph.loaders import ContextLoader
 from graph.pagination import Connection, build_connection
-from graph.reviews.types import Review
+from graph.reviews import types as review_types
 
 # (movie id, sort, offset, limit)
 ReviewPageKey = tuple[int, ReviewSort, int, int]
@@ -36,44 +37,46 @@ class _Prefixed:
             raise AttributeError(name) from None
 
 
-class ReviewByIdLoader(ContextLoader[int, Review | None]):
+class ReviewByIdLoader(ContextLoader[int, "review_types.Review | None"]):
     """Reviews by id, as far as the viewer may see them (None otherwise)."""
 
-    async def batch_load_fn(self, keys: list[int]) -> list[Review | None]:
+    async def batch_load_fn(self, keys: list[int]) -> list[review_types.Review | None]:
         viewer = await self.context.viewer()
         viewer_id = viewer.id if viewer else None
-        visible = queries.visible_to(viewer_id, bool(viewer and viewer.is_staff))
-        rows = await self.context.db.fetch(
-            select(*queries.REVIEW_COLUMNS).where(ReviewRow.id.in_(keys), visible)
-        )
-        found = {row.id: Review.from_row(row, viewer_id) for row in rows}
+        is_staff = bool(viewer and viewer.is_staff)
+        rows = await queries.reviews_by_ids(self.context.db, keys, viewer_id, is_staff)
+        from_row = review_types.Review.from_row
+        found = {row.id: from_row(row, viewer_id) for row in rows}
         return [found.get(k) for k in keys]
 
 
-class ReviewsByMovieIdLoader(ContextLoader[ReviewPageKey, Connection[Review]]):
+class ReviewsByMovieIdLoader(ContextLoader[ReviewPageKey, "Connection[review_types.Review]"]):
     """A page of each movie's visible reviews: one statement per distinct (sort, window)."""
 
-    async def batch_load_fn(self, keys: list[ReviewPageKey]) -> list[Connection[Review]]:
+    async def batch_load_fn(
+        self, keys: list[ReviewPageKey]
+    ) -> list[Connection[review_types.Review]]:
         viewer = await self.context.viewer()
         viewer_id = viewer.id if viewer else None
         is_staff = bool(viewer and viewer.is_staff)
         groups: dict[tuple[ReviewSort, int, int], list[int]] = defaultdict(list)
         for movie_id, sort, offset, limit in keys:
             groups[(sort, offset, limit)].append(movie_id)
-        results: dict[ReviewPageKey, Connection[Review]] = {}
+        results: dict[ReviewPageKey, Connection[review_types.Review]] = {}
+        from_row = review_types.Review.from_row
         users = self.context.loader(UserByIdLoader)
         primed: set[int] = set()
         for (sort, offset, limit), movie_ids in groups.items():
             totals: dict[int, int] = {}
-            items: dict[int, list[Review]] = defaultdict(list)
-            stmt, params = queries.review_pages_query(
-                movie_ids, sort, offset, limit, viewer_id, is_staff, USER_COLUMNS
+            items: dict[int, list[review_types.Review]] = defaultdict(list)
+            rows = await queries.review_pages(
+                self.context.db, movie_ids, sort, offset, limit, viewer_id, is_staff
             )
-            for row in await self.context.db.fetch_static(stmt, params):
+            for row in rows:
                 source_id = row["source_id"]
                 totals[source_id] = row["total"]
                 if row["id"] is not None:
-                    items[source_id].append(Review.from_row(row, viewer_id))
+                    items[source_id].append(from_row(row, viewer_id))
                     # The authors came with the page: prime their loader (no statement).
                     user_id = row["user_id"]
                     if user_id not in primed:
@@ -86,19 +89,16 @@ class ReviewsByMovieIdLoader(ContextLoader[ReviewPageKey, Connection[Review]]):
         return [results[k] for k in keys]
 
 
-class ViewerReviewByMovieIdLoader(ContextLoader[int, Review | None]):
+class ViewerReviewByMovieIdLoader(ContextLoader[int, "review_types.Review | None"]):
     """The viewer's own review of each movie, whatever its status."""
 
-    async def batch_load_fn(self, keys: list[int]) -> list[Review | None]:
+    async def batch_load_fn(self, keys: list[int]) -> list[review_types.Review | None]:
         viewer = await self.context.viewer()
         if viewer is None:
             return [None] * len(keys)
-        rows = await self.context.db.fetch(
-            select(*queries.REVIEW_COLUMNS).where(
-                ReviewRow.user_id == viewer.id, ReviewRow.movie_id.in_(keys)
-            )
-        )
-        found = {row.movie_id: Review.from_row(row, viewer.id) for row in rows}
+        rows = await queries.reviews_by_user_and_movies(self.context.db, viewer.id, keys)
+        from_row = review_types.Review.from_row
+        found = {row.movie_id: from_row(row, viewer.id) for row in rows}
         return [found.get(k) for k in keys]
 
 
@@ -109,6 +109,5 @@ class ViewerVoteByReviewIdLoader(ContextLoader[int, bool | None]):
         viewer = await self.context.viewer()
         if viewer is None:
             return [None] * len(keys)
-        rows = await self.context.db.fetch(queries.viewer_votes(viewer.id, keys))
-        found = {row.review_id: row.is_helpful for row in rows}
+        found = await queries.votes_by_user(self.context.db, viewer.id, keys)
         return [found.get(k) for k in keys]

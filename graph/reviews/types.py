@@ -1,4 +1,8 @@
-"""GraphQL types of the reviews domain."""
+"""GraphQL types of the reviews domain.
+
+Relations resolve through loaders, which build these types: the loader modules are imported
+as modules and read when a field resolves (see graph/catalog/loaders.py).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,14 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 
+from graph.accounts import loaders as account_loaders
 from graph.accounts.types import User
-from graph.catalog.futures import deferred
+from graph.catalog import loaders as catalog_loaders
+from graph.catalog.loader_futures import deferred
 from graph.context import Info
 from graph.execution import NOT_READY, ready_value
 from graph.relay import Node, to_global_id
+from graph.reviews import loaders as review_loaders
 from graph.reviews.enums import ReviewErrorCode, ReviewStatus
 
 if TYPE_CHECKING:
@@ -88,24 +95,21 @@ class Review(Node):
         ready = _ready_author(self, {})
         if ready is not NOT_READY:
             return cast("User | None", ready)
-        from graph.accounts.loaders import UserByIdLoader
-
-        return deferred(info.context.loader(UserByIdLoader).load(self.user_pk))
+        return deferred(info.context.loader(account_loaders.UserByIdLoader).load(self.user_pk))
 
     @strawberry.field(description="The movie reviewed.")
     def movie(self, info: Info) -> Annotated[Movie, strawberry.lazy("graph.catalog.types")]:
-        from graph.catalog.loaders import MovieByIdLoader
-
         # The foreign key cascades, so the movie exists.
-        return cast("Movie", deferred(info.context.loader(MovieByIdLoader).load(self.movie_pk)))
+        loader = info.context.loader(catalog_loaders.MovieByIdLoader)
+        return cast("Movie", deferred(loader.load(self.movie_pk)))
 
     @strawberry.field(
         description="The viewer's vote: true helpful, false not helpful, null no vote."
     )
     def viewer_vote(self, info: Info) -> bool | None:
-        from graph.reviews.loaders import ViewerVoteByReviewIdLoader
-
-        return deferred(info.context.loader(ViewerVoteByReviewIdLoader).load(self.pk))
+        return deferred(
+            info.context.loader(review_loaders.ViewerVoteByReviewIdLoader).load(self.pk)
+        )
 
 
 @strawberry.type(description="An expected failure of a review mutation.")
