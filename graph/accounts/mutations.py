@@ -19,6 +19,7 @@ from graph.accounts.inputs import (
     SetUserRoleInput,
     UpdateProfileInput,
 )
+from graph.accounts.me import Me
 from graph.accounts.ratelimit import (
     enforce_login,
     enforce_profile_change,
@@ -30,7 +31,6 @@ from graph.accounts.types import (
     AuthPayload,
     ChangePasswordPayload,
     LogoutPayload,
-    Me,
     SetUserActivePayload,
     SetUserRolePayload,
     UpdateProfilePayload,

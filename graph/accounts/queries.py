@@ -10,7 +10,8 @@ import strawberry
 from db.accounts import queries
 from graph.accounts.enums import Role
 from graph.accounts.loaders import UserByIdLoader
-from graph.accounts.types import Me, User
+from graph.accounts.me import Me
+from graph.accounts.types import User
 from graph.auth import IsAdmin
 from graph.context import Info
 from graph.pagination import Connection, PageArgs, paginate

@@ -1,0 +1,81 @@
+"""The signed-in user's own view of their account: `me`, and the user of the sign-in payloads."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from graph.accounts.enums import Gender, Role
+from graph.accounts.types import User, display_name
+from graph.catalog.queries import viewer_favorites, viewer_watchlist
+from graph.pagination import Connection
+from graph.relay import to_global_id
+
+if TYPE_CHECKING:
+    from graph.auth import Viewer
+    from graph.catalog.enums import WatchlistStatus
+    from graph.catalog.types import Movie, WatchlistEntry
+
+
+@strawberry.type(description="The signed-in user, with private fields.")
+class Me(User):
+    username: str = strawberry.field(description="Unique, case-insensitive handle.")
+    role: Role = strawberry.field(description="CUSTOMER, MANAGER or ADMIN.")
+    created_at: datetime = strawberry.field(description="When the account was created.")
+    email: str = strawberry.field(description="E-mail address (private).")
+    birth_date: date | None = strawberry.field(description="Birth date (private).")
+    gender: Gender | None = strawberry.field(description="Gender (private).")
+    is_active: bool = strawberry.field(description="Whether the account may sign in.")
+    loyalty_points: int = strawberry.field(description="Loyalty points earned by purchases.")
+    total_spent: Decimal = strawberry.field(description="Total paid for orders.")
+    updated_at: datetime = strawberry.field(description="When the account last changed.")
+    last_login_at: datetime | None = strawberry.field(description="When the user last signed in.")
+
+    # Catalog lists of the signed-in user (owned by the catalog domain: graph/catalog/queries).
+    @strawberry.field(description="Favorite movies, most recently added first.")
+    async def favorites(
+        self,
+        info: strawberry.Info,
+        first: Annotated[int | None, strawberry.argument(description="Page size.")] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
+    ) -> Connection[Annotated[Movie, strawberry.lazy("graph.catalog.types")]]:
+        return await viewer_favorites(info, self.pk, first, after)
+
+    @strawberry.field(description="Watchlist entries, most recently changed first.")
+    async def watchlist(
+        self,
+        info: strawberry.Info,
+        status: Annotated[
+            Annotated[WatchlistStatus, strawberry.lazy("graph.catalog.enums")] | None,
+            strawberry.argument(description="Only entries with this status."),
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description="Page size.")] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
+    ) -> Connection[Annotated[WatchlistEntry, strawberry.lazy("graph.catalog.types")]]:
+        return await viewer_watchlist(info, self.pk, status, first, after)
+
+    @classmethod
+    def from_row(cls, row: Any, viewer: Viewer | None = None) -> Me:
+        """Only ever built for the signed-in user themself (`viewer` is not consulted)."""
+        return cls(
+            id=strawberry.ID(to_global_id("User", row.id)),
+            pk=row.id,
+            display_name=display_name(row.full_name),
+            username=row.username,
+            full_name=row.full_name,
+            avatar_url=row.avatar_url,
+            bio=row.bio,
+            role=Role(row.role),
+            created_at=row.created_at,
+            email=row.email,
+            birth_date=row.birth_date,
+            gender=Gender(row.gender) if row.gender else None,
+            is_active=row.is_active,
+            loyalty_points=row.loyalty_points,
+            total_spent=row.total_spent,
+            updated_at=row.updated_at,
+            last_login_at=row.last_login_at,
+        )
