@@ -8,9 +8,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
+
 from db.catalog import tmdb
+from db.session import Database, create_engine
 from graph.runtime import database_url
 from graph.settings import get_settings
+
+# graph/cli.py imports this module to register the command (and `python -m graph.cli` runs it
+# as __main__), so this module does not import graph/cli.py: it migrates and opens its
+# session itself, the same way.
+ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,11 +36,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_import_tmdb(args: argparse.Namespace) -> None:
-    # graph/cli.py imports this module to register the command, and `python -m graph.cli`
-    # runs it as __main__: a top-level import of graph.cli here would load it a second time
-    # and find this module half-initialized. So its helpers are looked up when the command runs.
-    from graph.cli import _with_session, run_migrations
-
     settings = get_settings()
     try:
         if args.api:
@@ -54,13 +58,19 @@ def cmd_import_tmdb(args: argparse.Namespace) -> None:
         sys.exit(f"import-tmdb failed: {exc}")
 
     url = database_url(settings)
-    run_migrations(url)
-
-    async def run(session: Any) -> tmdb.ImportReport:
-        return await tmdb.import_movies(session, items)
-
-    report = asyncio.run(_with_session(url, run))
-    assert isinstance(report, tmdb.ImportReport)
+    config = Config(str(ALEMBIC_INI))
+    config.attributes["url"] = url
+    command.upgrade(config, "head")
+    report = asyncio.run(_import(url, items))
     print(f"imported: {report.created} created, {report.updated} updated")
     for line in report.skipped:
         print(f"skipped {line}", file=sys.stderr)
+
+
+async def _import(url: str, items: list[Any]) -> tmdb.ImportReport:
+    database = Database(create_engine(url, pool_size=2))
+    try:
+        async with database.transaction() as session:
+            return await tmdb.import_movies(session, items)
+    finally:
+        await database.dispose()
