@@ -7,8 +7,9 @@ other modules are lazy: those modules import this one back."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 
 _SEAT_TYPES = {t.value: t for t in SeatType}
 _SEAT_STATUSES = {s.value: s for s in SeatStatus}
+# graph.relay's one global-ID cache, typed as making the IDs the seat map's loop fills in
+# (strawberry.ID(...) around each call would cost a call per seat).
+_global_id = cast("Callable[[str, int], strawberry.ID]", to_global_id)
 
 
 def _row_label(row: Any) -> str:
@@ -156,7 +160,7 @@ class Showtime(Node):
                 out.append(SeatRow(label=label, seats=seats))
             seats.append(
                 SeatMapSeat(
-                    id=strawberry.ID(to_global_id("Seat", pk)),
+                    id=_global_id("Seat", pk),
                     number=number,
                     type=_SEAT_TYPES[kind],
                     status=_SEAT_STATUSES[status],
