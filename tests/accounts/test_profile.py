@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import insert, select
 
-from db.session import SharedConnectionDatabase
+from db.accounts.models import User
+from db.session import SharedConnectionDatabase, capture_statements
 from graph.relay import to_global_id
+from tests.accounts.test_tokens import _token_issued_seconds_ago
 from tests.conftest import GraphQLClient
 from tests.factories import create_user
 
@@ -265,10 +268,6 @@ async def test_set_user_active(gql: GraphQLClient, db: SharedConnectionDatabase)
 
 
 def _user_id(username: str) -> Any:
-    from sqlalchemy import select
-
-    from db.accounts.models import User
-
     return select(User.id).where(User.username == username)
 
 
@@ -337,11 +336,6 @@ async def test_users_is_for_admins_only(gql: GraphQLClient, db: SharedConnection
 async def test_users_page_statement_count_does_not_grow(
     gql: GraphQLClient, db: SharedConnectionDatabase, page: int
 ) -> None:
-    from sqlalchemy import insert
-
-    from db.accounts.models import User
-    from db.session import capture_statements
-
     admin = await create_user(db, role="ADMIN")
     async with db.transaction() as session:  # one insert: hashing 50 passwords is slow
         await session.execute(
@@ -366,8 +360,6 @@ async def test_users_page_statement_count_does_not_grow(
 async def test_change_password_ends_earlier_access_tokens(
     gql: GraphQLClient, db: SharedConnectionDatabase
 ) -> None:
-    from tests.accounts.test_tokens import _token_issued_seconds_ago
-
     user = await create_user(db)
     earlier = _token_issued_seconds_ago(gql, user.id, 5)
     payload = (

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
+from db.booking.queries import SeatSnapshot
+from db.cinemas.codes import SeatStatus
+from graph.booking.types import SeatAvailabilityEvent, SeatStatusChange, event_from_snapshot
+from graph.context import Context
 from graph.realtime import SeatHub, Subscriber, SubscriberClosed
+from graph.schema import build_schema
+from graph.settings import Settings
+from tests.realtime.harness import SEAT_AVAILABILITY
 
 
 @dataclass
@@ -149,13 +156,6 @@ async def test_notifications_are_decoded_once_and_only_when_watched() -> None:
 
 async def test_an_event_is_executed_once_for_all_subscribers() -> None:
     """graphql execution of a shared event happens once per operation and variables."""
-    from db.cinemas.codes import SeatStatus
-    from graph.booking.types import SeatAvailabilityEvent, SeatStatusChange, event_from_snapshot
-    from graph.context import Context
-    from graph.schema import build_schema
-    from graph.settings import Settings
-    from tests.realtime.harness import SEAT_AVAILABILITY
-
     settings = Settings(env="test", jwt_secret="x")
     schema = build_schema(settings)
 
@@ -164,8 +164,6 @@ async def test_an_event_is_executed_once_for_all_subscribers() -> None:
             return 1
 
     async def load(showtime_id: int) -> SeatAvailabilityEvent:
-        from db.booking.queries import SeatSnapshot
-
         return event_from_snapshot(SeatSnapshot(showtime_id, 0, [(1, "AVAILABLE")], 1))
 
     hub = SeatHub(

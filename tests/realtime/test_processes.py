@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from db.embedded import EmbeddedPostgres
 from db.session import Database, create_engine
 from graph.auth import create_access_token
 from graph.cli import run_migrations
@@ -59,8 +60,6 @@ async def test_hold_on_a_reaches_subscriber_on_b(
 @pytest.fixture
 def own_postgres() -> Iterator[object]:
     """A PostgreSQL of this test's own (it is restarted), in a temporary directory."""
-    from db.embedded import EmbeddedPostgres
-
     # Under the project's data directory rather than /tmp: when the tests run as root the
     # server runs as an unprivileged user, which must be able to reach the directory.
     base = ROOT / ".marquee"
@@ -79,8 +78,6 @@ def own_postgres() -> Iterator[object]:
 async def test_subscriber_gets_fresh_snapshot_after_postgres_restart(
     own_postgres: object, settings: Settings
 ) -> None:
-    from db.embedded import EmbeddedPostgres
-
     pg = own_postgres
     assert isinstance(pg, EmbeddedPostgres)
     pg.ensure_database("marquee")
