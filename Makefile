@@ -8,7 +8,7 @@ LOCK := requirements.lock
 UV_VERSION := 0.13.9
 UV := $(VENV)/uv-tool/bin/uv
 
-.PHONY: run test check lint typecheck pytest fuzz schema bench clean-data lock
+.PHONY: run test check lint typecheck layers pytest fuzz schema bench clean-data lock
 
 # Every install is the lock: exact versions, each file checked against its hash. The project
 # itself is installed last, without dependencies and with the locked setuptools.
@@ -35,7 +35,11 @@ run: $(STAMP)
 ## Lint, type-check and run the whole suite against a real PostgreSQL
 test: $(STAMP) check pytest
 
-check: lint typecheck
+check: lint typecheck layers
+
+## The layer rules of docs/architecture.md (graph holds no SQL; db and migrations never import graph)
+layers: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider tests/core/test_layers.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check graph db migrations tests bench
