@@ -10,15 +10,11 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
-
-from alembic import command
-from alembic.config import Config
 
 from db import demo
 from db.accounts import actions
 from db.errors import DomainError
-from db.session import Database, create_engine
+from db.migrate import in_transaction, run_migrations
 from graph.catalog import cli as catalog_cli
 from graph.logs import configure_logging
 from graph.runtime import database_url, embedded_server
@@ -26,32 +22,17 @@ from graph.schema import export_sdl
 from graph.settings import get_settings
 from graph.supervisor import STOP_SIGNALS, WorkerBootError, serve
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_migrations(url: str, revision: str = "head") -> None:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["url"] = url
-    command.upgrade(config, revision)
-
-
-async def _with_session(url: str, fn: Callable[..., object]) -> object:
-    database = Database(create_engine(url, pool_size=2))
-    try:
-        async with database.transaction() as session:
-            return await fn(session)  # type: ignore[misc]
-    finally:
-        await database.dispose()
+__all__ = ["main", "run_migrations"]
 
 
 def _seed(url: str, only_if_empty: bool) -> None:
-    async def run(session: object) -> list[str]:
-        if only_if_empty and not await demo.is_empty(session):  # type: ignore[arg-type]
+    async def run(session: Any) -> list[str]:
+        if only_if_empty and not await demo.is_empty(session):
             return []
-        return await demo.seed(session)  # type: ignore[arg-type]
+        lines: list[str] = await demo.seed(session)
+        return lines
 
-    lines = asyncio.run(_with_session(url, run))
-    for line in lines or []:  # type: ignore[attr-defined]
+    for line in asyncio.run(in_transaction(url, run)):
         print(line)
 
 
@@ -70,16 +51,16 @@ def cmd_create_admin(args: argparse.Namespace) -> None:
     url = database_url()
     run_migrations(url)
 
-    async def run(session: object) -> object:
+    async def run(session: Any) -> object:
         return await actions.create_admin(
-            session,  # type: ignore[arg-type]
+            session,
             username=args.username,
             email=args.email,
             password=password,
         )
 
     try:
-        asyncio.run(_with_session(url, run))
+        asyncio.run(in_transaction(url, run))
     except DomainError as exc:
         sys.exit(f"create-admin failed: {exc}")
     print(f"admin '{args.username}' is ready")

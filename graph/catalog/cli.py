@@ -8,18 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-
 from db.catalog import tmdb
-from db.session import Database, create_engine
+from db.migrate import in_transaction, run_migrations
 from graph.runtime import database_url
 from graph.settings import get_settings
-
-# graph/cli.py imports this module to register the command (and `python -m graph.cli` runs it
-# as __main__), so this module does not import graph/cli.py: it migrates and opens its
-# session itself, the same way.
-ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,19 +50,12 @@ def cmd_import_tmdb(args: argparse.Namespace) -> None:
         sys.exit(f"import-tmdb failed: {exc}")
 
     url = database_url(settings)
-    config = Config(str(ALEMBIC_INI))
-    config.attributes["url"] = url
-    command.upgrade(config, "head")
-    report = asyncio.run(_import(url, items))
+    run_migrations(url)
+
+    async def run(session: Any) -> tmdb.ImportReport:
+        return await tmdb.import_movies(session, items)
+
+    report = asyncio.run(in_transaction(url, run))
     print(f"imported: {report.created} created, {report.updated} updated")
     for line in report.skipped:
         print(f"skipped {line}", file=sys.stderr)
-
-
-async def _import(url: str, items: list[Any]) -> tmdb.ImportReport:
-    database = Database(create_engine(url, pool_size=2))
-    try:
-        async with database.transaction() as session:
-            return await tmdb.import_movies(session, items)
-    finally:
-        await database.dispose()
