@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError, OperationDefinitionNode
@@ -14,6 +14,7 @@ from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult
+from strawberry.types.base import get_object_definition
 from strawberry.types.graphql import OperationType
 
 from graph.accounts.mutations import Mutation as AccountsMutation
@@ -42,14 +43,23 @@ from graph.showtimes.queries import Query as ShowtimesQuery
 @strawberry.type
 class RelayQuery:
     @strawberry.field(description="Fetch any object by its global ID.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The object's global ID.")],
+    ) -> Node | None:
         return (await resolve_nodes(info, [id]))[0]
 
     @strawberry.field(description="Fetch objects by their global IDs, in the same order.")
     async def nodes(
         self,
         info: Info,
-        ids: list[strawberry.ID],  # at most MARQUEE_MAX_LIST_INPUT (graph/limits.py)
+        ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(
+                description="The objects' global IDs, at most MARQUEE_MAX_LIST_INPUT (default 100)."
+            ),
+        ],  # the limit is checked in graph/limits.py
     ) -> list[Node | None]:
         return await resolve_nodes(info, list(ids))
 
@@ -74,9 +84,21 @@ MUTATIONS: tuple[type, ...] = (
 )
 SUBSCRIPTIONS: tuple[type, ...] = (AccountsSubscription, BookingSubscription)
 
-Query = merge_types("Query", QUERIES)
-Mutation = merge_types("Mutation", MUTATIONS)
-Subscription = merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None
+
+def _merge(name: str, types: tuple[type, ...], description: str) -> type:
+    """merge_types, with a description for the merged root type."""
+    merged = merge_types(name, types)
+    get_object_definition(merged, strict=True).description = description
+    return merged
+
+
+Query = _merge("Query", QUERIES, "What can be read.")
+Mutation = _merge("Mutation", MUTATIONS, "What can be changed.")
+Subscription = (
+    _merge("Subscription", SUBSCRIPTIONS, "Events pushed to the client as they happen.")
+    if SUBSCRIPTIONS
+    else None
+)
 
 
 @lru_cache(maxsize=1024)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import strawberry
 
@@ -73,7 +73,16 @@ def _signed_in(ctx: Context, user: _SignedInUser, token: tokens.IssuedToken) -> 
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Create an account and sign in.")
-    async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
+    async def register(
+        self,
+        info: Info,
+        input: Annotated[
+            RegisterInput,
+            strawberry.argument(
+                description="The new account's username, e-mail, password and full name."
+            ),
+        ],
+    ) -> AuthPayload:
         ctx = info.context
         await enforce_register(ctx, input.email)
         try:
@@ -91,7 +100,13 @@ class Mutation:
         return _signed_in(ctx, user, refresh)
 
     @strawberry.mutation(description="Sign in with a username or e-mail and a password.")
-    async def login(self, info: Info, input: LoginInput) -> AuthPayload:
+    async def login(
+        self,
+        info: Info,
+        input: Annotated[
+            LoginInput, strawberry.argument(description="The username or e-mail, and the password.")
+        ],
+    ) -> AuthPayload:
         ctx = info.context
         backoff_key = await enforce_login(ctx, input.login)
         try:
@@ -111,7 +126,13 @@ class Mutation:
         description="Trade a refresh token for a new access token and a new refresh token. "
         "Each refresh token works once; re-using one ends its session."
     )
-    async def refresh_token(self, info: Info, input: RefreshTokenInput) -> AuthPayload:
+    async def refresh_token(
+        self,
+        info: Info,
+        input: Annotated[
+            RefreshTokenInput, strawberry.argument(description="The refresh token to trade.")
+        ],
+    ) -> AuthPayload:
         ctx = info.context
         # The rotation commits even when it fails: a re-used token's family stays revoked.
         async with ctx.db.transaction() as session:
@@ -129,7 +150,16 @@ class Mutation:
         "the ended sessions stop working too. Ending all sessions needs a signed-in viewer or "
         "a live (unused, unexpired) refresh token."
     )
-    async def logout(self, info: Info, input: LogoutInput) -> LogoutPayload:
+    async def logout(
+        self,
+        info: Info,
+        input: Annotated[
+            LogoutInput,
+            strawberry.argument(
+                description="The session to end (by its refresh token), or all of them."
+            ),
+        ],
+    ) -> LogoutPayload:
         ctx = info.context
         viewer = await ctx.viewer()
         if input.all_sessions and viewer is None and input.refresh_token is None:
@@ -150,7 +180,13 @@ class Mutation:
         description="Change the signed-in user's profile.",
         permission_classes=[IsAuthenticated],
     )
-    async def update_profile(self, info: Info, input: UpdateProfileInput) -> UpdateProfilePayload:
+    async def update_profile(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateProfileInput, strawberry.argument(description="The profile fields to change.")
+        ],
+    ) -> UpdateProfilePayload:
         ctx = info.context
         viewer = await ctx.require_viewer()
         changes: dict[str, Any] = {
@@ -174,7 +210,12 @@ class Mutation:
         permission_classes=[IsAuthenticated],
     )
     async def change_password(
-        self, info: Info, input: ChangePasswordInput
+        self,
+        info: Info,
+        input: Annotated[
+            ChangePasswordInput,
+            strawberry.argument(description="The current and the new password."),
+        ],
     ) -> ChangePasswordPayload:
         ctx = info.context
         viewer = await ctx.require_viewer()
@@ -200,7 +241,13 @@ class Mutation:
     @strawberry.mutation(
         description="Give a user a role (administrators only).", permission_classes=[IsAdmin]
     )
-    async def set_user_role(self, info: Info, input: SetUserRoleInput) -> SetUserRolePayload:
+    async def set_user_role(
+        self,
+        info: Info,
+        input: Annotated[
+            SetUserRoleInput, strawberry.argument(description="The user and their new role.")
+        ],
+    ) -> SetUserRolePayload:
         ctx = info.context
         viewer = await ctx.require_viewer()
         try:
@@ -219,7 +266,14 @@ class Mutation:
         "user cannot sign in, and their tokens stop working at their next request.",
         permission_classes=[IsAdmin],
     )
-    async def set_user_active(self, info: Info, input: SetUserActiveInput) -> SetUserActivePayload:
+    async def set_user_active(
+        self,
+        info: Info,
+        input: Annotated[
+            SetUserActiveInput,
+            strawberry.argument(description="The user and whether their account is active."),
+        ],
+    ) -> SetUserActivePayload:
         ctx = info.context
         viewer = await ctx.require_viewer()
         try:

@@ -3,7 +3,7 @@ transaction is its one statement)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -68,7 +68,13 @@ class Mutation:
         "held without a gap, the others are released, and the expiry restarts.",
         permission_classes=[IsAuthenticated],
     )
-    async def hold_seats(self, info: Info, input: HoldSeatsInput) -> HoldSeatsPayload:
+    async def hold_seats(
+        self,
+        info: Info,
+        input: Annotated[
+            HoldSeatsInput, strawberry.argument(description="The showtime and the seats to hold.")
+        ],
+    ) -> HoldSeatsPayload:
         ctx = info.context
         viewer = await ctx.require_viewer()
         s = ctx.settings
@@ -106,7 +112,11 @@ class Mutation:
         description="Release your hold: its seats become available at once.",
         permission_classes=[IsAuthenticated],
     )
-    async def release_hold(self, info: Info, input: ReleaseHoldInput) -> ReleaseHoldPayload:
+    async def release_hold(
+        self,
+        info: Info,
+        input: Annotated[ReleaseHoldInput, strawberry.argument(description="The hold to release.")],
+    ) -> ReleaseHoldPayload:
         ctx = info.context
         viewer = await ctx.require_viewer()
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -97,7 +97,11 @@ async def _load_movie(info: Info, pk: int) -> Movie | None:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Add a movie (staff).", permission_classes=[IsStaff])
-    async def create_movie(self, info: Info, input: CreateMovieInput) -> MoviePayload:
+    async def create_movie(
+        self,
+        info: Info,
+        input: Annotated[CreateMovieInput, strawberry.argument(description="The new movie.")],
+    ) -> MoviePayload:
         try:
             data = _movie_data(input)
             async with info.context.db.transaction() as session:
@@ -107,7 +111,13 @@ class Mutation:
         return MoviePayload(movie=await _load_movie(info, movie.id), errors=[])
 
     @strawberry.mutation(description="Change a movie (staff).", permission_classes=[IsStaff])
-    async def update_movie(self, info: Info, input: UpdateMovieInput) -> MoviePayload:
+    async def update_movie(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateMovieInput, strawberry.argument(description="The movie and the fields to change.")
+        ],
+    ) -> MoviePayload:
         try:
             pk = decode_id(input.id, "Movie")
             data = _movie_data(input)
@@ -122,7 +132,11 @@ class Mutation:
         "and returned.",
         permission_classes=[IsStaff],
     )
-    async def delete_movie(self, info: Info, input: DeleteMovieInput) -> DeleteMoviePayload:
+    async def delete_movie(
+        self,
+        info: Info,
+        input: Annotated[DeleteMovieInput, strawberry.argument(description="The movie to delete.")],
+    ) -> DeleteMoviePayload:
         try:
             pk = decode_id(input.id, "Movie")
             async with info.context.db.transaction() as session:
@@ -138,7 +152,13 @@ class Mutation:
         )
 
     @strawberry.mutation(description="Add a genre (staff).", permission_classes=[IsStaff])
-    async def create_genre(self, info: Info, input: CreateGenreInput) -> GenrePayload:
+    async def create_genre(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateGenreInput, strawberry.argument(description="The new genre's name.")
+        ],
+    ) -> GenrePayload:
         try:
             async with info.context.db.transaction() as session:
                 genre = await actions.create_genre(session, input.name)
@@ -147,7 +167,13 @@ class Mutation:
         return GenrePayload(genre=Genre.from_row(genre), errors=[])
 
     @strawberry.mutation(description="Rename a genre (staff).", permission_classes=[IsStaff])
-    async def update_genre(self, info: Info, input: UpdateGenreInput) -> GenrePayload:
+    async def update_genre(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateGenreInput, strawberry.argument(description="The genre and its new name.")
+        ],
+    ) -> GenrePayload:
         try:
             pk = decode_id(input.id, "Genre")
             async with info.context.db.transaction() as session:
@@ -158,7 +184,11 @@ class Mutation:
         return GenrePayload(genre=Genre.from_row(genre), errors=[])
 
     @strawberry.mutation(description="Delete a genre (staff).", permission_classes=[IsStaff])
-    async def delete_genre(self, info: Info, input: DeleteGenreInput) -> DeleteGenrePayload:
+    async def delete_genre(
+        self,
+        info: Info,
+        input: Annotated[DeleteGenreInput, strawberry.argument(description="The genre to delete.")],
+    ) -> DeleteGenrePayload:
         try:
             pk = decode_id(input.id, "Genre")
             async with info.context.db.transaction() as session:
@@ -174,13 +204,23 @@ class Mutation:
         description="Mark a movie as a favorite (idempotent).",
         permission_classes=[IsAuthenticated],
     )
-    async def add_favorite(self, info: Info, input: FavoriteInput) -> FavoritePayload:
+    async def add_favorite(
+        self,
+        info: Info,
+        input: Annotated[
+            FavoriteInput, strawberry.argument(description="The movie to mark as a favorite.")
+        ],
+    ) -> FavoritePayload:
         return await _favorite(info, input, add=True)
 
     @strawberry.mutation(
         description="Unmark a favorite (idempotent).", permission_classes=[IsAuthenticated]
     )
-    async def remove_favorite(self, info: Info, input: FavoriteInput) -> FavoritePayload:
+    async def remove_favorite(
+        self,
+        info: Info,
+        input: Annotated[FavoriteInput, strawberry.argument(description="The movie to unmark.")],
+    ) -> FavoritePayload:
         return await _favorite(info, input, add=False)
 
     @strawberry.mutation(
@@ -188,7 +228,12 @@ class Mutation:
         permission_classes=[IsAuthenticated],
     )
     async def set_watchlist_status(
-        self, info: Info, input: SetWatchlistStatusInput
+        self,
+        info: Info,
+        input: Annotated[
+            SetWatchlistStatusInput,
+            strawberry.argument(description="The movie and its watchlist status."),
+        ],
     ) -> WatchlistPayload:
         viewer = await info.context.require_viewer()
         try:
@@ -209,7 +254,12 @@ class Mutation:
         permission_classes=[IsAuthenticated],
     )
     async def remove_from_watchlist(
-        self, info: Info, input: RemoveFromWatchlistInput
+        self,
+        info: Info,
+        input: Annotated[
+            RemoveFromWatchlistInput,
+            strawberry.argument(description="The movie to take off the watchlist."),
+        ],
     ) -> WatchlistPayload:
         viewer = await info.context.require_viewer()
         try:

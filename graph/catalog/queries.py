@@ -170,7 +170,11 @@ class Query:
         return connection
 
     @strawberry.field(description="A movie by ID (withdrawn movies included), or null.")
-    async def movie(self, info: Info, id: strawberry.ID) -> Movie | None:
+    async def movie(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The movie's global ID.")],
+    ) -> Movie | None:
         return await info.context.loader(MovieByIdLoader).load(query_id(id, "Movie"))
 
     @strawberry.field(description="All genres, by name.", metadata=list_size(200))

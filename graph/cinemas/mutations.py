@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -92,7 +92,11 @@ async def _hall_payload(info: Info, pk: int) -> HallPayload:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Open a cinema (staff).", permission_classes=[IsStaff])
-    async def create_cinema(self, info: Info, input: CreateCinemaInput) -> CinemaPayload:
+    async def create_cinema(
+        self,
+        info: Info,
+        input: Annotated[CreateCinemaInput, strawberry.argument(description="The new cinema.")],
+    ) -> CinemaPayload:
         fields = actions.CinemaFields(
             name=input.name,
             address=input.address,
@@ -114,7 +118,14 @@ class Mutation:
         return await _cinema_payload(info, pk)
 
     @strawberry.mutation(description="Change a cinema (staff).", permission_classes=[IsStaff])
-    async def update_cinema(self, info: Info, input: UpdateCinemaInput) -> CinemaPayload:
+    async def update_cinema(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateCinemaInput,
+            strawberry.argument(description="The cinema and the fields to change."),
+        ],
+    ) -> CinemaPayload:
         try:
             pk = decode_id(input.id, "Cinema")
             fields = actions.CinemaFields(
@@ -145,7 +156,16 @@ class Mutation:
     @strawberry.mutation(
         description="Add a hall with its seat layout (staff).", permission_classes=[IsStaff]
     )
-    async def create_hall(self, info: Info, input: CreateHallInput) -> HallPayload:
+    async def create_hall(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateHallInput,
+            strawberry.argument(
+                description="The cinema, the new hall's attributes and its seat layout."
+            ),
+        ],
+    ) -> HallPayload:
         try:
             cinema_pk = decode_id(input.cinema_id, "Cinema", "cinemaId")
             v = Validator()
@@ -168,7 +188,13 @@ class Mutation:
     @strawberry.mutation(
         description="Change a hall's attributes (staff).", permission_classes=[IsStaff]
     )
-    async def update_hall(self, info: Info, input: UpdateHallInput) -> HallPayload:
+    async def update_hall(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateHallInput, strawberry.argument(description="The hall and the fields to change.")
+        ],
+    ) -> HallPayload:
         try:
             pk = decode_id(input.id, "Hall")
             async with info.context.db.transaction() as session:
@@ -192,7 +218,14 @@ class Mutation:
         ),
         permission_classes=[IsStaff],
     )
-    async def update_hall_layout(self, info: Info, input: UpdateHallLayoutInput) -> HallPayload:
+    async def update_hall_layout(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateHallLayoutInput,
+            strawberry.argument(description="The hall and its new seat layout."),
+        ],
+    ) -> HallPayload:
         try:
             pk = decode_id(input.hall_id, "Hall", "hallId")
             v = Validator()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -41,7 +41,14 @@ async def _load(info: Info, pk: int) -> Review | None:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Review a movie.", permission_classes=[IsAuthenticated])
-    async def create_review(self, info: Info, input: CreateReviewInput) -> ReviewPayload:
+    async def create_review(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateReviewInput,
+            strawberry.argument(description="The movie, the rating and the text of the review."),
+        ],
+    ) -> ReviewPayload:
         viewer = await info.context.require_viewer()
         try:
             movie_pk = decode_id(input.movie_id, "Movie", "movieId")
@@ -63,7 +70,14 @@ class Mutation:
     @strawberry.mutation(
         description="Edit a review (author or staff).", permission_classes=[IsAuthenticated]
     )
-    async def update_review(self, info: Info, input: UpdateReviewInput) -> ReviewPayload:
+    async def update_review(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateReviewInput,
+            strawberry.argument(description="The review and the fields to change."),
+        ],
+    ) -> ReviewPayload:
         viewer = await info.context.require_viewer()
         changes: dict[str, Any] = {
             name: getattr(input, name)
@@ -87,7 +101,13 @@ class Mutation:
     @strawberry.mutation(
         description="Delete a review (author or staff).", permission_classes=[IsAuthenticated]
     )
-    async def delete_review(self, info: Info, input: DeleteReviewInput) -> DeleteReviewPayload:
+    async def delete_review(
+        self,
+        info: Info,
+        input: Annotated[
+            DeleteReviewInput, strawberry.argument(description="The review to delete.")
+        ],
+    ) -> DeleteReviewPayload:
         viewer = await info.context.require_viewer()
         try:
             pk = decode_id(input.review_id, "Review", "reviewId")
@@ -106,7 +126,14 @@ class Mutation:
         description="Vote on another user's review (one vote each, changeable).",
         permission_classes=[IsAuthenticated],
     )
-    async def vote_review(self, info: Info, input: VoteReviewInput) -> ReviewPayload:
+    async def vote_review(
+        self,
+        info: Info,
+        input: Annotated[
+            VoteReviewInput,
+            strawberry.argument(description="The review and whether it was helpful."),
+        ],
+    ) -> ReviewPayload:
         viewer = await info.context.require_viewer()
         try:
             pk = decode_id(input.review_id, "Review", "reviewId")
@@ -127,7 +154,14 @@ class Mutation:
         "and their author, and do not count in a movie's rating.",
         permission_classes=[IsStaff],
     )
-    async def moderate_review(self, info: Info, input: ModerateReviewInput) -> ReviewPayload:
+    async def moderate_review(
+        self,
+        info: Info,
+        input: Annotated[
+            ModerateReviewInput,
+            strawberry.argument(description="The review, its new status and an optional reason."),
+        ],
+    ) -> ReviewPayload:
         try:
             pk = decode_id(input.review_id, "Review", "reviewId")
             async with info.context.db.transaction() as session:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from graph.context import Info
@@ -20,5 +22,9 @@ register_node("Review", _reviews_by_ids)
 @strawberry.type
 class Query:
     @strawberry.field(description="A review by ID, if the viewer may see it.")
-    async def review(self, info: Info, id: strawberry.ID) -> Review | None:
+    async def review(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The review's global ID.")],
+    ) -> Review | None:
         return await info.context.loader(ReviewByIdLoader).load(query_id(id, "Review"))

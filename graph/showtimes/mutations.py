@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from db.errors import DomainError
@@ -42,7 +44,16 @@ class Mutation:
         ),
         permission_classes=[IsStaff],
     )
-    async def create_showtime(self, info: Info, input: CreateShowtimeInput) -> ShowtimePayload:
+    async def create_showtime(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateShowtimeInput,
+            strawberry.argument(
+                description="The movie, hall, start time, format, languages and seat prices."
+            ),
+        ],
+    ) -> ShowtimePayload:
         try:
             movie_pk = decode_id(input.movie_id, "Movie", "movieId")
             hall_pk = decode_id(input.hall_id, "Hall", "hallId")
@@ -64,7 +75,14 @@ class Mutation:
     @strawberry.mutation(
         description="Change a scheduled showtime (staff).", permission_classes=[IsStaff]
     )
-    async def update_showtime(self, info: Info, input: UpdateShowtimeInput) -> ShowtimePayload:
+    async def update_showtime(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateShowtimeInput,
+            strawberry.argument(description="The showtime and the fields to change."),
+        ],
+    ) -> ShowtimePayload:
         try:
             pk = decode_id(input.id, "Showtime")
             async with info.context.db.transaction() as session:
@@ -89,7 +107,13 @@ class Mutation:
         ),
         permission_classes=[IsStaff],
     )
-    async def cancel_showtime(self, info: Info, input: CancelShowtimeInput) -> ShowtimePayload:
+    async def cancel_showtime(
+        self,
+        info: Info,
+        input: Annotated[
+            CancelShowtimeInput, strawberry.argument(description="The showtime to cancel.")
+        ],
+    ) -> ShowtimePayload:
         try:
             pk = decode_id(input.id, "Showtime")
             async with info.context.db.transaction() as session:

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import difflib
 
-from graph.schema import export_sdl
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLUnionType,
+    specified_scalar_types,
+)
+
+from graph.schema import build_schema, export_sdl
+from graph.settings import Settings
 from tests.conftest import ROOT
 
 
@@ -27,19 +38,33 @@ def test_committed_schema_matches_the_code() -> None:
         )
 
 
-def test_every_type_and_field_is_described() -> None:
-    """STYLE.md habit 7: the schema documents itself (checked for our own types)."""
-    from graphql import GraphQLInputObjectType, GraphQLObjectType
-
-    from graph.schema import build_schema
-    from graph.settings import Settings
-
+def test_every_type_field_and_argument_is_described() -> None:
+    """STYLE.md habit 7: the schema documents itself. Every type of ours (not the `__`
+    introspection types nor the built-in scalars), every field and input field, and every
+    argument has a description."""
     schema = build_schema(Settings(env="test", jwt_secret="x"))._schema
     missing = []
-    for name in ("User", "Me", "AuthPayload", "LoginInput", "RegisterInput", "LogoutPayload"):
-        gtype = schema.type_map[name]
-        assert isinstance(gtype, GraphQLObjectType | GraphQLInputObjectType)
+    for name, gtype in schema.type_map.items():
+        if name.startswith("__") or name in specified_scalar_types:
+            continue
+        assert isinstance(
+            gtype,
+            GraphQLObjectType
+            | GraphQLInterfaceType
+            | GraphQLInputObjectType
+            | GraphQLUnionType
+            | GraphQLEnumType
+            | GraphQLScalarType,
+        ), name
         if not gtype.description:
             missing.append(name)
-        missing += [f"{name}.{f}" for f, d in gtype.fields.items() if not d.description]
+        if isinstance(gtype, GraphQLObjectType | GraphQLInterfaceType):
+            for fname, field in gtype.fields.items():
+                if not field.description:
+                    missing.append(f"{name}.{fname}")
+                missing += [
+                    f"{name}.{fname}({arg})" for arg, a in field.args.items() if not a.description
+                ]
+        elif isinstance(gtype, GraphQLInputObjectType):
+            missing += [f"{name}.{f}" for f, d in gtype.fields.items() if not d.description]
     assert missing == []
