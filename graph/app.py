@@ -37,10 +37,10 @@ from graph.auth import bearer_token
 from graph.booking.subscriptions import start_seat_hub
 from graph.booking.sweeper import start_sweeper
 from graph.context import Context
+from graph.database import database_url
 from graph.errors import ApiError
 from graph.gc_tuning import tune_gc
 from graph.logs import configure_logging, request_id_var
-from graph.runtime import database_url
 from graph.schema import build_schema
 from graph.settings import Settings, get_settings
 

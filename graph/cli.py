@@ -17,8 +17,8 @@ from db.accounts import actions
 from db.errors import DomainError
 from db.migrate import in_transaction, run_migrations
 from graph.catalog import cli as catalog_cli
+from graph.database import database_url, embedded_server
 from graph.logs import configure_logging
-from graph.runtime import database_url, embedded_server
 from graph.schema import export_sdl
 from graph.settings import get_settings
 from graph.supervisor import STOP_SIGNALS, WorkerBootError, serve

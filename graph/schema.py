@@ -23,12 +23,12 @@ from graph.accounts.subscriptions import Subscription as AccountsSubscription
 from graph.booking.mutations import Mutation as BookingMutation
 from graph.booking.queries import Query as BookingQuery
 from graph.booking.subscriptions import Subscription as BookingSubscription
-from graph.caching import PreparedDocuments, parse_cached
 from graph.catalog.mutations import Mutation as CatalogMutation
 from graph.catalog.queries import Query as CatalogQuery
 from graph.cinemas.mutations import Mutation as CinemasMutation
 from graph.cinemas.queries import Query as CinemasQuery
 from graph.context import Info
+from graph.documents import PreparedDocuments, parse_cached
 from graph.errors import ErrorCodes
 from graph.execution import execution_context_for
 from graph.limits import ShapeLimits
@@ -243,7 +243,7 @@ def build_schema(
     )
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         # Parser + validation caches, token limit, document limits and the cost
-        # (graph/caching.py, graph/limits.py).
+        # (graph/documents.py, graph/limits.py).
         lambda: PreparedDocuments(
             limits=limits,
             max_tokens=s.max_tokens,

@@ -19,7 +19,7 @@ from db.session import Database, SharedConnectionDatabase
 from graph.app import create_app
 from graph.auth import create_access_token
 from graph.cli import run_migrations
-from graph.runtime import normalize_url
+from graph.database import normalize_url
 from graph.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

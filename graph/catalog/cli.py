@@ -10,7 +10,7 @@ from typing import Any
 
 from db.catalog import tmdb
 from db.migrate import in_transaction, run_migrations
-from graph.runtime import database_url
+from graph.database import database_url
 from graph.settings import get_settings
 
 
