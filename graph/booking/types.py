@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import strawberry
@@ -24,12 +23,11 @@ if TYPE_CHECKING:
     from graph.showtimes.types import Showtime
 
 
-@lru_cache(maxsize=65536)
+# Global IDs come from the one cache, graph.relay.to_global_id; these only name the type.
 def seat_gid(pk: int) -> strawberry.ID:
     return strawberry.ID(to_global_id("Seat", pk))
 
 
-@lru_cache(maxsize=4096)
 def showtime_gid(pk: int) -> strawberry.ID:
     return strawberry.ID(to_global_id("Showtime", pk))
 
