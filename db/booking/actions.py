@@ -5,9 +5,10 @@ seat: inserts use ON CONFLICT DO NOTHING, so a seat someone else holds is a miss
 RETURNING, never an exception. A hold is one statement, the PL/pgSQL function
 `marquee_hold_seats` (migration 0004_booking), which the mutation runs in autocommit mode.
 Every change of a showtime's seats bumps `showtimes.seat_sequence` and calls pg_notify
-inside the same transaction (`announce_seat_changes`, or the same in SQL in the function),
-so subscribers hear of exactly the changes that committed, in commit order (the row lock
-on the showtime orders them).
+inside the same transaction, always through the SQL function `marquee_announce_seats`
+(migration 0006_seat_announcer: `announce_seat_changes` here, and the hold function), so
+subscribers hear of exactly the changes that committed, in commit order (the row lock on
+the showtime orders them).
 """
 
 from __future__ import annotations
@@ -19,41 +20,31 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
-import orjson
 from sqlalchemy import (
-    JSON,
     BigInteger,
+    Boolean,
     ColumnElement,
     Executable,
     Integer,
     Text,
     bindparam,
-    cast,
     delete,
     exists,
     func,
-    literal,
     literal_column,
     not_,
     or_,
     select,
-    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Select
 
-from db.booking.codes import SEAT_CHANNEL, STATUS_LETTERS, BookingErrorCode
+from db.booking.codes import BookingErrorCode
 from db.booking.models import SeatHold, SeatOccupancy
-from db.cinemas.models import Seat
 from db.errors import DomainError
 from db.session import Database
-from db.showtimes.models import Showtime
 
-# NOTIFY payloads must stay under 8000 bytes; past this a "resync" marker is sent instead
-# and every subscriber of the showtime gets a fresh snapshot.
-MAX_PAYLOAD_BYTES = 7900
 # Key of the advisory lock that lets one instance sweep at a time.
 SWEEPER_LOCK_KEY = 0x4D51_5357  # "MQSW"
 # Deadlocks are possible (rarely) when racing holds take over the same expired seats in
@@ -115,11 +106,6 @@ async def in_transaction(db: Database, fn: Callable[[AsyncSession], Awaitable[T]
     return await retrying(once)
 
 
-def live_occupancy() -> ColumnElement[bool]:
-    """SQL condition: an occupancy row that still occupies its seat (sold, or a live hold)."""
-    return or_(SeatOccupancy.status == "SOLD", SeatOccupancy.expires_at > func.now())
-
-
 async def announce_seat_changes(
     session: AsyncSession,
     showtime_id: int,
@@ -128,53 +114,36 @@ async def announce_seat_changes(
     require_scheduled: bool = False,
 ) -> int | None:
     """Bump the showtime's sequence and NOTIFY the change (seat id -> new status), inside
-    the caller's transaction. Returns the new sequence, or None when the showtime is gone
-    (or, with `require_scheduled`, not SCHEDULED any more).
+    the caller's transaction, through the one announcer, the SQL function
+    `marquee_announce_seats` (migration 0006_seat_announcer; the hold function calls it
+    too). Returns the new sequence, or None when the showtime is gone (or, with
+    `require_scheduled`, not SCHEDULED any more).
 
     Call it as late as possible in the transaction: the UPDATE holds the showtime's row
     lock until commit, which is what keeps sequences in commit order.
     """
-    stmt = _announcement(showtime_id, changes, require_scheduled=require_scheduled)
-    row = (await session.execute(stmt)).first()
-    return None if row is None else int(row[0])
+    seats = sorted(changes)
+    sequence = await session.scalar(
+        _ANNOUNCE_SEATS,
+        {
+            "showtime_id": showtime_id,
+            "seat_ids": seats,
+            "statuses": [changes[seat] for seat in seats],
+            "require_scheduled": require_scheduled,
+        },
+    )
+    return None if sequence is None else int(sequence)
 
 
-def _announcement(
-    showtime_id: int, changes: Mapping[int, str], *, require_scheduled: bool
-) -> Select[Any]:
-    """SELECT (new sequence, pg_notify(...)) after bumping the sequence: no row when the
-    showtime is gone (or not SCHEDULED with `require_scheduled`)."""
-    cond = [Showtime.id == showtime_id]
-    if require_scheduled:
-        cond.append(Showtime.status == "SCHEDULED")
-    bumped = (
-        update(Showtime)
-        .where(*cond)
-        .values(seat_sequence=Showtime.seat_sequence + 1)
-        .returning(Showtime.seat_sequence, Showtime.hall_id)
-        .cte("bumped")
+# Typed binds, so the driver sends the function's exact signature.
+_ANNOUNCE_SEATS: Executable = select(
+    func.marquee_announce_seats(
+        bindparam("showtime_id", type_=BigInteger),
+        bindparam("seat_ids", type_=ARRAY(BigInteger)),
+        bindparam("statuses", type_=ARRAY(Text)),
+        bindparam("require_scheduled", type_=Boolean),
     )
-    taken = exists().where(
-        SeatOccupancy.showtime_id == showtime_id,
-        SeatOccupancy.seat_id == Seat.id,
-        live_occupancy(),
-    )
-    available = (
-        select(func.count())
-        .select_from(Seat)
-        .where(Seat.hall_id == bumped.c.hall_id, Seat.is_blocked.is_(False), not_(taken))
-        .scalar_subquery()
-    )
-    counted = select(bumped.c.seat_sequence.label("q"), available.label("a")).cte("counted")
-    # The payload is built in SQL so that bump, count and NOTIFY are one round trip.
-    listed = orjson.dumps([[seat, STATUS_LETTERS[st]] for seat, st in sorted(changes.items())])
-    if len(listed) + 100 > MAX_PAYLOAD_BYTES:  # too big for NOTIFY: subscribers resync
-        tail: tuple[Any, ...] = ("r", 1)
-    else:
-        tail = ("c", cast(literal(listed.decode(), Text), JSON))
-    body = func.json_build_object("s", showtime_id, "q", counted.c.q, "a", counted.c.a, *tail)
-    notify = func.pg_notify(SEAT_CHANNEL, cast(body, Text))
-    return select(counted.c.q, notify)
+)
 
 
 # The whole hold in one statement: the function `marquee_hold_seats` (migration

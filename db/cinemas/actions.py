@@ -299,15 +299,17 @@ async def update_hall_layout(
             "seats",
             seat_ids=sorted(conflicts),
         )
+    released: set[int] = set()
     if removed:
-        released = (
-            await session.execute(
-                delete(SeatOccupancy)
-                .where(SeatOccupancy.seat_id.in_(removed))
-                .returning(SeatOccupancy.showtime_id)
-            )
-        ).scalars()
-        await bump_sequences(session, set(released))
+        released = set(
+            (
+                await session.execute(
+                    delete(SeatOccupancy)
+                    .where(SeatOccupancy.seat_id.in_(removed))
+                    .returning(SeatOccupancy.showtime_id)
+                )
+            ).scalars()
+        )
         await session.execute(delete(Seat).where(Seat.id.in_(removed)))
     kept = [
         {
@@ -326,6 +328,8 @@ async def update_hall_layout(
     new = [_seat_values(hall_id, s) for key, s in wanted.items() if key not in existing]
     if new:
         await session.execute(insert(Seat), new)
+    # Last, so the announced available count is the new layout's.
+    await bump_sequences(session, released)
     return hall_id
 
 
