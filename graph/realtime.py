@@ -153,6 +153,7 @@ class SeatHub:
         self._listener: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self.connections = 0  # how many times LISTEN was (re)established
+        self._decoded = 0
 
     # --- lifecycle ---
 
@@ -195,6 +196,13 @@ class SeatHub:
         if showtime_id is not None:
             return len(self.subscribers.get(showtime_id, ()))
         return sum(len(s) for s in self.subscribers.values())
+
+    @property
+    def decoded_notifications(self) -> int:
+        """How many notifications were turned into delta events: once per notification of
+        a showtime someone here watches, whatever the number of its subscribers; none for
+        showtimes nobody watches (read-only, for tests and monitoring)."""
+        return self._decoded
 
     def dispatch(self, showtime_id: int, event: Event) -> None:
         for sub in list(self.subscribers.get(showtime_id, ())):
@@ -265,6 +273,7 @@ class SeatHub:
             log.warning("bad seat notification: %r", payload[:200])
             self.request_snapshot(showtime_id, None)
             return
+        self._decoded += 1
         self.dispatch(showtime_id, event)
 
     async def _listen_forever(self) -> None:

@@ -1,205 +1,337 @@
-"""The fan-out hub on its own: shared events, ordering, gaps, slow subscribers."""
+"""The seat hub as the app builds it (graph.booking.subscriptions.start_seat_hub): its own
+LISTEN connection to the test database, its snapshot loader over committed data, and seat
+changes made by the booking actions. Everything is observed through what subscribers
+receive (and the hub's public counters)."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import contextlib
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import text, update
 
-from db.booking.queries import SeatSnapshot
-from db.cinemas.codes import SeatStatus
-from graph.booking.types import SeatAvailabilityEvent, SeatStatusChange, event_from_snapshot
+from db.booking import actions
+from db.session import Database
+from db.showtimes.models import Showtime
+from graph.booking.subscriptions import start_seat_hub
+from graph.booking.types import SeatAvailabilityEvent
 from graph.context import Context
-from graph.realtime import SeatHub, Subscriber, SubscriberClosed
+from graph.realtime import HUB_SERVICE, SeatHub, Subscriber, SubscriberClosed
+from graph.relay import to_global_id
 from graph.schema import build_schema
 from graph.settings import Settings
+from tests.factories import BookableShowtime, create_bookable_showtime, create_user
 from tests.realtime.harness import SEAT_AVAILABILITY
 
-
-@dataclass
-class Ev:
-    sequence: int
-    snapshot: bool = False
+WAIT = 5.0  # seconds: generous for one event, short enough to fail fast
 
 
-class FakeDb:
-    def __init__(self) -> None:
-        self.sequence = 0
-        self.loads = 0
-
-    async def load(self, showtime_id: int) -> Ev | None:
-        self.loads += 1
-        await asyncio.sleep(0)
-        return Ev(self.sequence, snapshot=True) if showtime_id != 404 else None
-
-
-def make_hub(fake: FakeDb, queue_size: int = 8) -> SeatHub:
-    async def never() -> Any:
-        raise AssertionError("not used")
-
-    return SeatHub(
-        connect=never,
-        decode_delta=lambda d: Ev(int(d["q"])),
-        load_snapshot=fake.load,
-        queue_size=queue_size,
+@contextlib.asynccontextmanager
+async def running_hub(
+    db: Database, settings: Settings, queue_size: int = 64
+) -> AsyncIterator[SeatHub]:
+    """The hub exactly as the app's start-up hook builds and starts it, LISTENing."""
+    state = SimpleNamespace(
+        db=db,
+        settings=settings.model_copy(update={"subscriber_queue_size": queue_size}),
+        services={},
     )
+    stop = await start_seat_hub(state)
+    hub: SeatHub = state.services[HUB_SERVICE]
+    try:
+        await asyncio.wait_for(hub.connected.wait(), WAIT)
+        yield hub
+    finally:
+        await stop()
 
 
-async def take(sub: Subscriber, n: int) -> list[Ev]:
+async def take(sub: Subscriber, n: int = 1) -> list[SeatAvailabilityEvent]:
     out = []
     for _ in range(n):
-        out.append(await asyncio.wait_for(sub.__anext__(), 2))
-    return out  # type: ignore[return-value]
+        event: Any = await asyncio.wait_for(anext(sub), WAIT)
+        out.append(event)
+    return out
 
 
-async def test_one_snapshot_query_and_one_event_object_for_all_subscribers() -> None:
-    fake = FakeDb()
-    fake.sequence = 5
-    hub = make_hub(fake)
-    async with hub.subscribe(1) as a, hub.subscribe(1) as b:
-        first_a, first_b = (await take(a, 1))[0], (await take(b, 1))[0]
+async def nothing_more(sub: Subscriber, wait: float = 0.3) -> None:
+    with contextlib.suppress(TimeoutError):
+        event = await asyncio.wait_for(anext(sub), wait)
+        raise AssertionError(f"unexpected event {event}")
+
+
+def shape(events: list[SeatAvailabilityEvent]) -> list[tuple[int, bool]]:
+    return [(e.sequence, e.snapshot) for e in events]
+
+
+def statuses(event: SeatAvailabilityEvent) -> dict[str, str]:
+    return {str(s.seat_id): s.status.value for s in event.seats}
+
+
+def seat(pk: int) -> str:
+    return to_global_id("Seat", pk)
+
+
+async def hold(db: Any, user_id: int, show: BookableShowtime, seats: list[int]) -> int:
+    """Hold `seats` (replacing the user's hold); the new sequence."""
+    result = await actions.hold_seats(
+        db,
+        user_id=user_id,
+        showtime_id=show.id,
+        seat_ids=seats,
+        ttl_seconds=600,
+        max_seats=10,
+        sales_window_days=30,
+    )
+    assert result.sequence is not None
+    return result.sequence
+
+
+async def test_one_snapshot_and_one_event_object_for_all_subscribers(
+    committed_db: Database, settings: Settings
+) -> None:
+    show = await create_bookable_showtime(committed_db)
+    user = await create_user(committed_db)
+    s = show.seat_ids
+    for i in range(5):  # the snapshot reflects sequence 5
+        await hold(committed_db, user.id, show, [s[i]])
+    async with (
+        running_hub(committed_db, settings) as hub,
+        hub.subscribe(show.id) as a,
+        hub.subscribe(show.id) as b,
+    ):
+        [first_a], [first_b] = await take(a), await take(b)
+        # One snapshot read serves both subscribers: the very same object.
         assert first_a is first_b
-        assert first_a.snapshot
-        assert first_a.sequence == 5
-        assert fake.loads == 1
-        event = Ev(6)
-        hub.dispatch(1, event)
-        assert (await take(a, 1))[0] is event
-        assert (await take(b, 1))[0] is event
+        assert (first_a.sequence, first_a.snapshot) == (5, True)
+        assert statuses(first_a)[seat(s[4])] == "HELD"
+        assert statuses(first_a)[seat(s[0])] == "AVAILABLE"
+        assert first_a.available_seat_count == 9
+
+        assert await hold(committed_db, user.id, show, [s[4], s[7]]) == 6
+        [delta_a], [delta_b] = await take(a), await take(b)
+        assert delta_a is delta_b
+        assert (delta_a.sequence, delta_a.snapshot) == (6, False)
+        assert statuses(delta_a) == {seat(s[7]): "HELD"}
+        assert delta_a.available_seat_count == 8
+        assert hub.subscriber_count(show.id) == 2
     assert hub.subscriber_count() == 0
 
 
-async def test_deltas_covered_by_the_snapshot_are_dropped() -> None:
-    fake = FakeDb()
-    fake.sequence = 3
-    hub = make_hub(fake)
-    async with hub.subscribe(1) as sub:
-        # Deltas that arrive before the snapshot is read: 3 is in it, 4 is not.
-        hub.dispatch(1, Ev(3))
-        hub.dispatch(1, Ev(4))
-        events = await take(sub, 2)
-        assert [(e.sequence, e.snapshot) for e in events] == [(3, True), (4, False)]
+async def test_deltas_covered_by_the_snapshot_are_dropped(
+    committed_db: Database, settings: Settings
+) -> None:
+    show = await create_bookable_showtime(committed_db)
+    user = await create_user(committed_db)
+    s = show.seat_ids
+    async with running_hub(committed_db, settings) as hub, contextlib.AsyncExitStack() as stack:
+        async with committed_db.transaction() as session:
+            # Hold the seats table so the subscriber's snapshot read waits for this
+            # transaction: its delta (sequence 1) reaches an already registered
+            # subscriber, and the snapshot it waits for already contains it.
+            await session.execute(text("LOCK TABLE seats IN ACCESS EXCLUSIVE MODE"))
+            assert await hold(session, user.id, show, [s[0]]) == 1
+            sub = await stack.enter_async_context(hub.subscribe(show.id))
+            await wait_for_a_blocked_read(committed_db)
+        # Committed: delta 1 and the snapshot read are both under way.
+        [snap] = await take(sub)
+        assert (snap.sequence, snap.snapshot) == (1, True)
+        assert statuses(snap)[seat(s[0])] == "HELD"
+        # Delta 1 is in the snapshot: the next event is delta 2.
+        assert await hold(committed_db, user.id, show, [s[0], s[1]]) == 2
+        [delta] = await take(sub)
+        assert (delta.sequence, delta.snapshot) == (2, False)
+        assert statuses(delta) == {seat(s[1]): "HELD"}
+        await nothing_more(sub)
 
 
-async def test_a_gap_brings_a_fresh_snapshot() -> None:
-    fake = FakeDb()
-    hub = make_hub(fake)
-    async with hub.subscribe(1) as sub:
-        assert (await take(sub, 1))[0].sequence == 0
-        fake.sequence = 2  # event 1 was lost
-        hub.dispatch(1, Ev(2))
-        hub.dispatch(1, Ev(3))
-        events = await take(sub, 2)
-        assert [(e.sequence, e.snapshot) for e in events] == [(2, True), (3, False)]
-
-
-async def test_resync_sends_every_subscriber_a_snapshot() -> None:
-    fake = FakeDb()
-    hub = make_hub(fake)
-    async with hub.subscribe(1) as a, hub.subscribe(2) as b:
-        await take(a, 1)
-        await take(b, 1)
-        hub.resync_all()
-        assert (await take(a, 1))[0].snapshot
-        assert (await take(b, 1))[0].snapshot
-
-
-async def test_too_slow_subscriber_is_closed_others_are_not() -> None:
-    fake = FakeDb()
-    hub = make_hub(fake, queue_size=4)
-    async with hub.subscribe(1) as slow, hub.subscribe(1) as fast:
-        await take(slow, 1)
-        await take(fast, 1)
-        for seq in range(1, 11):
-            hub.dispatch(1, Ev(seq))
-            assert (await take(fast, 1))[0].sequence == seq
-        with pytest.raises(SubscriberClosed) as closed:
-            await take(slow, 1)
-        assert closed.value.code == "RATE_LIMITED"
-        assert hub.subscriber_count(1) == 1
-
-
-async def test_deleted_showtime_closes_subscribers() -> None:
-    hub = make_hub(FakeDb())
-    async with hub.subscribe(404) as sub:
-        with pytest.raises(SubscriberClosed):
-            await take(sub, 1)
-
-
-async def test_notifications_are_decoded_once_and_only_when_watched() -> None:
-    fake = FakeDb()
-    decoded: list[dict[str, Any]] = []
-
-    def decode(d: dict[str, Any]) -> Ev:
-        decoded.append(d)
-        return Ev(int(d["q"]))
-
-    hub = make_hub(fake)
-    hub._decode_delta = decode
-    hub._on_notify(None, 0, "seat_changes", '{"s": 9, "q": 1, "a": 0, "c": []}')
-    assert decoded == []
-    async with hub.subscribe(1) as a, hub.subscribe(1) as b:
-        await take(a, 1)
-        await take(b, 1)
-        hub._on_notify(None, 0, "seat_changes", '{"s": 1, "q": 1, "a": 0, "c": []}')
-        assert len(decoded) == 1
-        assert (await take(a, 1))[0].sequence == 1
-        assert (await take(b, 1))[0].sequence == 1
-        # A resync marker (a change too big for one NOTIFY) becomes a snapshot.
-        fake.sequence = 2
-        hub._on_notify(None, 0, "seat_changes", '{"s": 1, "q": 2, "a": 0, "r": 1}')
-        assert (await take(a, 1))[0].snapshot
-        hub._on_notify(None, 0, "seat_changes", "not json")  # logged, ignored
-
-
-async def test_an_event_is_executed_once_for_all_subscribers() -> None:
-    """graphql execution of a shared event happens once per operation and variables."""
-    settings = Settings(env="test", jwt_secret="x")
-    schema = build_schema(settings)
-
-    class Db:
-        async def scalar(self, stmt: Any) -> int:
-            return 1
-
-    async def load(showtime_id: int) -> SeatAvailabilityEvent:
-        return event_from_snapshot(SeatSnapshot(showtime_id, 0, [(1, "AVAILABLE")], 1))
-
-    hub = SeatHub(
-        connect=None,  # type: ignore[arg-type]
-        decode_delta=lambda d: Ev(0),  # type: ignore[arg-type,return-value]
-        load_snapshot=load,
-        queue_size=8,
+async def wait_for_a_blocked_read(db: Database) -> None:
+    """Until some other session of this database waits for a lock (the snapshot read)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock'"
     )
-    streams = []
-    for _ in range(3):
-        ctx = Context(db=Db(), settings=settings, services={"seat_hub": hub})  # type: ignore[arg-type]
-        stream = await schema.subscribe(
-            SEAT_AVAILABILITY, context_value=ctx, variable_values={"id": "U2hvd3RpbWU6Nw"}
+    for _ in range(int(WAIT / 0.01)):
+        if await db.scalar(query):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no read waited for the lock")
+
+
+async def test_a_gap_brings_a_fresh_snapshot(committed_db: Database, settings: Settings) -> None:
+    show = await create_bookable_showtime(committed_db)
+    user = await create_user(committed_db)
+    s = show.seat_ids
+    async with running_hub(committed_db, settings) as hub, hub.subscribe(show.id) as sub:
+        assert shape(await take(sub)) == [(0, True)]
+        assert await hold(committed_db, user.id, show, [s[0]]) == 1
+        assert shape(await take(sub)) == [(1, False)]
+        # Change 2 is committed but its notification never arrives (as if lost while
+        # the LISTEN connection was down): the sequence moves without a NOTIFY.
+        async with committed_db.transaction() as session:
+            await session.execute(
+                update(Showtime)
+                .where(Showtime.id == show.id)
+                .values(seat_sequence=Showtime.seat_sequence + 1)
+            )
+        # Delta 3 skips 2: instead of it, the subscriber gets a fresh snapshot at 3.
+        assert await hold(committed_db, user.id, show, [s[0], s[1]]) == 3
+        [snap] = await take(sub)
+        assert (snap.sequence, snap.snapshot) == (3, True)
+        assert statuses(snap)[seat(s[1])] == "HELD"
+        # And deltas continue from there.
+        assert await hold(committed_db, user.id, show, [s[1]]) == 4
+        [delta] = await take(sub)
+        assert (delta.sequence, delta.snapshot) == (4, False)
+        assert statuses(delta) == {seat(s[0]): "AVAILABLE"}
+        await nothing_more(sub)
+
+
+async def test_reconnect_gives_every_subscriber_a_fresh_snapshot(
+    committed_db: Database, settings: Settings
+) -> None:
+    one = await create_bookable_showtime(committed_db)
+    two = await create_bookable_showtime(committed_db)
+    user = await create_user(committed_db)
+    async with (
+        running_hub(committed_db, settings) as hub,
+        hub.subscribe(one.id) as a,
+        hub.subscribe(two.id) as b,
+    ):
+        assert shape(await take(a)) == [(0, True)]
+        assert shape(await take(b)) == [(0, True)]
+        assert hub.connections == 1
+        terminated = await committed_db.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = 'marquee-listen'"
+            )
         )
-        streams.append(stream)
-    firsts = await asyncio.gather(*(s.__anext__() for s in streams))  # type: ignore[union-attr]
-    assert all(f.data == firsts[0].data for f in firsts)
-    event = SeatAvailabilityEvent(
-        showtime_id="U2hvd3RpbWU6Nw",  # type: ignore[arg-type]
-        sequence=1,
-        snapshot=False,
-        seats=[SeatStatusChange(seat_id="U2VhdDox", status=SeatStatus.HELD)],  # type: ignore[arg-type]
-        available_seat_count=0,
-    )
-    hub.dispatch(7, event)
-    results = await asyncio.gather(*(s.__anext__() for s in streams))  # type: ignore[union-attr]
-    assert results[0].data == {
-        "seatAvailability": {
-            "showtimeId": "U2hvd3RpbWU6Nw",
-            "sequence": 1,
-            "snapshot": False,
-            "availableSeatCount": 0,
-            "seats": [{"seatId": "U2VhdDox", "status": "HELD"}],
-        }
-    }
-    # One execution: every subscriber got the very same result data.
-    assert all(r.data is results[0].data for r in results)
-    for s in streams:
-        await s.aclose()  # type: ignore[union-attr]
+        assert terminated == 1
+        # The hub LISTENs again and sends each subscriber a snapshot.
+        assert shape(await take(a)) == [(0, True)]
+        assert shape(await take(b)) == [(0, True)]
+        assert hub.connections == 2
+        # The new connection hears changes.
+        assert await hold(committed_db, user.id, one, [one.seat_ids[2]]) == 1
+        assert shape(await take(a)) == [(1, False)]
+        await nothing_more(b)
+
+
+async def test_too_slow_subscriber_is_closed_others_are_not(
+    committed_db: Database, settings: Settings
+) -> None:
+    show = await create_bookable_showtime(committed_db)
+    user = await create_user(committed_db)
+    s = show.seat_ids
+    async with (
+        running_hub(committed_db, settings, queue_size=4) as hub,
+        hub.subscribe(show.id) as slow,
+        hub.subscribe(show.id) as fast,
+    ):
+        await take(slow)
+        await take(fast)
+        for seq in range(1, 9):  # the slow one reads nothing: its 4 places overflow
+            assert await hold(committed_db, user.id, show, [s[seq]]) == seq
+            assert shape(await take(fast)) == [(seq, False)]
+        with pytest.raises(SubscriberClosed) as closed:
+            await take(slow)
+        assert closed.value.code == "RATE_LIMITED"
+        assert hub.subscriber_count(show.id) == 1
+        # The fast one goes on.
+        assert await hold(committed_db, user.id, show, [s[0]]) == 9
+        assert shape(await take(fast)) == [(9, False)]
+
+
+async def test_unknown_showtime_closes_the_subscriber(
+    committed_db: Database, settings: Settings
+) -> None:
+    async with running_hub(committed_db, settings) as hub, hub.subscribe(999_999) as sub:
+        with pytest.raises(SubscriberClosed) as closed:
+            await take(sub)
+        assert closed.value.code == "BAD_USER_INPUT"
+        assert hub.subscriber_count(999_999) == 0
+
+
+async def test_notifications_are_decoded_once_and_only_when_watched(
+    committed_db: Database, settings: Settings
+) -> None:
+    watched = await create_bookable_showtime(committed_db, rows=30, seats_per_row=30)
+    unwatched = await create_bookable_showtime(committed_db)
+    user = await create_user(committed_db)
+    async with (
+        running_hub(committed_db, settings) as hub,
+        hub.subscribe(watched.id) as a,
+        hub.subscribe(watched.id) as b,
+    ):
+        await take(a)
+        await take(b)
+        # Notifications come in commit order on the one connection: by the time the
+        # watched showtime's delta is seen, the unwatched one's was handled (ignored).
+        await hold(committed_db, user.id, unwatched, [unwatched.seat_ids[0]])
+        assert await hold(committed_db, user.id, watched, [watched.seat_ids[0]]) == 1
+        [delta_a], [delta_b] = await take(a), await take(b)
+        assert delta_a is delta_b
+        assert delta_a.sequence == 1
+        assert hub.decoded_notifications == 1
+
+        # A payload that is not ours is ignored; the hub goes on.
+        await committed_db.scalar(text("SELECT pg_notify('seat_changes', 'not json')"))
+        # A change too big for one NOTIFY (a resync marker) becomes a snapshot.
+        async with committed_db.transaction() as session:
+            sequence = await actions.announce_seat_changes(
+                session, watched.id, dict.fromkeys(watched.seat_ids[1:], "AVAILABLE")
+            )
+        assert sequence == 2
+        [snap_a], [snap_b] = await take(a), await take(b)
+        assert (snap_a.sequence, snap_a.snapshot) == (2, True)
+        assert snap_a is snap_b
+        assert len(snap_a.seats) == 900
+        assert hub.decoded_notifications == 1
+        assert await hold(committed_db, user.id, watched, [watched.seat_ids[1]]) == 3
+        assert shape(await take(a)) == [(3, False)]
+        assert hub.decoded_notifications == 2
+
+
+async def test_an_event_is_executed_once_for_all_subscribers(
+    committed_db: Database, settings: Settings
+) -> None:
+    """graphql execution of a shared event happens once per operation and variables."""
+    show = await create_bookable_showtime(committed_db)
+    user = await create_user(committed_db)
+    schema = build_schema(settings)
+    show_gid = to_global_id("Showtime", show.id)
+    async with running_hub(committed_db, settings) as hub:
+        streams: list[Any] = []
+        try:
+            for _ in range(3):
+                ctx = Context(db=committed_db, settings=settings, services={HUB_SERVICE: hub})
+                streams.append(
+                    await schema.subscribe(
+                        SEAT_AVAILABILITY, context_value=ctx, variable_values={"id": show_gid}
+                    )
+                )
+            firsts = await asyncio.wait_for(asyncio.gather(*(anext(s) for s in streams)), WAIT)
+            assert not firsts[0].errors
+            assert firsts[0].data["seatAvailability"]["snapshot"] is True
+            assert all(f.data == firsts[0].data for f in firsts)
+
+            await hold(committed_db, user.id, show, [show.seat_ids[3]])
+            results = await asyncio.wait_for(asyncio.gather(*(anext(s) for s in streams)), WAIT)
+            assert results[0].data == {
+                "seatAvailability": {
+                    "showtimeId": show_gid,
+                    "sequence": 1,
+                    "snapshot": False,
+                    "availableSeatCount": 9,
+                    "seats": [{"seatId": seat(show.seat_ids[3]), "status": "HELD"}],
+                }
+            }
+            # One execution: every subscriber got the very same result data.
+            assert all(r.data is results[0].data for r in results)
+        finally:
+            for stream in streams:
+                await stream.aclose()
