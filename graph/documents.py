@@ -27,6 +27,8 @@ CACHE_SIZE = 1024  # distinct query texts kept per process
 
 _parse = lru_cache(maxsize=CACHE_SIZE)(parse)
 _validate = lru_cache(maxsize=CACHE_SIZE)(validate_document)
+# (query, operation name) -> cost, for documents whose cost no variable changes
+_COSTS: dict[tuple[str | None, str | None], int | None] = {}
 
 
 @lru_cache(maxsize=CACHE_SIZE)
@@ -84,12 +86,20 @@ class PreparedDocuments(SchemaExtension):
             error = check_text(variables, "variables")
             if error is not None:
                 return [error]
-        try:
-            cost = operation_cost(
-                schema, document, context.operation_name, variables, self.max_list_input
-            )
-        except GraphQLError as error:
-            return [error]
+        key = (context.query, context.operation_name)
+        cost = _COSTS.get(key)
+        if cost is None:
+            try:
+                found = operation_cost(
+                    schema, document, context.operation_name, variables, self.max_list_input
+                )
+            except GraphQLError as error:
+                return [error]
+            cost = found.fields
+            if not found.uses_variables:
+                if len(_COSTS) >= CACHE_SIZE:
+                    _COSTS.clear()
+                _COSTS[key] = cost
         self.cost = cost
         if cost is not None and cost > self.max_cost:
             return [
@@ -102,14 +112,15 @@ class PreparedDocuments(SchemaExtension):
         return []
 
     def get_results(self) -> dict[str, Any]:
+        """`extensions.cost`: `requested` (the worst case the limit judged) and `limit` on
+        every response; `actual` (the fields the result holds, counted the same way) when
+        the request asks for it with `"extensions": {"cost": {"actual": true}}`: it is a
+        walk over the whole result, which would tax every large response."""
         if self.cost is None or not self.report_cost:
             return {}
-        result = self.execution_context.result
-        data = getattr(result, "data", None)
-        return {
-            "cost": {
-                "requested": self.cost,
-                "actual": actual_cost(data) if data is not None else 0,
-                "limit": self.max_cost,
-            }
-        }
+        report: dict[str, Any] = {"requested": self.cost, "limit": self.max_cost}
+        asked = (self.execution_context.operation_extensions or {}).get("cost")
+        if isinstance(asked, dict) and asked.get("actual") is True:
+            data = getattr(self.execution_context.result, "data", None)
+            report["actual"] = actual_cost(data) if data is not None else 0
+        return {"cost": report}

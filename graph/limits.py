@@ -278,7 +278,24 @@ def check_shape(
 # Cost
 
 
-def _int_argument(node: FieldNode, names: tuple[str, ...], variables: Mapping[str, Any]) -> Any:
+class _Variables:
+    """The request's variables, remembering whether any of them changed the outcome (a
+    page size, a list's length): when none did, the cost is the document's alone and is
+    cached with it."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.values = values
+        self.used = False
+
+    def get(self, name: str) -> Any:
+        self.used = True
+        return self.values.get(name)
+
+    def peek(self, name: str) -> Any:
+        return self.values.get(name)
+
+
+def _int_argument(node: FieldNode, names: tuple[str, ...], variables: _Variables) -> Any:
     for arg in node.arguments or ():
         if arg.name.value in names:
             value = arg.value
@@ -289,7 +306,7 @@ def _int_argument(node: FieldNode, names: tuple[str, ...], variables: Mapping[st
     return None
 
 
-def _list_argument_length(node: FieldNode, variables: Mapping[str, Any]) -> int | None:
+def _list_argument_length(node: FieldNode, variables: _Variables) -> int | None:
     longest: int | None = None
     for arg in node.arguments or ():
         value = arg.value
@@ -297,8 +314,9 @@ def _list_argument_length(node: FieldNode, variables: Mapping[str, Any]) -> int 
         if isinstance(value, ListValueNode):
             length = len(value.values)
         elif isinstance(value, VariableNode):
-            item = variables.get(value.name.value)
+            item = variables.peek(value.name.value)
             if isinstance(item, list):
+                variables.used = True
                 length = len(item)
         if length is not None:
             longest = length if longest is None else max(longest, length)
@@ -312,7 +330,7 @@ def _declared_size(field: Any) -> int | None:
     return size if isinstance(size, int) else None
 
 
-def _page_size(node: FieldNode, field: Any, variables: Mapping[str, Any]) -> int:
+def _page_size(node: FieldNode, field: Any, variables: _Variables) -> int:
     value = _int_argument(node, ("first", "last"), variables)
     if value is None:
         arg = field.args.get("first")
@@ -328,7 +346,7 @@ class _CostWalker:
         self,
         schema: GraphQLSchema,
         fragments: dict[str, FragmentDefinitionNode],
-        variables: Mapping[str, Any],
+        variables: _Variables,
         lists: _ListChecker,
     ) -> None:
         self.schema = schema
@@ -403,49 +421,56 @@ class _CostWalker:
         return min(_CAP, 1 + multiplier * inner)
 
 
+@dataclass(frozen=True, slots=True)
+class Cost:
+    fields: int | None  # None: the document names no single operation (execution says so)
+    uses_variables: bool  # False: the same for every request of this document
+
+
 def operation_cost(
     schema: GraphQLSchema,
     document: Any,
     operation_name: str | None,
     variables: Mapping[str, Any] | None,
     max_list_input: int,
-) -> int | None:
-    """The worst-case number of fields the chosen operation resolves (None if the document
-    has no such operation: execution reports that). Raises GraphQLError (BAD_USER_INPUT)
-    for a list input longer than allowed."""
+) -> Cost:
+    """The worst-case number of fields the chosen operation resolves. Raises GraphQLError
+    (BAD_USER_INPUT) for a list input longer than allowed."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is not None:
         operations = [o for o in operations if o.name and o.name.value == operation_name]
     if len(operations) != 1:
-        return None
+        return Cost(None, False)
     operation = operations[0]
     root = schema.get_root_type(operation.operation)
     if root is None:
-        return None
+        return Cost(None, False)
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    variables = variables or {}
-    walker = _CostWalker(schema, fragments, variables, _ListChecker(variables, max_list_input))
+    values = _Variables(variables or {})
+    walker = _CostWalker(schema, fragments, values, _ListChecker(values, max_list_input))
     try:
-        return walker.selection_set(operation.selection_set, root, DEFAULT_PAGE)
+        fields = walker.selection_set(operation.selection_set, root, DEFAULT_PAGE)
     except _TooBig as exc:
         raise exc.error from None
+    return Cost(fields, values.used)
 
 
 def actual_cost(data: Any) -> int:
     """The fields a result holds, counted as `operation_cost` counts them (each field once
     per list item)."""
-    total = 0
-    stack = [data]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            total += len(value)
-            stack.extend(v for v in value.values() if isinstance(v, dict | list))
-        elif isinstance(value, list):
-            stack.extend(v for v in value if isinstance(v, dict | list))
-    return total
+    if isinstance(data, dict):
+        total = len(data)
+        for value in data.values():
+            if value.__class__ in (dict, list):
+                total += actual_cost(value)
+        return total
+    if isinstance(data, list):
+        return sum(
+            actual_cost(item) for item in data if item.__class__ is dict or item.__class__ is list
+        )
+    return 0
 
 
 # ---------------------------------------------------------------------------------------
@@ -456,7 +481,7 @@ class _ListChecker:
     """Every list a client sends (in arguments, input objects or variables) holds at most
     MARQUEE_MAX_LIST_INPUT items, or the size a field declares with `list_size`."""
 
-    def __init__(self, variables: Mapping[str, Any], default: int) -> None:
+    def __init__(self, variables: _Variables, default: int) -> None:
         self.variables = variables
         self.default = default
 
@@ -472,7 +497,10 @@ class _ListChecker:
 
     def literal(self, node: Any, type_: Any, limit: int, path: str) -> None:
         if isinstance(node, VariableNode):
-            self.value(self.variables.get(node.name.value), type_, limit, path)
+            value = self.variables.peek(node.name.value)
+            if isinstance(value, list | dict):
+                self.variables.used = True
+                self.value(value, type_, limit, path)
             return
         type_ = get_nullable_type(type_)
         if is_list_type(type_):

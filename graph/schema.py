@@ -129,6 +129,50 @@ def _timeout_result(seconds: float) -> ExecutionResult:
     )
 
 
+class Deadlines:
+    """The time limit of operations in one worker: one watchdog task, not a timer per
+    request (a timer per request cost ~40 µs of a 110 µs `{ __typename }`). An operation
+    registers its task and deadline; the watchdog, awake only while operations run, cancels
+    those past their deadline (within a quarter of the limit, at most a second, late), and
+    the operation answers with a TIMEOUT error."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.interval = max(0.001, min(1.0, seconds / 4))
+        self.running: dict[asyncio.Task[Any], float] = {}
+        self.expired: set[asyncio.Task[Any]] = set()
+        self.watchdog: asyncio.Task[None] | None = None
+
+    async def run(self, awaitable: Awaitable[ExecutionResult]) -> ExecutionResult:
+        task = asyncio.current_task()
+        if task is None:  # pragma: no cover - always inside a task under ASGI
+            return await awaitable
+        loop = asyncio.get_running_loop()
+        self.running[task] = loop.time() + self.seconds
+        if self.watchdog is None or self.watchdog.done():
+            self.watchdog = loop.create_task(self._watch())
+        try:
+            return await awaitable
+        except asyncio.CancelledError:
+            if task not in self.expired:
+                raise
+            task.uncancel()
+            return _timeout_result(self.seconds)
+        finally:
+            self.running.pop(task, None)
+            self.expired.discard(task)
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.running:
+            await asyncio.sleep(self.interval)
+            now = loop.time()
+            for task, deadline in list(self.running.items()):
+                if deadline <= now and task not in self.expired:
+                    self.expired.add(task)
+                    task.cancel()
+
+
 class MarqueeSchema(strawberry.Schema):
     """strawberry's Schema with admission control and a time limit on every path (HTTP
     POST and GET, batches, WebSocket):
@@ -145,6 +189,7 @@ class MarqueeSchema(strawberry.Schema):
         super().__init__(*args, **kwargs)
         self.max_tokens = settings.max_tokens
         self.timeout = settings.operation_timeout_seconds
+        self.deadlines = Deadlines(self.timeout)
         limit = settings.max_concurrent_requests
         self.admission: asyncio.Semaphore | None = asyncio.Semaphore(limit) if limit > 0 else None
 
@@ -158,14 +203,7 @@ class MarqueeSchema(strawberry.Schema):
     async def _timed(self, awaitable: Awaitable[ExecutionResult]) -> ExecutionResult:
         if self.timeout <= 0:
             return await awaitable
-        deadline = asyncio.timeout(self.timeout)
-        try:
-            async with deadline:
-                return await awaitable
-        except TimeoutError:
-            if not deadline.expired():
-                raise
-            return _timeout_result(self.timeout)
+        return await self.deadlines.run(awaitable)
 
     async def execute(  # type: ignore[override]
         self,

@@ -17,7 +17,7 @@ import pytest
 from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 
-from db.session import SharedConnectionDatabase
+from db.session import Database, SharedConnectionDatabase
 from graph.app import create_app
 from graph.settings import Settings
 from tests.conftest import GraphQLClient
@@ -145,13 +145,27 @@ async def test_fragments_used_many_times_are_fine_within_the_limits(gql: GraphQL
 # -- cost ------------------------------------------------------------------------------
 
 
+async def _with_actual_cost(gql: GraphQLClient, query: str) -> dict[str, Any]:
+    extensions = {"cost": {"actual": True}}
+    response = await gql.http.post("/graphql", json={"query": query, "extensions": extensions})
+    body: dict[str, Any] = response.json()
+    return body
+
+
 async def test_cost_counts_default_pages_and_is_reported(gql: GraphQLClient) -> None:
-    body = await gql.raw("{ movies { edges { node { id title } } } }")
+    body = await _with_actual_cost(gql, "{ movies { edges { node { id title } } } }")
     cost = body["extensions"]["cost"]
     # movies (1) + edges (1 + 20 items x (node 1 + id 1 + title 1))
     assert cost["requested"] == 1 + 1 + 20 * 3
     assert cost["actual"] == 2  # movies, edges: the list is empty
     assert cost["limit"] == gql.settings.max_query_cost
+    # `actual` walks the whole result: only when asked for
+    assert "actual" not in (await gql.raw("{ movies { totalCount } }"))["extensions"]["cost"]
+    # a page size from a variable is counted per request, not cached with the document
+    paged = "query ($n: Int) { movies(first: $n) { edges { node { id } } } }"
+    for n in (3, 7):
+        body = await gql.raw(paged, {"n": n})
+        assert body["extensions"]["cost"]["requested"] == 1 + 1 + n * 2
     small = await gql.raw("{ movies(first: 2) { edges { node { id title } } } }")
     assert small["extensions"]["cost"]["requested"] == 1 + 1 + 2 * 3
 
@@ -179,7 +193,9 @@ async def test_actual_cost_counts_returned_items(
 ) -> None:
     for n in range(3):
         await create_movie(db, title=f"Film {n}")
-    body = await gql.raw("{ movies(first: 10) { totalCount edges { node { id title } } } }")
+    body = await _with_actual_cost(
+        gql, "{ movies(first: 10) { totalCount edges { node { id title } } } }"
+    )
     cost = body["extensions"]["cost"]
     assert cost["requested"] == 1 + 1 + 1 + 10 * 3
     # movies, totalCount, edges, and 3 x (node, id, title)
@@ -295,17 +311,21 @@ async def test_ids_beyond_64_bits_are_bad_user_input(gql: GraphQLClient) -> None
 
 
 async def test_an_operation_over_its_time_limit_is_stopped(
-    db: SharedConnectionDatabase, settings: Settings
+    committed_db: Database, settings: Settings
 ) -> None:
+    """On pooled connections, as in production: a loader batch cut off mid-statement
+    returns its own connection when it ends."""
+    db = committed_db
     hall = await create_hall(db, await create_cinema(db))
     await create_showtime(db, movie_id=await create_movie(db), hall_id=hall)
     hasty = settings.model_copy(update={"operation_timeout_seconds": 0.0005})
-    async with _http(db, hasty) as gql:
+    async with _http(db, hasty) as gql:  # type: ignore[arg-type]
         query = "{ showtimes(first: 2) { edges { node { seatMap { rows { seats { id } } } } } } }"
         body = await gql.raw(query)
         assert _code(body) == "TIMEOUT"
         assert body["data"] is None
         assert (await gql.execute("{ __typename }")) == {"__typename": "Query"}
+    await asyncio.sleep(0.2)  # let the cut-off batch finish before the tables are emptied
 
 
 # -- WebSocket -------------------------------------------------------------------------
