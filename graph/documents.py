@@ -25,7 +25,30 @@ from graph.limits import ShapeLimits, actual_cost, check_shape, check_text, oper
 
 CACHE_SIZE = 1024  # distinct query texts kept per process
 
-_parse = lru_cache(maxsize=CACHE_SIZE)(parse)
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _parse_or_error(query: str, max_tokens: int) -> DocumentNode | GraphQLError:
+    """Failures are cached too: a document that fails to parse (too many tokens, nested too
+    deeply) would otherwise cost a full parse every time it is sent."""
+    try:
+        return parse(query, max_tokens=max_tokens)
+    except GraphQLError as error:
+        return error
+
+
+def _parse(query: str, max_tokens: int) -> DocumentNode:
+    result = _parse_or_error(query, max_tokens)
+    if isinstance(result, GraphQLError):
+        # A fresh error each time: strawberry and our hooks annotate the one they get.
+        raise GraphQLError(
+            result.message,
+            source=result.source,
+            positions=result.positions,
+            extensions=result.extensions,
+        )
+    return result
+
+
 _validate = lru_cache(maxsize=CACHE_SIZE)(validate_document)
 # (query, operation name) -> cost, for documents whose cost no variable changes
 _COSTS: dict[tuple[str | None, str | None], int | None] = {}
@@ -60,8 +83,8 @@ class PreparedDocuments(SchemaExtension):
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        context.parse_options["max_tokens"] = self.max_tokens
-        context.graphql_document = _parse(context.query, **context.parse_options)
+        assert context.query is not None
+        context.graphql_document = _parse(context.query, self.max_tokens)
         yield
 
     def on_validate(self) -> Iterator[None]:
