@@ -59,6 +59,17 @@ async def test_wrong_password_and_unknown_user_look_the_same(
     assert wrong_password["refreshToken"] is None
 
 
+async def test_an_overlong_password_is_just_wrong(
+    gql: GraphQLClient, db: SharedConnectionDatabase
+) -> None:
+    """passlib refuses passwords over 4 KiB with an exception: that was an internal error."""
+    await create_user(db, username="neo")
+    for login in ("neo", "nobody"):
+        for password in ("a" * 5000, "\u00e9" * 50_000):
+            result = (await gql.execute(LOGIN, _login(login, password)))["login"]
+            assert [e["code"] for e in result["errors"]] == ["INVALID_CREDENTIALS"]
+
+
 async def test_bcrypt_hash_verifies_and_is_upgraded_to_argon2id(
     gql: GraphQLClient, db: SharedConnectionDatabase
 ) -> None:
