@@ -89,21 +89,30 @@ def bad_text(value: str) -> str | None:
     return None
 
 
+# Deeper variables than any input type of the schema nests (graphql-core's coercion and
+# error messages recurse over them, and hit Python's recursion limit near 1,000 levels).
+MAX_VARIABLE_NESTING = 32
+
+
 def check_text(value: Any, path: str) -> GraphQLError | None:
-    """The first string inside a JSON value (variables) that no database accepts."""
-    if isinstance(value, str):
-        reason = bad_text(value)
-        return _error(f"Variable '{path}' {reason}.", field=path) if reason else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            error = check_text(key, path) or check_text(item, f"{path}.{key}")
-            if error:
-                return error
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            error = check_text(item, f"{path}.{index}")
-            if error:
-                return error
+    """The first string inside a JSON value (variables) that no database accepts, or a
+    value nested deeper than MAX_VARIABLE_NESTING. Iterative: the depth is the client's."""
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, str):
+            reason = bad_text(item)
+            if reason:
+                return _error(f"Variable '{where}' {reason}.", field=where)
+            continue
+        if depth >= MAX_VARIABLE_NESTING and isinstance(item, dict | list):
+            return _error(f"Variable '{where}' is nested too deeply.", field=where)
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                stack.append((inner, f"{where}.{key}", depth + 1))
+                stack.append((key, where, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((inner, f"{where}.{i}", depth + 1) for i, inner in enumerate(item))
     return None
 
 

@@ -277,6 +277,20 @@ async def test_nul_characters_are_bad_user_input_naming_the_field(
     assert genres == {"genres": []}  # nothing was written
 
 
+async def test_deeply_nested_variables_are_bad_user_input(gql: GraphQLClient) -> None:
+    """Near 1,000 levels graphql-core's coercion hit Python's recursion limit."""
+    query = "query ($ids: [ID!]!) { nodes(ids: $ids) { id } }"
+    nested = "[" * 990 + '"x"' + "]" * 990  # JSON encoders of the client refuse this depth
+    raw = '{"query": "' + query + '", "variables": {"ids": ' + nested + "}}"
+    response = await gql.http.post(
+        "/graphql", content=raw.encode(), headers={"content-type": "application/json"}
+    )
+    body = response.json()
+    assert _code(body) == "BAD_USER_INPUT"
+    assert "nested too deeply" in body["errors"][0]["message"]
+    assert "recursion" not in body["errors"][0]["message"]
+
+
 async def test_lone_surrogates_are_bad_user_input(gql: GraphQLClient) -> None:
     query = "query ($s: String) { movies(filter: {search: $s}) { totalCount } }"
     raw = b'{"query": "%s", "variables": {"s": "\\ud800"}}' % query.encode()
