@@ -41,6 +41,8 @@ from graph.database import database_url
 from graph.errors import ApiError
 from graph.gc_tuning import tune_gc
 from graph.logs import configure_logging, request_id_var
+from graph.orders.services import start_payment_work
+from graph.orders.webhooks import payment_webhook
 from graph.schema import build_schema
 from graph.settings import Settings, get_settings
 
@@ -56,6 +58,7 @@ STARTUP_HOOKS: list[StartupHook] = [
     start_seat_hub,
     start_session_revocations,
     start_sweeper,
+    start_payment_work,
     tune_gc,
 ]
 
@@ -463,6 +466,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            Route("/webhooks/payments/{provider}", payment_webhook, methods=["POST"]),
         ],
         middleware=[
             Middleware(

@@ -32,6 +32,8 @@ from graph.documents import PreparedDocuments, parse_cached
 from graph.errors import ErrorCodes
 from graph.execution import execution_context_for
 from graph.limits import ShapeLimits
+from graph.orders.mutations import Mutation as OrdersMutation
+from graph.orders.queries import Query as OrdersQuery
 from graph.relay import Node, resolve_nodes
 from graph.reviews.mutations import Mutation as ReviewsMutation
 from graph.reviews.queries import Query as ReviewsQuery
@@ -73,12 +75,14 @@ QUERIES: tuple[type, ...] = (
     CinemasQuery,
     ShowtimesQuery,
     BookingQuery,
+    OrdersQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     AccountsMutation,
     CatalogMutation,
     ReviewsMutation,
     BookingMutation,
+    OrdersMutation,
     CinemasMutation,
     ShowtimesMutation,
 )

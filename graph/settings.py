@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -75,6 +76,23 @@ class Settings(BaseSettings):
     max_subscriptions_per_connection: int = 20
     subscriber_queue_size: int = 256
 
+    # The sale (docs/orders.md). Payments: the provider by name ("sandbox" is built in and
+    # refused in production unless allowed), the webhook secret (generated into the data
+    # directory in development) and where the sandbox sends its webhooks (default: this
+    # server's own /webhooks/payments/sandbox).
+    payment_provider: Literal["sandbox"] = "sandbox"
+    allow_sandbox_payments_in_production: bool = False
+    payment_webhook_secret: str | None = None
+    payment_webhook_url: str | None = None
+    loyalty_points_per_unit: Decimal = Decimal(1)
+    # The currency of account totals (Me.totalSpent); showtime prices carry their own.
+    currency: str = "USD"
+    cancellation_cutoff_minutes: int = 60
+    check_in_opens_minutes: int = 60
+    # Settling payments left PROCESSING (reconciliation) and refunding cancelled showtimes
+    # run every this many seconds in the sweeper's process (0 = off).
+    reconcile_interval_seconds: float = 30.0
+
     tmdb_api_key: str | None = None
     tmdb_base_url: str = "https://api.themoviedb.org/3"
 
@@ -82,6 +100,19 @@ class Settings(BaseSettings):
     def _production_needs_secret(self) -> Settings:
         if self.env == "production" and not self.jwt_secret:
             raise ValueError("MARQUEE_JWT_SECRET is required when MARQUEE_ENV=production")
+        if (
+            self.env == "production"
+            and self.payment_provider == "sandbox"
+            and not self.allow_sandbox_payments_in_production
+        ):
+            raise ValueError(
+                "MARQUEE_PAYMENT_PROVIDER=sandbox takes no real money: production refuses "
+                "it unless MARQUEE_ALLOW_SANDBOX_PAYMENTS_IN_PRODUCTION=true"
+            )
+        if self.env == "production" and not self.payment_webhook_secret:
+            raise ValueError(
+                "MARQUEE_PAYMENT_WEBHOOK_SECRET is required when MARQUEE_ENV=production"
+            )
         return self
 
     @property
@@ -90,9 +121,25 @@ class Settings(BaseSettings):
 
     def secret(self) -> str:
         """The JWT secret: from settings, or in development generated once and kept (0600)."""
-        if self.jwt_secret:
-            return self.jwt_secret
-        path = self.data_dir / "jwt-secret"
+        if not self.jwt_secret:
+            self.jwt_secret = self._generated_secret("jwt-secret")
+        return self.jwt_secret
+
+    def webhook_secret(self) -> str:
+        """The payment webhook secret: from settings, or generated once like the JWT's."""
+        if not self.payment_webhook_secret:
+            self.payment_webhook_secret = self._generated_secret("payment-webhook-secret")
+        return self.payment_webhook_secret
+
+    def webhook_url(self) -> str:
+        """Where the sandbox provider sends its webhooks."""
+        if self.payment_webhook_url:
+            return self.payment_webhook_url
+        return f"http://{self.host}:{self.port}/webhooks/payments/sandbox"
+
+    def _generated_secret(self, name: str) -> str:
+        """A secret generated once into the data directory (0600; race-safe between workers)."""
+        path = self.data_dir / name
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -102,8 +149,7 @@ class Settings(BaseSettings):
             else:
                 with os.fdopen(fd, "w") as f:
                     f.write(secrets.token_urlsafe(48))
-        self.jwt_secret = path.read_text().strip()
-        return self.jwt_secret
+        return path.read_text().strip()
 
 
 @lru_cache

@@ -1,7 +1,8 @@
 """Booking tables: seat holds and seat occupancy.
 
 `seat_occupancy` has one row per occupied (showtime, seat) under a unique constraint: that
-constraint is what makes double booking impossible. A HELD row copies its hold's
+constraint is what makes double booking impossible. A row belongs to a hold (`hold_id`)
+until checkout, then to the order (`order_id`). A HELD row copies its hold's
 `expires_at` so reads can treat an expired hold as AVAILABLE without a join.
 """
 
@@ -62,6 +63,11 @@ class SeatOccupancy(Base):
     )
     hold_id: Mapped[int | None] = mapped_column(
         ForeignKey("seat_holds.id", ondelete="CASCADE"), index=True
+    )
+    # Set at checkout, when the seats move from the hold to its order (hold_id becomes NULL):
+    # HELD until the order is paid (then SOLD in place), expires or is cancelled.
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True
     )
     status: Mapped[str] = mapped_column(String(8), nullable=False)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

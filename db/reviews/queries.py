@@ -17,8 +17,26 @@ from sqlalchemy.types import BigInteger, Integer
 from db.accounts.models import User
 from db.accounts.queries import USER_COLUMNS
 from db.reviews.codes import ReviewSort, ReviewStatus
+from db.orders.models import Ticket
 from db.reviews.models import Review, ReviewVote
+from db.showtimes.models import Showtime
 from db.session import Database, Record
+
+def verified_purchase() -> ColumnElement[bool]:
+    """The author holds a paid ticket (VALID or USED) for a showtime of the movie that has
+    started."""
+    return (
+        select(Ticket.id)
+        .join(Showtime, Showtime.id == Ticket.showtime_id)
+        .where(
+            Ticket.user_id == Review.user_id,
+            Ticket.status.in_(["VALID", "USED"]),
+            Showtime.movie_id == Review.movie_id,
+            Showtime.starts_at <= func.now(),
+        )
+        .exists()
+    )
+
 
 REVIEW_COLUMNS = (
     Review.id,
@@ -35,6 +53,7 @@ REVIEW_COLUMNS = (
     Review.unhelpful_count,
     Review.created_at,
     Review.updated_at,
+    verified_purchase().label("verified_purchase"),
 )
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    or_,
     select,
     text,
 )
@@ -36,6 +37,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from db.booking.models import SeatHold, SeatOccupancy
 from db.cinemas.models import Cinema, Hall, Seat
 from db.cinemas.queries import cinema_today, local_midnight
+from db.orders.models import Order
 from db.session import Database, Record
 from db.showtimes.models import Showtime, ShowtimePrice
 
@@ -252,11 +254,13 @@ def _seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
     if not with_viewer:
         held_by_me = false()
     else:
+        viewer = bindparam("viewer_id", type_=SeatHold.user_id.type)
+        # Held by the viewer's hold, or by the viewer's order awaiting payment.
         held_by_me = and_(
             live_hold(),
-            exists().where(
-                SeatHold.id == SeatOccupancy.hold_id,
-                SeatHold.user_id == bindparam("viewer_id", type_=SeatHold.user_id.type),
+            or_(
+                exists().where(SeatHold.id == SeatOccupancy.hold_id, SeatHold.user_id == viewer),
+                exists().where(Order.id == SeatOccupancy.order_id, Order.user_id == viewer),
             ),
         )
     return (

@@ -11,13 +11,17 @@ import strawberry
 from graph.accounts.enums import Gender, Role
 from graph.accounts.types import User, display_name
 from graph.catalog.queries import viewer_favorites, viewer_watchlist
+from graph.orders.queries import viewer_orders, viewer_tickets
 from graph.pagination import Connection
 from graph.relay import to_global_id
+from graph.scalars import Money
 
 if TYPE_CHECKING:
     from graph.auth import Viewer
     from graph.catalog.enums import WatchlistStatus
     from graph.catalog.types import Movie, WatchlistEntry
+    from graph.orders.enums import OrderStatus
+    from graph.orders.types import Order, Ticket
 
 
 @strawberry.type(description="The signed-in user, with private fields.")
@@ -30,9 +34,41 @@ class Me(User):
     gender: Gender | None = strawberry.field(description="Gender (private).")
     is_active: bool = strawberry.field(description="Whether the account may sign in.")
     loyalty_points: int = strawberry.field(description="Loyalty points earned by purchases.")
-    total_spent: Decimal = strawberry.field(description="Total paid for orders.")
+    spent: strawberry.Private[Decimal]
     updated_at: datetime = strawberry.field(description="When the account last changed.")
     last_login_at: datetime | None = strawberry.field(description="When the user last signed in.")
+
+    @strawberry.field(description="Total paid for orders, less refunds.")
+    def total_spent(self, info: strawberry.Info) -> Money:
+        return Money(amount=self.spent, currency=info.context.settings.currency)
+
+    @strawberry.field(description="Your orders, newest first.")
+    async def orders(
+        self,
+        info: strawberry.Info,
+        status: Annotated[
+            Annotated[OrderStatus, strawberry.lazy("graph.orders.enums")] | None,
+            strawberry.argument(description="Only orders with this status."),
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description="Page size.")] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
+    ) -> Connection[Annotated[Order, strawberry.lazy("graph.orders.types")]]:
+        return await viewer_orders(info, self.pk, status, first, after)
+
+    @strawberry.field(description="Your tickets, newest first.")
+    async def tickets(
+        self,
+        info: strawberry.Info,
+        upcoming: Annotated[
+            bool | None,
+            strawberry.argument(
+                description="true: showtimes not over yet; false: past ones; null: all."
+            ),
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description="Page size.")] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
+    ) -> Connection[Annotated[Ticket, strawberry.lazy("graph.orders.types")]]:
+        return await viewer_tickets(info, self.pk, upcoming, first, after)
 
     # Catalog lists of the signed-in user (owned by the catalog domain: graph/catalog/queries).
     @strawberry.field(description="Favorite movies, most recently added first.")
@@ -75,7 +111,7 @@ class Me(User):
             gender=Gender(row.gender) if row.gender else None,
             is_active=row.is_active,
             loyalty_points=row.loyalty_points,
-            total_spent=row.total_spent,
+            spent=row.total_spent,
             updated_at=row.updated_at,
             last_login_at=row.last_login_at,
         )

@@ -1,4 +1,5 @@
-"""The hold sweeper: frees expired holds every few seconds and announces the freed seats.
+"""The hold sweeper: frees expired holds and expires unpaid orders every second or so, and
+announces the freed seats.
 
 Every server process runs one; a PostgreSQL advisory lock (taken inside each sweep's
 transaction) lets only one of them sweep at a time, the others skip that round.
@@ -13,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from db.booking.actions import sweep_expired_holds
+from db.orders.actions import delete_old_idempotency_keys, expire_orders
 from db.session import Database
 
 log = logging.getLogger("marquee.sweeper")
@@ -24,9 +26,14 @@ async def sweep_once(db: Database) -> int:
     """One sweep in one transaction; returns how many seats it freed."""
     async with db.transaction() as session:
         freed = await sweep_expired_holds(session, limit=BATCH)
+        # Orders whose hold time ran out unpaid: EXPIRED, their seats released (same lock).
+        expired = await expire_orders(session, limit=BATCH)
+        await delete_old_idempotency_keys(session)
     count = sum(len(seats) for seats in freed.values())
     if count:
         log.info("freed %d seats of expired holds in %d showtimes", count, len(freed))
+    if expired:
+        log.info("expired %d unpaid orders", len(expired))
     return count
 
 

@@ -80,8 +80,7 @@ class Review(Node):
             moderation_reason=m["moderation_reason"],
             helpful_count=m["helpful_count"],
             unhelpful_count=m["unhelpful_count"],
-            # Becomes a ticket lookup once orders exist (booking issue).
-            verified_purchase=False,
+            verified_purchase=bool(m["verified_purchase"]),
             is_mine=viewer_id is not None and m["user_id"] == viewer_id,
             created_at=m["created_at"],
             updated_at=m["updated_at"],

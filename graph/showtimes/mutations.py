@@ -7,10 +7,13 @@ from typing import Annotated
 import strawberry
 
 from db.errors import DomainError
+from db.orders import actions as order_actions
+from db.payments import actions as payment_actions
 from db.showtimes import actions
 from graph.auth import IsStaff
 from graph.cinemas.mutations import cinema_errors
 from graph.context import Info
+from graph.orders.services import payments_of
 from graph.relay import decode_id
 from graph.showtimes.inputs import (
     CancelShowtimeInput,
@@ -103,7 +106,8 @@ class Mutation:
 
     @strawberry.mutation(
         description=(
-            "Cancel a showtime (staff): no more bookings, held seats are released. Idempotent."
+            "Cancel a showtime (staff): no more bookings, held seats are released, pending "
+            "orders cancelled, paid orders refunded and their customers e-mailed. Idempotent."
         ),
         permission_classes=[IsStaff],
     )
@@ -118,6 +122,13 @@ class Mutation:
             pk = decode_id(input.id, "Showtime")
             async with info.context.db.transaction() as session:
                 await actions.cancel_showtime(session, pk)
+                await order_actions.cancel_pending_orders_of_showtime(session, pk)
         except DomainError as exc:
             return ShowtimePayload(showtime=None, errors=cinema_errors(exc))
+        # Committed: now refund its paid orders, one per transaction, e-mailing each customer.
+        # A process that dies midway leaves the rest PAID on a cancelled showtime, which the
+        # payment background work refunds (graph/orders/services.py): none twice, none lost.
+        ctx = info.context
+        payments = payments_of(ctx.services, ctx.db, ctx.settings)
+        await payment_actions.refund_cancelled_showtimes(ctx.db, payments.providers, showtime_id=pk)
         return await _payload(info, pk)

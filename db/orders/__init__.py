@@ -1,0 +1,1 @@
+"""Orders: checkout, tickets, cancellation and refunds (docs/orders.md)."""

@@ -1,0 +1,156 @@
+"""Order reads: orders, lines, tickets and payments by id and by user (pages newest first)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, func, select
+
+from db.orders.codes import OrderStatus, TicketStatus
+from db.orders.models import Order, OrderLine, Ticket
+from db.payments.models import Payment
+from db.session import Database
+from db.showtimes.models import Showtime
+
+ORDER_COLUMNS = (
+    Order.id,
+    Order.number,
+    Order.user_id,
+    Order.showtime_id,
+    Order.status,
+    Order.currency,
+    Order.subtotal,
+    Order.discount,
+    Order.total,
+    Order.created_at,
+    Order.expires_at,
+    Order.paid_at,
+    Order.cancelled_at,
+)
+TICKET_COLUMNS = (
+    Ticket.id,
+    Ticket.booking_reference,
+    Ticket.order_id,
+    Ticket.user_id,
+    Ticket.showtime_id,
+    Ticket.seat_id,
+    Ticket.status,
+    Ticket.price,
+    Ticket.currency,
+    Ticket.checked_in_at,
+    Ticket.created_at,
+)
+
+
+async def orders_by_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
+    return await db.fetch(select(*ORDER_COLUMNS).where(Order.id.in_(list(ids))))
+
+
+async def lines_by_order_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
+    return await db.fetch(
+        select(
+            OrderLine.id,
+            OrderLine.order_id,
+            OrderLine.kind,
+            OrderLine.description,
+            OrderLine.quantity,
+            OrderLine.unit_price,
+            OrderLine.discount,
+            OrderLine.showtime_id,
+            OrderLine.seat_id,
+            Order.currency,
+        )
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(OrderLine.order_id.in_(list(ids)))
+        .order_by(OrderLine.order_id, OrderLine.position)
+    )
+
+
+async def tickets_by_order_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
+    return await db.fetch(
+        select(*TICKET_COLUMNS)
+        .where(Ticket.order_id.in_(list(ids)))
+        .order_by(Ticket.order_id, Ticket.id)
+    )
+
+
+async def tickets_by_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
+    return await db.fetch(select(*TICKET_COLUMNS).where(Ticket.id.in_(list(ids))))
+
+
+async def payments_by_order_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
+    return await db.fetch(
+        select(
+            Payment.id,
+            Payment.order_id,
+            Payment.provider,
+            Payment.status,
+            Payment.amount,
+            Payment.currency,
+            Payment.created_at,
+        )
+        .where(Payment.order_id.in_(list(ids)))
+        .order_by(Payment.order_id, Payment.id)
+    )
+
+
+def _user_orders(user_id: int, status: OrderStatus | None) -> Select[Any]:
+    stmt = select(*ORDER_COLUMNS).where(Order.user_id == user_id)
+    if status is not None:
+        stmt = stmt.where(Order.status == status.value)
+    return stmt
+
+
+async def count_user_orders(db: Database, user_id: int, status: OrderStatus | None) -> int:
+    sub = _user_orders(user_id, status).subquery()
+    return int(await db.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+async def user_orders(
+    db: Database, user_id: int, status: OrderStatus | None, offset: int, limit: int
+) -> Sequence[Any]:
+    return await db.fetch(
+        _user_orders(user_id, status)
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+
+
+def _user_tickets(user_id: int, upcoming: bool | None) -> Select[Any]:
+    stmt = select(*TICKET_COLUMNS).where(Ticket.user_id == user_id)
+    if upcoming is not None:
+        later = select(Showtime.id).where(
+            Showtime.id == Ticket.showtime_id, Showtime.ends_at > func.now()
+        )
+        stmt = stmt.where(later.exists() if upcoming else ~later.exists())
+    return stmt
+
+
+async def count_user_tickets(db: Database, user_id: int, upcoming: bool | None) -> int:
+    sub = _user_tickets(user_id, upcoming).subquery()
+    return int(await db.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+async def user_tickets(
+    db: Database, user_id: int, upcoming: bool | None, offset: int, limit: int
+) -> Sequence[Any]:
+    return await db.fetch(
+        _user_tickets(user_id, upcoming)
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+
+
+async def live_ticket_count(db: Database) -> int:
+    """Tickets VALID or USED (reports, tests)."""
+    return int(
+        await db.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(Ticket.status.in_([TicketStatus.VALID.value, TicketStatus.USED.value]))
+        )
+        or 0
+    )

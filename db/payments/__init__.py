@@ -1,0 +1,1 @@
+"""Payments: the provider interface, the sandbox provider and its webhooks (docs/orders.md)."""

@@ -1,0 +1,506 @@
+"""The payment flow (docs/orders.md, "Payments"): pay an order, settle a charge (from the
+charge call, a webhook or reconciliation), refund on cancellation, and reconcile.
+
+Paying spans a call to the provider, so it is three steps, each its own transaction:
+1. `begin`: lock the order, check it is payable, write a PROCESSING payment (at most one
+   live payment per order: a partial unique index) and commit, before any money moves;
+2. the provider's `charge`, with the payment's reference as its idempotency key;
+3. `settle`: lock the order and payment again; a success fulfils the order (tickets, SOLD,
+   points, e-mail, announcement) or, when the order stopped being payable meanwhile
+   (expired, cancelled), is refunded at once; a decline marks the payment FAILED.
+A process killed after 1 leaves a PROCESSING payment; `reconcile` asks the provider what
+became of it and settles it the same way, so no charge is left without tickets or a refund.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.errors import DomainError, ErrorDetail
+from db.orders import actions as orders
+from db.orders.codes import OrderErrorCode, OrderStatus
+from db.payments.codes import CHARGE_FAILED, CHARGE_SUCCEEDED, ChargeOutcome, PaymentStatus
+from db.payments.models import Payment, PaymentEvent
+from db.payments.providers import ChargeResult, InvalidToken, PaymentProvider, WebhookEvent
+from db.session import Database
+
+log = logging.getLogger("marquee.payments")
+
+C = OrderErrorCode
+OPERATION = "payOrder"
+# How long a call waits for a racing call with the same idempotency key to finish.
+IDEMPOTENT_WAIT_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Fulfilment:
+    """What fulfilling a paid order needs from settings."""
+
+    points_per_unit: Decimal
+    sign: orders.Signer
+
+
+@dataclass(frozen=True, slots=True)
+class PayResult:
+    order_id: int | None
+    errors: list[ErrorDetail]
+
+
+def _detail(exc: DomainError) -> list[ErrorDetail]:
+    return list(exc.details)
+
+
+def _stored(errors: list[dict[str, Any]]) -> list[ErrorDetail]:
+    return [ErrorDetail(e["code"], e["message"], e.get("field")) for e in errors]
+
+
+def _as_json(errors: list[ErrorDetail]) -> list[dict[str, Any]]:
+    return [{"code": e.code, "message": e.message, "field": e.field} for e in errors]
+
+
+# --- 1. begin ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Begun:
+    payment_id: int
+    reference: str
+    amount: Decimal
+    currency: str
+
+
+async def _begin(session: AsyncSession, *, user_id: int, order_id: int, provider: str) -> Begun:
+    order = await orders.lock_order(session, order_id, user_id=user_id)
+    if order is None:
+        raise DomainError(C.NOT_FOUND, "No such order.", "orderId")
+    if order.status == OrderStatus.PAID:
+        raise DomainError(C.VALIDATION_ERROR, "This order is paid already.", "orderId")
+    if order.status != OrderStatus.PENDING_PAYMENT or order.expires_at <= order.now:
+        raise DomainError(
+            C.HOLD_EXPIRED,
+            "This order has expired (or was cancelled); nothing was charged.",
+            "orderId",
+        )
+    reference = f"pay_{secrets.token_hex(12)}"
+    payment_id = await session.scalar(
+        pg_insert(Payment)
+        .values(
+            order_id=order.id,
+            provider=provider,
+            reference=reference,
+            status=PaymentStatus.PROCESSING.value,
+            amount=order.total,
+            currency=order.currency,
+        )
+        .on_conflict_do_nothing(
+            index_elements=["order_id"],
+            index_where=Payment.status.in_(["PROCESSING", "SUCCEEDED"]),
+        )
+        .returning(Payment.id)
+    )
+    if payment_id is None:
+        raise DomainError(
+            C.VALIDATION_ERROR,
+            "A payment for this order is already being processed.",
+            "orderId",
+        )
+    return Begun(int(payment_id), reference, order.total, order.currency)
+
+
+# --- 3. settle -----------------------------------------------------------------------------
+
+
+async def settle(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    *,
+    payment_id: int,
+    result: ChargeResult,
+    fulfilment: Fulfilment,
+) -> list[ErrorDetail]:
+    """Apply the provider's answer to a PROCESSING payment, in the caller's transaction.
+    A payment that is settled already is left alone (a webhook replayed or out of order)."""
+    row = (
+        await session.execute(
+            select(Payment.order_id, Payment.status, Payment.amount).where(Payment.id == payment_id)
+        )
+    ).one()
+    order = await orders.lock_order(session, int(row.order_id))
+    assert order is not None
+    payment = (
+        await session.execute(
+            select(Payment.status, Payment.amount, Payment.charge_id)
+            .where(Payment.id == payment_id)
+            .with_for_update()
+        )
+    ).one()
+    if payment.status != PaymentStatus.PROCESSING:
+        return []
+    outcome = result.outcome
+    if result.refunded:
+        await _set_payment(session, payment_id, PaymentStatus.REFUNDED, result, payment.amount)
+        return [ErrorDetail(C.HOLD_EXPIRED, "This payment was refunded.", "orderId")]
+    if outcome is ChargeOutcome.PENDING:
+        await _set_payment(session, payment_id, PaymentStatus.PROCESSING, result)
+        return []
+    if outcome in (ChargeOutcome.DECLINED, ChargeOutcome.INSUFFICIENT_FUNDS):
+        await _set_payment(session, payment_id, PaymentStatus.FAILED, result)
+        if outcome is ChargeOutcome.INSUFFICIENT_FUNDS:
+            return [ErrorDetail(C.INSUFFICIENT_FUNDS, "The card has insufficient funds.")]
+        return [ErrorDetail(C.PAYMENT_DECLINED, "The card was declined.")]
+    # Succeeded: tickets, or (no longer payable) an automatic refund.
+    if orders.payable(order) and await orders.fulfil(
+        session,
+        order,
+        points_per_unit=fulfilment.points_per_unit,
+        sign=fulfilment.sign,
+    ):
+        await _set_payment(session, payment_id, PaymentStatus.SUCCEEDED, result)
+        return []
+    assert result.charge_id is not None
+    await provider.refund(charge_id=result.charge_id, amount=payment.amount)
+    await _set_payment(session, payment_id, PaymentStatus.REFUNDED, result, payment.amount)
+    log.info(
+        "payment %s arrived for order %s that is %s: refunded", payment_id, order.id, order.status
+    )
+    return [
+        ErrorDetail(
+            C.HOLD_EXPIRED,
+            "This order expired before the payment was confirmed; the charge was refunded.",
+            "orderId",
+        )
+    ]
+
+
+async def _set_payment(
+    session: AsyncSession,
+    payment_id: int,
+    status: PaymentStatus,
+    result: ChargeResult,
+    refunded: Decimal | None = None,
+) -> None:
+    values: dict[str, Any] = {
+        "status": status.value,
+        "charge_id": result.charge_id,
+        "failure_code": result.failure_code,
+        "updated_at": func.now(),
+    }
+    if refunded is not None:
+        values["refunded_amount"] = refunded
+    await session.execute(update(Payment).where(Payment.id == payment_id).values(**values))
+
+
+# --- payOrder ------------------------------------------------------------------------------
+
+
+async def pay_order(
+    db: Database,
+    provider: PaymentProvider,
+    *,
+    user_id: int,
+    order_id: int,
+    token: str,
+    idempotency_key: str | None,
+    fulfilment: Fulfilment,
+) -> PayResult:
+    """payOrder: begin, charge, settle (module docstring). With an idempotency key the first
+    call's result is stored; a repeat (or a racing twin) returns it and charges nothing."""
+    digest = orders.request_hash(OPERATION, {"orderId": order_id, "paymentToken": token})
+    stored: orders.StoredResult | None = None
+    try:
+        async with db.transaction() as session:
+            if idempotency_key is not None:
+                stored = await orders.claim_idempotency_key(
+                    session,
+                    user_id=user_id,
+                    operation=OPERATION,
+                    key=idempotency_key,
+                    digest=digest,
+                )
+            if stored is None:
+                begun = await _begin(
+                    session, user_id=user_id, order_id=order_id, provider=provider.name
+                )
+    except DomainError as exc:
+        return PayResult(order_id if exc.code != C.NOT_FOUND else None, _detail(exc))
+    except IntegrityError:
+        # Two calls with one key raced past the claim: the other one owns it.
+        return PayResult(order_id, [ErrorDetail(C.VALIDATION_ERROR, "Payment in progress.")])
+    if stored is not None:
+        assert idempotency_key is not None
+        return await _replay(db, user_id, idempotency_key, stored, order_id)
+
+    try:
+        result = await provider.charge(
+            reference=begun.reference, amount=begun.amount, currency=begun.currency, token=token
+        )
+    except InvalidToken:
+        result = ChargeResult(ChargeOutcome.DECLINED, None, "invalid_token")
+        errors = [
+            ErrorDetail(
+                C.VALIDATION_ERROR,
+                "Unknown payment token. The sandbox accepts tok_visa, tok_chargeDeclined, "
+                "tok_chargeDeclinedInsufficientFunds and tok_async.",
+                "paymentToken",
+            )
+        ]
+        async with db.transaction() as session:
+            await _set_payment(session, begun.payment_id, PaymentStatus.FAILED, result)
+            if idempotency_key is not None:
+                await orders.store_result(
+                    session,
+                    user_id=user_id,
+                    operation=OPERATION,
+                    key=idempotency_key,
+                    order_id=order_id,
+                    errors=_as_json(errors),
+                )
+        return PayResult(order_id, errors)
+
+    async with db.transaction() as session:
+        errors = await settle(
+            session, provider, payment_id=begun.payment_id, result=result, fulfilment=fulfilment
+        )
+        if idempotency_key is not None:
+            await orders.store_result(
+                session,
+                user_id=user_id,
+                operation=OPERATION,
+                key=idempotency_key,
+                order_id=order_id,
+                errors=_as_json(errors),
+            )
+    return PayResult(order_id, errors)
+
+
+async def _replay(
+    db: Database, user_id: int, key: str, stored: orders.StoredResult, order_id: int
+) -> PayResult:
+    """The stored first result; while the first call still runs, wait for it a while."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + IDEMPOTENT_WAIT_SECONDS
+    current: orders.StoredResult | None = stored
+    while current is not None and not current.done and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+        async with db.transaction() as session:
+            current = await orders.read_stored_result(
+                session, user_id=user_id, operation=OPERATION, key=key
+            )
+    if current is None or not current.done:
+        # The first call is still running (or died and reconciliation will settle it): the
+        # order as it is now, with nothing charged by this call.
+        return PayResult(order_id, [])
+    return PayResult(current.order_id, _stored(current.errors))
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+
+async def handle_webhook(
+    db: Database, provider: PaymentProvider, event: WebhookEvent, fulfilment: Fulfilment
+) -> str:
+    """Process a verified webhook event once: its id is recorded in the same transaction as
+    its effect, so a replay changes nothing. Returns what happened (for the log)."""
+    async with db.transaction() as session:
+        recorded = await session.scalar(
+            pg_insert(PaymentEvent)
+            .values(
+                provider=provider.name,
+                event_id=event.id,
+                type=event.type,
+                payload=event.payload,
+            )
+            .on_conflict_do_nothing()
+            .returning(PaymentEvent.event_id)
+        )
+        if recorded is None:
+            return "replayed"
+        payment_id = await session.scalar(
+            select(Payment.id).where(
+                Payment.provider == provider.name, Payment.reference == event.reference
+            )
+        )
+        if payment_id is None:
+            return "unknown payment"
+        if event.type == CHARGE_SUCCEEDED:
+            result = ChargeResult(ChargeOutcome.SUCCEEDED, event.charge_id)
+        elif event.type == CHARGE_FAILED:
+            result = ChargeResult(ChargeOutcome.DECLINED, event.charge_id, "card_declined")
+        else:
+            return "ignored"
+        await settle(
+            session, provider, payment_id=int(payment_id), result=result, fulfilment=fulfilment
+        )
+        return "processed"
+
+
+# --- cancellation and refunds --------------------------------------------------------------
+
+
+async def refund_paid_order(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    order: orders.LockedOrder,
+    *,
+    reason: str,
+    template: str = "refund",
+) -> None:
+    """Refund a locked PAID order through its provider (idempotent there: a second refund of
+    one charge changes nothing), then mark it refunded, in the caller's transaction."""
+    payment = (
+        await session.execute(
+            select(Payment.id, Payment.charge_id, Payment.amount)
+            .where(Payment.order_id == order.id, Payment.status == PaymentStatus.SUCCEEDED.value)
+            .with_for_update()
+        )
+    ).first()
+    if payment is not None and payment.charge_id is not None:
+        await provider.refund(charge_id=payment.charge_id, amount=payment.amount)
+        await session.execute(
+            update(Payment)
+            .where(Payment.id == payment.id)
+            .values(
+                status=PaymentStatus.REFUNDED.value,
+                refunded_amount=payment.amount,
+                updated_at=func.now(),
+            )
+        )
+    await orders.mark_refunded(session, order, reason=reason, template=template)
+
+
+async def cancel_order(
+    session: AsyncSession,
+    provider: PaymentProvider,
+    *,
+    order_id: int,
+    user_id: int | None,
+    cutoff: timedelta,
+) -> int:
+    """cancelOrder: a pending order is cancelled, a paid one refunded (before the cutoff).
+    `user_id` None: staff, who may cancel anyone's order."""
+    order = await orders.lock_order(session, order_id, user_id=user_id)
+    if order is None:
+        raise DomainError(C.NOT_FOUND, "No such order.", "orderId")
+    await orders.check_cancellable(session, order, cutoff=cutoff)
+    if order.status == OrderStatus.PENDING_PAYMENT:
+        await orders.cancel_pending(session, order)
+    else:
+        await refund_paid_order(session, provider, order, reason="Cancelled at your request.")
+    return order.id
+
+
+async def refund_cancelled_showtimes(
+    db: Database,
+    provider_for: Mapping[str, PaymentProvider],
+    *,
+    showtime_id: int | None = None,
+    batch: int = 20,
+    max_batches: int | None = None,
+) -> int:
+    """Refund the PAID orders of cancelled showtimes, one order per transaction, in batches,
+    and e-mail each customer. Resumable: an order is refunded and marked in one transaction
+    (the provider's refund is idempotent per charge), so a process killed midway leaves every
+    order either refunded or still PAID, and the next run (or the sweeper) finishes the
+    rest. Returns how many orders it refunded."""
+    done = 0
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        batches += 1
+        async with db.transaction() as session:
+            ids = await orders.paid_orders_of_cancelled_showtimes(
+                session, limit=batch, showtime_id=showtime_id
+            )
+        if not ids:
+            break
+        for order_id in ids:
+            async with db.transaction() as session:
+                order = await orders.lock_order(session, order_id, skip_locked=True)
+                if order is None or order.status != OrderStatus.PAID:
+                    continue
+                provider = await _provider_of(session, order.id, provider_for)
+                await refund_paid_order(
+                    session,
+                    provider,
+                    order,
+                    reason="The showtime was cancelled.",
+                    template="showtime_cancelled",
+                )
+                done += 1
+    return done
+
+
+async def _provider_of(
+    session: AsyncSession, order_id: int, provider_for: Mapping[str, PaymentProvider]
+) -> PaymentProvider:
+    name = await session.scalar(
+        select(Payment.provider).where(
+            Payment.order_id == order_id, Payment.status == PaymentStatus.SUCCEEDED.value
+        )
+    )
+    if name is None:
+        return next(iter(provider_for.values()))
+    return provider_for[name]
+
+
+# --- reconciliation ------------------------------------------------------------------------
+
+
+async def reconcile(
+    db: Database,
+    provider_for: Mapping[str, PaymentProvider],
+    fulfilment: Fulfilment,
+    *,
+    older_than: timedelta = timedelta(seconds=30),
+    limit: int = 100,
+) -> int:
+    """Settle payments left PROCESSING for longer than `older_than` (the process died
+    between charge and commit, or a webhook never came): ask the provider what became of
+    the charge and settle it (tickets, or a refund when the order is no longer payable, or
+    FAILED when nothing was charged). Returns how many it settled."""
+    async with db.transaction() as session:
+        rows = (
+            await session.execute(
+                select(Payment.id, Payment.provider, Payment.reference)
+                .where(
+                    Payment.status == PaymentStatus.PROCESSING.value,
+                    Payment.updated_at <= func.now() - older_than,
+                )
+                .order_by(Payment.id)
+                .limit(limit)
+            )
+        ).all()
+    settled = 0
+    for row in rows:
+        provider = provider_for.get(row.provider)
+        if provider is None:
+            continue
+        found = await provider.lookup(row.reference)
+        async with db.transaction() as session:
+            if found is None:
+                # Never charged: the attempt simply failed.
+                await _set_payment(
+                    session,
+                    int(row.id),
+                    PaymentStatus.FAILED,
+                    ChargeResult(ChargeOutcome.DECLINED, None, "not_charged"),
+                )
+            elif found.outcome is ChargeOutcome.PENDING:
+                continue
+            else:
+                await settle(
+                    session, provider, payment_id=int(row.id), result=found, fulfilment=fulfilment
+                )
+        settled += 1
+    return settled

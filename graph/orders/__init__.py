@@ -1,0 +1,1 @@
+"""Orders in GraphQL: checkout, payment, tickets, cancellation, check-in (docs/orders.md)."""

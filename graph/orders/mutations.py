@@ -1,0 +1,230 @@
+"""Order mutations: checkout, payOrder, cancelOrder (customers) and checkInTicket (staff).
+Thin shells: parse the input, call db actions, map `DomainError` into the payload."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+import strawberry
+from db.orders.signing import InvalidTicketPayload
+
+from db.booking.actions import in_transaction
+from db.errors import DomainError, ErrorDetail
+from db.orders import actions
+from db.orders.codes import REFERENCE_LENGTH
+from db.payments import actions as payment_actions
+from graph.auth import IsAuthenticated, IsStaff
+from graph.context import Info
+from graph.errors import payload_errors
+from graph.orders.enums import OrderErrorCode
+from graph.orders.inputs import CancelOrderInput, CheckInTicketInput, CheckoutInput, PayOrderInput
+from graph.orders.loaders import OrderByIdLoader, TicketByIdLoader
+from graph.orders.services import payments_of
+from graph.orders.types import (
+    CancelOrderPayload,
+    CheckInTicketPayload,
+    CheckoutPayload,
+    Order,
+    OrderError,
+    PayOrderPayload,
+)
+from graph.relay import decode_id
+
+MAX_KEY_LENGTH = 200
+
+
+def order_errors(exc: DomainError) -> list[OrderError]:
+    return payload_errors(exc, OrderError, OrderErrorCode)
+
+
+def _errors(details: list[ErrorDetail]) -> list[OrderError]:
+    return order_errors(DomainError(details=details)) if details else []
+
+
+def _check_key(key: str | None) -> None:
+    if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH):
+        raise DomainError(
+            OrderErrorCode.VALIDATION_ERROR,
+            f"An idempotency key has 1 to {MAX_KEY_LENGTH} characters.",
+            "idempotencyKey",
+        )
+
+
+async def _order(info: Info, order_id: int | None) -> Order | None:
+    if order_id is None:
+        return None
+    info.context.reset_loaders()  # read what the mutation committed
+    return await info.context.loader(OrderByIdLoader).load(order_id)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Turn your live hold into an order awaiting payment; it expires with the "
+        "hold. One order per hold: checking out the same hold again returns its order.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def checkout(
+        self,
+        info: Info,
+        input: Annotated[CheckoutInput, strawberry.argument(description="The hold to buy.")],
+    ) -> CheckoutPayload:
+        ctx = info.context
+        viewer = await ctx.require_viewer()
+        try:
+            _check_key(input.idempotency_key)
+            if input.products:
+                raise DomainError(
+                    OrderErrorCode.VALIDATION_ERROR, "Products are not on sale yet.", "products"
+                )
+            if input.promo_code:
+                raise DomainError(
+                    OrderErrorCode.VALIDATION_ERROR,
+                    "Promo codes are not accepted yet.",
+                    "promoCode",
+                )
+            hold_id = decode_id(input.hold_id, "SeatHold", "holdId")
+
+            async def run(session: Any) -> int:
+                return await actions.checkout_once(
+                    session,
+                    user_id=viewer.id,
+                    hold_id=hold_id,
+                    idempotency_key=input.idempotency_key,
+                )
+
+            order_id = await in_transaction(ctx.db, run)
+        except DomainError as exc:
+            return CheckoutPayload(order=None, errors=order_errors(exc))
+        return CheckoutPayload(order=await _order(info, order_id), errors=[])
+
+    @strawberry.mutation(
+        description="Pay an order with a payment token. Declined: the order stays payable "
+        "until it expires. tok_async: the order stays PENDING_PAYMENT with a PROCESSING "
+        "payment until the provider's webhook confirms it.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def pay_order(
+        self,
+        info: Info,
+        input: Annotated[PayOrderInput, strawberry.argument(description="Order and token.")],
+    ) -> PayOrderPayload:
+        ctx = info.context
+        viewer = await ctx.require_viewer()
+        try:
+            _check_key(input.idempotency_key)
+            order_id = decode_id(input.order_id, "Order", "orderId")
+            if not (0 < len(input.payment_token) <= 200):
+                raise DomainError(
+                    OrderErrorCode.VALIDATION_ERROR, "Give a payment token.", "paymentToken"
+                )
+        except DomainError as exc:
+            return PayOrderPayload(order=None, errors=order_errors(exc))
+        payments = payments_of(ctx.services, ctx.db, ctx.settings)
+        result = await payment_actions.pay_order(
+            ctx.db,
+            payments.provider,
+            user_id=viewer.id,
+            order_id=order_id,
+            token=input.payment_token,
+            idempotency_key=input.idempotency_key,
+            fulfilment=payments.fulfilment,
+        )
+        return PayOrderPayload(
+            order=await _order(info, result.order_id), errors=_errors(result.errors)
+        )
+
+    @strawberry.mutation(
+        description="Cancel an order: a pending one is released; a paid one is refunded up "
+        "to MARQUEE_CANCELLATION_CUTOFF_MINUTES (default 60) before the showtime, its "
+        "tickets cancelled and its seats made available.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def cancel_order(
+        self,
+        info: Info,
+        input: Annotated[CancelOrderInput, strawberry.argument(description="The order.")],
+    ) -> CancelOrderPayload:
+        ctx = info.context
+        viewer = await ctx.require_viewer()
+        payments = payments_of(ctx.services, ctx.db, ctx.settings)
+        cutoff = timedelta(minutes=ctx.settings.cancellation_cutoff_minutes)
+        try:
+            order_id = decode_id(input.order_id, "Order", "orderId")
+
+            async def run(session: Any) -> int:
+                return await payment_actions.cancel_order(
+                    session,
+                    payments.provider,
+                    order_id=order_id,
+                    user_id=None if viewer.is_staff else viewer.id,
+                    cutoff=cutoff,
+                )
+
+            await in_transaction(ctx.db, run)
+        except DomainError as exc:
+            return CancelOrderPayload(order=None, errors=order_errors(exc))
+        return CancelOrderPayload(order=await _order(info, order_id), errors=[])
+
+    @strawberry.mutation(
+        description="Check a ticket in at the door (staff): by its QR payload (verified "
+        "offline-style, by signature) or its booking reference. A second scan returns the "
+        "ticket with ALREADY_CHECKED_IN.",
+        permission_classes=[IsStaff],
+    )
+    async def check_in_ticket(
+        self,
+        info: Info,
+        input: Annotated[CheckInTicketInput, strawberry.argument(description="The ticket.")],
+    ) -> CheckInTicketPayload:
+        ctx = info.context
+        viewer = await ctx.require_viewer()
+        opens = timedelta(minutes=ctx.settings.check_in_opens_minutes)
+        ticket_id: int | None = None
+        reference: str | None = None
+        claims: tuple[int, int] | None = None
+        try:
+            if (input.qr_payload is None) == (input.booking_reference is None):
+                raise DomainError(
+                    OrderErrorCode.VALIDATION_ERROR,
+                    "Give either qrPayload or bookingReference.",
+                    "qrPayload",
+                )
+            if input.qr_payload is not None:
+                try:
+                    found = ctx.settings.ticket_signer().verify(input.qr_payload)
+                except InvalidTicketPayload:
+                    raise DomainError(
+                        OrderErrorCode.INVALID_TICKET, "This QR code is not a valid ticket."
+                    ) from None
+                ticket_id = found.ticket_id
+                claims = (found.showtime_id, found.seat_id)
+            else:
+                reference = (input.booking_reference or "").strip().upper()
+                if len(reference) != REFERENCE_LENGTH:
+                    raise DomainError(
+                        OrderErrorCode.NOT_FOUND,
+                        "No ticket has this booking reference.",
+                        "bookingReference",
+                    )
+
+            async def run(session: Any) -> actions.CheckInResult:
+                return await actions.check_in(
+                    session,
+                    staff_id=viewer.id,
+                    ticket_id=ticket_id,
+                    booking_reference=reference,
+                    claims=claims,
+                    opens_before=opens,
+                )
+
+            result = await in_transaction(ctx.db, run)
+        except DomainError as exc:
+            return CheckInTicketPayload(ticket=None, errors=order_errors(exc))
+        ticket = None
+        if result.ticket_id is not None:
+            ctx.reset_loaders()
+            ticket = await ctx.loader(TicketByIdLoader).load(result.ticket_id)
+        errors = order_errors(result.error) if result.error is not None else []
+        return CheckInTicketPayload(ticket=ticket, errors=errors)

@@ -1,0 +1,90 @@
+"""Order queries: `order(id)`, `node` for orders and tickets (the owner and staff only), and
+the viewer's orders and tickets (`me { orders tickets }`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+
+from db.orders import queries as q
+from db.orders.codes import OrderStatus
+from graph.context import Info
+from graph.orders.loaders import OrderByIdLoader, TicketByIdLoader
+from graph.orders.types import Order, Ticket
+from graph.pagination import Connection, PageArgs, paginate
+from graph.relay import query_id, register_node
+
+
+async def _visible(info: Info, items: list[Order | None] | list[Ticket | None]) -> list[Any]:
+    viewer = await info.context.viewer()
+    if viewer is None:
+        return [None] * len(items)
+    return [
+        item if item is not None and (viewer.is_staff or item.user_pk == viewer.id) else None
+        for item in items
+    ]
+
+
+async def _resolve_orders(info: Info, pks: list[int]) -> list[Order | None]:
+    return await _visible(info, await info.context.loader(OrderByIdLoader).load_many(pks))
+
+
+async def _resolve_tickets(info: Info, pks: list[int]) -> list[Ticket | None]:
+    return await _visible(info, await info.context.loader(TicketByIdLoader).load_many(pks))
+
+
+register_node("Order", _resolve_orders)
+register_node("Ticket", _resolve_tickets)
+
+
+async def viewer_orders(
+    info: Info, user_pk: int, status: OrderStatus | None, first: int | None, after: str | None
+) -> Connection[Order]:
+    """`me.orders`: newest first (two statements, whatever the page holds; relations
+    through loaders)."""
+    args = PageArgs(first=first, after=after)
+    db = info.context.db
+
+    async def count() -> int:
+        return await q.count_user_orders(db, user_pk, status)
+
+    async def fetch(offset: int, limit: int) -> list[Order]:
+        rows = await q.user_orders(db, user_pk, status, offset, limit)
+        orders = [Order.from_row(r) for r in rows]
+        loader = info.context.loader(OrderByIdLoader)
+        for order in orders:
+            loader.prime(order.pk, order)
+        return orders
+
+    return await paginate(args, count, fetch)
+
+
+async def viewer_tickets(
+    info: Info, user_pk: int, upcoming: bool | None, first: int | None, after: str | None
+) -> Connection[Ticket]:
+    """`me.tickets`: newest first; `upcoming` true = showtimes not yet over."""
+    args = PageArgs(first=first, after=after)
+    db = info.context.db
+
+    async def count() -> int:
+        return await q.count_user_tickets(db, user_pk, upcoming)
+
+    async def fetch(offset: int, limit: int) -> list[Ticket]:
+        return [
+            Ticket.from_row(r) for r in await q.user_tickets(db, user_pk, upcoming, offset, limit)
+        ]
+
+    return await paginate(args, count, fetch)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="An order: yours, or any for staff; null otherwise.")
+    async def order(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The order's ID.")],
+    ) -> Order | None:
+        pk = query_id(id, "Order", "id")
+        return (await _resolve_orders(info, [pk]))[0]

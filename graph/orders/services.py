@@ -1,0 +1,90 @@
+"""The payment provider and what fulfilment needs, built once per app from settings, and the
+background work of payments: the sandbox's webhook deliveries, reconciliation of payments
+left PROCESSING, and refunds of cancelled showtimes (docs/orders.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from db.payments import actions as payment_actions
+from db.payments.actions import Fulfilment
+from db.payments.providers import PaymentProvider
+from db.payments.sandbox import SandboxProvider
+from db.session import Database
+from graph.settings import Settings
+
+log = logging.getLogger("marquee.payments")
+
+
+class Payments:
+    """The configured provider (by name), and the fulfilment settings."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        sandbox = SandboxProvider(
+            db, webhook_secret=settings.webhook_secret(), webhook_url=settings.webhook_url()
+        )
+        self.db = db
+        self.sandbox = sandbox
+        self.providers: dict[str, PaymentProvider] = {sandbox.name: sandbox}
+        self.provider: PaymentProvider = self.providers[settings.payment_provider]
+        signer = settings.ticket_signer()
+        self.fulfilment = Fulfilment(
+            points_per_unit=settings.loyalty_points_per_unit, sign=signer.sign
+        )
+
+
+def payments_of(services: dict[str, Any], db: Database, settings: Settings) -> Payments:
+    """The app's `Payments` (made on first use: tests run the app without its lifespan)."""
+    found = services.get("payments")
+    if found is None or found.db is not db:
+        found = services["payments"] = Payments(db, settings)
+    return found  # type: ignore[no-any-return]
+
+
+async def run_payment_work(payments: Payments, settings: Settings) -> None:
+    """Forever: deliver the sandbox's due webhooks (every quarter second) and, every
+    MARQUEE_RECONCILE_INTERVAL_SECONDS, reconcile and refund cancelled showtimes."""
+    interval = float(settings.reconcile_interval_seconds)
+    loop = asyncio.get_running_loop()
+    next_reconcile = loop.time() + min(interval, 5.0)
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        while True:
+            try:
+                await payments.sandbox.deliver_due_webhooks(http)
+                if interval > 0 and loop.time() >= next_reconcile:
+                    next_reconcile = loop.time() + interval
+                    await payment_actions.reconcile(
+                        payments.db, payments.providers, payments.fulfilment
+                    )
+                    await payment_actions.refund_cancelled_showtimes(
+                        payments.db, payments.providers
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database may be restarting: next round
+                log.warning("payment background work failed: %s", exc)
+            await asyncio.sleep(0.25)
+
+
+async def start_payment_work(state: Any) -> Callable[[], Awaitable[None]]:
+    """Start-up hook (graph.app.STARTUP_HOOKS), with the sweeper's switch: off when
+    MARQUEE_SWEEPER_INTERVAL_SECONDS <= 0."""
+    settings: Settings = state.settings
+    task = None
+    if float(settings.sweeper_interval_seconds) > 0:
+        payments = payments_of(state.services, state.db, settings)
+        task = asyncio.create_task(run_payment_work(payments, settings), name="payments")
+
+    async def stop() -> None:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return stop

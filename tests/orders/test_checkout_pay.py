@@ -1,0 +1,285 @@
+"""checkout and payOrder through the real app: orders, prices, tickets, points, the e-mail
+in the outbox, the sandbox's tokens, idempotency keys, and who may see an order."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+from db.session import Database
+from tests.conftest import GraphQLClient
+from tests.factories import create_bookable_showtime, create_user
+from tests.orders.flows import (
+    CHECK_IN,
+    ME,
+    ORDER,
+    buy,
+    checkout,
+    gid,
+    hold,
+    pay,
+    seat_states,
+)
+
+
+async def _scalar(db: Database, sql: str, **params: Any) -> Any:
+    async with db.transaction() as session:
+        return (await session.execute(text(sql), params)).scalar()
+
+
+async def test_checkout_then_pay_issues_tickets(gql: GraphQLClient, db: Database) -> None:
+    show = await create_bookable_showtime(db)
+    user = await create_user(db, email="ann@example.com")
+    token = gql.token_for(user)
+    hold_id = await hold(gql, token, show.id, show.seat_ids[:2])
+    out = await checkout(gql, token, hold_id)
+    assert out["errors"] == []
+    order = out["order"]
+    assert order["status"] == "PENDING_PAYMENT"
+    assert order["number"].startswith("MQ-") and len(order["number"]) == 9
+    assert order["subtotal"] == {"amount": "20.00", "currency": "USD"}
+    assert order["total"] == {"amount": "20.00", "currency": "USD"}
+    assert order["discount"] == {"amount": "0.00"}
+    assert [line["seat"]["id"] for line in order["lines"]] == [
+        gid("Seat", s) for s in show.seat_ids[:2]
+    ]
+    assert all(line["unitPrice"] == {"amount": "10.00"} for line in order["lines"])
+    assert order["tickets"] == [] and order["payments"] == []
+    # The seats stay held, by this order, and still read as held by me.
+    states = await seat_states(gql, token, show.id)
+    assert states[gid("Seat", show.seat_ids[0])] == ("HELD", True)
+
+    paid = await pay(gql, token, order["id"])
+    assert paid["errors"] == []
+    order = paid["order"]
+    assert order["status"] == "PAID" and order["paidAt"] is not None
+    assert order["payments"] == [
+        {"status": "SUCCEEDED", "amount": {"amount": "20.00"}, "provider": "sandbox"}
+    ]
+    tickets = order["tickets"]
+    assert len(tickets) == 2
+    assert {t["seat"]["id"] for t in tickets} == {gid("Seat", s) for s in show.seat_ids[:2]}
+    for t in tickets:
+        assert t["status"] == "VALID" and len(t["bookingReference"]) == 8
+        assert set(t["bookingReference"]) <= set("34679ACDEFGHJKMNPQRTWXY")
+        assert t["qrPayload"]
+    states = await seat_states(gql, token, show.id)
+    assert states[gid("Seat", show.seat_ids[0])][0] == "SOLD"
+
+    me = (await gql.execute(ME, {"first": 10}, token=token))["me"]
+    assert me["loyaltyPoints"] == 20
+    assert me["totalSpent"] == {"amount": "20.00", "currency": "USD"}
+    assert me["orders"]["totalCount"] == 1
+    assert me["tickets"]["totalCount"] == 2
+    # The confirmation e-mail is in the outbox, written by the same transaction.
+    assert (
+        await _scalar(
+            db,
+            "SELECT count(*) FROM outbox_messages WHERE recipient = 'ann@example.com' "
+            "AND template = 'order_confirmation'",
+        )
+        == 1
+    )
+    # Paying again is refused and charges nothing.
+    again = await pay(gql, token, order["id"])
+    assert [e["code"] for e in again["errors"]] == ["VALIDATION_ERROR"]
+    assert await _scalar(db, "SELECT count(*) FROM sandbox_charges") == 1
+
+
+async def test_declined_then_paid(gql: GraphQLClient, db: Database) -> None:
+    show = await create_bookable_showtime(db)
+    token = gql.token_for(await create_user(db))
+    order = (await checkout(gql, token, await hold(gql, token, show.id, show.seat_ids[:1])))[
+        "order"
+    ]
+    declined = await pay(gql, token, order["id"], "tok_chargeDeclined")
+    assert [e["code"] for e in declined["errors"]] == ["PAYMENT_DECLINED"]
+    assert declined["order"]["status"] == "PENDING_PAYMENT"
+    poor = await pay(gql, token, order["id"], "tok_chargeDeclinedInsufficientFunds")
+    assert [e["code"] for e in poor["errors"]] == ["INSUFFICIENT_FUNDS"]
+    unknown = await pay(gql, token, order["id"], "tok_nonsense")
+    assert [(e["code"], e["field"]) for e in unknown["errors"]] == [
+        ("VALIDATION_ERROR", "paymentToken")
+    ]
+    paid = await pay(gql, token, order["id"], "tok_visa")
+    assert paid["errors"] == [] and paid["order"]["status"] == "PAID"
+    assert [p["status"] for p in paid["order"]["payments"]] == [
+        "FAILED",
+        "FAILED",
+        "FAILED",
+        "SUCCEEDED",
+    ]
+
+
+async def test_checkout_errors(gql: GraphQLClient, db: Database) -> None:
+    show = await create_bookable_showtime(db)
+    alice = gql.token_for(await create_user(db))
+    bob = gql.token_for(await create_user(db))
+    hold_id = await hold(gql, alice, show.id, show.seat_ids[:1])
+    # Someone else's hold is not found; a malformed one is a validation error.
+    assert [e["code"] for e in (await checkout(gql, bob, hold_id))["errors"]] == ["NOT_FOUND"]
+    bad = await checkout(gql, alice, gid("Movie", 1))
+    assert [(e["code"], e["field"]) for e in bad["errors"]] == [("VALIDATION_ERROR", "holdId")]
+    # Products and promo codes are refused until the shop exists.
+    products = await checkout(
+        gql, alice, hold_id, products=[{"productId": gid("Product", 1), "quantity": 1}]
+    )
+    assert [(e["code"], e["field"]) for e in products["errors"]] == [
+        ("VALIDATION_ERROR", "products")
+    ]
+    promo = await checkout(gql, alice, hold_id, promoCode="SUMMER")
+    assert [(e["code"], e["field"]) for e in promo["errors"]] == [
+        ("VALIDATION_ERROR", "promoCode")
+    ]
+    # An expired hold.
+    async with db.transaction() as session:
+        await session.execute(
+            text("UPDATE seat_holds SET expires_at = now() - interval '1 second'")
+        )
+        await session.execute(
+            text("UPDATE seat_occupancy SET expires_at = now() - interval '1 second'")
+        )
+    assert [e["code"] for e in (await checkout(gql, alice, hold_id))["errors"]] == [
+        "HOLD_EXPIRED"
+    ]
+
+
+async def test_checkout_of_a_cancelled_showtime(gql: GraphQLClient, db: Database) -> None:
+    show = await create_bookable_showtime(db)
+    alice = gql.token_for(await create_user(db))
+    hold_id = await hold(gql, alice, show.id, show.seat_ids[:1])
+    async with db.transaction() as session:
+        await session.execute(
+            text("UPDATE showtimes SET status = 'CANCELLED' WHERE id = :id"), {"id": show.id}
+        )
+    assert [e["code"] for e in (await checkout(gql, alice, hold_id))["errors"]] == [
+        "SHOWTIME_NOT_BOOKABLE"
+    ]
+
+
+async def test_one_order_per_hold_and_idempotency_keys(gql: GraphQLClient, db: Database) -> None:
+    show = await create_bookable_showtime(db)
+    alice = gql.token_for(await create_user(db))
+    hold_id = await hold(gql, alice, show.id, show.seat_ids[:2])
+    first = await checkout(gql, alice, hold_id, idempotencyKey="k-1")
+    second = await checkout(gql, alice, hold_id, idempotencyKey="k-1")
+    assert second["order"]["id"] == first["order"]["id"]
+    again = await checkout(gql, alice, hold_id)
+    assert again["order"]["id"] == first["order"]["id"]
+    other_hold = await hold(gql, alice, show.id, show.seat_ids[2:3])
+    reused = await checkout(gql, alice, other_hold, idempotencyKey="k-1")
+    assert [(e["code"], e["field"]) for e in reused["errors"]] == [
+        ("IDEMPOTENCY_KEY_REUSED", "idempotencyKey")
+    ]
+    assert await _scalar(db, "SELECT count(*) FROM orders") == 1
+
+    order_id = first["order"]["id"]
+    paid = await pay(gql, alice, order_id, "tok_visa", idempotencyKey="p-1")
+    replay = await pay(gql, alice, order_id, "tok_visa", idempotencyKey="p-1")
+    assert paid["errors"] == replay["errors"] == []
+    assert replay["order"]["status"] == "PAID"
+    assert await _scalar(db, "SELECT count(*) FROM sandbox_charges") == 1
+    other = await pay(gql, alice, order_id, "tok_async", idempotencyKey="p-1")
+    assert [e["code"] for e in other["errors"]] == ["IDEMPOTENCY_KEY_REUSED"]
+
+
+async def test_a_declined_result_is_replayed_without_a_second_charge(
+    gql: GraphQLClient, db: Database
+) -> None:
+    show = await create_bookable_showtime(db)
+    alice = gql.token_for(await create_user(db))
+    order = (await checkout(gql, alice, await hold(gql, alice, show.id, show.seat_ids[:1])))[
+        "order"
+    ]
+    first = await pay(gql, alice, order["id"], "tok_chargeDeclined", idempotencyKey="d")
+    second = await pay(gql, alice, order["id"], "tok_chargeDeclined", idempotencyKey="d")
+    assert [e["code"] for e in first["errors"]] == ["PAYMENT_DECLINED"]
+    assert [e["code"] for e in second["errors"]] == ["PAYMENT_DECLINED"]
+    assert await _scalar(db, "SELECT count(*) FROM sandbox_charges") == 1
+
+
+async def test_paying_an_expired_order_charges_nothing(gql: GraphQLClient, db: Database) -> None:
+    show = await create_bookable_showtime(db)
+    alice = gql.token_for(await create_user(db))
+    order = (await checkout(gql, alice, await hold(gql, alice, show.id, show.seat_ids[:1])))[
+        "order"
+    ]
+    async with db.transaction() as session:
+        await session.execute(text("UPDATE orders SET expires_at = now() - interval '1 s'"))
+    out = await pay(gql, alice, order["id"])
+    assert [e["code"] for e in out["errors"]] == ["HOLD_EXPIRED"]
+    assert await _scalar(db, "SELECT count(*) FROM sandbox_charges") == 0
+    assert await _scalar(db, "SELECT count(*) FROM payments") == 0
+
+
+async def test_orders_and_tickets_are_private(gql: GraphQLClient, db: Database) -> None:
+    show = await create_bookable_showtime(db)
+    alice_user = await create_user(db)
+    alice = gql.token_for(alice_user)
+    bob = gql.token_for(await create_user(db))
+    staff = gql.token_for(await create_user(db, role="MANAGER"))
+    order = await buy(gql, alice, show.id, show.seat_ids[:1])
+    ticket = order["tickets"][0]["id"]
+    for token, visible in ((alice, True), (staff, True), (bob, False), (None, False)):
+        found = await gql.execute(ORDER, {"id": order["id"]}, token=token)
+        assert (found["order"] is not None) is visible
+        node = await gql.execute(
+            "query ($id: ID!) { node(id: $id) { id } }", {"id": ticket}, token=token
+        )
+        assert (node["node"] is not None) is visible
+    # Only staff check tickets in.
+    denied = await gql.raw(
+        CHECK_IN, {"input": {"bookingReference": order["tickets"][0]["bookingReference"]}}, alice
+    )
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_me_orders_statements_do_not_grow(gql: GraphQLClient, db: Database) -> None:
+    from db.session import capture_statements
+
+    user = await create_user(db)
+    token = gql.token_for(user)
+
+    async def statements() -> int:
+        with capture_statements() as seen:
+            await gql.execute(ME, {"first": 50}, token=token)
+        return len(seen)
+
+    show = await create_bookable_showtime(db, rows=3, seats_per_row=10)
+    await buy(gql, token, show.id, show.seat_ids[:1])
+    few = await statements()
+    for i in range(1, 8):
+        await buy(gql, token, show.id, show.seat_ids[i * 2 : i * 2 + 2])
+    many = await statements()
+    assert few == many
+
+
+async def test_review_is_verified_after_a_past_showtime(gql: GraphQLClient, db: Database) -> None:
+    show = await create_bookable_showtime(db, starts_in=timedelta(hours=3))
+    user = await create_user(db)
+    token = gql.token_for(user)
+    await buy(gql, token, show.id, show.seat_ids[:1])
+    movie = await _scalar(db, "SELECT movie_id FROM showtimes WHERE id = :id", id=show.id)
+    review = await gql.execute(
+        """mutation ($input: CreateReviewInput!) {
+             createReview(input: $input) { review { id verifiedPurchase } errors { code } }
+           }""",
+        {"input": {"movieId": gid("Movie", movie), "rating": 8, "title": "Good", "body": "Fine."}},
+        token=token,
+    )
+    assert review["createReview"]["review"]["verifiedPurchase"] is False  # not seen yet
+    async with db.transaction() as session:
+        await session.execute(
+            text(
+                "UPDATE showtimes SET starts_at = now() - interval '3 hours', "
+                "ends_at = now() - interval '1 hour' WHERE id = :id"
+            ),
+            {"id": show.id},
+        )
+    found = await gql.execute(
+        "query ($id: ID!) { node(id: $id) { ... on Review { verifiedPurchase } } }",
+        {"id": review["createReview"]["review"]["id"]},
+    )
+    assert found["node"]["verifiedPurchase"] is True
