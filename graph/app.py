@@ -41,6 +41,7 @@ from graph.database import database_url
 from graph.errors import ApiError
 from graph.gc_tuning import tune_gc
 from graph.logs import configure_logging, request_id_var
+from graph.orders import signing as orders_signing
 from graph.schema import build_schema
 from graph.settings import Settings, get_settings
 
@@ -463,6 +464,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            Route(orders_signing.TICKET_KEYS_PATH, orders_signing.ticket_keys, methods=["GET"]),
         ],
         middleware=[
             Middleware(

@@ -32,6 +32,7 @@ from graph.documents import PreparedDocuments, parse_cached
 from graph.errors import ErrorCodes
 from graph.execution import execution_context_for
 from graph.limits import ShapeLimits
+from graph.orders.signing import Query as TicketSigningQuery
 from graph.relay import Node, resolve_nodes
 from graph.reviews.mutations import Mutation as ReviewsMutation
 from graph.reviews.queries import Query as ReviewsQuery
@@ -73,6 +74,7 @@ QUERIES: tuple[type, ...] = (
     CinemasQuery,
     ShowtimesQuery,
     BookingQuery,
+    TicketSigningQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     AccountsMutation,

@@ -1,0 +1,1 @@
+"""GraphQL layer of the sale: orders, payments and tickets."""
