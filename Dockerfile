@@ -1,5 +1,6 @@
 # Marquee API server, configured only by environment variables (see docker-compose.yml and
-# graph/settings.py): DATABASE_URL, MARQUEE_ENV=production, MARQUEE_JWT_SECRET, MARQUEE_*.
+# graph/settings.py): DATABASE_URL, MARQUEE_ENV=production, MARQUEE_JWT_SECRET,
+# MARQUEE_TICKET_SIGNING_KEY, MARQUEE_*.
 # `marquee serve` applies the migrations, then starts uvicorn (uvloop + httptools).
 FROM python:3.12-slim
 

@@ -41,6 +41,7 @@ from graph.database import database_url
 from graph.errors import ApiError
 from graph.gc_tuning import tune_gc
 from graph.logs import configure_logging, request_id_var
+from graph.orders import signing as orders_signing
 from graph.orders.services import start_payment_work
 from graph.orders.webhooks import payment_webhook
 from graph.schema import build_schema
@@ -467,6 +468,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             Route("/webhooks/payments/{provider}", payment_webhook, methods=["POST"]),
+            Route(orders_signing.TICKET_KEYS_PATH, orders_signing.ticket_keys, methods=["GET"]),
         ],
         middleware=[
             Middleware(

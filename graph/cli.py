@@ -1,4 +1,5 @@
-"""The `marquee` command: serve, migrate, seed, create-admin, export-schema."""
+"""The `marquee` command: serve, migrate, seed, create-admin, export-schema,
+rotate-ticket-key."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import json
 import os
 import signal
 import sys
@@ -16,11 +18,12 @@ from db import demo
 from db.accounts import actions
 from db.errors import DomainError
 from db.migrate import in_transaction, run_migrations
+from db.orders import signing
 from graph.catalog import cli as catalog_cli
 from graph.database import database_url, embedded_server
 from graph.logs import configure_logging
 from graph.schema import export_sdl
-from graph.settings import get_settings
+from graph.settings import Settings, get_settings
 from graph.supervisor import STOP_SIGNALS, WorkerBootError, serve
 
 __all__ = ["main", "run_migrations"]
@@ -69,6 +72,35 @@ def cmd_create_admin(args: argparse.Namespace) -> None:
 
 def cmd_export_schema(args: argparse.Namespace) -> None:
     sys.stdout.write(export_sdl())
+
+
+def cmd_rotate_ticket_key(args: argparse.Namespace) -> None:
+    if not args.print:
+        settings = get_settings()
+        if settings.ticket_signing_key is None:
+            key_id = settings.rotate_ticket_key()
+            print(
+                f"ticket key {key_id} is now current in {settings.ticket_key_directory}; "
+                "the earlier keys still verify. Restart running servers to sign with it."
+            )
+            return
+    # The key is in the settings (production): print the new settings for the operator to
+    # set. Read without the production check, so that it also makes the very first key.
+    settings = Settings(env="development")
+    configured = settings.ticket_signing_key is not None
+    retired = settings.ticket_signer().public_keys() if configured else []
+    key = signing.generate_signing_key()
+    key_id = signing.key_id_for(key.public_key())
+    retired_json = json.dumps(
+        [{"kid": k["kid"], "x": k["x"]} for k in retired], separators=(",", ":")
+    )
+    print(
+        "# A new ticket signing key: set these and restart. Tickets signed with the earlier\n"
+        "# keys still verify (their public keys are in the retired list).\n"
+        f"MARQUEE_TICKET_SIGNING_KEY={signing.private_key_seed(key)}\n"
+        f"MARQUEE_TICKET_SIGNING_KEY_ID={key_id}\n"
+        f"MARQUEE_TICKET_RETIRED_PUBLIC_KEYS='{retired_json}'"
+    )
 
 
 class _Stop(BaseException):
@@ -176,6 +208,18 @@ def main(argv: list[str] | None = None) -> None:
 
     p = sub.add_parser("export-schema", help="print the GraphQL SDL")
     p.set_defaults(func=cmd_export_schema)
+
+    p = sub.add_parser(
+        "rotate-ticket-key",
+        help="make a new current ticket signing key; the earlier ones keep verifying",
+        description="Development (no MARQUEE_TICKET_SIGNING_KEY): add a key to "
+        "<data_dir>/ticket-keys/. With the key in the settings, or with --print: print new "
+        "values of MARQUEE_TICKET_SIGNING_KEY, _KEY_ID and _RETIRED_PUBLIC_KEYS to set.",
+    )
+    p.add_argument(
+        "--print", action="store_true", help="print new settings instead of writing a key file"
+    )
+    p.set_defaults(func=cmd_rotate_ticket_key)
 
     # Other domains add their commands (e.g. import-tmdb) here.
     for register in EXTRA_COMMANDS:

@@ -34,6 +34,7 @@ from graph.execution import execution_context_for
 from graph.limits import ShapeLimits
 from graph.orders.mutations import Mutation as OrdersMutation
 from graph.orders.queries import Query as OrdersQuery
+from graph.orders.signing import Query as TicketSigningQuery
 from graph.relay import Node, resolve_nodes
 from graph.reviews.mutations import Mutation as ReviewsMutation
 from graph.reviews.queries import Query as ReviewsQuery
@@ -76,6 +77,7 @@ QUERIES: tuple[type, ...] = (
     ShowtimesQuery,
     BookingQuery,
     OrdersQuery,
+    TicketSigningQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     AccountsMutation,

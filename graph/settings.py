@@ -9,12 +9,34 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from db.orders import signing
+
+
+class RetiredTicketKey(BaseModel):
+    """A ticket signing key rotated out: still verifies the tickets it signed."""
+
+    kid: str
+    x: str  # the raw public key, base64url (a JWK's `x`)
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MARQUEE_", extra="ignore")
+    # Errors name the setting but never echo values: they would print secrets (a truncated
+    # private key is still most of it) into logs.
+    model_config = SettingsConfigDict(
+        env_prefix="MARQUEE_", extra="ignore", hide_input_in_errors=True
+    )
 
     env: Literal["development", "test", "production"] = "development"
     # DATABASE_URL (no prefix) points at an external PostgreSQL; empty = embedded.
@@ -96,6 +118,15 @@ class Settings(BaseSettings):
     tmdb_api_key: str | None = None
     tmdb_base_url: str = "https://api.themoviedb.org/3"
 
+    # Ticket QR signatures (docs/orders.md, "Ticket signatures and QR codes"): the current
+    # Ed25519 private key (PKCS#8 PEM, or the base64 of its 32-byte seed), its key id (default:
+    # derived from the key), and the public keys rotated out, as JSON [{"kid": .., "x": ..}].
+    # Without a key (development, tests) the keys live in <data_dir>/ticket-keys/.
+    ticket_signing_key: SecretStr | None = None
+    ticket_signing_key_id: str | None = None
+    ticket_retired_public_keys: list[RetiredTicketKey] = []
+    _ticket_signer: signing.TicketSigner | None = PrivateAttr(default=None)
+
     @model_validator(mode="after")
     def _production_needs_secret(self) -> Settings:
         if self.env == "production" and not self.jwt_secret:
@@ -112,6 +143,24 @@ class Settings(BaseSettings):
         if self.env == "production" and not self.payment_webhook_secret:
             raise ValueError(
                 "MARQUEE_PAYMENT_WEBHOOK_SECRET is required when MARQUEE_ENV=production"
+            )
+        return self
+
+    @field_validator("ticket_signing_key")
+    @classmethod
+    def _blank_is_no_key(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    @model_validator(mode="after")
+    def _ticket_keys_are_usable(self) -> Settings:
+        try:
+            signer = self._configured_ticket_signer(self._retired_ticket_keys())
+        except ValueError as exc:  # the message never repeats the key
+            raise ValueError(f"ticket signing settings: {exc}") from None
+        if signer is None and self.env == "production":
+            raise ValueError(
+                "MARQUEE_TICKET_SIGNING_KEY is required when MARQUEE_ENV=production "
+                "(`marquee rotate-ticket-key --print` makes one)"
             )
         return self
 
@@ -150,6 +199,47 @@ class Settings(BaseSettings):
                 with os.fdopen(fd, "w") as f:
                     f.write(secrets.token_urlsafe(48))
         return path.read_text().strip()
+
+    @property
+    def ticket_key_directory(self) -> Path:
+        return self.data_dir / "ticket-keys"
+
+    def _retired_ticket_keys(self) -> list[tuple[str, Ed25519PublicKey]]:
+        return [(k.kid, signing.load_public_key(k.x)) for k in self.ticket_retired_public_keys]
+
+    def _configured_ticket_signer(
+        self, retired: list[tuple[str, Ed25519PublicKey]]
+    ) -> signing.TicketSigner | None:
+        if self.ticket_signing_key is None:
+            return None
+        key = signing.load_private_key(self.ticket_signing_key.get_secret_value())
+        return signing.TicketSigner(key, self.ticket_signing_key_id, retired)
+
+    def ticket_signer(self) -> signing.TicketSigner:
+        """Signs and verifies ticket payloads (built once per process). The key comes from
+        MARQUEE_TICKET_SIGNING_KEY; without it (development), from the key directory, where
+        the first key is generated once and `marquee rotate-ticket-key` adds new ones."""
+        if self._ticket_signer is None:
+            retired = self._retired_ticket_keys()
+            signer = self._configured_ticket_signer(retired)
+            if signer is None:
+                *older, current = signing.read_key_directory(self.ticket_key_directory)
+                older_public = [key.public_key() for key in reversed(older)]  # newest first
+                retired = [(signing.key_id_for(k), k) for k in older_public] + retired
+                signer = signing.TicketSigner(current, None, retired)
+            self._ticket_signer = signer
+        return self._ticket_signer
+
+    def rotate_ticket_key(self) -> str:
+        """Development: a new current key in the key directory (the earlier ones keep
+        verifying); returns its key id. Processes already running sign with the key they
+        loaded until they restart. With MARQUEE_TICKET_SIGNING_KEY set, rotation is done in
+        the settings instead (`marquee rotate-ticket-key --print`)."""
+        if self.ticket_signing_key is not None:
+            raise ValueError("the ticket key comes from MARQUEE_TICKET_SIGNING_KEY")
+        key = signing.add_key_to_directory(self.ticket_key_directory)
+        self._ticket_signer = None
+        return signing.key_id_for(key.public_key())
 
 
 @lru_cache

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from db.orders.signing import generate_signing_key, private_key_seed
 from graph.settings import Settings
 from tests.conftest import ROOT
 
@@ -31,9 +32,16 @@ def _setting_names() -> set[str]:
 
 
 def _substitute(value: str) -> str:
-    """${VAR:-default} -> default, ${VAR:?message} -> a stand-in value."""
+    """${VAR:-default} -> default, ${VAR:?message} -> a stand-in value (a real key for the
+    ticket signing key, which is parsed)."""
     value = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
-    return re.sub(r"\$\{[A-Z_]+:\?[^}]*\}", "stand-in-secret-" + "x" * 32, value)
+    return re.sub(r"\$\{([A-Z_]+):\?[^}]*\}", _stand_in, value)
+
+
+def _stand_in(match: re.Match[str]) -> str:
+    if match[1] == "MARQUEE_TICKET_SIGNING_KEY":
+        return private_key_seed(generate_signing_key())
+    return "stand-in-secret-" + "x" * 32
 
 
 def test_compose_app_variables_are_settings() -> None:
@@ -42,6 +50,7 @@ def test_compose_app_variables_are_settings() -> None:
     assert unknown == set(), f"not fields of graph.settings.Settings: {sorted(unknown)}"
     assert env["MARQUEE_ENV"] == "production"
     assert "MARQUEE_JWT_SECRET" in env
+    assert "MARQUEE_TICKET_SIGNING_KEY" in env
     assert "DATABASE_URL" in env
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from db.orders.signing import generate_signing_key, private_key_seed
 from db.session import Database, SharedConnectionDatabase, create_engine
 from graph.app import create_app
 from graph.auth import create_access_token
@@ -133,7 +134,11 @@ async def test_request_body_limit(db: SharedConnectionDatabase, settings: Settin
 
 
 async def test_unexpected_errors_are_masked_in_production() -> None:
-    production = Settings(env="production", jwt_secret="production-secret-0123456789abcdef")
+    production = Settings(
+        env="production",
+        jwt_secret="production-secret-0123456789abcdef",
+        ticket_signing_key=private_key_seed(generate_signing_key()),
+    )
     broken = Database(create_engine(UNREACHABLE, pool_size=1, max_overflow=0))
     token = create_access_token(1, "CUSTOMER", production)
     try:

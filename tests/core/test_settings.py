@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from db.orders.signing import generate_signing_key, private_key_seed
 from graph.settings import Settings
 
 
@@ -19,6 +20,7 @@ def test_production_refuses_to_start_without_a_jwt_secret(
     with pytest.raises(ValidationError, match="MARQUEE_JWT_SECRET"):
         Settings()
     monkeypatch.setenv("MARQUEE_JWT_SECRET", "s" * 40)
+    monkeypatch.setenv("MARQUEE_TICKET_SIGNING_KEY", private_key_seed(generate_signing_key()))
     assert Settings().is_production
 
 
