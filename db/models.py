@@ -5,6 +5,7 @@ from db.base import Base
 from db.booking import models as booking_models
 from db.catalog import models as catalog_models
 from db.cinemas import models as cinemas_models
+from db.outbox import models as outbox_models
 from db.reviews import models as reviews_models
 from db.showtimes import models as showtimes_models
 
@@ -14,6 +15,7 @@ __all__ = [
     "booking_models",
     "catalog_models",
     "cinemas_models",
+    "outbox_models",
     "reviews_models",
     "showtimes_models",
 ]
