@@ -7,6 +7,7 @@ from db.catalog import models as catalog_models
 from db.cinemas import models as cinemas_models
 from db.orders import models as orders_models
 from db.payments import models as payments_models
+from db.outbox import models as outbox_models
 from db.reviews import models as reviews_models
 from db.showtimes import models as showtimes_models
 
@@ -18,6 +19,7 @@ __all__ = [
     "cinemas_models",
     "orders_models",
     "payments_models",
+    "outbox_models",
     "reviews_models",
     "showtimes_models",
 ]

@@ -1,0 +1,157 @@
+"""E-mails from templates: subject, plain text and HTML rendered with Jinja2 from
+`db/outbox/templates/`, put together as one `EmailMessage` (text and HTML alternatives; the
+HTML with its images inline as multipart/related parts).
+
+Rendering is strict: a name the context lacks is an error (the row is marked FAILED with the
+reason), never an empty spot in a customer's e-mail. It is CPU work (a QR code as PNG takes
+~20 ms), so the sender runs it in a thread.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import segno
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from db.outbox.codes import EMAIL_TEMPLATES
+
+TEMPLATE_DIR = Path(__file__).with_name("templates")
+
+
+class RenderError(Exception):
+    """The message cannot be made (unknown template, missing or malformed context)."""
+
+
+def when(value: str, time_zone: str | None = None) -> str:
+    """An ISO time as people read it: 'Friday 12 June 2026, 19:30 CEST' (in `time_zone`
+    when given, else in the offset the string carries)."""
+    moment = datetime.fromisoformat(value)
+    if time_zone and moment.tzinfo is not None:
+        moment = moment.astimezone(ZoneInfo(time_zone))
+    text = f"{moment:%A} {moment.day} {moment:%B %Y}, {moment:%H:%M}"
+    zone = moment.tzname()
+    return f"{text} {zone}" if zone else text
+
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATE_DIR),
+    # HTML templates escape every value; subjects and plain text are not HTML.
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_env.filters["when"] = when
+
+
+@dataclass(frozen=True, slots=True)
+class InlineImage:
+    cid: str  # Content-ID without the angle brackets (the HTML says src="cid:<this>")
+    filename: str
+    png: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+    images: tuple[InlineImage, ...]
+
+
+def qr_png(payload: str) -> bytes:
+    buffer = io.BytesIO()
+    segno.make(payload, error="m", micro=False).save(buffer, kind="png", scale=5, border=4)
+    return buffer.getvalue()
+
+
+def _qr_images(context: Mapping[str, Any], message_id: str) -> dict[int, InlineImage]:
+    """{ticket index: its QR code} for the tickets that have a `qr_payload`."""
+    tickets = context.get("tickets") or []
+    local, _, domain = message_id.strip("<>").partition("@")
+    images = {}
+    for index, ticket in enumerate(tickets):
+        payload = ticket.get("qr_payload") if isinstance(ticket, Mapping) else None
+        if not payload:
+            continue
+        reference = re.sub(r"[^A-Za-z0-9_-]", "", str(ticket.get("booking_reference", "")))
+        images[index] = InlineImage(
+            # Derived from the Message-ID: a re-sent message is the same message.
+            cid=f"qr{index + 1}.{local}@{domain or 'marquee.localhost'}",
+            filename=f"ticket-{reference or index + 1}.png",
+            png=qr_png(str(payload)),
+        )
+    return images
+
+
+def render(template: str, context: Mapping[str, Any], *, message_id: str) -> Rendered:
+    if template not in EMAIL_TEMPLATES:
+        raise RenderError(f"unknown template {template!r}")
+    try:
+        images = _qr_images(context, message_id)
+        # The HTML finds a ticket's image as qr_cids[loop.index0].
+        values = {**context, "qr_cids": {i: image.cid for i, image in images.items()}}
+        subject = _env.get_template(f"{template}.subject.txt").render(values)
+        text = _env.get_template(f"{template}.txt").render(values)
+        html = _env.get_template(f"{template}.html").render(values)
+    except Exception as exc:
+        raise RenderError(f"{type(exc).__name__}: {exc}") from exc
+    # One line, whatever the template or the values did.
+    return Rendered(" ".join(subject.split()), text, html, tuple(images.values()))
+
+
+def build_message(
+    rendered: Rendered, *, mail_from: str, to: str, message_id: str, date: datetime
+) -> EmailMessage:
+    """multipart/alternative: text/plain, then text/html (multipart/related with the images
+    when there are any). `date` is when the message was enqueued: every attempt sends the
+    same message."""
+    message = EmailMessage()
+    message["Subject"] = rendered.subject
+    message["From"] = mail_from
+    message["To"] = to
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = message_id
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    if rendered.images:
+        html_part = message.get_body(preferencelist=("html",))
+        assert html_part is not None
+        for image in rendered.images:
+            html_part.add_related(
+                image.png,
+                maintype="image",
+                subtype="png",
+                cid=f"<{image.cid}>",
+                disposition="inline",
+                filename=image.filename,
+            )
+    return message
+
+
+def compose(
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    mail_from: str,
+    to: str,
+    message_id: str,
+    date: datetime,
+) -> EmailMessage:
+    """Render and build one e-mail; RenderError when it cannot be made."""
+    rendered = render(template, context, message_id=message_id)
+    try:
+        return build_message(rendered, mail_from=mail_from, to=to, message_id=message_id, date=date)
+    except Exception as exc:  # e.g. a header the email package refuses
+        raise RenderError(f"{type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,199 @@
+"""Where e-mails go: an SMTP server (aiosmtplib), or, with none configured, `.eml` files.
+
+The SMTP server is given as a URL: `smtp://[user:password@]host[:port]` (port 25, or 587
+with `?starttls=true`), `smtps://...` for implicit TLS (port 465). `?starttls=true` requires
+STARTTLS, `?starttls=false` never tries it; without it STARTTLS is used when the server
+offers it. `mask_url` hides the password for logs; error texts never carry it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import aiosmtplib
+
+log = logging.getLogger("marquee.outbox")
+
+DEFAULT_TIMEOUT = 30.0
+
+
+class SendError(Exception):
+    """A message was not delivered. `permanent`: the server refused it for good (5xx for
+    this message), so trying again is pointless. `connection`: the server cannot be reached
+    (or refuses our session: TLS, credentials), so the rest of the batch waits too."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, connection: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.connection = connection
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ***, for logs."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.netloc.rpartition("@")[2]
+        return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
+    except ValueError:
+        return "<unparsable URL>"
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    use_tls: bool = False  # smtps://: TLS from the first byte
+    start_tls: bool | None = None  # True: required; False: never; None: when offered
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpConfig:
+        masked = mask_url(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise ValueError(f"SMTP URL {masked}: not a valid URL") from None
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError(f"SMTP URL {masked}: the scheme must be smtp:// or smtps://")
+        if not parts.hostname:
+            raise ValueError(f"SMTP URL {masked}: no host")
+        start_tls: bool | None = None
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            if key != "starttls" or value.lower() not in ("true", "false"):
+                raise ValueError(f"SMTP URL {masked}: only ?starttls=true|false is understood")
+            start_tls = value.lower() == "true"
+        use_tls = parts.scheme == "smtps"
+        if use_tls and start_tls:
+            raise ValueError(f"SMTP URL {masked}: smtps:// is TLS already (no starttls)")
+        if port is None:
+            port = 465 if use_tls else 587 if start_tls else 25
+        return cls(
+            host=parts.hostname,
+            port=port,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password is not None else None,
+            use_tls=use_tls,
+            start_tls=False if use_tls else start_tls,
+        )
+
+    def redact(self, text: str) -> str:
+        return text.replace(self.password, "***") if self.password else text
+
+
+class Transport:
+    """Sends one message at a time; `close` ends a batch (the SMTP connection is kept
+    between the messages of one batch only)."""
+
+    description = "?"
+    timeout = DEFAULT_TIMEOUT  # the longest one `send` may take
+
+    async def send(self, row_id: int, message: EmailMessage) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        return None
+
+
+class SmtpTransport(Transport):
+    def __init__(self, config: SmtpConfig, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.config = config
+        self.timeout = timeout
+        scheme = "smtps" if config.use_tls else "smtp"
+        user = f"{config.username}:***@" if config.username else ""
+        self.description = f"SMTP {scheme}://{user}{config.host}:{config.port}"
+        self._client: aiosmtplib.SMTP | None = None
+
+    def _reason(self, exc: BaseException) -> str:
+        text = str(exc) or type(exc).__name__
+        return self.config.redact(f"{type(exc).__name__}: {text}")
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self._client is not None and self._client.is_connected:
+            return self._client
+        config = self.config
+        client = aiosmtplib.SMTP(
+            hostname=config.host,
+            port=config.port,
+            username=config.username,
+            password=config.password,
+            use_tls=config.use_tls,
+            start_tls=config.start_tls,
+            timeout=self.timeout,
+        )
+        try:
+            async with asyncio.timeout(self.timeout):
+                await client.connect()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            client.close()
+            raise SendError(self._reason(exc), connection=True) from None
+        self._client = client
+        return client
+
+    async def send(self, row_id: int, message: EmailMessage) -> None:
+        client = await self._connected()
+        try:
+            async with asyncio.timeout(self.timeout):
+                await client.send_message(message)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            await self.close()
+            raise SendError(
+                self._reason(exc) + f" {codes}", permanent=all(c >= 500 for c in codes)
+            ) from None
+        except aiosmtplib.SMTPSenderRefused as exc:
+            # Our own From address refused: configuration, not this message; keep trying.
+            await self.close()
+            raise SendError(self._reason(exc)) from None
+        except aiosmtplib.SMTPResponseException as exc:
+            await self.close()
+            raise SendError(self._reason(exc), permanent=exc.code >= 500) from None
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            await self.close()
+            raise SendError(self._reason(exc)) from None
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        if client.is_connected:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    await client.quit()
+        client.close()
+
+
+class FileTransport(Transport):
+    """Development without SMTP: each message becomes `<directory>/<row id>.eml` (a second
+    attempt overwrites it), and the path is logged."""
+
+    timeout = 10.0
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.description = f"files in {directory}"
+
+    def _write(self, path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_bytes(data)
+        temporary.replace(path)  # never a half-written file under the final name
+
+    async def send(self, row_id: int, message: EmailMessage) -> None:
+        path = self.directory / f"{row_id}.eml"
+        try:
+            await asyncio.to_thread(self._write, path, message.as_bytes())
+        except OSError as exc:
+            raise SendError(f"{type(exc).__name__}: {exc}") from None
+        log.info("e-mail %s written to %s", message["Message-ID"], path)

@@ -1,0 +1,176 @@
+"""The e-mail sender: claims due rows, renders and sends each, records the outcome.
+
+One runs in every server process; rows are claimed with FOR UPDATE SKIP LOCKED and kept by
+a lease (db/outbox/actions.py), so each row has one sender at a time, across processes and
+instances. Delivery is at least once: a sender that dies after the SMTP server took a
+message but before SENT was written leaves the row to be sent again when its lease ends,
+with the same Message-ID (fixed at enqueue), by which the receiver can de-duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from db.outbox import actions
+from db.outbox.actions import ClaimedMessage
+from db.outbox.codes import Channel
+from db.outbox.compose import compose
+from db.outbox.transport import SendError, Transport
+from db.session import Database
+
+log = logging.getLogger("marquee.outbox")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """After failed attempt n the row waits min(max_seconds, base_seconds * 2**(n-1)); after
+    `max_attempts` failed attempts it is FAILED."""
+
+    max_attempts: int = 10
+    base_seconds: float = 30.0
+    max_seconds: float = 3600.0
+
+    def delay(self, attempt: int) -> float:
+        return actions.backoff_seconds(attempt, base=self.base_seconds, cap=self.max_seconds)
+
+
+@dataclass(slots=True)
+class RoundResult:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    released: int = 0
+
+
+class EmailSender:
+    def __init__(
+        self,
+        db: Database,
+        transport: Transport,
+        *,
+        mail_from: str,
+        retry: RetryPolicy | None = None,
+        batch_size: int = 10,
+    ) -> None:
+        self.db = db
+        self.transport = transport
+        self.mail_from = mail_from
+        self.retry = retry or RetryPolicy()
+        self.batch_size = batch_size
+        # Long enough for every send of a batch to time out in turn; a sender that finds
+        # its lease nearly spent anyway hands the rest back instead of sending them late.
+        self.lease_seconds = batch_size * transport.timeout + 60.0
+
+    async def _write(self, result: RoundResult, row: ClaimedMessage, error: SendError) -> None:
+        give_up = error.permanent or row.attempts >= self.retry.max_attempts
+        async with self.db.transaction() as session:
+            if give_up:
+                await actions.mark_failed(
+                    session, id=row.id, attempt=row.attempts, error=error.reason
+                )
+            else:
+                await actions.schedule_retry(
+                    session,
+                    id=row.id,
+                    attempt=row.attempts,
+                    error=error.reason,
+                    delay_seconds=self.retry.delay(row.attempts),
+                )
+        if give_up:
+            result.failed += 1
+            log.warning(
+                "outbox message %d (%s) FAILED after %d attempt(s): %s",
+                row.id,
+                row.template,
+                row.attempts,
+                error.reason,
+            )
+        else:
+            result.retried += 1
+            log.info(
+                "outbox message %d: attempt %d failed (%s), next in %.0f s",
+                row.id,
+                row.attempts,
+                error.reason,
+                self.retry.delay(row.attempts),
+            )
+
+    async def _deliver(self, result: RoundResult, row: ClaimedMessage) -> bool:
+        """Send one row and record the outcome; False when the server cannot be reached."""
+        try:
+            message = await asyncio.to_thread(
+                compose,
+                row.template,
+                row.context,
+                mail_from=self.mail_from,
+                to=row.recipient,
+                message_id=row.message_id,
+                date=row.created_at,
+            )
+        except Exception as exc:  # RenderError, or anything else: never the loop's end
+            await self._write(result, row, SendError(f"not rendered: {exc}", permanent=True))
+            return True
+        try:
+            await self.transport.send(row.id, message)
+        except SendError as exc:
+            await self._write(result, row, exc)
+            return not exc.connection
+        async with self.db.transaction() as session:
+            await actions.mark_sent(session, id=row.id)
+        result.sent += 1
+        log.info("outbox message %d (%s) sent as %s", row.id, row.template, row.message_id)
+        return True
+
+    async def run_once(self) -> RoundResult:
+        """One batch: claim, send, record. Returns what happened."""
+        async with self.db.transaction() as session:
+            rows = await actions.claim_batch(
+                session,
+                channel=Channel.EMAIL.value,
+                limit=self.batch_size,
+                lease_seconds=self.lease_seconds,
+            )
+        result = RoundResult(claimed=len(rows))
+        if not rows:
+            return result
+        deadline = time.monotonic() + self.lease_seconds - self.transport.timeout - 30.0
+        pending = list(rows)
+        try:
+            while pending:
+                row = pending[0]
+                if time.monotonic() > deadline:
+                    log.warning("outbox lease nearly spent: %d handed back", len(pending))
+                    break
+                reachable = await self._deliver(result, row)
+                pending.pop(0)
+                if not reachable:
+                    # The server is down: the rest of the batch fails alike, without trying.
+                    reason = f"not tried: {self.transport.description} unreachable"
+                    for other in pending:
+                        await self._write(result, other, SendError(reason))
+                    pending.clear()
+        finally:
+            await self.transport.close()
+            if pending:  # stopped (cancelled, or the lease ran low): due again at once
+                async with self.db.transaction() as session:
+                    result.released = await actions.release_claims(
+                        session, claims=[(r.id, r.attempts) for r in pending]
+                    )
+        return result
+
+    async def run(self, interval: float) -> None:
+        """Forever: a batch, then a pause of `interval` seconds unless the batch was full."""
+        while True:
+            try:
+                result = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database may be restarting: try again next round
+                log.warning("outbox round failed: %s", exc)
+                result = None
+            if result is None or result.claimed < self.batch_size:
+                await asyncio.sleep(interval)

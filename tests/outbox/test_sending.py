@@ -1,0 +1,349 @@
+"""The outbox end to end, through real PostgreSQL commits and a real SMTP server: written in
+the caller's transaction, sent once per row, retried with backoff, given up when hopeless."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, insert, update
+
+from db.outbox import actions, queries
+from db.outbox.codes import Channel, OutboxStatus
+from db.outbox.models import OutboxMessage
+from db.outbox.transport import SmtpConfig, SmtpTransport
+from db.outbox.worker import EmailSender, RetryPolicy
+from db.session import Database
+from tests.outbox import contexts
+from tests.outbox.conftest import SmtpServer, free_port
+
+FROM = "Marquee <tickets@marquee.localhost>"
+
+
+def sender(
+    db: Database,
+    port: int,
+    *,
+    batch_size: int = 10,
+    max_attempts: int = 3,
+    base: float = 10.0,
+    cap: float = 30.0,
+) -> EmailSender:
+    transport = SmtpTransport(SmtpConfig.from_url(f"smtp://127.0.0.1:{port}"), timeout=5.0)
+    return EmailSender(
+        db,
+        transport,
+        mail_from=FROM,
+        retry=RetryPolicy(max_attempts=max_attempts, base_seconds=base, max_seconds=cap),
+        batch_size=batch_size,
+    )
+
+
+async def enqueue(
+    db: Database, key: str, *, template: str = "order_confirmation", **context: object
+) -> bool:
+    make = getattr(contexts, template)
+    async with db.transaction() as session:
+        return await actions.enqueue_email(
+            session,
+            template=template,
+            to="ada@example.com",
+            context=make(**context),
+            dedupe_key=key,
+        )
+
+
+async def make_due(db: Database) -> None:
+    """Skip the backoff wait (the delay itself is checked on the row)."""
+    async with db.transaction() as session:
+        await session.execute(update(OutboxMessage).values(next_attempt_at=func.now()))
+
+
+async def test_a_rolled_back_enqueue_is_never_sent(
+    committed_db: Database, smtp_server: SmtpServer
+) -> None:
+    async def pay() -> None:
+        async with committed_db.transaction() as session:
+            assert await actions.enqueue_email(
+                session,
+                template="order_confirmation",
+                to="ada@example.com",
+                context=contexts.order_confirmation(),
+                dedupe_key="order:1:confirmation",
+            )
+            raise RuntimeError("payment declined")
+
+    with pytest.raises(RuntimeError, match="payment declined"):
+        await pay()
+    result = await sender(committed_db, smtp_server.port).run_once()
+    assert result.claimed == 0
+    assert await queries.status_counts(committed_db) == {}
+    assert smtp_server.received == []
+
+
+async def test_a_committed_message_arrives_once_with_text_html_and_qr_codes(
+    committed_db: Database, smtp_server: SmtpServer
+) -> None:
+    assert await enqueue(committed_db, "order:1:confirmation", tickets=3)
+    row = await queries.message_by_dedupe_key(committed_db, "order:1:confirmation")
+    assert row is not None
+    assert (row.status, row.channel, row.attempts) == ("PENDING", "EMAIL", 0)
+
+    worker = sender(committed_db, smtp_server.port)
+    assert (await worker.run_once()).sent == 1
+    assert (await worker.run_once()).claimed == 0
+
+    [received] = smtp_server.received
+    assert received.rcpt_tos == ["ada@example.com"]
+    assert received.mail_from == "tickets@marquee.localhost"
+    message = received.message
+    assert message["Message-ID"] == row.message_id
+    assert message["To"] == "ada@example.com"
+    assert message["Subject"] == "Your tickets for Metropolis (order MQ-100042)"
+    assert message.get_content_type() == "multipart/alternative"
+
+    text_part = message.get_body(preferencelist=("plain",))
+    html_part = message.get_body(preferencelist=("html",))
+    assert text_part is not None
+    assert html_part is not None
+    text = text_part.get_content()
+    html = html_part.get_content()
+    for n in (1, 2, 3):
+        assert f"K7Q2-{n:04d}" in text
+        assert f"K7Q2-{n:04d}" in html
+    assert "Friday 12 June 2026, 19:30 CEST" in text  # 17:30 UTC in the cinema's time zone
+    assert "Total: 39.00 EUR" in text
+
+    images = [p for p in message.walk() if p.get_content_type() == "image/png"]
+    assert len(images) == 3
+    for image in images:
+        png = image.get_content()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        cid = image["Content-ID"].strip("<>")
+        assert f'src="cid:{cid}"' in html
+    related = [p for p in message.walk() if p.get_content_type() == "multipart/related"]
+    assert len(related) == 1
+
+    sent = await queries.message_by_id(committed_db, row.id)
+    assert sent is not None
+    assert (sent.status, sent.attempts, sent.last_error) == ("SENT", 1, None)
+    assert sent.sent_at is not None
+
+
+async def test_the_same_dedupe_key_is_one_message(
+    committed_db: Database, smtp_server: SmtpServer
+) -> None:
+    assert await enqueue(committed_db, "order:7:confirmation")
+    assert not await enqueue(committed_db, "order:7:confirmation")
+    async with committed_db.transaction() as session:  # twice in one transaction too
+        for _ in range(2):
+            await actions.enqueue_email(
+                session,
+                template="refund",
+                to="ada@example.com",
+                context=contexts.refund(),
+                dedupe_key="order:7:refund",
+            )
+    assert await queries.status_counts(committed_db) == {"PENDING": 2}
+    await sender(committed_db, smtp_server.port).run_once()
+    assert sorted(r.message["Subject"] for r in smtp_server.received) == [
+        "Refund of 25.00 EUR for order MQ-100042",
+        "Your tickets for Metropolis (order MQ-100042)",
+    ]
+
+
+async def test_two_racing_senders_send_every_message_exactly_once(
+    committed_db: Database, smtp_server: SmtpServer
+) -> None:
+    async with committed_db.transaction() as session:
+        for n in range(50):
+            await actions.enqueue_email(
+                session,
+                template="refund",
+                to=f"customer{n}@example.com",
+                context=contexts.refund(order_number=f"MQ-{n}"),
+                dedupe_key=f"order:{n}:refund",
+            )
+    smtp_server.recorder.data_delay = 0.002  # so that the two really interleave
+    first = sender(committed_db, smtp_server.port, batch_size=5)
+    second = sender(committed_db, smtp_server.port, batch_size=5)
+
+    async def drain(worker: EmailSender) -> int:
+        sent = 0
+        while (result := await worker.run_once()).claimed:
+            sent += result.sent
+        return sent
+
+    counts = await asyncio.gather(drain(first), drain(second))
+    assert sum(counts) == 50
+    assert all(counts), counts  # both took part
+    expected = {r.message_id for r in await queries.list_messages(committed_db)}
+    arrived = [r.message_id for r in smtp_server.received]
+    assert len(arrived) == 50
+    assert set(arrived) == expected
+    assert await queries.status_counts(committed_db) == {"SENT": 50}
+
+
+async def test_a_claim_skips_rows_another_claim_holds(committed_db: Database) -> None:
+    for n in range(4):
+        await enqueue(committed_db, f"order:{n}:refund", template="refund")
+    async with committed_db.transaction() as first:
+        mine = await actions.claim_batch(
+            first, channel=Channel.EMAIL.value, limit=3, lease_seconds=60
+        )
+        # Another instance claims meanwhile (first has not committed): it gets the rest.
+        async with committed_db.transaction() as second:
+            theirs = await actions.claim_batch(
+                second, channel=Channel.EMAIL.value, limit=3, lease_seconds=60
+            )
+    assert len(mine) == 3
+    assert len(theirs) == 1
+    assert not {m.id for m in mine} & {t.id for t in theirs}
+    # Claimed rows are leased: nothing is due now.
+    async with committed_db.transaction() as third:
+        assert await actions.claim_batch(third, channel="EMAIL", limit=10, lease_seconds=60) == []
+        # Handed back (a sender stopping): due at once, the attempt not counted.
+        assert await actions.release_claims(third, claims=[(mine[0].id, 1)]) == 1
+    async with committed_db.transaction() as fourth:
+        [again] = await actions.claim_batch(fourth, channel="EMAIL", limit=10, lease_seconds=60)
+    assert (again.id, again.attempts) == (mine[0].id, 1)
+
+
+async def test_a_server_that_is_down_means_retries_with_backoff_until_it_is_back(
+    committed_db: Database,
+) -> None:
+    server = SmtpServer(free_port())  # not started: connections are refused
+    await enqueue(committed_db, "order:1:confirmation")
+    await enqueue(committed_db, "order:1:refund", template="refund")
+    worker = sender(committed_db, server.port, max_attempts=5, base=10.0, cap=30.0)
+
+    delays = []
+    for attempt in (1, 2, 3, 4):
+        result = await worker.run_once()
+        assert (result.claimed, result.retried, result.sent) == (2, 2, 0)
+        # Not due again before the backoff has passed.
+        assert (await worker.run_once()).claimed == 0
+        rows = await queries.list_messages(committed_db)
+        for row in rows:
+            assert (row.status, row.attempts) == ("PENDING", attempt)
+            assert row.last_error
+            assert row.last_attempt_at is not None
+        first = min(rows, key=lambda r: r.id)
+        assert first.last_attempt_at is not None
+        delays.append(first.next_attempt_at - first.last_attempt_at)
+        await make_due(committed_db)
+
+    expected = [10, 20, 30, 30]  # doubling, capped
+    for delay, seconds in zip(delays, expected, strict=True):
+        assert timedelta(seconds=seconds) <= delay < timedelta(seconds=seconds + 5)
+
+    server.start()
+    try:
+        result = await worker.run_once()
+        assert (result.claimed, result.sent) == (2, 2)
+        assert len(server.received) == 2
+    finally:
+        server.stop()
+    rows = await queries.list_messages(committed_db)
+    assert {(r.status, r.attempts) for r in rows} == {("SENT", 5)}
+
+
+async def test_after_the_last_attempt_the_message_is_failed(committed_db: Database) -> None:
+    await enqueue(committed_db, "order:1:refund", template="refund")
+    worker = sender(committed_db, free_port(), max_attempts=2)
+    assert (await worker.run_once()).retried == 1
+    await make_due(committed_db)
+    assert (await worker.run_once()).failed == 1
+    await make_due(committed_db)
+    assert (await worker.run_once()).claimed == 0
+    [row] = await queries.list_messages(committed_db)
+    assert (row.status, row.attempts) == ("FAILED", 2)
+    assert row.last_error is not None
+    assert "connect" in row.last_error.lower()
+
+
+async def test_a_recipient_refused_for_good_fails_at_once_and_the_rest_is_sent(
+    committed_db: Database, smtp_server: SmtpServer
+) -> None:
+    smtp_server.recorder.reject.add("gone@example.com")
+    async with committed_db.transaction() as session:
+        for n, to in enumerate(["gone@example.com", "ada@example.com"]):
+            await actions.enqueue_email(
+                session, template="refund", to=to, context=contexts.refund(), dedupe_key=f"k{n}"
+            )
+    result = await sender(committed_db, smtp_server.port).run_once()
+    assert (result.sent, result.failed, result.retried) == (1, 1, 0)
+    failed = await queries.message_by_dedupe_key(committed_db, "k0")
+    assert failed is not None
+    assert (failed.status, failed.attempts) == ("FAILED", 1)
+    assert failed.last_error is not None
+    assert "550" in failed.last_error
+    assert [r.rcpt_tos for r in smtp_server.received] == [["ada@example.com"]]
+
+
+async def test_an_unrenderable_message_is_failed_and_the_sender_goes_on(
+    committed_db: Database, smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with committed_db.transaction() as session:
+        # Rows enqueue_email would refuse: a template this version does not know (written
+        # by a newer one, say), and a context without the amount.
+        await session.execute(
+            insert(OutboxMessage).values(
+                template="gift_card",
+                recipient="ada@example.com",
+                context={},
+                dedupe_key="a",
+                message_id=actions.new_message_id(),
+            )
+        )
+        context = contexts.refund()
+        del context["amount"]
+        await session.execute(
+            insert(OutboxMessage).values(
+                template="refund",
+                recipient="ada@example.com",
+                context=context,
+                dedupe_key="b",
+                message_id=actions.new_message_id(),
+            )
+        )
+    await enqueue(committed_db, "c", template="showtime_cancelled")
+    with caplog.at_level("WARNING", logger="marquee.outbox"):
+        result = await sender(committed_db, smtp_server.port).run_once()
+    assert (result.claimed, result.failed, result.sent) == (3, 2, 1)
+    unknown = await queries.message_by_dedupe_key(committed_db, "a")
+    missing = await queries.message_by_dedupe_key(committed_db, "b")
+    assert unknown is not None
+    assert missing is not None
+    assert unknown.status == missing.status == OutboxStatus.FAILED
+    assert "unknown template 'gift_card'" in (unknown.last_error or "")
+    assert "'amount' is undefined" in (missing.last_error or "")
+    assert "gift_card" in caplog.text
+    [received] = smtp_server.received
+    assert received.message["Subject"].startswith("Cancelled: Metropolis on Friday 12 June")
+
+
+async def test_enqueue_refuses_what_could_never_be_sent(committed_db: Database) -> None:
+    async with committed_db.transaction() as session:
+        with pytest.raises(ValueError, match="unknown e-mail template"):
+            await actions.enqueue_email(
+                session, template="nope", to="a@example.com", context={}, dedupe_key="k"
+            )
+        with pytest.raises(ValueError, match="recipient"):
+            await actions.enqueue_email(
+                session,
+                template="refund",
+                to="a@example.com\r\nBcc: b@example.com",
+                context={},
+                dedupe_key="k",
+            )
+        with pytest.raises(TypeError):
+            await actions.enqueue_email(
+                session,
+                template="refund",
+                to="a@example.com",
+                context={"amount": object()},
+                dedupe_key="k",
+            )
+    assert await queries.status_counts(committed_db) == {}
