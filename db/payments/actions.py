@@ -23,7 +23,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -106,7 +106,7 @@ async def _begin(session: AsyncSession, *, user_id: int, order_id: int, provider
         )
         .on_conflict_do_nothing(
             index_elements=["order_id"],
-            index_where=Payment.status.in_(["PROCESSING", "SUCCEEDED"]),
+            index_where=text("status IN ('PROCESSING', 'SUCCEEDED')"),
         )
         .returning(Payment.id)
     )

@@ -25,7 +25,8 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
 
 from db.payments import webhooks
 from db.payments.codes import CHARGE_SUCCEEDED, TOKEN_OUTCOMES, ChargeOutcome

@@ -22,6 +22,7 @@ from db.reviews.models import Review, ReviewVote
 from db.showtimes.models import Showtime
 from db.session import Database, Record
 
+
 def verified_purchase() -> ColumnElement[bool]:
     """The author holds a paid ticket (VALID or USED) for a showtime of the movie that has
     started."""

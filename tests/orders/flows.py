@@ -76,9 +76,7 @@ async def hold(gql: GraphQLClient, token: str, showtime: int, seats: list[int]) 
     return hold_id
 
 
-async def checkout(
-    gql: GraphQLClient, token: str, hold_id: str, **extra: Any
-) -> dict[str, Any]:
+async def checkout(gql: GraphQLClient, token: str, hold_id: str, **extra: Any) -> dict[str, Any]:
     data = await gql.execute(CHECKOUT, {"input": {"holdId": hold_id, **extra}}, token=token)
     payload: dict[str, Any] = data["checkout"]
     return payload

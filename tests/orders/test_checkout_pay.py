@@ -130,9 +130,7 @@ async def test_checkout_errors(gql: GraphQLClient, db: Database) -> None:
         ("VALIDATION_ERROR", "products")
     ]
     promo = await checkout(gql, alice, hold_id, promoCode="SUMMER")
-    assert [(e["code"], e["field"]) for e in promo["errors"]] == [
-        ("VALIDATION_ERROR", "promoCode")
-    ]
+    assert [(e["code"], e["field"]) for e in promo["errors"]] == [("VALIDATION_ERROR", "promoCode")]
     # An expired hold.
     async with db.transaction() as session:
         await session.execute(
@@ -141,9 +139,7 @@ async def test_checkout_errors(gql: GraphQLClient, db: Database) -> None:
         await session.execute(
             text("UPDATE seat_occupancy SET expires_at = now() - interval '1 second'")
         )
-    assert [e["code"] for e in (await checkout(gql, alice, hold_id))["errors"]] == [
-        "HOLD_EXPIRED"
-    ]
+    assert [e["code"] for e in (await checkout(gql, alice, hold_id))["errors"]] == ["HOLD_EXPIRED"]
 
 
 async def test_checkout_of_a_cancelled_showtime(gql: GraphQLClient, db: Database) -> None:
