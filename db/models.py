@@ -6,8 +6,8 @@ from db.booking import models as booking_models
 from db.catalog import models as catalog_models
 from db.cinemas import models as cinemas_models
 from db.orders import models as orders_models
-from db.payments import models as payments_models
 from db.outbox import models as outbox_models
+from db.payments import models as payments_models
 from db.reviews import models as reviews_models
 from db.showtimes import models as showtimes_models
 
@@ -18,8 +18,8 @@ __all__ = [
     "catalog_models",
     "cinemas_models",
     "orders_models",
-    "payments_models",
     "outbox_models",
+    "payments_models",
     "reviews_models",
     "showtimes_models",
 ]

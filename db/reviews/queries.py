@@ -16,11 +16,11 @@ from sqlalchemy.types import BigInteger, Integer
 
 from db.accounts.models import User
 from db.accounts.queries import USER_COLUMNS
-from db.reviews.codes import ReviewSort, ReviewStatus
 from db.orders.models import Ticket
+from db.reviews.codes import ReviewSort, ReviewStatus
 from db.reviews.models import Review, ReviewVote
-from db.showtimes.models import Showtime
 from db.session import Database, Record
+from db.showtimes.models import Showtime
 
 
 def verified_purchase() -> ColumnElement[bool]:

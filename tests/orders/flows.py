@@ -15,8 +15,10 @@ mutation ($input: HoldSeatsInput!) {
 ORDER_FIELDS = """
   id number status currency createdAt expiresAt paidAt cancelledAt
   subtotal { amount currency } discount { amount } total { amount currency }
-  lines { kind description quantity unitPrice { amount } total { amount } seat { id } showtime { id } }
-  tickets { id bookingReference status price { amount currency } seat { id } showtime { id } qrPayload }
+  lines { kind description quantity unitPrice { amount } total { amount }
+    seat { id } showtime { id } }
+  tickets { id bookingReference status price { amount currency }
+    seat { id } showtime { id } qrPayload }
   payments { status amount { amount } provider }
 """
 CHECKOUT = f"""

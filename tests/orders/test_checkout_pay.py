@@ -38,7 +38,8 @@ async def test_checkout_then_pay_issues_tickets(gql: GraphQLClient, db: Database
     assert out["errors"] == []
     order = out["order"]
     assert order["status"] == "PENDING_PAYMENT"
-    assert order["number"].startswith("MQ-") and len(order["number"]) == 9
+    assert order["number"].startswith("MQ-")
+    assert len(order["number"]) == 9
     assert order["subtotal"] == {"amount": "20.00", "currency": "USD"}
     assert order["total"] == {"amount": "20.00", "currency": "USD"}
     assert order["discount"] == {"amount": "0.00"}
@@ -46,7 +47,8 @@ async def test_checkout_then_pay_issues_tickets(gql: GraphQLClient, db: Database
         gid("Seat", s) for s in show.seat_ids[:2]
     ]
     assert all(line["unitPrice"] == {"amount": "10.00"} for line in order["lines"])
-    assert order["tickets"] == [] and order["payments"] == []
+    assert order["tickets"] == []
+    assert order["payments"] == []
     # The seats stay held, by this order, and still read as held by me.
     states = await seat_states(gql, token, show.id)
     assert states[gid("Seat", show.seat_ids[0])] == ("HELD", True)
@@ -54,7 +56,8 @@ async def test_checkout_then_pay_issues_tickets(gql: GraphQLClient, db: Database
     paid = await pay(gql, token, order["id"])
     assert paid["errors"] == []
     order = paid["order"]
-    assert order["status"] == "PAID" and order["paidAt"] is not None
+    assert order["status"] == "PAID"
+    assert order["paidAt"] is not None
     assert order["payments"] == [
         {"status": "SUCCEEDED", "amount": {"amount": "20.00"}, "provider": "sandbox"}
     ]
@@ -62,7 +65,8 @@ async def test_checkout_then_pay_issues_tickets(gql: GraphQLClient, db: Database
     assert len(tickets) == 2
     assert {t["seat"]["id"] for t in tickets} == {gid("Seat", s) for s in show.seat_ids[:2]}
     for t in tickets:
-        assert t["status"] == "VALID" and len(t["bookingReference"]) == 8
+        assert t["status"] == "VALID"
+        assert len(t["bookingReference"]) == 8
         assert set(t["bookingReference"]) <= set("34679ACDEFGHJKMNPQRTWXY")
         assert t["qrPayload"]
     states = await seat_states(gql, token, show.id)
@@ -104,7 +108,8 @@ async def test_declined_then_paid(gql: GraphQLClient, db: Database) -> None:
         ("VALIDATION_ERROR", "paymentToken")
     ]
     paid = await pay(gql, token, order["id"], "tok_visa")
-    assert paid["errors"] == [] and paid["order"]["status"] == "PAID"
+    assert paid["errors"] == []
+    assert paid["order"]["status"] == "PAID"
     assert [p["status"] for p in paid["order"]["payments"]] == [
         "FAILED",
         "FAILED",
