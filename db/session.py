@@ -196,6 +196,7 @@ class SharedConnectionDatabase(Database):
         self.engine = connection.engine
         self.connection = connection
         self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None
         self._sessions = create_session_factory(
             connection, join_transaction_mode="create_savepoint"
         )
@@ -204,7 +205,7 @@ class SharedConnectionDatabase(Database):
     async def fetch(
         self, stmt: Executable, params: Mapping[str, Any] | None = None
     ) -> Sequence[Row[Any]]:
-        async with self._lock:
+        async with self._locked():
             return (await self.connection.execute(stmt, params)).all()
 
     async def fetch_static(
@@ -212,7 +213,7 @@ class SharedConnectionDatabase(Database):
     ) -> Sequence[Record]:
         sql = self.static_sql(stmt)
         args = sql.arguments(params)
-        async with self._lock:
+        async with self._locked():
             raw = await self.connection.get_raw_connection()
             driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
             note_statement(sql.text)
@@ -220,8 +221,24 @@ class SharedConnectionDatabase(Database):
             return rows
 
     @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        """The connection, for this task: re-entrant, so a transaction opened inside another
+        one by the same task (a payment provider's own ledger, written while our order is
+        locked) nests as a savepoint instead of waiting for itself."""
+        task = asyncio.current_task()
+        if self._owner is not None and self._owner is task:
+            yield
+            return
+        async with self._lock:
+            self._owner = task
+            try:
+                yield
+            finally:
+                self._owner = None
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        async with self._lock, self._sessions() as session, session.begin():
+        async with self._locked(), self._sessions() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:

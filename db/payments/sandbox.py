@@ -114,7 +114,10 @@ class SandboxProvider:
         async with self.db.transaction() as session:
             await session.execute(
                 update(SandboxCharge)
-                .where(SandboxCharge.id == charge_id, SandboxCharge.status == "succeeded")
+                .where(
+                    SandboxCharge.id == charge_id,
+                    SandboxCharge.status.in_(["succeeded", "pending"]),
+                )
                 .values(status="refunded", refunded_amount=amount, webhook_due_at=None)
             )
 

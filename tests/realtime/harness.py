@@ -44,10 +44,10 @@ class _QuietServer(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serve_in_process(app: Any) -> AsyncIterator[str]:
+async def serve_in_process(app: Any, port: int | None = None) -> AsyncIterator[str]:
     """Serve an ASGI app (lifespan included: the seat hub and sweeper start) on a free
-    port in this event loop; yields the base URL."""
-    port = free_port()
+    port (or `port`) in this event loop; yields the base URL."""
+    port = port or free_port()
     server = _QuietServer(
         uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
     )
