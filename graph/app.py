@@ -41,6 +41,7 @@ from graph.database import database_url
 from graph.errors import ApiError
 from graph.gc_tuning import tune_gc
 from graph.logs import configure_logging, request_id_var
+from graph.outbox.worker import start_outbox_worker
 from graph.schema import build_schema
 from graph.settings import Settings, get_settings
 
@@ -56,6 +57,7 @@ STARTUP_HOOKS: list[StartupHook] = [
     start_seat_hub,
     start_session_revocations,
     start_sweeper,
+    start_outbox_worker,
     tune_gc,
 ]
 
