@@ -119,6 +119,9 @@ class EmailSender:
         except SendError as exc:
             await self._write(result, row, exc)
             return not exc.connection
+        except Exception as exc:  # a transport's bug must not stall the row: it counts
+            await self._write(result, row, SendError(f"{type(exc).__name__}: {exc}"))
+            return True
         async with self.db.transaction() as session:
             await actions.mark_sent(session, id=row.id)
         result.sent += 1
