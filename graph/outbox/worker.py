@@ -45,7 +45,7 @@ async def start_outbox_worker(state: Any) -> Callable[[], Awaitable[None]]:
     the sender off in this process."""
     settings: Settings = state.settings
     interval = float(settings.outbox_interval_seconds)
-    task = None
+    sender = task = None
     if interval > 0:
         transport = outbox_transport(settings)
         if transport is None:
@@ -56,7 +56,8 @@ async def start_outbox_worker(state: Any) -> Callable[[], Awaitable[None]]:
             log.info("outbox sender started: e-mail by %s", transport.description)
 
     async def stop() -> None:
-        if task is not None:
+        if sender is not None and task is not None:
+            sender.stop()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
