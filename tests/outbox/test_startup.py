@@ -104,3 +104,21 @@ async def test_production_without_smtp_sends_nothing_and_says_so(
     assert "MARQUEE_SMTP_URL is not set" in caplog.text
     assert await queries.status_counts(committed_db) == {"PENDING": 1}
     assert not (tmp_path / "outbox").exists()
+
+
+async def test_an_interval_of_zero_runs_no_sender(committed_db: Database, tmp_path: Path) -> None:
+    settings = _settings(tmp_path, outbox_interval_seconds=0)
+    stop = await start_outbox_worker(SimpleNamespace(settings=settings, db=committed_db))
+    await _enqueue(committed_db, "order:1:confirmation")
+    await asyncio.sleep(0.2)
+    await stop()
+    assert await queries.status_counts(committed_db) == {"PENDING": 1}
+
+
+async def test_a_malformed_smtp_url_stops_start_up_without_showing_the_password(
+    committed_db: Database, tmp_path: Path
+) -> None:
+    settings = _settings(tmp_path, smtp_url="smtp://mailer:hunter2@mail.example.com:twenty-five")
+    with pytest.raises(ValueError, match=r"smtp://mailer:\*\*\*@") as info:
+        await start_outbox_worker(SimpleNamespace(settings=settings, db=committed_db))
+    assert "hunter2" not in str(info.value)
