@@ -44,6 +44,7 @@ from graph.logs import configure_logging, request_id_var
 from graph.orders import signing as orders_signing
 from graph.orders.services import start_payment_work
 from graph.orders.webhooks import payment_webhook
+from graph.outbox.worker import start_outbox_worker
 from graph.schema import build_schema
 from graph.settings import Settings, get_settings
 
@@ -60,6 +61,7 @@ STARTUP_HOOKS: list[StartupHook] = [
     start_session_revocations,
     start_sweeper,
     start_payment_work,
+    start_outbox_worker,
     tune_gc,
 ]
 

@@ -115,6 +115,15 @@ class Settings(BaseSettings):
     # run every this many seconds in the sweeper's process (0 = off).
     reconcile_interval_seconds: float = 30.0
 
+    # E-mail (docs/outbox.md): the outbox sender of each process polls every
+    # outbox_interval_seconds (<= 0: none in this process). smtp://[user:password@]host:port
+    # (smtps:// implicit TLS, ?starttls=true|false); without it development writes .eml files
+    # under data_dir/outbox, and production sends nothing (messages wait, PENDING).
+    smtp_url: str | None = None
+    mail_from: str = "Marquee <tickets@marquee.localhost>"
+    outbox_interval_seconds: float = 1.0
+    outbox_max_attempts: int = 10
+
     tmdb_api_key: str | None = None
     tmdb_base_url: str = "https://api.themoviedb.org/3"
 

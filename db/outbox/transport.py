@@ -159,7 +159,7 @@ class SmtpTransport(Transport):
         except aiosmtplib.SMTPResponseException as exc:
             await self.close()
             raise SendError(self._reason(exc), permanent=exc.code >= 500) from None
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        except Exception as exc:  # disconnected, timed out, or unforeseen: try again later
             await self.close()
             raise SendError(self._reason(exc)) from None
 
@@ -194,6 +194,6 @@ class FileTransport(Transport):
         path = self.directory / f"{row_id}.eml"
         try:
             await asyncio.to_thread(self._write, path, message.as_bytes())
-        except OSError as exc:
+        except Exception as exc:
             raise SendError(f"{type(exc).__name__}: {exc}") from None
         log.info("e-mail %s written to %s", message["Message-ID"], path)

@@ -64,6 +64,13 @@ class EmailSender:
         # Long enough for every send of a batch to time out in turn; a sender that finds
         # its lease nearly spent anyway hands the rest back instead of sending them late.
         self.lease_seconds = batch_size * transport.timeout + 60.0
+        self.stopping = False
+
+    def stop(self) -> None:
+        """Finish the message in hand, hand the rest of the batch back, run no more rounds.
+        (Cancelling the task alone is not enough on Python 3.11: asyncio.wait_for, which
+        aiosmtplib awaits, can swallow a cancellation that arrives with the response.)"""
+        self.stopping = True
 
     async def _write(self, result: RoundResult, row: ClaimedMessage, error: SendError) -> None:
         give_up = error.permanent or row.attempts >= self.retry.max_attempts
@@ -99,8 +106,9 @@ class EmailSender:
                 self.retry.delay(row.attempts),
             )
 
-    async def _deliver(self, result: RoundResult, row: ClaimedMessage) -> bool:
-        """Send one row and record the outcome; False when the server cannot be reached."""
+    async def _deliver(self, result: RoundResult, row: ClaimedMessage) -> SendError | None:
+        """Send one row and record the outcome; the error when the server cannot be reached
+        (then the rest of the batch need not try)."""
         try:
             message = await asyncio.to_thread(
                 compose,
@@ -113,17 +121,20 @@ class EmailSender:
             )
         except Exception as exc:  # RenderError, or anything else: never the loop's end
             await self._write(result, row, SendError(f"not rendered: {exc}", permanent=True))
-            return True
+            return None
         try:
             await self.transport.send(row.id, message)
         except SendError as exc:
             await self._write(result, row, exc)
-            return not exc.connection
+            return exc if exc.connection else None
+        except Exception as exc:  # a transport's bug must not stall the row: it counts
+            await self._write(result, row, SendError(f"{type(exc).__name__}: {exc}"))
+            return None
         async with self.db.transaction() as session:
             await actions.mark_sent(session, id=row.id)
         result.sent += 1
         log.info("outbox message %d (%s) sent as %s", row.id, row.template, row.message_id)
-        return True
+        return None
 
     async def run_once(self) -> RoundResult:
         """One batch: claim, send, record. Returns what happened."""
@@ -142,20 +153,21 @@ class EmailSender:
         try:
             while pending:
                 row = pending[0]
+                if self.stopping:
+                    break
                 if time.monotonic() > deadline:
                     log.warning("outbox lease nearly spent: %d handed back", len(pending))
                     break
-                reachable = await self._deliver(result, row)
+                unreachable = await self._deliver(result, row)
                 pending.pop(0)
-                if not reachable:
+                if unreachable is not None:
                     # The server is down: the rest of the batch fails alike, without trying.
-                    reason = f"not tried: {self.transport.description} unreachable"
                     for other in pending:
-                        await self._write(result, other, SendError(reason))
+                        await self._write(result, other, unreachable)
                     pending.clear()
         finally:
             await self.transport.close()
-            if pending:  # stopped (cancelled, or the lease ran low): due again at once
+            if pending:  # stopped, cancelled, or the lease ran low: due again at once
                 async with self.db.transaction() as session:
                     result.released = await actions.release_claims(
                         session, claims=[(r.id, r.attempts) for r in pending]
@@ -163,8 +175,8 @@ class EmailSender:
         return result
 
     async def run(self, interval: float) -> None:
-        """Forever: a batch, then a pause of `interval` seconds unless the batch was full."""
-        while True:
+        """Until stopped: a batch, then a pause of `interval` seconds unless it was full."""
+        while not self.stopping:
             try:
                 result = await self.run_once()
             except asyncio.CancelledError:

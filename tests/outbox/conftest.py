@@ -81,16 +81,15 @@ class SmtpServer:
         ok = ok and (data.login.decode(), data.password.decode()) == self.auth
         if ok:
             self.logins.append(data.login.decode())
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd answers a failure itself (535).
+        return AuthResult(success=ok, handled=False)
 
     def start(self) -> None:
         options: dict[str, Any] = {}
         if self.auth:
-            options = {
-                "authenticator": self._authenticate,
-                "auth_require_tls": False,
-                "auth_required": True,
-            }
+            # AUTH offered without TLS (a test on the loopback); the client logs in because
+            # its URL has credentials, and a wrong password is refused.
+            options = {"authenticator": self._authenticate, "auth_require_tls": False}
         self._controller = Controller(
             self.recorder, hostname="127.0.0.1", port=self.port, **options
         )

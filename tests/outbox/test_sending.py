@@ -4,13 +4,15 @@ the caller's transaction, sent once per row, retried with backoff, given up when
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, insert, update
+from sqlalchemy import func, insert, select, update
 
 from db.outbox import actions, queries
 from db.outbox.codes import Channel, OutboxStatus
+from db.outbox.compose import compose
 from db.outbox.models import OutboxMessage
 from db.outbox.transport import SmtpConfig, SmtpTransport
 from db.outbox.worker import EmailSender, RetryPolicy
@@ -347,3 +349,81 @@ async def test_enqueue_refuses_what_could_never_be_sent(committed_db: Database) 
                 dedupe_key="k",
             )
     assert await queries.status_counts(committed_db) == {}
+
+
+async def test_a_send_not_recorded_before_a_crash_is_sent_again_with_the_same_message_id(
+    committed_db: Database, smtp_server: SmtpServer
+) -> None:
+    await enqueue(committed_db, "order:1:confirmation")
+    # A sender claims the row, the SMTP server takes the message, and the process dies
+    # before SENT is written.
+    async with committed_db.transaction() as session:
+        [claimed] = await actions.claim_batch(session, channel="EMAIL", limit=10, lease_seconds=300)
+    crashed = sender(committed_db, smtp_server.port)
+    message = compose(
+        claimed.template,
+        claimed.context,
+        mail_from=FROM,
+        to=claimed.recipient,
+        message_id=claimed.message_id,
+        date=claimed.created_at,
+    )
+    await crashed.transport.send(claimed.id, message)
+    await crashed.transport.close()
+
+    survivor = sender(committed_db, smtp_server.port)
+    assert (await survivor.run_once()).claimed == 0  # leased: the dead sender still owns it
+    await make_due(committed_db)  # the lease has run out
+    assert (await survivor.run_once()).sent == 1
+
+    first, second = smtp_server.received
+    assert first.message_id == second.message_id == claimed.message_id
+    assert first.message["Date"] == second.message["Date"]
+    [row] = await queries.list_messages(committed_db)
+    assert (row.status, row.attempts) == ("SENT", 2)
+
+
+async def test_a_stopped_sender_hands_back_what_it_has_not_sent(
+    committed_db: Database, smtp_server: SmtpServer
+) -> None:
+    for n in range(4):
+        await enqueue(committed_db, f"order:{n}:refund", template="refund")
+    smtp_server.recorder.data_delay = 0.3
+    worker = sender(committed_db, smtp_server.port)
+    task = asyncio.create_task(worker.run_once())
+    await smtp_server.wait_for(1)
+    worker.stop()  # as the server's shutdown does (and cancels the task)
+    result = await task
+    assert (result.claimed, result.sent, result.released) == (4, 1, 3)
+
+    rows = await queries.list_messages(committed_db)
+    unsent = [r for r in rows if r.status != "SENT"]
+    assert len(unsent) == 3
+    async with committed_db.transaction() as session:
+        now = (await session.execute(select(func.now()))).scalar_one()
+    for row in unsent:  # due at once, the attempt not counted
+        assert (row.status, row.attempts) == ("PENDING", 0)
+        assert row.next_attempt_at <= now
+
+    smtp_server.recorder.data_delay = 0
+    await sender(committed_db, smtp_server.port).run_once()
+    assert await queries.status_counts(committed_db) == {"SENT": 4}
+    assert sorted(r.message_id for r in rows) == sorted(r.message_id for r in smtp_server.received)
+
+
+async def test_a_cancelled_sender_hands_back_what_it_has_not_sent(
+    committed_db: Database, smtp_server: SmtpServer
+) -> None:
+    for n in range(4):
+        await enqueue(committed_db, f"order:{n}:refund", template="refund")
+    worker = sender(committed_db, smtp_server.port)
+    smtp_server.recorder.data_delay = 0.3
+    task = asyncio.create_task(worker.run_once())
+    await asyncio.sleep(0.1)  # claimed, and waiting for the server's answer to the first
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    rows = await queries.list_messages(committed_db)
+    # Whatever was not recorded as sent is due again at once, the attempt not counted.
+    assert all(r.status == "SENT" or r.attempts == 0 for r in rows), rows
+    assert sum(r.status == "PENDING" for r in rows) >= 3

@@ -1,0 +1,66 @@
+"""The e-mails themselves: every template renders, HTML escapes, text does not, a missing
+value is an error (never a blank), each ticket's QR code is an inline PNG."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from db.outbox.codes import EmailTemplate
+from db.outbox.compose import RenderError, compose, render, when
+from tests.outbox import contexts
+
+MESSAGE_ID = "<0123abcd@marquee.localhost>"
+
+
+@pytest.mark.parametrize("template", list(EmailTemplate))
+def test_every_template_renders_subject_text_and_html(template: EmailTemplate) -> None:
+    context = getattr(contexts, template.value)(customer_name="Ada <script>alert(1)</script>")
+    rendered = render(template.value, context, message_id=MESSAGE_ID)
+    assert rendered.subject
+    assert "\n" not in rendered.subject
+    assert "MQ-100042" in rendered.text or "MQ-100042" in rendered.subject
+    # The text version is not HTML; the HTML version escapes every value.
+    assert "Hello Ada <script>alert(1)</script>," in rendered.text
+    assert "<script>" not in rendered.html
+    assert "Ada &lt;script&gt;alert(1)&lt;/script&gt;" in rendered.html
+    assert "Metropolis" in rendered.html
+
+
+def test_order_confirmation_has_one_qr_code_per_ticket_with_a_payload() -> None:
+    context = contexts.order_confirmation(tickets=3)
+    context["tickets"][1]["qr_payload"] = ""  # no code for this one
+    message = compose(
+        "order_confirmation",
+        context,
+        mail_from="Marquee <tickets@marquee.localhost>",
+        to="ada@example.com",
+        message_id=MESSAGE_ID,
+        date=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
+    )
+    images = [p for p in message.walk() if p.get_content_type() == "image/png"]
+    assert [i.get_filename() for i in images] == ["ticket-K7Q2-0001.png", "ticket-K7Q2-0003.png"]
+    assert [i["Content-ID"] for i in images] == [
+        "<qr1.0123abcd@marquee.localhost>",
+        "<qr3.0123abcd@marquee.localhost>",
+    ]
+    html = message.get_body(preferencelist=("html",))
+    assert html is not None
+    assert html.get_content().count('src="cid:') == 2
+    assert message["Date"] == "Mon, 01 Jun 2026 12:00:00 +0000"
+
+
+def test_a_missing_value_is_a_render_error_naming_it() -> None:
+    context = contexts.order_confirmation()
+    del context["hall_name"]
+    with pytest.raises(RenderError, match="'hall_name' is undefined"):
+        render("order_confirmation", context, message_id=MESSAGE_ID)
+    with pytest.raises(RenderError, match="unknown template"):
+        render("../base", {}, message_id=MESSAGE_ID)
+
+
+def test_times_read_in_the_cinemas_time_zone() -> None:
+    new_york = when("2026-01-09T19:05:00+00:00", "America/New_York")
+    assert new_york == "Friday 9 January 2026, 14:05 EST"
+    assert when("2026-01-09T19:05:00+01:00") == "Friday 9 January 2026, 19:05 UTC+01:00"

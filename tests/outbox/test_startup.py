@@ -1,0 +1,124 @@
+"""The sender in the server: started by the start-up hook from settings, stopped with the
+app; SMTP when configured (its password never logged), else .eml files in development."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from db.outbox import actions, queries
+from db.session import Database
+from graph.outbox.worker import start_outbox_worker
+from graph.settings import Settings
+from tests.outbox import contexts
+from tests.outbox.conftest import SmtpServer, free_port
+
+
+def _settings(tmp_path: Path, **values: object) -> Settings:
+    defaults: dict[str, object] = {
+        "env": "test",
+        "jwt_secret": "test-secret-not-for-production-0123456789",
+        "data_dir": tmp_path,
+        "outbox_interval_seconds": 0.05,
+    }
+    return Settings(**{**defaults, **values})
+
+
+async def _enqueue(db: Database, key: str) -> None:
+    async with db.transaction() as session:
+        await actions.enqueue_email(
+            session,
+            template="order_confirmation",
+            to="ada@example.com",
+            context=contexts.order_confirmation(),
+            dedupe_key=key,
+        )
+
+
+async def _until_sent(db: Database, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while await queries.status_counts(db) != {"SENT": 1}:
+        assert time.monotonic() < deadline, await queries.status_counts(db)
+        await asyncio.sleep(0.02)
+
+
+async def test_the_hook_sends_by_smtp_and_never_logs_the_password(
+    committed_db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = SmtpServer(free_port(), auth=("mailer", "hunter2"))
+    server.start()
+    settings = _settings(
+        tmp_path,
+        smtp_url=f"smtp://mailer:hunter2@127.0.0.1:{server.port}",
+        mail_from="Odeon <box-office@odeon.example>",
+    )
+    try:
+        with caplog.at_level("DEBUG"):
+            stop = await start_outbox_worker(SimpleNamespace(settings=settings, db=committed_db))
+            try:
+                await _enqueue(committed_db, "order:1:confirmation")
+                await _until_sent(committed_db)
+            finally:
+                await stop()
+    finally:
+        server.stop()
+    [received] = server.received
+    assert received.message["From"] == "Odeon <box-office@odeon.example>"
+    assert f"smtp://mailer:***@127.0.0.1:{server.port}" in caplog.text
+    assert "hunter2" not in caplog.text
+
+
+async def test_without_smtp_development_writes_eml_files(
+    committed_db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = _settings(tmp_path)
+    with caplog.at_level("INFO", logger="marquee.outbox"):
+        stop = await start_outbox_worker(SimpleNamespace(settings=settings, db=committed_db))
+        try:
+            await _enqueue(committed_db, "order:1:confirmation")
+            await _until_sent(committed_db)
+        finally:
+            await stop()
+    [row] = await queries.list_messages(committed_db)
+    path = tmp_path / "outbox" / f"{row.id}.eml"
+    assert str(path) in caplog.text
+    parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert parsed["Message-ID"] == row.message_id
+
+
+async def test_production_without_smtp_sends_nothing_and_says_so(
+    committed_db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = _settings(tmp_path, env="production")
+    with caplog.at_level("WARNING", logger="marquee.outbox"):
+        stop = await start_outbox_worker(SimpleNamespace(settings=settings, db=committed_db))
+        await _enqueue(committed_db, "order:1:confirmation")
+        await asyncio.sleep(0.2)
+        await stop()
+    assert "MARQUEE_SMTP_URL is not set" in caplog.text
+    assert await queries.status_counts(committed_db) == {"PENDING": 1}
+    assert not (tmp_path / "outbox").exists()
+
+
+async def test_an_interval_of_zero_runs_no_sender(committed_db: Database, tmp_path: Path) -> None:
+    settings = _settings(tmp_path, outbox_interval_seconds=0)
+    stop = await start_outbox_worker(SimpleNamespace(settings=settings, db=committed_db))
+    await _enqueue(committed_db, "order:1:confirmation")
+    await asyncio.sleep(0.2)
+    await stop()
+    assert await queries.status_counts(committed_db) == {"PENDING": 1}
+
+
+async def test_a_malformed_smtp_url_stops_start_up_without_showing_the_password(
+    committed_db: Database, tmp_path: Path
+) -> None:
+    settings = _settings(tmp_path, smtp_url="smtp://mailer:hunter2@mail.example.com:twenty-five")
+    with pytest.raises(ValueError, match=r"smtp://mailer:\*\*\*@") as info:
+        await start_outbox_worker(SimpleNamespace(settings=settings, db=committed_db))
+    assert "hunter2" not in str(info.value)

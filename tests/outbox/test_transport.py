@@ -1,0 +1,107 @@
+"""SMTP URLs (and passwords kept out of logs and errors), SMTP login, the .eml backend."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from db.outbox.compose import compose
+from db.outbox.transport import FileTransport, SendError, SmtpConfig, SmtpTransport, mask_url
+from tests.outbox import contexts
+from tests.outbox.conftest import SmtpServer, free_port
+
+
+def test_smtp_urls() -> None:
+    assert SmtpConfig.from_url("smtp://mail.example.com") == SmtpConfig("mail.example.com", 25)
+    assert SmtpConfig.from_url("smtp://u%40x:p%2Fw@mail:2525?starttls=true") == SmtpConfig(
+        "mail", 2525, "u@x", "p/w", use_tls=False, start_tls=True
+    )
+    assert SmtpConfig.from_url("smtp://mail?starttls=true").port == 587
+    assert SmtpConfig.from_url("smtp://mail?starttls=false").start_tls is False
+    tls = SmtpConfig.from_url("smtps://u:p@mail")
+    assert (tls.port, tls.use_tls, tls.start_tls) == (465, True, False)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://u:hunter2@mail",
+        "smtp://u:hunter2@",
+        "smtp://u:hunter2@mail?tls=1",
+        "smtps://u:hunter2@mail?starttls=true",
+        "smtp://u:hunter2@mail:port",
+    ],
+)
+def test_a_bad_smtp_url_is_refused_without_showing_the_password(url: str) -> None:
+    with pytest.raises(ValueError, match="SMTP URL") as info:
+        SmtpConfig.from_url(url)
+    assert "hunter2" not in str(info.value)
+
+
+def test_mask_url() -> None:
+    assert mask_url("smtp://user:hunter2@mail:587?starttls=true") == (
+        "smtp://user:***@mail:587?starttls=true"
+    )
+    assert mask_url("smtp://mail:25") == "smtp://mail:25"
+    transport = SmtpTransport(SmtpConfig.from_url("smtps://user:hunter2@mail"))
+    assert transport.description == "SMTP smtps://user:***@mail:465"
+
+
+def _message(message_id: str = "<m1@marquee.localhost>") -> email.message.EmailMessage:
+    return compose(
+        "order_confirmation",
+        contexts.order_confirmation(),
+        mail_from="Marquee <tickets@marquee.localhost>",
+        to="ada@example.com",
+        message_id=message_id,
+        date=datetime(2026, 6, 1, tzinfo=UTC),
+    )
+
+
+async def test_smtp_login_with_the_credentials_of_the_url() -> None:
+    server = SmtpServer(free_port(), auth=("mailer", "s3cret/pw"))
+    server.start()
+    try:
+        good = SmtpTransport(
+            SmtpConfig.from_url(f"smtp://mailer:s3cret%2Fpw@127.0.0.1:{server.port}"), timeout=5
+        )
+        await good.send(1, _message())
+        await good.close()
+        assert server.logins == ["mailer"]
+        assert len(server.received) == 1
+
+        bad = SmtpTransport(
+            SmtpConfig.from_url(f"smtp://mailer:wrong-pw@127.0.0.1:{server.port}"), timeout=5
+        )
+        with pytest.raises(SendError) as info:
+            await bad.send(2, _message("<m2@marquee.localhost>"))
+        # Credentials are the server's business, not the message's: retried, batch stopped.
+        assert info.value.connection
+        assert not info.value.permanent
+        assert "wrong-pw" not in info.value.reason
+        assert len(server.received) == 1
+    finally:
+        server.stop()
+
+
+async def test_the_file_backend_writes_a_parseable_eml_and_logs_its_path(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    transport = FileTransport(tmp_path / "outbox")
+    with caplog.at_level("INFO", logger="marquee.outbox"):
+        await transport.send(42, _message())
+    path = tmp_path / "outbox" / "42.eml"
+    assert str(path) in caplog.text
+    assert [p.name for p in path.parent.iterdir()] == ["42.eml"]  # no temporary left
+    parsed = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, email.message.EmailMessage)
+    assert parsed["Message-ID"] == "<m1@marquee.localhost>"
+    assert parsed["Subject"] == "Your tickets for Metropolis (order MQ-100042)"
+    text = parsed.get_body(preferencelist=("plain",))
+    assert text is not None
+    assert "K7Q2-0001" in text.get_content()
+    assert sum(p.get_content_type() == "image/png" for p in parsed.walk()) == 2
