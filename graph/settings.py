@@ -140,19 +140,6 @@ class Settings(BaseSettings):
     def _production_needs_secret(self) -> Settings:
         if self.env == "production" and not self.jwt_secret:
             raise ValueError("MARQUEE_JWT_SECRET is required when MARQUEE_ENV=production")
-        if (
-            self.env == "production"
-            and self.payment_provider == "sandbox"
-            and not self.allow_sandbox_payments_in_production
-        ):
-            raise ValueError(
-                "MARQUEE_PAYMENT_PROVIDER=sandbox takes no real money: production refuses "
-                "it unless MARQUEE_ALLOW_SANDBOX_PAYMENTS_IN_PRODUCTION=true"
-            )
-        if self.env == "production" and not self.payment_webhook_secret:
-            raise ValueError(
-                "MARQUEE_PAYMENT_WEBHOOK_SECRET is required when MARQUEE_ENV=production"
-            )
         return self
 
     @field_validator("ticket_signing_key")
@@ -170,6 +157,21 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MARQUEE_TICKET_SIGNING_KEY is required when MARQUEE_ENV=production "
                 "(`marquee rotate-ticket-key --print` makes one)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _production_payments(self) -> Settings:
+        if self.env != "production":
+            return self
+        if self.payment_provider == "sandbox" and not self.allow_sandbox_payments_in_production:
+            raise ValueError(
+                "MARQUEE_PAYMENT_PROVIDER=sandbox takes no real money: production refuses "
+                "it unless MARQUEE_ALLOW_SANDBOX_PAYMENTS_IN_PRODUCTION=true"
+            )
+        if not self.payment_webhook_secret:
+            raise ValueError(
+                "MARQUEE_PAYMENT_WEBHOOK_SECRET is required when MARQUEE_ENV=production"
             )
         return self
 

@@ -95,7 +95,7 @@ async def payments_by_order_ids(db: Database, ids: Sequence[int]) -> Sequence[An
     )
 
 
-def _user_orders(user_id: int, status: OrderStatus | None) -> Select[Any]:
+def _user_orders(user_id: int, status: OrderStatus | None) -> Select[*tuple[Any, ...]]:
     stmt = select(*ORDER_COLUMNS).where(Order.user_id == user_id)
     if status is not None:
         stmt = stmt.where(Order.status == status.value)
@@ -118,7 +118,7 @@ async def user_orders(
     )
 
 
-def _user_tickets(user_id: int, upcoming: bool | None) -> Select[Any]:
+def _user_tickets(user_id: int, upcoming: bool | None) -> Select[*tuple[Any, ...]]:
     stmt = select(*TICKET_COLUMNS).where(Ticket.user_id == user_id)
     if upcoming is not None:
         later = select(Showtime.id).where(

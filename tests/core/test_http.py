@@ -138,6 +138,8 @@ async def test_unexpected_errors_are_masked_in_production() -> None:
         env="production",
         jwt_secret="production-secret-0123456789abcdef",
         ticket_signing_key=private_key_seed(generate_signing_key()),
+        allow_sandbox_payments_in_production=True,
+        payment_webhook_secret="w" * 40,
     )
     broken = Database(create_engine(UNREACHABLE, pool_size=1, max_overflow=0))
     token = create_access_token(1, "CUSTOMER", production)

@@ -21,6 +21,12 @@ def test_production_refuses_to_start_without_a_jwt_secret(
         Settings()
     monkeypatch.setenv("MARQUEE_JWT_SECRET", "s" * 40)
     monkeypatch.setenv("MARQUEE_TICKET_SIGNING_KEY", private_key_seed(generate_signing_key()))
+    with pytest.raises(ValidationError, match="MARQUEE_ALLOW_SANDBOX_PAYMENTS_IN_PRODUCTION"):
+        Settings()
+    monkeypatch.setenv("MARQUEE_ALLOW_SANDBOX_PAYMENTS_IN_PRODUCTION", "true")
+    with pytest.raises(ValidationError, match="MARQUEE_PAYMENT_WEBHOOK_SECRET"):
+        Settings()
+    monkeypatch.setenv("MARQUEE_PAYMENT_WEBHOOK_SECRET", "w" * 40)
     assert Settings().is_production
 
 

@@ -254,6 +254,8 @@ def test_the_cli_prints_new_settings_when_the_key_is_in_the_settings(
     monkeypatch.setenv("MARQUEE_ENV", "production")
     monkeypatch.setenv("MARQUEE_JWT_SECRET", "s" * 40)
     monkeypatch.setenv("MARQUEE_TICKET_SIGNING_KEY", private_key_seed(old))
+    monkeypatch.setenv("MARQUEE_ALLOW_SANDBOX_PAYMENTS_IN_PRODUCTION", "true")
+    monkeypatch.setenv("MARQUEE_PAYMENT_WEBHOOK_SECRET", "w" * 40)
     old_payload = Settings().ticket_signer().sign(1, 2, 3)
     get_settings.cache_clear()
     try:
@@ -399,6 +401,8 @@ def test_processes_generating_the_first_key_agree(tmp_path: Path) -> None:
 def test_production_refuses_to_start_without_a_ticket_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MARQUEE_ENV", "production")
     monkeypatch.setenv("MARQUEE_JWT_SECRET", "s" * 40)
+    monkeypatch.setenv("MARQUEE_ALLOW_SANDBOX_PAYMENTS_IN_PRODUCTION", "true")
+    monkeypatch.setenv("MARQUEE_PAYMENT_WEBHOOK_SECRET", "w" * 40)
     monkeypatch.delenv("MARQUEE_TICKET_SIGNING_KEY", raising=False)
     with pytest.raises(ValidationError, match="MARQUEE_TICKET_SIGNING_KEY is required"):
         Settings()

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from db.orders.signing import generate_signing_key, private_key_seed
 from db.outbox import actions, queries
 from db.session import Database
 from graph.outbox.worker import start_outbox_worker
@@ -95,7 +96,13 @@ async def test_without_smtp_development_writes_eml_files(
 async def test_production_without_smtp_sends_nothing_and_says_so(
     committed_db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = _settings(tmp_path, env="production")
+    settings = _settings(
+        tmp_path,
+        env="production",
+        ticket_signing_key=private_key_seed(generate_signing_key()),
+        allow_sandbox_payments_in_production=True,
+        payment_webhook_secret="w" * 40,
+    )
     with caplog.at_level("WARNING", logger="marquee.outbox"):
         stop = await start_outbox_worker(SimpleNamespace(settings=settings, db=committed_db))
         await _enqueue(committed_db, "order:1:confirmation")
