@@ -31,7 +31,7 @@ def verified_purchase() -> ColumnElement[bool]:
         .join(Showtime, Showtime.id == Ticket.showtime_id)
         .where(
             Ticket.user_id == Review.user_id,
-            Ticket.status.in_(["VALID", "USED"]),
+            Ticket.status != "CANCELLED",  # VALID or USED (not an IN list: static SQL)
             Showtime.movie_id == Review.movie_id,
             Showtime.starts_at <= func.now(),
         )
