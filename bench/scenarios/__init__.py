@@ -12,7 +12,7 @@ with a `SCENARIO = Scenario(...)` and append it to SCENARIOS below.
 from __future__ import annotations
 
 from bench.scenario import BenchError, Scenario
-from bench.scenarios import fanout, holds, me, movies, seatmap, typename
+from bench.scenarios import checkout, fanout, holds, me, me_orders, movies, seatmap, typename
 
 SCENARIOS: list[Scenario] = [
     typename.SCENARIO,
@@ -23,6 +23,8 @@ SCENARIOS: list[Scenario] = [
     holds.SCENARIO,
     holds.SPREAD_SCENARIO,
     fanout.SCENARIO,
+    checkout.SCENARIO,
+    me_orders.SCENARIO,
 ]
 
 
