@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 
+from db.cinemas.models import Seat
+from db.cinemas.queries import SEAT_COLUMNS
 from db.orders.codes import OrderStatus, TicketStatus
 from db.orders.models import Order, OrderLine, Ticket
 from db.payments.models import Payment
@@ -28,6 +30,9 @@ ORDER_COLUMNS = (
     Order.paid_at,
     Order.cancelled_at,
 )
+# The seat of a line or ticket, joined in as `seat__<column>` (graph primes its seat loader).
+SEAT_JOINED = tuple(c.label(f"seat__{c.key}") for c in SEAT_COLUMNS)
+
 TICKET_COLUMNS = (
     Ticket.id,
     Ticket.booking_reference,
@@ -40,6 +45,7 @@ TICKET_COLUMNS = (
     Ticket.currency,
     Ticket.checked_in_at,
     Ticket.created_at,
+    *SEAT_JOINED,
 )
 
 
@@ -60,8 +66,10 @@ async def lines_by_order_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
             OrderLine.showtime_id,
             OrderLine.seat_id,
             Order.currency,
+            *SEAT_JOINED,
         )
         .join(Order, Order.id == OrderLine.order_id)
+        .outerjoin(Seat, Seat.id == OrderLine.seat_id)
         .where(OrderLine.order_id.in_(list(ids)))
         .order_by(OrderLine.order_id, OrderLine.position)
     )
@@ -70,13 +78,18 @@ async def lines_by_order_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
 async def tickets_by_order_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
     return await db.fetch(
         select(*TICKET_COLUMNS)
+        .join(Seat, Seat.id == Ticket.seat_id)
         .where(Ticket.order_id.in_(list(ids)))
         .order_by(Ticket.order_id, Ticket.id)
     )
 
 
 async def tickets_by_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
-    return await db.fetch(select(*TICKET_COLUMNS).where(Ticket.id.in_(list(ids))))
+    return await db.fetch(
+        select(*TICKET_COLUMNS)
+        .join(Seat, Seat.id == Ticket.seat_id)
+        .where(Ticket.id.in_(list(ids)))
+    )
 
 
 async def payments_by_order_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
@@ -119,7 +132,11 @@ async def user_orders(
 
 
 def _user_tickets(user_id: int, upcoming: bool | None) -> Select[*tuple[Any, ...]]:
-    stmt = select(*TICKET_COLUMNS).where(Ticket.user_id == user_id)
+    stmt = (
+        select(*TICKET_COLUMNS)
+        .join(Seat, Seat.id == Ticket.seat_id)
+        .where(Ticket.user_id == user_id)
+    )
     if upcoming is not None:
         later = select(Showtime.id).where(
             Showtime.id == Ticket.showtime_id, Showtime.ends_at > func.now()

@@ -10,7 +10,7 @@ import strawberry
 from db.orders import queries as q
 from db.orders.codes import OrderStatus
 from graph.context import Info
-from graph.orders.loaders import OrderByIdLoader, TicketByIdLoader
+from graph.orders.loaders import OrderByIdLoader, TicketByIdLoader, prime_seats
 from graph.orders.types import Order, Ticket
 from graph.pagination import Connection, PageArgs, paginate
 from graph.relay import query_id, register_node
@@ -71,9 +71,9 @@ async def viewer_tickets(
         return await q.count_user_tickets(db, user_pk, upcoming)
 
     async def fetch(offset: int, limit: int) -> list[Ticket]:
-        return [
-            Ticket.from_row(r) for r in await q.user_tickets(db, user_pk, upcoming, offset, limit)
-        ]
+        rows = await q.user_tickets(db, user_pk, upcoming, offset, limit)
+        prime_seats(info.context, rows)
+        return [Ticket.from_row(r) for r in rows]
 
     return await paginate(args, count, fetch)
 

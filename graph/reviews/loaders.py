@@ -7,34 +7,17 @@ graph/catalog/loaders.py).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
 from db.reviews import queries
 from db.reviews.codes import ReviewSort
 from graph.accounts.loaders import UserByIdLoader
 from graph.accounts.types import User
-from graph.loaders import ContextLoader
+from graph.loaders import ContextLoader, Prefixed
 from graph.pagination import Connection, build_connection
 from graph.reviews import types as review_types
 
 # (movie id, sort, offset, limit)
 ReviewPageKey = tuple[int, ReviewSort, int, int]
-
-
-class _Prefixed:
-    """A record's `<prefix><name>` columns seen as `<name>` attributes (for `from_row`)."""
-
-    __slots__ = ("prefix", "row")
-
-    def __init__(self, row: Any, prefix: str) -> None:
-        self.row = row
-        self.prefix = prefix
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.row[self.prefix + name]
-        except KeyError:
-            raise AttributeError(name) from None
 
 
 class ReviewByIdLoader(ContextLoader[int, "review_types.Review | None"]):
@@ -81,7 +64,7 @@ class ReviewsByMovieIdLoader(ContextLoader[ReviewPageKey, "Connection[review_typ
                     user_id = row["user_id"]
                     if user_id not in primed:
                         primed.add(user_id)
-                        users.prime(user_id, User.from_row(_Prefixed(row, "author_"), viewer))
+                        users.prime(user_id, User.from_row(Prefixed(row, "author_"), viewer))
             for movie_id in movie_ids:
                 results[(movie_id, sort, offset, limit)] = build_connection(
                     items.get(movie_id, []), offset, totals.get(movie_id, 0)
