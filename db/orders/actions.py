@@ -157,6 +157,17 @@ async def delete_old_idempotency_keys(session: AsyncSession) -> int:
 # --- checkout ------------------------------------------------------------------------------
 
 
+def ticket_line_description(title: str, row_label: str, number: int, seat_type: str) -> str:
+    """A ticket line as sold, e.g. "Amélie: seat F7 (standard)"."""
+    return f"{title}: seat {row_label}{number} ({seat_type.lower()})"[:300]
+
+
+def loyalty_points_for(total: Decimal, points_per_unit: Decimal) -> int:
+    """The loyalty points a paid order earns: `points_per_unit` per whole currency unit of
+    its total, rounded down."""
+    return int((total * points_per_unit).to_integral_value(rounding=ROUND_FLOOR))
+
+
 async def checkout(session: AsyncSession, *, user_id: int, hold_id: int) -> int:
     """Turn the user's live hold into a PENDING_PAYMENT order; returns the order id.
 
@@ -255,9 +266,9 @@ async def checkout(session: AsyncSession, *, user_id: int, hold_id: int) -> int:
                 "order_id": order_id,
                 "position": i,
                 "kind": OrderLineKind.TICKET.value,
-                "description": (
-                    f"{show.title}: seat {s.row_label}{s.number} ({s.seat_type.lower()})"
-                )[:300],
+                "description": ticket_line_description(
+                    show.title, s.row_label, s.number, s.seat_type
+                ),
                 "quantity": 1,
                 "unit_price": s.amount,
                 "showtime_id": hold.showtime_id,
@@ -389,7 +400,7 @@ async def fulfil(
     ).all()
     if sorted(int(r[0]) for r in sold) != sorted(int(line.seat_id) for line in lines):
         return False
-    points = int((order.total * points_per_unit).to_integral_value(rounding=ROUND_FLOOR))
+    points = loyalty_points_for(order.total, points_per_unit)
     await session.execute(
         update(Order)
         .where(Order.id == order.id)
