@@ -18,29 +18,36 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Executable,
+    Numeric,
+    Text,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.accounts.models import User
 from db.booking.actions import SWEEPER_LOCK_KEY, announce_seat_changes
-from db.booking.models import SeatHold, SeatOccupancy
-from db.catalog.models import Movie
-from db.cinemas.models import Cinema, Hall, Seat
+from db.booking.models import SeatOccupancy
 from db.errors import DomainError
 from db.orders.codes import (
-    ORDER_NUMBER_LENGTH,
-    ORDER_NUMBER_PREFIX,
     REFERENCE_ALPHABET,
-    REFERENCE_LENGTH,
     OrderErrorCode,
-    OrderLineKind,
     OrderStatus,
     TicketStatus,
 )
-from db.orders.models import IdempotencyKey, Order, OrderLine, Ticket
+from db.orders.models import IdempotencyKey, Order, Ticket
 from db.outbox.actions import enqueue_email
-from db.showtimes.models import Showtime, ShowtimePrice
+from db.session import Database
+from db.showtimes.models import Showtime
 
 C = OrderErrorCode
 
@@ -168,144 +175,86 @@ def loyalty_points_for(total: Decimal, points_per_unit: Decimal) -> int:
     return int((total * points_per_unit).to_integral_value(rounding=ROUND_FLOOR))
 
 
-async def checkout(session: AsyncSession, *, user_id: int, hold_id: int) -> int:
+# The whole checkout in one statement: the function `marquee_checkout` (migration
+# 0009_sale_functions). Typed binds: the driver gets one exact signature.
+_CHECKOUT: Executable = select(
+    literal_column("o_outcome"), literal_column("o_order_id"), literal_column("o_detail")
+).select_from(
+    func.marquee_checkout(
+        bindparam("user_id", type_=BigInteger),
+        bindparam("hold_id", type_=BigInteger),
+        bindparam("key", type_=Text),
+        bindparam("hash", type_=Text),
+    ).alias("checkout")
+)
+
+
+async def checkout(
+    on: AsyncSession | Database,
+    *,
+    user_id: int,
+    hold_id: int,
+    idempotency_key: str | None = None,
+) -> int:
     """Turn the user's live hold into a PENDING_PAYMENT order; returns the order id.
 
     The hold's seats move to the order (still HELD, same expiry) and the hold row goes, so
     the user may hold other seats of the showtime meanwhile. Prices are the showtime's,
     read here; nothing the client sends is a price. A hold already checked out returns its
-    order while that is pending or paid (one order per hold)."""
-    hold = (
-        await session.execute(
-            select(SeatHold.id, SeatHold.user_id, SeatHold.showtime_id, SeatHold.expires_at)
-            .where(SeatHold.id == hold_id)
-            .with_for_update()
-        )
-    ).first()
-    if hold is None or hold.user_id != user_id:
-        existing = (
-            await session.execute(
-                select(Order.id, Order.status).where(
-                    Order.hold_id == hold_id, Order.user_id == user_id
-                )
-            )
-        ).first()
-        if existing is None:
-            raise DomainError(C.NOT_FOUND, "No such hold.", "holdId")
-        if existing.status in (OrderStatus.PENDING_PAYMENT, OrderStatus.PAID):
-            return int(existing.id)
-        raise DomainError(C.HOLD_EXPIRED, "This hold's order has expired or was cancelled.")
-    now = await session.scalar(select(func.now()))
-    if hold.expires_at <= now:
-        raise DomainError(C.HOLD_EXPIRED, "This hold has expired; hold the seats again.", "holdId")
-    show = (
-        await session.execute(
-            select(
-                Showtime.status,
-                Showtime.starts_at,
-                Movie.title,
-            )
-            .join(Movie, Movie.id == Showtime.movie_id)
-            .where(Showtime.id == hold.showtime_id)
-        )
-    ).one()
-    if show.status != "SCHEDULED" or show.starts_at <= now:
-        raise DomainError(
-            C.SHOWTIME_NOT_BOOKABLE, "This showtime is cancelled or has started.", "holdId"
-        )
-    seats = (
-        await session.execute(
-            select(
-                Seat.id,
-                Seat.row_label,
-                Seat.number,
-                Seat.seat_type,
-                ShowtimePrice.amount,
-                ShowtimePrice.currency,
-            )
-            .join(SeatOccupancy, SeatOccupancy.seat_id == Seat.id)
-            .outerjoin(
-                ShowtimePrice,
-                and_(
-                    ShowtimePrice.showtime_id == SeatOccupancy.showtime_id,
-                    ShowtimePrice.seat_type == Seat.seat_type,
-                ),
-            )
-            .where(SeatOccupancy.hold_id == hold_id, SeatOccupancy.status == "HELD")
-            .order_by(Seat.y, Seat.x, Seat.id)
-        )
-    ).all()
-    if not seats:
-        raise DomainError(C.HOLD_EXPIRED, "This hold has no seats left.", "holdId")
-    unpriced = sorted({s.seat_type for s in seats if s.amount is None})
-    if unpriced:
-        raise DomainError(
-            C.SHOWTIME_NOT_BOOKABLE,
-            f"This showtime has no price for {', '.join(unpriced)} seats.",
+    order while that is pending or paid (one order per hold).
+
+    With an idempotency key the first call stores its order; a repeat (or a racing twin,
+    which waits on the key's row until the first commits) returns that order and does
+    nothing more; the same key with another hold is IDEMPOTENCY_KEY_REUSED. A call that
+    fails stores nothing, so it may be retried with the same key.
+
+    One statement (`marquee_checkout`): on a `Database` it runs on a pooled autocommit
+    connection, the statement being the transaction (what the mutation does); on a session
+    it runs inside the caller's transaction."""
+    params = {
+        "user_id": user_id,
+        "hold_id": hold_id,
+        "key": idempotency_key,
+        "hash": request_hash("checkout", {"holdId": hold_id}) if idempotency_key else None,
+    }
+    if isinstance(on, AsyncSession):
+        row: Any = (await on.execute(_CHECKOUT, params)).one()
+    else:
+        row = (await on.fetch_static(_CHECKOUT, params))[0]
+    outcome, order_id, detail = row[0], row[1], row[2]
+    if outcome == "OK":
+        return int(order_id)
+    failures: dict[str, tuple[OrderErrorCode, str, str | None]] = {
+        "NOT_FOUND": (C.NOT_FOUND, "No such hold.", "holdId"),
+        "HOLD_EXPIRED": (
+            C.HOLD_EXPIRED,
+            "This hold has expired (or its order was cancelled); hold the seats again.",
             "holdId",
-        )
-    currencies = {s.currency for s in seats}
-    if len(currencies) != 1:
-        raise DomainError(C.SHOWTIME_NOT_BOOKABLE, "This showtime's prices mix currencies.")
-    currency = currencies.pop()
-    subtotal = sum((Decimal(s.amount) for s in seats), Decimal(0))
-
-    order_id = await _insert_order(
-        session,
-        user_id=user_id,
-        hold_id=hold_id,
-        showtime_id=int(hold.showtime_id),
-        currency=currency,
-        subtotal=subtotal,
-        expires_at=hold.expires_at,
-    )
-    await session.execute(
-        insert(OrderLine),
-        [
-            {
-                "order_id": order_id,
-                "position": i,
-                "kind": OrderLineKind.TICKET.value,
-                "description": ticket_line_description(
-                    show.title, s.row_label, s.number, s.seat_type
-                ),
-                "quantity": 1,
-                "unit_price": s.amount,
-                "showtime_id": hold.showtime_id,
-                "seat_id": s.id,
-                "seat_type": s.seat_type,
-            }
-            for i, s in enumerate(seats)
-        ],
-    )
-    await session.execute(
-        update(SeatOccupancy)
-        .where(SeatOccupancy.hold_id == hold_id, SeatOccupancy.status == "HELD")
-        .values(order_id=order_id, hold_id=None)
-    )
-    await session.execute(delete(SeatHold).where(SeatHold.id == hold_id))
-    return order_id
-
-
-async def _insert_order(session: AsyncSession, **values: Any) -> int:
-    """Insert with a fresh random number (a clash, rare, draws again)."""
-    for _ in range(8):
-        number = ORDER_NUMBER_PREFIX + random_code(ORDER_NUMBER_LENGTH)
-        order_id = await session.scalar(
-            pg_insert(Order)
-            .values(
-                number=number,
-                status=OrderStatus.PENDING_PAYMENT.value,
-                discount=Decimal(0),
-                total=values["subtotal"],
-                **values,
-            )
-            .on_conflict_do_nothing(index_elements=["number"])
-            .returning(Order.id)
-        )
-        if order_id is not None:
-            return int(order_id)
-    raise RuntimeError("could not draw a free order number")
+        ),
+        "EMPTY": (C.HOLD_EXPIRED, "This hold has no seats left.", "holdId"),
+        "NOT_BOOKABLE": (
+            C.SHOWTIME_NOT_BOOKABLE,
+            "This showtime is cancelled or has started.",
+            "holdId",
+        ),
+        "UNPRICED": (
+            C.SHOWTIME_NOT_BOOKABLE,
+            f"This showtime has no price for {detail} seats.",
+            "holdId",
+        ),
+        "MIXED_CURRENCIES": (
+            C.SHOWTIME_NOT_BOOKABLE,
+            "This showtime's prices mix currencies.",
+            "holdId",
+        ),
+        "KEY_REUSED": (
+            C.IDEMPOTENCY_KEY_REUSED,
+            "This idempotency key was used with a different input.",
+            "idempotencyKey",
+        ),
+    }
+    code, message, field = failures[outcome]
+    raise DomainError(code, message, field)
 
 
 # --- reading an order under lock -----------------------------------------------------------
@@ -372,6 +321,20 @@ def payable(order: LockedOrder) -> bool:
 # --- fulfilment: a paid order becomes tickets -----------------------------------------------
 
 
+_FULFIL: Executable = select(
+    literal_column("o_ticket_id"),
+    literal_column("o_reference"),
+    literal_column("o_line_id"),
+    literal_column("o_seat_id"),
+    literal_column("o_showtime_id"),
+).select_from(
+    func.marquee_fulfil_order(
+        bindparam("order_id", type_=BigInteger),
+        bindparam("points_per_unit", type_=Numeric),
+    ).alias("fulfil")
+)
+
+
 async def fulfil(
     session: AsyncSession,
     order: LockedOrder,
@@ -380,114 +343,65 @@ async def fulfil(
     sign: Signer,
 ) -> bool:
     """Turn a payable, locked order into a PAID one, in the caller's transaction: its seats
-    SOLD in place, one ticket per seat, loyalty points and total spent, the confirmation
-    e-mail in the outbox, the seats announced SOLD. Returns False (and changes nothing)
-    when the order's seats are not all still held by it (expired and taken meanwhile)."""
-    lines = (
-        await session.execute(
-            select(
-                OrderLine.id, OrderLine.seat_id, OrderLine.showtime_id, OrderLine.unit_price
-            ).where(OrderLine.order_id == order.id, OrderLine.kind == OrderLineKind.TICKET.value)
-        )
+    SOLD in place, one ticket per seat, loyalty points and total spent, the seats announced
+    SOLD (one statement, `marquee_fulfil_order` of migration 0009_sale_functions), and the
+    confirmation e-mail in the outbox. Returns False, having changed nothing, when the
+    order's seats are not all still held by it (expired and taken meanwhile)."""
+    made = (
+        await session.execute(_FULFIL, {"order_id": order.id, "points_per_unit": points_per_unit})
     ).all()
-    sold = (
-        await session.execute(
-            update(SeatOccupancy)
-            .where(SeatOccupancy.order_id == order.id, SeatOccupancy.status == "HELD")
-            .values(status="SOLD", expires_at=None)
-            .returning(SeatOccupancy.seat_id)
-        )
-    ).all()
-    if sorted(int(r[0]) for r in sold) != sorted(int(line.seat_id) for line in lines):
+    if not made:
         return False
-    points = loyalty_points_for(order.total, points_per_unit)
-    await session.execute(
-        update(Order)
-        .where(Order.id == order.id)
-        .values(status=OrderStatus.PAID.value, paid_at=func.now(), loyalty_points=points)
-    )
-    await session.execute(
-        update(User)
-        .where(User.id == order.user_id)
-        .values(
-            loyalty_points=User.loyalty_points + points,
-            total_spent=User.total_spent + order.total,
-        )
-    )
-    pending = list(lines)
-    tickets: list[tuple[int, str, Any]] = []
-    for _ in range(8):
-        drawn = [(line, random_code(REFERENCE_LENGTH)) for line in pending]
-        made = (
-            await session.execute(
-                pg_insert(Ticket)
-                .values(
-                    [
-                        {
-                            "booking_reference": ref,
-                            "order_id": order.id,
-                            "order_line_id": line.id,
-                            "user_id": order.user_id,
-                            "showtime_id": line.showtime_id,
-                            "seat_id": line.seat_id,
-                            "status": TicketStatus.VALID.value,
-                            "price": line.unit_price,
-                            "currency": order.currency,
-                        }
-                        for line, ref in drawn
-                    ]
-                )
-                .on_conflict_do_nothing(index_elements=["booking_reference"])
-                .returning(Ticket.id, Ticket.booking_reference, Ticket.order_line_id)
-            )
-        ).all()
-        done = {int(r.order_line_id) for r in made}
-        tickets += [(int(r.id), r.booking_reference, r.order_line_id) for r in made]
-        pending = [line for line in pending if int(line.id) not in done]
-        if not pending:
-            break
-    if pending:
-        raise RuntimeError("could not draw free booking references")
+    tickets = [(int(r[0]), str(r[1]), r[2]) for r in made]
     await _enqueue_confirmation(session, order, tickets, sign)
-    if order.showtime_id is not None and sold:
-        await announce_seat_changes(
-            session, order.showtime_id, dict.fromkeys((int(r[0]) for r in sold), "SOLD")
-        )
     return True
 
 
-async def _showtime_context(session: AsyncSession, showtime_id: int) -> dict[str, Any]:
-    row = (
-        await session.execute(
-            select(
-                Movie.title,
-                Cinema.name.label("cinema"),
-                Cinema.time_zone,
-                Hall.name.label("hall"),
-                Showtime.starts_at,
-            )
-            .select_from(Showtime)
-            .join(Movie, Movie.id == Showtime.movie_id)
-            .join(Hall, Hall.id == Showtime.hall_id)
-            .join(Cinema, Cinema.id == Hall.cinema_id)
-            .where(Showtime.id == showtime_id)
-        )
-    ).one()
-    return {
-        "movie_title": row.title,
-        "cinema_name": row.cinema,
-        "hall_name": row.hall,
-        "starts_at": row.starts_at.isoformat(),
-        "time_zone": row.time_zone,
+# What an order's e-mails say, in one statement: the customer, the showtime and the lines
+# (with their seats) as JSON.
+_MAIL_FACTS = text(
+    """
+    SELECT u.email, coalesce(u.full_name, u.username) AS customer_name,
+        m.title AS movie_title, c.name AS cinema_name, c.time_zone, h.name AS hall_name,
+        st.starts_at,
+        (SELECT json_agg(json_build_object(
+                'id', l.id, 'description', l.description, 'quantity', l.quantity,
+                'unit_price', l.unit_price::text,
+                'total', (l.unit_price * l.quantity - l.discount)::text,
+                'seat_id', l.seat_id, 'showtime_id', l.showtime_id,
+                'seat_label', s.row_label || s.number) ORDER BY l.position)
+         FROM order_lines l LEFT JOIN seats s ON s.id = l.seat_id
+         WHERE l.order_id = o.id) AS lines
+    FROM orders o
+    JOIN users u ON u.id = o.user_id
+    LEFT JOIN showtimes st ON st.id = o.showtime_id
+    LEFT JOIN movies m ON m.id = st.movie_id
+    LEFT JOIN halls h ON h.id = st.hall_id
+    LEFT JOIN cinemas c ON c.id = h.cinema_id
+    WHERE o.id = :order_id
+    """
+).bindparams(bindparam("order_id", type_=BigInteger))
+
+
+async def _mail_facts(
+    session: AsyncSession, order: LockedOrder
+) -> tuple[str, dict[str, Any], list[Any]]:
+    """(recipient, the context every e-mail of the order shares, the lines)."""
+    row = (await session.execute(_MAIL_FACTS, {"order_id": order.id})).one()
+    context: dict[str, Any] = {
+        "order_number": order.number,
+        "customer_name": row.customer_name,
+        "currency": order.currency,
     }
-
-
-async def _customer(session: AsyncSession, user_id: int) -> Any:
-    return (
-        await session.execute(
-            select(User.email, User.full_name, User.username).where(User.id == user_id)
+    if row.starts_at is not None:
+        context.update(
+            movie_title=row.movie_title,
+            cinema_name=row.cinema_name,
+            hall_name=row.hall_name,
+            starts_at=row.starts_at.isoformat(),
+            time_zone=row.time_zone,
         )
-    ).one()
+    return row.email, context, list(row.lines or [])
 
 
 async def _enqueue_confirmation(
@@ -496,59 +410,30 @@ async def _enqueue_confirmation(
     tickets: list[tuple[int, str, Any]],
     sign: Signer,
 ) -> None:
-    customer = await _customer(session, order.user_id)
-    lines = (
-        await session.execute(
-            select(
-                OrderLine.id,
-                OrderLine.description,
-                OrderLine.quantity,
-                OrderLine.unit_price,
-                OrderLine.discount,
-                OrderLine.seat_id,
-                OrderLine.showtime_id,
-                Seat.row_label,
-                Seat.number,
-            )
-            .outerjoin(Seat, Seat.id == OrderLine.seat_id)
-            .where(OrderLine.order_id == order.id)
-            .order_by(OrderLine.position)
-        )
-    ).all()
-    by_line = {int(line.id): line for line in lines}
-    context: dict[str, Any] = {
-        "order_number": order.number,
-        "customer_name": customer.full_name or customer.username,
-        "total": str(order.total),
-        "currency": order.currency,
-        "lines": [
-            {
-                "description": line.description,
-                "quantity": line.quantity,
-                "total": str(line.unit_price * line.quantity - line.discount),
-            }
-            for line in lines
-        ],
-        "tickets": [
-            {
-                "booking_reference": ref,
-                "seat_label": f"{by_line[int(line_id)].row_label}{by_line[int(line_id)].number}",
-                "price": str(by_line[int(line_id)].unit_price),
-                "qr_payload": sign(
-                    ticket_id,
-                    int(by_line[int(line_id)].showtime_id),
-                    int(by_line[int(line_id)].seat_id),
-                ),
-            }
-            for ticket_id, ref, line_id in sorted(tickets, key=lambda t: t[0])
-        ],
-    }
-    if order.showtime_id is not None:
-        context.update(await _showtime_context(session, order.showtime_id))
+    to, context, lines = await _mail_facts(session, order)
+    by_line = {int(line["id"]): line for line in lines}
+    context["total"] = str(order.total)
+    context["lines"] = [
+        {"description": line["description"], "quantity": line["quantity"], "total": line["total"]}
+        for line in lines
+    ]
+    context["tickets"] = [
+        {
+            "booking_reference": ref,
+            "seat_label": by_line[int(line_id)]["seat_label"],
+            "price": by_line[int(line_id)]["unit_price"],
+            "qr_payload": sign(
+                ticket_id,
+                int(by_line[int(line_id)]["showtime_id"]),
+                int(by_line[int(line_id)]["seat_id"]),
+            ),
+        }
+        for ticket_id, ref, line_id in sorted(tickets, key=lambda t: t[0])
+    ]
     await enqueue_email(
         session,
         template="order_confirmation",
-        to=customer.email,
+        to=to,
         context=context,
         dedupe_key=f"order-confirmation:{order.id}",
     )
@@ -703,21 +588,12 @@ async def mark_refunded(
         )
     )
     await release_order_seats(session, order)
-    customer = await _customer(session, order.user_id)
-    context: dict[str, Any] = {
-        "order_number": order.number,
-        "customer_name": customer.full_name or customer.username,
-        "amount": str(order.total),
-        "refund_amount": str(order.total),
-        "currency": order.currency,
-        "reason": reason,
-    }
-    if order.showtime_id is not None:
-        context.update(await _showtime_context(session, order.showtime_id))
+    to, context, _ = await _mail_facts(session, order)
+    context.update(amount=str(order.total), refund_amount=str(order.total), reason=reason)
     await enqueue_email(
         session,
         template=template,
-        to=customer.email,
+        to=to,
         context=context,
         dedupe_key=f"{template}:{order.id}",
     )
@@ -836,25 +712,3 @@ DOUBLE_SOLD_SEATS = text(
     "SELECT showtime_id, seat_id FROM tickets WHERE status IN ('VALID', 'USED') "
     "GROUP BY showtime_id, seat_id HAVING count(*) > 1"
 )
-
-
-async def checkout_once(
-    session: AsyncSession, *, user_id: int, hold_id: int, idempotency_key: str | None
-) -> int:
-    """checkout with an optional idempotency key, in one transaction: the first call with a
-    key stores its order; a repeat (or a racing twin, which waits on the key's row until
-    the first commits) returns that order and does nothing more. A call that fails stores
-    nothing (its transaction rolls back), so it may be retried with the same key."""
-    if idempotency_key is not None:
-        digest = request_hash("checkout", {"holdId": hold_id})
-        stored = await claim_idempotency_key(
-            session, user_id=user_id, operation="checkout", key=idempotency_key, digest=digest
-        )
-        if stored is not None and stored.order_id is not None:
-            return stored.order_id
-    order_id = await checkout(session, user_id=user_id, hold_id=hold_id)
-    if idempotency_key is not None:
-        await store_result(
-            session, user_id=user_id, operation="checkout", key=idempotency_key, order_id=order_id
-        )
-    return order_id

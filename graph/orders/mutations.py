@@ -7,12 +7,12 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import strawberry
-from db.orders.signing import InvalidTicketPayload
 
-from db.booking.actions import in_transaction
+from db.booking.actions import in_transaction, retrying
 from db.errors import DomainError, ErrorDetail
 from db.orders import actions
 from db.orders.codes import REFERENCE_LENGTH
+from db.orders.signing import InvalidTicketPayload
 from db.payments import actions as payment_actions
 from graph.auth import IsAuthenticated, IsStaff
 from graph.context import Info
@@ -86,15 +86,16 @@ class Mutation:
                 )
             hold_id = decode_id(input.hold_id, "SeatHold", "holdId")
 
-            async def run(session: Any) -> int:
-                return await actions.checkout_once(
-                    session,
+            async def run() -> int:
+                # One statement on a pooled autocommit connection: it is the transaction.
+                return await actions.checkout(
+                    ctx.db,
                     user_id=viewer.id,
                     hold_id=hold_id,
                     idempotency_key=input.idempotency_key,
                 )
 
-            order_id = await in_transaction(ctx.db, run)
+            order_id = await retrying(run)
         except DomainError as exc:
             return CheckoutPayload(order=None, errors=order_errors(exc))
         return CheckoutPayload(order=await _order(info, order_id), errors=[])
