@@ -10,8 +10,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from db.orders.signing import qr_svg
 
+from db.orders.signing import qr_svg
 from graph.accounts import loaders as account_loaders
 from graph.cinemas import loaders as cinema_loaders
 from graph.context import Info
