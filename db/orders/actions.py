@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Executable,
     Numeric,
     Text,
@@ -275,10 +276,15 @@ class LockedOrder:
 
 
 async def lock_order(
-    session: AsyncSession, order_id: int, *, user_id: int | None = None, skip_locked: bool = False
+    session: AsyncSession,
+    order_id: int | ColumnElement[int],
+    *,
+    user_id: int | None = None,
+    skip_locked: bool = False,
 ) -> LockedOrder | None:
     """The order, row-locked for this transaction; None when missing or (with `user_id`)
-    not that user's. `skip_locked`: None when another transaction holds it."""
+    not that user's. `skip_locked`: None when another transaction holds it. `order_id` may
+    be a scalar subquery (the order of a payment: one statement)."""
     stmt = (
         select(
             Order.id,

@@ -132,12 +132,9 @@ async def settle(
 ) -> list[ErrorDetail]:
     """Apply the provider's answer to a PROCESSING payment, in the caller's transaction.
     A payment that is settled already is left alone (a webhook replayed or out of order)."""
-    row = (
-        await session.execute(
-            select(Payment.order_id, Payment.status, Payment.amount).where(Payment.id == payment_id)
-        )
-    ).one()
-    order = await orders.lock_order(session, int(row.order_id))
+    order = await orders.lock_order(
+        session, select(Payment.order_id).where(Payment.id == payment_id).scalar_subquery()
+    )
     assert order is not None
     payment = (
         await session.execute(

@@ -25,8 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Interval, Numeric, String, bindparam, func, select, text, update
 
 from db.payments import webhooks
 from db.payments.codes import CHARGE_SUCCEEDED, TOKEN_OUTCOMES, ChargeOutcome
@@ -51,6 +50,33 @@ _FAILURE = {
     ChargeOutcome.DECLINED: "card_declined",
     ChargeOutcome.INSUFFICIENT_FUNDS: "insufficient_funds",
 }
+
+
+_CHARGE = text(
+    """
+    WITH made AS (
+        INSERT INTO sandbox_charges
+            (id, reference, token, amount, currency, status, failure_code, webhook_due_at)
+        VALUES (:id, :reference, :token, :amount, :currency, :status, :failure_code,
+            now() + :delay)
+        ON CONFLICT (reference) DO NOTHING
+        RETURNING id, status, failure_code
+    )
+    SELECT id, status, failure_code FROM made
+    UNION ALL
+    SELECT id, status, failure_code FROM sandbox_charges
+    WHERE reference = :reference AND NOT EXISTS (SELECT 1 FROM made)
+    """
+).bindparams(
+    bindparam("id", type_=String),
+    bindparam("reference", type_=String),
+    bindparam("token", type_=String),
+    bindparam("amount", type_=Numeric),
+    bindparam("currency", type_=String),
+    bindparam("status", type_=String),
+    bindparam("failure_code", type_=String),
+    bindparam("delay", type_=Interval),
+)
 
 
 def _result(row: Any) -> ChargeResult:
@@ -80,34 +106,23 @@ class SandboxProvider:
         outcome = TOKEN_OUTCOMES.get(token)
         if outcome is None:
             raise InvalidToken(token)
-        async with self.db.transaction() as session:
-            row = (
-                await session.execute(
-                    insert(SandboxCharge)
-                    .values(
-                        id=f"ch_{secrets.token_hex(12)}",
-                        reference=reference,
-                        token=token,
-                        amount=amount,
-                        currency=currency,
-                        status=_STATUS[outcome],
-                        failure_code=_FAILURE.get(outcome),
-                        webhook_due_at=(
-                            func.now() + CONFIRM_AFTER if outcome is ChargeOutcome.PENDING else None
-                        ),
-                    )
-                    .on_conflict_do_nothing(index_elements=["reference"])
-                    .returning(SandboxCharge.id, SandboxCharge.status, SandboxCharge.failure_code)
-                )
-            ).first()
-            if row is None:  # the same reference again: the first charge's answer
-                row = (
-                    await session.execute(
-                        select(
-                            SandboxCharge.id, SandboxCharge.status, SandboxCharge.failure_code
-                        ).where(SandboxCharge.reference == reference)
-                    )
-                ).one()
+        # One statement (its own transaction, as the gateway commits whatever we then do):
+        # the new charge, or the first one made with this reference.
+        row = (
+            await self.db.fetch_static(
+                _CHARGE,
+                {
+                    "id": f"ch_{secrets.token_hex(12)}",
+                    "reference": reference,
+                    "token": token,
+                    "amount": amount,
+                    "currency": currency,
+                    "status": _STATUS[outcome],
+                    "failure_code": _FAILURE.get(outcome),
+                    "delay": CONFIRM_AFTER if outcome is ChargeOutcome.PENDING else None,
+                },
+            )
+        )[0]
         return _result(row)
 
     async def refund(self, *, charge_id: str, amount: Decimal) -> None:
