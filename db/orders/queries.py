@@ -171,3 +171,18 @@ async def live_ticket_count(db: Database) -> int:
         )
         or 0
     )
+
+
+async def spending_currency(db: Database, user_id: int) -> str | None:
+    """The currency of the user's latest paid (or refunded) order: the one `total_spent`
+    was summed in (None when the user never paid)."""
+    currency = await db.scalar(
+        select(Order.currency)
+        .where(
+            Order.user_id == user_id,
+            Order.status.in_([OrderStatus.PAID.value, OrderStatus.REFUNDED.value]),
+        )
+        .order_by(Order.created_at.desc(), Order.id.desc())
+        .limit(1)
+    )
+    return None if currency is None else str(currency)

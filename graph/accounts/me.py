@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from db.orders.queries import spending_currency
 from graph.accounts.enums import Gender, Role
 from graph.accounts.types import User, display_name
 from graph.catalog.queries import viewer_favorites, viewer_watchlist
@@ -38,9 +39,13 @@ class Me(User):
     updated_at: datetime = strawberry.field(description="When the account last changed.")
     last_login_at: datetime | None = strawberry.field(description="When the user last signed in.")
 
-    @strawberry.field(description="Total paid for orders, less refunds.")
-    def total_spent(self, info: strawberry.Info) -> Money:
-        return Money(amount=self.spent, currency=info.context.settings.currency)
+    @strawberry.field(
+        description="Total paid for orders, less refunds, in the currency of your latest "
+        "order (MARQUEE_CURRENCY before any): amounts are summed as paid, not converted."
+    )
+    async def total_spent(self, info: strawberry.Info) -> Money:
+        currency = await spending_currency(info.context.db, self.pk)
+        return Money(amount=self.spent, currency=currency or info.context.settings.currency)
 
     @strawberry.field(description="Your orders, newest first.")
     async def orders(

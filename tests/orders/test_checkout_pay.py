@@ -294,3 +294,19 @@ async def test_review_is_verified_after_a_past_showtime(gql: GraphQLClient, db: 
         {"id": review["createReview"]["review"]["id"]},
     )
     assert found["node"]["verifiedPurchase"] is True
+
+
+async def test_total_spent_is_in_the_currency_paid(gql: GraphQLClient, db: Database) -> None:
+    show = await create_bookable_showtime(db)
+    token = gql.token_for(await create_user(db))
+    before = (await gql.execute(ME, {"first": 1}, token=token))["me"]["totalSpent"]
+    assert before == {"amount": "0.00", "currency": "USD"}  # MARQUEE_CURRENCY
+    async with db.transaction() as session:
+        await session.execute(
+            text("UPDATE showtime_prices SET currency = 'EUR' WHERE showtime_id = :id"),
+            {"id": show.id},
+        )
+    order = await buy(gql, token, show.id, show.seat_ids[:1])
+    assert order["total"] == {"amount": "10.00", "currency": "EUR"}
+    after = (await gql.execute(ME, {"first": 1}, token=token))["me"]["totalSpent"]
+    assert after == {"amount": "10.00", "currency": "EUR"}
