@@ -176,7 +176,12 @@ class MarqueeGraphQL(GraphQL[Context, None]):
                 # Admission control and the time limit are the schema's (graph/schema.py),
                 # so every path gets them.
                 return await self._execute_post(request, operation)
-        return await super().run(request, context, root_value)  # type: ignore[arg-type]
+        try:
+            return await super().run(request, context, root_value)  # type: ignore[arg-type]
+        except RecursionError:
+            # JSON nested thousands deep (a body, or GET's `variables`): strawberry's
+            # json.loads recurses per level. A client error, answered as one.
+            raise HTTPException(400, "The request's JSON is nested too deeply.") from None
 
     async def _execute_post(self, request: Request, operation: dict[str, Any]) -> Response:
         sub_response = await self.get_sub_response(request)

@@ -673,6 +673,16 @@ async def check_in(
         stmt = stmt.where(Ticket.id == ticket_id)
     else:
         stmt = stmt.where(Ticket.booking_reference == booking_reference)
+    # Lock the ticket's order first, as cancellation and payment do (one lock order: a
+    # check-in racing a refund waits for it, or the refund sees the ticket USED).
+    order_of = (
+        select(Ticket.order_id).where(Ticket.id == ticket_id)
+        if ticket_id is not None
+        else select(Ticket.order_id).where(Ticket.booking_reference == booking_reference)
+    )
+    await session.execute(
+        select(Order.id).where(Order.id == order_of.scalar_subquery()).with_for_update()
+    )
     row = (await session.execute(stmt.with_for_update(of=Ticket))).first()
     if row is None:
         if claims is not None:

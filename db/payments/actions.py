@@ -167,8 +167,8 @@ async def settle(
         await _set_payment(session, payment_id, PaymentStatus.SUCCEEDED, result)
         return []
     assert result.charge_id is not None
-    await provider.refund(charge_id=result.charge_id, amount=payment.amount)
     await _set_payment(session, payment_id, PaymentStatus.REFUNDED, result, payment.amount)
+    await provider.refund(charge_id=result.charge_id, amount=payment.amount)
     log.info(
         "payment %s arrived for order %s that is %s: refunded", payment_id, order.id, order.status
     )
@@ -231,10 +231,13 @@ async def pay_order(
                     session, user_id=user_id, order_id=order_id, provider=provider.name
                 )
     except DomainError as exc:
-        return PayResult(order_id if exc.code != C.NOT_FOUND else None, _detail(exc))
+        # Only `_begin`'s errors concern this user's order (it checked the owner); a reused
+        # key or a missing order shows no order at all.
+        mine = exc.code not in (C.NOT_FOUND, C.IDEMPOTENCY_KEY_REUSED)
+        return PayResult(order_id if mine else None, _detail(exc))
     except IntegrityError:
         # Two calls with one key raced past the claim: the other one owns it.
-        return PayResult(order_id, [ErrorDetail(C.VALIDATION_ERROR, "Payment in progress.")])
+        return PayResult(None, [ErrorDetail(C.VALIDATION_ERROR, "Payment in progress.")])
     if stored is not None:
         assert idempotency_key is not None
         return await _replay(db, user_id, idempotency_key, stored, order_id)
@@ -331,12 +334,17 @@ async def handle_webhook(
         )
         if payment_id is None:
             return "unknown payment"
-        if event.type == CHARGE_SUCCEEDED:
-            result = ChargeResult(ChargeOutcome.SUCCEEDED, event.charge_id)
-        elif event.type == CHARGE_FAILED:
-            result = ChargeResult(ChargeOutcome.DECLINED, event.charge_id, "card_declined")
-        else:
+        if event.type not in (CHARGE_SUCCEEDED, CHARGE_FAILED):
             return "ignored"
+        # Trust, but verify: the provider's own record of the charge made for this
+        # payment decides, not what the event says of it (a signed event naming another
+        # payment's charge changes nothing).
+        found = await provider.lookup(event.reference)
+        if found is None or found.charge_id != event.charge_id:
+            return "charge does not match"
+        if event.type == CHARGE_SUCCEEDED and found.outcome is not ChargeOutcome.SUCCEEDED:
+            return "charge not succeeded"
+        result = found
         await settle(
             session, provider, payment_id=int(payment_id), result=result, fulfilment=fulfilment
         )
@@ -363,8 +371,10 @@ async def refund_paid_order(
             .with_for_update()
         )
     ).first()
-    if payment is not None and payment.charge_id is not None:
-        await provider.refund(charge_id=payment.charge_id, amount=payment.amount)
+    # Our side first, the money last: anything that fails here (a constraint, the time
+    # limit) rolls back before the provider is asked, so no charge is refunded for an order
+    # that stays PAID. Only a failed COMMIT after the refund could still split them.
+    if payment is not None:
         await session.execute(
             update(Payment)
             .where(Payment.id == payment.id)
@@ -375,6 +385,8 @@ async def refund_paid_order(
             )
         )
     await orders.mark_refunded(session, order, reason=reason, template=template)
+    if payment is not None and payment.charge_id is not None:
+        await provider.refund(charge_id=payment.charge_id, amount=payment.amount)
 
 
 async def cancel_order(

@@ -79,6 +79,10 @@ _CHARGE = text(
 )
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _result(row: Any) -> ChargeResult:
     status = row.status
     if status in ("succeeded", "refunded"):
@@ -150,7 +154,11 @@ class SandboxProvider:
         except webhooks.InvalidSignature as exc:
             raise InvalidWebhook(str(exc)) from None
         try:
-            data = json.loads(body)
+            data = json.loads(body, parse_constant=_no_constants)
+            # What PostgreSQL's jsonb refuses (NUL, lone surrogates) is refused here.
+            # (a lone surrogate fails to encode: UnicodeEncodeError is a ValueError)
+            if "\\u0000" in json.dumps(data, ensure_ascii=False).encode().decode():
+                raise ValueError("NUL")
             obj = data["data"]["object"]
             event = WebhookEvent(
                 id=str(data["id"]),
@@ -159,7 +167,7 @@ class SandboxProvider:
                 reference=str(obj["reference"]),
                 payload=data,
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise InvalidWebhook("malformed event") from exc
         if len(event.id) > 100 or len(event.type) > 60:
             raise InvalidWebhook("malformed event")

@@ -12,6 +12,7 @@ HEADER = "Marquee-Signature"
 TOLERANCE_SECONDS = 300
 # More than this many v1 entries in one header is not a real header.
 _MAX_SIGNATURES = 8
+_HEX = frozenset("0123456789abcdef")
 
 
 class InvalidSignature(Exception):
@@ -38,10 +39,12 @@ def verify(header: str | None, body: bytes, secret: str, now: float) -> int:
         if not sep:
             raise InvalidSignature("malformed signature header")
         if key == "t":
-            if not value.isdigit() or len(value) > 12:
+            if not (value.isascii() and value.isdigit()) or len(value) > 12:
                 raise InvalidSignature("malformed timestamp")
             timestamp = int(value)
         elif key == "v1":
+            if len(value) != 64 or not all(c in _HEX for c in value):
+                raise InvalidSignature("malformed signature")
             signatures.append(value)
     if timestamp is None or not signatures or len(signatures) > _MAX_SIGNATURES:
         raise InvalidSignature("malformed signature header")

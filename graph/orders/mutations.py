@@ -52,10 +52,16 @@ def _check_key(key: str | None) -> None:
 
 
 async def _order(info: Info, order_id: int | None) -> Order | None:
+    """The order a payload shows: read again (what the mutation committed), and only when
+    the viewer may see it (theirs, or staff), whatever id an action handed back."""
     if order_id is None:
         return None
-    info.context.reset_loaders()  # read what the mutation committed
-    return await info.context.loader(OrderByIdLoader).load(order_id)
+    info.context.reset_loaders()
+    order = await info.context.loader(OrderByIdLoader).load(order_id)
+    viewer = await info.context.viewer()
+    if order is None or viewer is None or not (viewer.is_staff or order.user_pk == viewer.id):
+        return None
+    return order
 
 
 @strawberry.type

@@ -14,18 +14,24 @@ down_revision: str | None = "0008_outbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Random codes from the alphabet without look-alikes (db/orders/codes.py), drawn from
-# gen_random_uuid()'s random bytes (16 a call).
+# Random codes from the alphabet without look-alikes (db/orders/codes.py), drawn from the
+# random bytes of gen_random_uuid() (a version 4 UUID: bytes 6 and 8 carry its version and
+# variant bits, so they are skipped; 14 random bytes a UUID, a new UUID when used up).
 RANDOM_CODE_FUNCTION = r"""
 CREATE FUNCTION marquee_random_code(p_length integer) RETURNS text
 LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
     v_alphabet constant text := '34679ACDEFGHJKMNPQRTWXY';
-    v_bytes bytea := uuid_send(gen_random_uuid());
+    v_random constant integer[] := ARRAY[0, 1, 2, 3, 4, 5, 7, 9, 10, 11, 12, 13, 14, 15];
+    v_bytes bytea;
     v_code text := '';
 BEGIN
     FOR i IN 0 .. p_length - 1 LOOP
-        v_code := v_code || substr(v_alphabet, 1 + get_byte(v_bytes, i % 16) % 23, 1);
+        IF i % 14 = 0 THEN
+            v_bytes := uuid_send(gen_random_uuid());
+        END IF;
+        v_code := v_code
+            || substr(v_alphabet, 1 + get_byte(v_bytes, v_random[1 + i % 14]) % 23, 1);
     END LOOP;
     RETURN v_code;
 END

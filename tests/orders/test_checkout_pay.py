@@ -12,6 +12,7 @@ from db.session import Database
 from tests.conftest import GraphQLClient
 from tests.factories import create_bookable_showtime, create_user
 from tests.orders.flows import (
+    CANCEL,
     CHECK_IN,
     ME,
     ORDER,
@@ -310,3 +311,24 @@ async def test_total_spent_is_in_the_currency_paid(gql: GraphQLClient, db: Datab
     assert order["total"] == {"amount": "10.00", "currency": "EUR"}
     after = (await gql.execute(ME, {"first": 1}, token=token))["me"]["totalSpent"]
     assert after == {"amount": "10.00", "currency": "EUR"}
+
+
+async def test_a_reused_key_shows_no_one_elses_order(gql: GraphQLClient, db: Database) -> None:
+    """A payment key reused with another customer's order id is refused, and the payload
+    holds no order: payloads only show orders the viewer may see."""
+    show = await create_bookable_showtime(db)
+    alice = gql.token_for(await create_user(db))
+    mallory = gql.token_for(await create_user(db))
+    victim = await buy(gql, alice, show.id, show.seat_ids[:1])
+    own = (await checkout(gql, mallory, await hold(gql, mallory, show.id, show.seat_ids[1:2])))[
+        "order"
+    ]
+    await pay(gql, mallory, own["id"], "tok_chargeDeclined", idempotencyKey="K")
+    stolen = await pay(gql, mallory, victim["id"], "tok_chargeDeclined", idempotencyKey="K")
+    assert [e["code"] for e in stolen["errors"]] == ["IDEMPOTENCY_KEY_REUSED"]
+    assert stolen["order"] is None
+    other = await pay(gql, mallory, victim["id"], "tok_visa")
+    assert [e["code"] for e in other["errors"]] == ["NOT_FOUND"]
+    assert other["order"] is None
+    cancel = await gql.execute(CANCEL, {"input": {"orderId": victim["id"]}}, token=mallory)
+    assert cancel["cancelOrder"]["order"] is None

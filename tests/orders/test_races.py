@@ -25,7 +25,7 @@ from graph.orders.services import payments_of
 from graph.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.factories import create_bookable_showtime, create_user
-from tests.orders.flows import CHECK_IN, HOLD, ORDER, buy, checkout, gid, hold, pay
+from tests.orders.flows import CANCEL, CHECK_IN, HOLD, ORDER, buy, checkout, gid, hold, pay
 from tests.outbox.conftest import SmtpServer
 
 
@@ -305,3 +305,53 @@ async def test_confirmation_email_arrives_by_smtp(
     )
     assert [r[0] for r in stored] == [received.message_id]
     assert Decimal(order["total"]["amount"]) == Decimal("20.00")
+
+
+async def test_check_in_racing_a_cancellation_ends_one_way(
+    committed_db: Database, settings: Settings
+) -> None:
+    """Check-in opening before the cancellation cutoff: a scan and a cancellation of the same
+    order at once end either checked in and paid, or refunded with the ticket cancelled;
+    never a refund of an order that stays paid."""
+    import httpx
+
+    from graph.app import create_app
+
+    wide = settings.model_copy(update={"check_in_opens_minutes": 240})
+    app = create_app(wide, database=committed_db)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as http:
+        gql = GraphQLClient(http, wide)
+        show = await create_bookable_showtime(
+            committed_db, rows=2, seats_per_row=10, starts_in=timedelta(minutes=120)
+        )
+        staff = gql.token_for(await create_user(committed_db, role="MANAGER"))
+        for seat in show.seat_ids[:8]:
+            token = gql.token_for(await create_user(committed_db))
+            order = await buy(gql, token, show.id, [seat])
+            scan, cancel = await asyncio.gather(
+                gql.raw(
+                    CHECK_IN,
+                    {"input": {"bookingReference": order["tickets"][0]["bookingReference"]}},
+                    staff,
+                ),
+                gql.raw(CANCEL, {"input": {"orderId": order["id"]}}, token),
+            )
+            assert "errors" not in scan
+            assert "errors" not in cancel
+            (state,) = await _rows(
+                committed_db,
+                """
+                SELECT o.status, t.status, p.status, c.status FROM orders o
+                JOIN tickets t ON t.order_id = o.id JOIN payments p ON p.order_id = o.id
+                JOIN sandbox_charges c ON c.reference = p.reference
+                WHERE o.number = :n
+                """,
+                n=order["number"],
+            )
+            assert tuple(state) in {
+                ("PAID", "USED", "SUCCEEDED", "succeeded"),
+                ("REFUNDED", "CANCELLED", "REFUNDED", "refunded"),
+            }
+    await _consistent(committed_db)

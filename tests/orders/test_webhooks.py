@@ -85,6 +85,10 @@ async def test_signatures_and_replays(gql: GraphQLClient, db: Database, settings
     assert (await _post(gql, b"not json", secret)).status_code == 400
     found = await gql.execute(ORDER, {"id": order_id}, token=token)
     assert found["order"]["status"] == "PENDING_PAYMENT"
+    # Before the gateway has confirmed the charge, an event claiming it changes nothing.
+    early = await _post(gql, _event(charge, "evt_early"), secret)
+    assert early.json()["outcome"] == "charge not succeeded"
+    await _rows(db, "UPDATE sandbox_charges SET status = 'succeeded' RETURNING id")
     # The genuine event pays the order; its replay changes nothing.
     first = await _post(gql, body, secret)
     assert first.status_code == 200
@@ -123,7 +127,9 @@ async def test_confirmation_after_expiry_is_refunded(
 ) -> None:
     token, order_id = await _pending_async_order(gql, db)
     await _rows(db, "UPDATE orders SET expires_at = now() - interval '1 s' RETURNING id")
-    (charge,) = await _rows(db, "SELECT id, reference FROM sandbox_charges")
+    (charge,) = await _rows(
+        db, "UPDATE sandbox_charges SET status = 'succeeded' RETURNING id, reference"
+    )
     response = await _post(gql, _event(charge), settings.webhook_secret())
     assert response.status_code == 200
     found = await gql.execute(ORDER, {"id": order_id}, token=token)
@@ -168,3 +174,55 @@ async def test_tok_async_over_real_http(committed_db: Database, settings: Settin
         assert time.monotonic() - started >= 0.9  # confirmed about a second later
         events = await _rows(committed_db, "SELECT event_id FROM payment_events")
         assert len(events) == 1
+
+
+async def test_hostile_webhooks_are_refused_cleanly(
+    gql: GraphQLClient, db: Database, settings: Settings
+) -> None:
+    """Non-ASCII in the header, non-JSON constants, NUL, a lone surrogate, deep nesting, and
+    a genuine-looking event naming another payment's charge: 400 or ignored, never 500."""
+    secret = settings.webhook_secret()
+    now = int(time.time())
+    body = b'{"id": "evt_x", "type": "charge.succeeded", "data": {"object": {}}}'
+    for header in (f"t=\u00b2,v1={'0' * 64}", f"t={now},v1=\u00e9", f"t={now},v1=zz"):
+        response = await gql.http.post(
+            URL, content=body, headers={webhooks.HEADER: header.encode("latin-1")}
+        )
+        assert response.status_code == 400
+    tail = b', "data": {"object": {"id": "c", "reference": "r"}}}'
+    hostile = [
+        b'{"id": "e1", "type": "charge.succeeded", "x": NaN' + tail,
+        b'{"id": "e\\u0000", "type": "charge.succeeded"' + tail,
+        b'{"id": "e2", "type": "charge.succeeded", "x": "\\ud800"' + tail,
+        b'{"id": "e3", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    ]
+    for raw in hostile:
+        assert (await _post(gql, raw, secret)).status_code == 400
+    # Two async payments; an event for the first naming the second's charge changes nothing.
+    token, first = await _pending_async_order(gql, db)
+    _, _second = await _pending_async_order(gql, db)
+    charges = await _rows(db, "SELECT id, reference FROM sandbox_charges ORDER BY created_at, id")
+    forged = json.dumps(
+        {
+            "id": "evt_forged",
+            "type": "charge.succeeded",
+            "data": {"object": {"id": charges[1].id, "reference": charges[0].reference}},
+        }
+    ).encode()
+    response = await _post(gql, forged, secret)
+    assert response.status_code == 200
+    assert response.json()["outcome"] == "charge does not match"
+    found = await gql.execute(ORDER, {"id": first}, token=token)
+    assert found["order"]["status"] == "PENDING_PAYMENT"
+
+
+async def test_deeply_nested_json_is_a_client_error(gql: GraphQLClient) -> None:
+    deep = b'{"query": "{ __typename }", "variables": ' + b"[" * 3000 + b"]" * 3000 + b"}"
+    response = await gql.http.post(
+        "/graphql", content=deep, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    response = await gql.http.get(
+        "/graphql", params={"query": "{ __typename }", "variables": "[" * 3000}
+    )
+    assert response.status_code == 400
