@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from db.outbox import actions
 from db.outbox.actions import ClaimedMessage
@@ -46,6 +48,29 @@ class RoundResult:
     released: int = 0
 
 
+def with_qr_payloads(
+    context: dict[str, Any], sign: Callable[[int, int, int], str] | None
+) -> dict[str, Any]:
+    """The context with a `qr_payload` for each ticket that has `ticket_id`, `showtime_id`
+    and `seat_id` but no payload yet (signed now, with the current key)."""
+    tickets = context.get("tickets")
+    if sign is None or not isinstance(tickets, list):
+        return context
+    signed = []
+    for ticket in tickets:
+        if (
+            isinstance(ticket, dict)
+            and not ticket.get("qr_payload")
+            and all(isinstance(ticket.get(k), int) for k in ("ticket_id", "showtime_id", "seat_id"))
+        ):
+            ticket = {
+                **ticket,
+                "qr_payload": sign(ticket["ticket_id"], ticket["showtime_id"], ticket["seat_id"]),
+            }
+        signed.append(ticket)
+    return {**context, "tickets": signed}
+
+
 class EmailSender:
     def __init__(
         self,
@@ -55,8 +80,12 @@ class EmailSender:
         mail_from: str,
         retry: RetryPolicy | None = None,
         batch_size: int = 10,
+        sign: Callable[[int, int, int], str] | None = None,
     ) -> None:
         self.db = db
+        # Signs the QR codes of tickets written without one (the sale's confirmation, whose
+        # transaction records the ticket, showtime and seat ids: db/orders, docs/orders.md).
+        self.sign = sign
         self.transport = transport
         self.mail_from = mail_from
         self.retry = retry or RetryPolicy()
@@ -113,7 +142,7 @@ class EmailSender:
             message = await asyncio.to_thread(
                 compose,
                 row.template,
-                row.context,
+                with_qr_payloads(row.context, self.sign),
                 mail_from=self.mail_from,
                 to=row.recipient,
                 message_id=row.message_id,

@@ -15,6 +15,7 @@ became of it and settles it the same way, so no charge is left without tickets o
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 from collections.abc import Mapping
@@ -23,14 +24,24 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Executable,
+    Numeric,
+    Text,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.errors import DomainError, ErrorDetail
 from db.orders import actions as orders
 from db.orders.codes import OrderErrorCode, OrderStatus
+from db.outbox.actions import MESSAGE_ID_DOMAIN
 from db.payments.codes import CHARGE_FAILED, CHARGE_SUCCEEDED, ChargeOutcome, PaymentStatus
 from db.payments.models import Payment, PaymentEvent
 from db.payments.providers import ChargeResult, InvalidToken, PaymentProvider, WebhookEvent
@@ -68,55 +79,6 @@ def _stored(errors: list[dict[str, Any]]) -> list[ErrorDetail]:
 
 def _as_json(errors: list[ErrorDetail]) -> list[dict[str, Any]]:
     return [{"code": e.code, "message": e.message, "field": e.field} for e in errors]
-
-
-# --- 1. begin ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Begun:
-    payment_id: int
-    reference: str
-    amount: Decimal
-    currency: str
-
-
-async def _begin(session: AsyncSession, *, user_id: int, order_id: int, provider: str) -> Begun:
-    order = await orders.lock_order(session, order_id, user_id=user_id)
-    if order is None:
-        raise DomainError(C.NOT_FOUND, "No such order.", "orderId")
-    if order.status == OrderStatus.PAID:
-        raise DomainError(C.VALIDATION_ERROR, "This order is paid already.", "orderId")
-    if order.status != OrderStatus.PENDING_PAYMENT or order.expires_at <= order.now:
-        raise DomainError(
-            C.HOLD_EXPIRED,
-            "This order has expired (or was cancelled); nothing was charged.",
-            "orderId",
-        )
-    reference = f"pay_{secrets.token_hex(12)}"
-    payment_id = await session.scalar(
-        pg_insert(Payment)
-        .values(
-            order_id=order.id,
-            provider=provider,
-            reference=reference,
-            status=PaymentStatus.PROCESSING.value,
-            amount=order.total,
-            currency=order.currency,
-        )
-        .on_conflict_do_nothing(
-            index_elements=["order_id"],
-            index_where=text("status IN ('PROCESSING', 'SUCCEEDED')"),
-        )
-        .returning(Payment.id)
-    )
-    if payment_id is None:
-        raise DomainError(
-            C.VALIDATION_ERROR,
-            "A payment for this order is already being processed.",
-            "orderId",
-        )
-    return Begun(int(payment_id), reference, order.total, order.currency)
 
 
 # --- 3. settle -----------------------------------------------------------------------------
@@ -202,6 +164,90 @@ async def _set_payment(
 # --- payOrder ------------------------------------------------------------------------------
 
 
+# payOrder's begin and settle, one statement each (migration 0010_payment_functions), run
+# on the raw driver: each statement is its own transaction. Typed binds: one exact signature.
+_BEGIN: Executable = select(
+    literal_column("o_outcome"),
+    literal_column("o_payment_id"),
+    literal_column("o_amount"),
+    literal_column("o_currency"),
+    literal_column("o_result"),
+).select_from(
+    func.marquee_begin_payment(
+        bindparam("user_id", type_=BigInteger),
+        bindparam("order_id", type_=BigInteger),
+        bindparam("provider", type_=Text),
+        bindparam("reference", type_=Text),
+        bindparam("key", type_=Text),
+        bindparam("hash", type_=Text),
+    ).alias("begin_payment")
+)
+_SETTLE: Executable = select(literal_column("o_result"), literal_column("o_order_id")).select_from(
+    func.marquee_settle_payment(
+        bindparam("payment_id", type_=BigInteger),
+        bindparam("outcome", type_=Text),
+        bindparam("charge_id", type_=Text),
+        bindparam("failure", type_=Text),
+        bindparam("points_per_unit", type_=Numeric),
+        bindparam("user_id", type_=BigInteger),
+        bindparam("key", type_=Text),
+        bindparam("mail_domain", type_=Text),
+    ).alias("settle_payment")
+)
+_BEGIN_FAILURES = {
+    "NOT_FOUND": ErrorDetail(C.NOT_FOUND, "No such order.", "orderId"),
+    "KEY_REUSED": ErrorDetail(
+        C.IDEMPOTENCY_KEY_REUSED,
+        "This idempotency key was used with a different input.",
+        "idempotencyKey",
+    ),
+    "PAID": ErrorDetail(C.VALIDATION_ERROR, "This order is paid already.", "orderId"),
+    "EXPIRED": ErrorDetail(
+        C.HOLD_EXPIRED,
+        "This order has expired (or was cancelled); nothing was charged.",
+        "orderId",
+    ),
+    "IN_PROGRESS": ErrorDetail(
+        C.VALIDATION_ERROR, "A payment for this order is already being processed.", "orderId"
+    ),
+}
+_SETTLE_ERRORS = {
+    "DECLINED": [ErrorDetail(C.PAYMENT_DECLINED, "The card was declined.")],
+    "INSUFFICIENT_FUNDS": [ErrorDetail(C.INSUFFICIENT_FUNDS, "The card has insufficient funds.")],
+}
+
+
+async def begin_payment(
+    db: Database,
+    *,
+    user_id: int,
+    order_id: int,
+    provider: str,
+    reference: str,
+    idempotency_key: str | None = None,
+    digest: str | None = None,
+) -> Any:
+    """payOrder's step 1, one statement (`marquee_begin_payment`): the row (outcome,
+    payment id, amount, currency, stored result)."""
+    rows = await db.fetch_static(
+        _BEGIN,
+        {
+            "user_id": user_id,
+            "order_id": order_id,
+            "provider": provider,
+            "reference": reference,
+            "key": idempotency_key,
+            "hash": digest,
+        },
+    )
+    return rows[0]
+
+
+def _json(value: Any) -> Any:
+    """A jsonb column read on the raw driver arrives as its text."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 async def pay_order(
     db: Database,
     provider: PaymentProvider,
@@ -212,42 +258,46 @@ async def pay_order(
     idempotency_key: str | None,
     fulfilment: Fulfilment,
 ) -> PayResult:
-    """payOrder: begin, charge, settle (module docstring). With an idempotency key the first
-    call's result is stored; a repeat (or a racing twin) returns it and charges nothing."""
-    digest = orders.request_hash(OPERATION, {"orderId": order_id, "paymentToken": token})
-    stored: orders.StoredResult | None = None
-    try:
-        async with db.transaction() as session:
-            if idempotency_key is not None:
-                stored = await orders.claim_idempotency_key(
-                    session,
-                    user_id=user_id,
-                    operation=OPERATION,
-                    key=idempotency_key,
-                    digest=digest,
-                )
-            if stored is None:
-                begun = await _begin(
-                    session, user_id=user_id, order_id=order_id, provider=provider.name
-                )
-    except DomainError as exc:
-        # Only `_begin`'s errors concern this user's order (it checked the owner); a reused
-        # key or a missing order shows no order at all.
-        mine = exc.code not in (C.NOT_FOUND, C.IDEMPOTENCY_KEY_REUSED)
-        return PayResult(order_id if mine else None, _detail(exc))
-    except IntegrityError:
-        # Two calls with one key raced past the claim: the other one owns it.
-        return PayResult(None, [ErrorDetail(C.VALIDATION_ERROR, "Payment in progress.")])
-    if stored is not None:
+    """payOrder: begin, charge, settle (module docstring), begin and settle one statement
+    each. With an idempotency key the first call's result is stored; a repeat (or a racing
+    twin) returns it and charges nothing."""
+    digest = (
+        orders.request_hash(OPERATION, {"orderId": order_id, "paymentToken": token})
+        if idempotency_key is not None
+        else None
+    )
+    reference = f"pay_{secrets.token_hex(12)}"
+    begun = await begin_payment(
+        db,
+        user_id=user_id,
+        order_id=order_id,
+        provider=provider.name,
+        reference=reference,
+        idempotency_key=idempotency_key,
+        digest=digest,
+    )
+    outcome = begun[0]
+    if outcome == "STORED":
         assert idempotency_key is not None
+        result = _json(begun[4])
+        stored = orders.StoredResult(
+            result is not None,
+            None if result is None else result.get("order_id"),
+            [] if result is None else list(result.get("errors", [])),
+        )
         return await _replay(db, user_id, idempotency_key, stored, order_id)
-
+    if outcome != "OK":
+        # Only the order's own state concerns this user's order (the function checked the
+        # owner); a reused key or a missing order shows no order at all.
+        mine = outcome not in ("NOT_FOUND", "KEY_REUSED")
+        return PayResult(order_id if mine else None, [_BEGIN_FAILURES[outcome]])
+    payment_id = int(begun[1])
     try:
-        result = await provider.charge(
-            reference=begun.reference, amount=begun.amount, currency=begun.currency, token=token
+        charged = await provider.charge(
+            reference=reference, amount=begun[2], currency=begun[3], token=token
         )
     except InvalidToken:
-        result = ChargeResult(ChargeOutcome.DECLINED, None, "invalid_token")
+        failed = ChargeResult(ChargeOutcome.DECLINED, None, "invalid_token")
         errors = [
             ErrorDetail(
                 C.VALIDATION_ERROR,
@@ -257,32 +307,53 @@ async def pay_order(
             )
         ]
         async with db.transaction() as session:
-            await _set_payment(session, begun.payment_id, PaymentStatus.FAILED, result)
-            if idempotency_key is not None:
-                await orders.store_result(
-                    session,
-                    user_id=user_id,
-                    operation=OPERATION,
-                    key=idempotency_key,
-                    order_id=order_id,
-                    errors=_as_json(errors),
-                )
+            await _set_payment(session, payment_id, PaymentStatus.FAILED, failed)
+            await _store(session, user_id, idempotency_key, order_id, errors)
         return PayResult(order_id, errors)
 
+    settled = (
+        await db.fetch_static(
+            _SETTLE,
+            {
+                "payment_id": payment_id,
+                "outcome": charged.outcome.value,
+                "charge_id": charged.charge_id,
+                "failure": charged.failure_code,
+                "points_per_unit": fulfilment.points_per_unit,
+                "user_id": user_id,
+                "key": idempotency_key,
+                "mail_domain": MESSAGE_ID_DOMAIN,
+            },
+        )
+    )[0]
+    if settled[0] != "REFUND":
+        return PayResult(order_id, _SETTLE_ERRORS.get(settled[0], []))
+    # Charged, but the order stopped being payable meanwhile (rare): the refund path, with
+    # the provider called inside our transaction.
     async with db.transaction() as session:
         errors = await settle(
-            session, provider, payment_id=begun.payment_id, result=result, fulfilment=fulfilment
+            session, provider, payment_id=payment_id, result=charged, fulfilment=fulfilment
         )
-        if idempotency_key is not None:
-            await orders.store_result(
-                session,
-                user_id=user_id,
-                operation=OPERATION,
-                key=idempotency_key,
-                order_id=order_id,
-                errors=_as_json(errors),
-            )
+        await _store(session, user_id, idempotency_key, order_id, errors)
     return PayResult(order_id, errors)
+
+
+async def _store(
+    session: AsyncSession,
+    user_id: int,
+    key: str | None,
+    order_id: int,
+    errors: list[ErrorDetail],
+) -> None:
+    if key is not None:
+        await orders.store_result(
+            session,
+            user_id=user_id,
+            operation=OPERATION,
+            key=key,
+            order_id=order_id,
+            errors=_as_json(errors),
+        )
 
 
 async def _replay(

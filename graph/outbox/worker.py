@@ -37,6 +37,7 @@ def email_sender(db: Database, settings: Settings, transport: Transport) -> Emai
         transport,
         mail_from=settings.mail_from,
         retry=RetryPolicy(max_attempts=settings.outbox_max_attempts),
+        sign=settings.ticket_signer().sign,
     )
 
 

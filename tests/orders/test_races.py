@@ -231,13 +231,18 @@ async def test_reconciliation_after_a_crash_between_charge_and_commit(
         order = (await checkout(gql, token, await hold(gql, token, show.id, seats)))["order"]
         assert order["status"] == "PENDING_PAYMENT"
         order_pk = int((await _rows(committed_db, "SELECT max(id) FROM orders"))[0][0])
-        async with committed_db.transaction() as session:
-            begun = await payment_actions._begin(
-                session, user_id=user.id, order_id=order_pk, provider="sandbox"
-            )
+        reference = f"pay_test_{order_pk}"
+        begun = await payment_actions.begin_payment(
+            committed_db,
+            user_id=user.id,
+            order_id=order_pk,
+            provider="sandbox",
+            reference=reference,
+        )
+        assert begun[0] == "OK"
         if charged:
             result = await payments.sandbox.charge(
-                reference=begun.reference, amount=begun.amount, currency="USD", token="tok_visa"
+                reference=reference, amount=begun[2], currency="USD", token="tok_visa"
             )
             assert isinstance(result, ChargeResult)
         return order_pk
@@ -278,6 +283,7 @@ async def test_confirmation_email_arrives_by_smtp(
     committed_gql: GraphQLClient,
     committed_db: Database,
     smtp_server: SmtpServer,
+    settings: Settings,
 ) -> None:
     gql = committed_gql
     show = await create_bookable_showtime(committed_db)
@@ -287,7 +293,13 @@ async def test_confirmation_email_arrives_by_smtp(
     transport = SmtpTransport(
         SmtpConfig.from_url(f"smtp://127.0.0.1:{smtp_server.port}"), timeout=5
     )
-    sender = EmailSender(committed_db, transport, mail_from="Marquee <tickets@marquee.localhost>")
+    # As the server's sender: the tickets' QR codes are signed when the e-mail is sent.
+    sender = EmailSender(
+        committed_db,
+        transport,
+        mail_from="Marquee <tickets@marquee.localhost>",
+        sign=settings.ticket_signer().sign,
+    )
     await sender.run_once()
     (received,) = await smtp_server.wait_for(1)
     assert received.rcpt_tos == ["mail@example.com"]
