@@ -467,9 +467,23 @@ async def cancel_order(
     order_id: int,
     user_id: int | None,
     cutoff: timedelta,
+    viewer_id: int | None = None,
+    idempotency_key: str | None = None,
 ) -> int:
     """cancelOrder: a pending order is cancelled, a paid one refunded (before the cutoff).
-    `user_id` None: staff, who may cancel anyone's order."""
+    `user_id` None: staff, who may cancel anyone's order. With an idempotency key (kept per
+    `viewer_id`) a repeat returns the first result and does nothing more; a failure stores
+    nothing (the transaction rolls back)."""
+    if idempotency_key is not None and viewer_id is not None:
+        stored = await orders.claim_idempotency_key(
+            session,
+            user_id=viewer_id,
+            operation="cancelOrder",
+            key=idempotency_key,
+            digest=orders.request_hash("cancelOrder", {"orderId": order_id}),
+        )
+        if stored is not None and stored.order_id is not None:
+            return stored.order_id
     order = await orders.lock_order(session, order_id, user_id=user_id)
     if order is None:
         raise DomainError(C.NOT_FOUND, "No such order.", "orderId")
@@ -478,6 +492,14 @@ async def cancel_order(
         await orders.cancel_pending(session, order)
     else:
         await refund_paid_order(session, provider, order, reason="Cancelled at your request.")
+    if idempotency_key is not None and viewer_id is not None:
+        await orders.store_result(
+            session,
+            user_id=viewer_id,
+            operation="cancelOrder",
+            key=idempotency_key,
+            order_id=order.id,
+        )
     return order.id
 
 

@@ -50,7 +50,9 @@ class PayOrderInput:
 class CancelOrderInput:
     order_id: strawberry.ID = strawberry.field(description="The order (yours, or any for staff).")
     idempotency_key: str | None = strawberry.field(
-        default=None, description="Accepted for symmetry; cancelling twice is harmless anyway."
+        default=None,
+        description="The same key with the same order returns the first result (the "
+        "cancelled or refunded order) and does nothing more (kept 24 hours).",
     )
 
 

@@ -158,6 +158,7 @@ class Mutation:
         payments = payments_of(ctx.services, ctx.db, ctx.settings)
         cutoff = timedelta(minutes=ctx.settings.cancellation_cutoff_minutes)
         try:
+            _check_key(input.idempotency_key)
             order_id = decode_id(input.order_id, "Order", "orderId")
 
             async def run(session: Any) -> int:
@@ -167,6 +168,8 @@ class Mutation:
                     order_id=order_id,
                     user_id=None if viewer.is_staff else viewer.id,
                     cutoff=cutoff,
+                    viewer_id=viewer.id,
+                    idempotency_key=input.idempotency_key,
                 )
 
             await in_transaction(ctx.db, run)

@@ -186,3 +186,28 @@ async def test_check_in_refuses_cancelled_and_other_days(gql: GraphQLClient, db:
         token=staff,
     )
     assert [e["code"] for e in cancelled["checkInTicket"]["errors"]] == ["TICKET_CANCELLED"]
+
+
+async def test_cancel_with_an_idempotency_key_returns_the_first_result(
+    gql: GraphQLClient, db: Database
+) -> None:
+    show = await create_bookable_showtime(db, starts_in=timedelta(hours=3))
+    token = gql.token_for(await create_user(db))
+    order = await buy(gql, token, show.id, show.seat_ids[:1])
+    variables = {"input": {"orderId": order["id"], "idempotencyKey": "cancel-1"}}
+    first = (await gql.execute(CANCEL, variables, token=token))["cancelOrder"]
+    again = (await gql.execute(CANCEL, variables, token=token))["cancelOrder"]
+    assert first["errors"] == again["errors"] == []
+    assert again["order"]["status"] == "REFUNDED"
+    # Without the key a second cancellation is refused; with another order, the key is reused.
+    plain = await _cancel(gql, token, order["id"])
+    assert [e["code"] for e in plain["errors"]] == ["ORDER_NOT_CANCELLABLE"]
+    other = await buy(gql, token, show.id, show.seat_ids[1:2])
+    reused = await gql.execute(
+        CANCEL, {"input": {"orderId": other["id"], "idempotencyKey": "cancel-1"}}, token=token
+    )
+    assert [e["code"] for e in reused["cancelOrder"]["errors"]] == ["IDEMPOTENCY_KEY_REUSED"]
+    assert [
+        tuple(r)
+        for r in await _rows(db, "SELECT count(*) FROM sandbox_charges WHERE status = 'refunded'")
+    ] == [(1,)]
