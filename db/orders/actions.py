@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,7 +39,6 @@ from db.booking.actions import SWEEPER_LOCK_KEY, announce_seat_changes
 from db.booking.models import SeatOccupancy
 from db.errors import DomainError
 from db.orders.codes import (
-    REFERENCE_ALPHABET,
     OrderErrorCode,
     OrderStatus,
     TicketStatus,
@@ -57,10 +55,6 @@ IDEMPOTENCY_TTL = timedelta(hours=25)
 
 # sign(ticket_id, showtime_id, seat_id) -> the ticket's signed QR payload.
 Signer = Callable[[int, int, int], str]
-
-
-def random_code(length: int) -> str:
-    return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(length))
 
 
 # --- idempotency keys ----------------------------------------------------------------------
@@ -507,16 +501,6 @@ async def expire_orders(session: AsyncSession, *, limit: int = 500) -> list[int]
 
 
 # --- cancellation --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Refund:
-    """What cancelling a paid order must refund through the provider."""
-
-    payment_id: int
-    provider: str
-    charge_id: str
-    amount: Decimal
 
 
 async def check_cancellable(

@@ -9,7 +9,7 @@ from sqlalchemy import Select, func, select
 
 from db.cinemas.models import Seat
 from db.cinemas.queries import SEAT_COLUMNS
-from db.orders.codes import OrderStatus, TicketStatus
+from db.orders.codes import OrderStatus
 from db.orders.models import Order, OrderLine, Ticket
 from db.payments.models import Payment
 from db.session import Database
@@ -158,18 +158,6 @@ async def user_tickets(
         .order_by(Ticket.created_at.desc(), Ticket.id.desc())
         .offset(offset)
         .limit(limit)
-    )
-
-
-async def live_ticket_count(db: Database) -> int:
-    """Tickets VALID or USED (reports, tests)."""
-    return int(
-        await db.scalar(
-            select(func.count())
-            .select_from(Ticket)
-            .where(Ticket.status.in_([TicketStatus.VALID.value, TicketStatus.USED.value]))
-        )
-        or 0
     )
 
 
