@@ -7,8 +7,10 @@ from db.catalog import models as catalog_models
 from db.cinemas import models as cinemas_models
 from db.orders import models as orders_models
 from db.outbox import models as outbox_models
+from db.pages import models as pages_models
 from db.payments import models as payments_models
 from db.reviews import models as reviews_models
+from db.shop import models as shop_models
 from db.showtimes import models as showtimes_models
 
 __all__ = [
@@ -19,7 +21,9 @@ __all__ = [
     "cinemas_models",
     "orders_models",
     "outbox_models",
+    "pages_models",
     "payments_models",
     "reviews_models",
+    "shop_models",
     "showtimes_models",
 ]

@@ -46,6 +46,20 @@ class Order(Base):
         CheckConstraint("subtotal >= 0 AND discount >= 0 AND total >= 0", name="amounts"),
         CheckConstraint("total = subtotal - discount", name="total"),
         Index("ix_orders_user_created", "user_id", "created_at"),
+        # A customer's live uses of a promo code (its per-user limit).
+        Index(
+            "ix_orders_promo_code_user",
+            "promo_code_id",
+            "user_id",
+            postgresql_where=text("promo_code_id IS NOT NULL"),
+        ),
+        # Reports: orders paid, refunded in a period.
+        Index("ix_orders_paid_at", "paid_at", postgresql_where=text("paid_at IS NOT NULL")),
+        Index(
+            "ix_orders_refunded_at",
+            "refunded_at",
+            postgresql_where=text("refunded_at IS NOT NULL"),
+        ),
         # The sweeper's scan: pending orders by expiry.
         Index(
             "ix_orders_pending_expiry",
@@ -72,6 +86,10 @@ class Order(Base):
     total: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
     # Loyalty points this order added when paid (taken back by a refund).
     loyalty_points: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    # The promo code applied at checkout (its use counted in promo_codes.times_used).
+    promo_code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("promo_codes.id", ondelete="RESTRICT")
+    )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
@@ -92,6 +110,11 @@ class OrderLine(Base):
             "AND quantity = 1)",
             name="ticket_line",
         ),
+        CheckConstraint(
+            "kind <> 'PRODUCT' OR (product_id IS NOT NULL AND variant_id IS NOT NULL)",
+            name="product_line",
+        ),
+        CheckConstraint("discount <= unit_price * quantity", name="discount_within_line"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -108,6 +131,13 @@ class OrderLine(Base):
     showtime_id: Mapped[int | None] = mapped_column(ForeignKey("showtimes.id", ondelete="RESTRICT"))
     seat_id: Mapped[int | None] = mapped_column(ForeignKey("seats.id", ondelete="RESTRICT"))
     seat_type: Mapped[str | None] = mapped_column(String(16))
+    # Product lines: what was sold (the description keeps the name as sold).
+    product_id: Mapped[int | None] = mapped_column(
+        ForeignKey("products.id", ondelete="RESTRICT"), index=True
+    )
+    variant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("product_variants.id", ondelete="RESTRICT")
+    )
 
 
 class Ticket(Base):

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     Numeric,
     String,
     text,
@@ -57,6 +58,8 @@ class Showtime(Timestamps, Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="SCHEDULED")
     # Realtime sequence: booking increments it in the same transaction as every seat change.
     seat_sequence: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    # General sale opens here (NULL: on sale at once); presale waves may open earlier for some.
+    sales_open_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ShowtimePrice(Base):
@@ -74,3 +77,33 @@ class ShowtimePrice(Base):
     seat_type: Mapped[str] = mapped_column(String(16), primary_key=True)
     amount: Mapped[Decimal] = mapped_column(Numeric(10, 2), nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False, server_default="USD")
+
+
+class PresaleWave(Base):
+    """An early opening of a showtime's sale for one audience: customers with at least
+    `min_loyalty_points` (LOYALTY_MEMBERS), or holders of a promo code (PROMO_CODE)."""
+
+    __tablename__ = "presale_waves"
+    __table_args__ = (
+        CheckConstraint("audience IN ('LOYALTY_MEMBERS', 'PROMO_CODE')", name="audience"),
+        CheckConstraint(
+            "(audience = 'LOYALTY_MEMBERS' AND min_loyalty_points IS NOT NULL "
+            "AND min_loyalty_points >= 0 AND promo_code_id IS NULL) OR "
+            "(audience = 'PROMO_CODE' AND promo_code_id IS NOT NULL "
+            "AND min_loyalty_points IS NULL)",
+            name="audience_rule",
+        ),
+        Index("ix_presale_waves_showtime", "showtime_id", "opens_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    showtime_id: Mapped[int] = mapped_column(
+        ForeignKey("showtimes.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    opens_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    audience: Mapped[str] = mapped_column(String(20), nullable=False)
+    min_loyalty_points: Mapped[int | None] = mapped_column(Integer)
+    promo_code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("promo_codes.id", ondelete="RESTRICT")
+    )
