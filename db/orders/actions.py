@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Numeric,
     Text,
     bindparam,
+    cast,
     delete,
     func,
     literal_column,
@@ -31,6 +33,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +47,7 @@ from db.orders.codes import (
     TicketStatus,
 )
 from db.orders.models import IdempotencyKey, Order, Ticket
+from db.orders.pricing import ProductLine, cart_arguments, decode_json, pricing_error
 from db.outbox.actions import enqueue_email
 from db.session import Database
 from db.showtimes.models import Showtime
@@ -171,7 +175,7 @@ def loyalty_points_for(total: Decimal, points_per_unit: Decimal) -> int:
 
 
 # The whole checkout in one statement: the function `marquee_checkout` (migration
-# 0009_sale_functions). Typed binds: the driver gets one exact signature.
+# 0012_shop_functions). Typed binds: the driver gets one exact signature.
 _CHECKOUT: Executable = select(
     literal_column("o_outcome"), literal_column("o_order_id"), literal_column("o_detail")
 ).select_from(
@@ -180,6 +184,8 @@ _CHECKOUT: Executable = select(
         bindparam("hold_id", type_=BigInteger),
         bindparam("key", type_=Text),
         bindparam("hash", type_=Text),
+        cast(bindparam("products", type_=Text), JSONB),
+        bindparam("promo", type_=Text),
     ).alias("checkout")
 )
 
@@ -189,28 +195,39 @@ async def checkout(
     *,
     user_id: int,
     hold_id: int,
+    products: Sequence[ProductLine] = (),
+    promo_code: str | None = None,
     idempotency_key: str | None = None,
 ) -> int:
-    """Turn the user's live hold into a PENDING_PAYMENT order; returns the order id.
+    """Turn the user's live hold, with products and a promo code, into a PENDING_PAYMENT
+    order; returns the order id.
 
     The hold's seats move to the order (still HELD, same expiry) and the hold row goes, so
-    the user may hold other seats of the showtime meanwhile. Prices are the showtime's,
-    read here; nothing the client sends is a price. A hold already checked out returns its
-    order while that is pending or paid (one order per hold).
+    the user may hold other seats of the showtime meanwhile. Prices are the database's, read
+    here (`db.orders.pricing`); nothing the client sends is a price. The products' stock and
+    the promo code's use are reserved in the same statement, judged under lock; an order that
+    expires or is cancelled gives them back (docs/shop.md). A hold already checked out
+    returns its order while that is pending or paid (one order per hold).
 
     With an idempotency key the first call stores its order; a repeat (or a racing twin,
     which waits on the key's row until the first commits) returns that order and does
-    nothing more; the same key with another hold is IDEMPOTENCY_KEY_REUSED. A call that
+    nothing more; the same key with another input is IDEMPOTENCY_KEY_REUSED. A call that
     fails stores nothing, so it may be retried with the same key.
 
     One statement (`marquee_checkout`): on a `Database` it runs on a pooled autocommit
     connection, the statement being the transaction (what the mutation does); on a session
     it runs inside the caller's transaction."""
+    cart, promo = cart_arguments(products, promo_code)
+    fields: dict[str, Any] = {"holdId": hold_id}
+    if products or promo is not None:
+        fields.update(products=orjson.loads(cart), promoCode=promo)
     params = {
         "user_id": user_id,
         "hold_id": hold_id,
         "key": idempotency_key,
-        "hash": request_hash("checkout", {"holdId": hold_id}) if idempotency_key else None,
+        "hash": request_hash("checkout", fields) if idempotency_key else None,
+        "products": cart,
+        "promo": promo,
     }
     if isinstance(on, AsyncSession):
         row: Any = (await on.execute(_CHECKOUT, params)).one()
@@ -219,37 +236,14 @@ async def checkout(
     outcome, order_id, detail = row[0], row[1], row[2]
     if outcome == "OK":
         return int(order_id)
-    failures: dict[str, tuple[OrderErrorCode, str, str | None]] = {
-        "NOT_FOUND": (C.NOT_FOUND, "No such hold.", "holdId"),
-        "HOLD_EXPIRED": (
-            C.HOLD_EXPIRED,
-            "This hold has expired (or its order was cancelled); hold the seats again.",
-            "holdId",
-        ),
-        "EMPTY": (C.HOLD_EXPIRED, "This hold has no seats left.", "holdId"),
-        "NOT_BOOKABLE": (
-            C.SHOWTIME_NOT_BOOKABLE,
-            "This showtime is cancelled or has started.",
-            "holdId",
-        ),
-        "UNPRICED": (
-            C.SHOWTIME_NOT_BOOKABLE,
-            f"This showtime has no price for {detail} seats.",
-            "holdId",
-        ),
-        "MIXED_CURRENCIES": (
-            C.SHOWTIME_NOT_BOOKABLE,
-            "This showtime's prices mix currencies.",
-            "holdId",
-        ),
-        "KEY_REUSED": (
+    if outcome == "KEY_REUSED":
+        raise DomainError(
             C.IDEMPOTENCY_KEY_REUSED,
             "This idempotency key was used with a different input.",
             "idempotencyKey",
-        ),
-    }
-    code, message, field = failures[outcome]
-    raise DomainError(code, message, field)
+        )
+    errors = decode_json(detail) if outcome == "ERRORS" else [{"code": outcome}]
+    raise DomainError(details=[pricing_error(e) for e in errors])
 
 
 # --- reading an order under lock -----------------------------------------------------------

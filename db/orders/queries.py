@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import BigInteger, Select, Text, bindparam, cast, func, select
+from sqlalchemy.dialects.postgresql import JSONB
 
 from db.cinemas.models import Seat
 from db.cinemas.queries import SEAT_COLUMNS
 from db.orders.codes import OrderStatus
 from db.orders.models import Order, OrderLine, Ticket
+from db.orders.pricing import CartPrice, ProductLine, cart_arguments, cart_price
 from db.payments.models import Payment
 from db.session import Database
+from db.shop.models import PromoCode
 from db.showtimes.models import Showtime
 
 ORDER_COLUMNS = (
@@ -29,6 +32,10 @@ ORDER_COLUMNS = (
     Order.expires_at,
     Order.paid_at,
     Order.cancelled_at,
+    select(PromoCode.code)
+    .where(PromoCode.id == Order.promo_code_id)
+    .scalar_subquery()
+    .label("promo_code"),
 )
 # The seat of a line or ticket, joined in as `seat__<column>` (graph primes its seat loader).
 SEAT_JOINED = tuple(c.label(f"seat__{c.key}") for c in SEAT_COLUMNS)
@@ -65,6 +72,8 @@ async def lines_by_order_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
             OrderLine.discount,
             OrderLine.showtime_id,
             OrderLine.seat_id,
+            OrderLine.product_id,
+            OrderLine.variant_id,
             Order.currency,
             *SEAT_JOINED,
         )
@@ -174,3 +183,32 @@ async def spending_currency(db: Database, user_id: int) -> str | None:
         .limit(1)
     )
     return None if currency is None else str(currency)
+
+
+# --- pricing a cart (previewCheckout) ------------------------------------------------------
+
+_PRICE_CART = select(
+    func.marquee_price_cart(
+        bindparam("user_id", type_=BigInteger),
+        bindparam("hold_id", type_=BigInteger),
+        cast(bindparam("products", type_=Text), JSONB),
+        bindparam("promo", type_=Text),
+    )
+)
+
+
+async def price_cart(
+    db: Database,
+    *,
+    user_id: int,
+    hold_id: int,
+    products: Sequence[ProductLine],
+    promo_code: str | None,
+) -> CartPrice:
+    """What checking out would cost now, with what is wrong; creates and reserves nothing
+    (one read-only statement; docs/shop.md, "Pricing"). Raises DomainError only for input no
+    database is needed to refuse."""
+    cart, promo = cart_arguments(products, promo_code)
+    params = {"user_id": user_id, "hold_id": hold_id, "products": cart, "promo": promo}
+    rows = await db.fetch_static(_PRICE_CART, params)
+    return cart_price(rows[0][0])

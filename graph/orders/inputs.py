@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import strawberry
 
+from db.errors import DomainError, ErrorDetail
+from db.orders.pricing import ProductLine
+from graph.relay import decode_id
 
-@strawberry.input(description="A product to add to an order (the shop; not sold yet).")
+
+@strawberry.input(description="A product to add to an order.")
 class ProductLineInput:
     product_id: strawberry.ID = strawberry.field(description="The product.")
     variant_id: strawberry.ID | None = strawberry.field(
-        default=None, description="The variant (size), where the product has variants."
+        default=None,
+        description="The variant (size); may be left out when the product has only one.",
     )
     quantity: int = strawberry.field(default=1, description="How many, 1 to 20.")
 
@@ -19,10 +26,13 @@ class CheckoutInput:
     hold_id: strawberry.ID = strawberry.field(description="Your live seat hold.")
     products: list[ProductLineInput] = strawberry.field(
         default_factory=list,
-        description="Products to add (not on sale yet: a non-empty list is refused).",
+        description="Products to add, at most 20 lines (lines of the same product and "
+        "variant are added up). Their stock is reserved with the order.",
     )
     promo_code: str | None = strawberry.field(
-        default=None, description="A promo code (not accepted yet: refused when given)."
+        default=None,
+        description="A promo code (case-insensitive); its discount goes to the lines it "
+        "applies to.",
     )
     idempotency_key: str | None = strawberry.field(
         default=None,
@@ -64,3 +74,37 @@ class CheckInTicketInput:
     booking_reference: str | None = strawberry.field(
         default=None, description="The 8-character booking reference."
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Cart:
+    hold_id: int
+    products: list[ProductLine]
+    promo_code: str | None
+
+
+def cart_of(input: CheckoutInput) -> Cart:
+    """The hold, products and promo code of a CheckoutInput with their IDs decoded; a
+    DomainError naming every malformed ID."""
+    details: list[ErrorDetail] = []
+    hold_id = 0
+    try:
+        hold_id = decode_id(input.hold_id, "SeatHold", "holdId")
+    except DomainError as exc:
+        details.extend(exc.details)
+    products: list[ProductLine] = []
+    for index, line in enumerate(input.products):
+        try:
+            product_id = decode_id(line.product_id, "Product", f"products.{index}.productId")
+            variant_id = (
+                None
+                if line.variant_id is None
+                else decode_id(line.variant_id, "ProductVariant", f"products.{index}.variantId")
+            )
+        except DomainError as exc:
+            details.extend(exc.details)
+            continue
+        products.append(ProductLine(index, product_id, variant_id, line.quantity))
+    if details:
+        raise DomainError(details=details)
+    return Cart(hold_id, products, input.promo_code)

@@ -16,9 +16,14 @@ from db.orders.signing import InvalidTicketPayload
 from db.payments import actions as payment_actions
 from graph.auth import IsAuthenticated, IsStaff
 from graph.context import Info
-from graph.errors import payload_errors
 from graph.orders.enums import OrderErrorCode
-from graph.orders.inputs import CancelOrderInput, CheckInTicketInput, CheckoutInput, PayOrderInput
+from graph.orders.inputs import (
+    CancelOrderInput,
+    CheckInTicketInput,
+    CheckoutInput,
+    PayOrderInput,
+    cart_of,
+)
 from graph.orders.loaders import OrderByIdLoader, TicketByIdLoader
 from graph.orders.services import payments_of
 from graph.orders.types import (
@@ -28,14 +33,11 @@ from graph.orders.types import (
     Order,
     OrderError,
     PayOrderPayload,
+    order_errors,
 )
 from graph.relay import decode_id
 
 MAX_KEY_LENGTH = 200
-
-
-def order_errors(exc: DomainError) -> list[OrderError]:
-    return payload_errors(exc, OrderError, OrderErrorCode)
 
 
 def _errors(details: list[ErrorDetail]) -> list[OrderError]:
@@ -80,24 +82,16 @@ class Mutation:
         viewer = await ctx.require_viewer()
         try:
             _check_key(input.idempotency_key)
-            if input.products:
-                raise DomainError(
-                    OrderErrorCode.VALIDATION_ERROR, "Products are not on sale yet.", "products"
-                )
-            if input.promo_code:
-                raise DomainError(
-                    OrderErrorCode.VALIDATION_ERROR,
-                    "Promo codes are not accepted yet.",
-                    "promoCode",
-                )
-            hold_id = decode_id(input.hold_id, "SeatHold", "holdId")
+            cart = cart_of(input)
 
             async def run() -> int:
                 # One statement on a pooled autocommit connection: it is the transaction.
                 return await actions.checkout(
                     ctx.db,
                     user_id=viewer.id,
-                    hold_id=hold_id,
+                    hold_id=cart.hold_id,
+                    products=cart.products,
+                    promo_code=cart.promo_code,
                     idempotency_key=input.idempotency_key,
                 )
 

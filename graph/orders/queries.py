@@ -7,13 +7,17 @@ from typing import Annotated, Any
 
 import strawberry
 
+from db.errors import DomainError
 from db.orders import queries as q
 from db.orders.codes import OrderStatus
+from graph.auth import IsAuthenticated
 from graph.context import Info
+from graph.orders.inputs import CheckoutInput, cart_of
 from graph.orders.loaders import OrderByIdLoader, TicketByIdLoader, prime_seats
-from graph.orders.types import Order, Ticket
+from graph.orders.types import CheckoutPreview, Order, OrderLine, Ticket, order_errors
 from graph.pagination import Connection, PageArgs, paginate
 from graph.relay import query_id, register_node
+from graph.scalars import Money
 
 
 async def _visible(info: Info, items: list[Order | None] | list[Ticket | None]) -> list[Any]:
@@ -88,3 +92,42 @@ class Query:
     ) -> Order | None:
         pk = query_id(id, "Order", "id")
         return (await _resolve_orders(info, [pk]))[0]
+
+    @strawberry.field(
+        description="Price a checkout of your hold without creating or reserving anything "
+        "(the cart page): its lines, discount and total, and what checkout would refuse.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def preview_checkout(
+        self,
+        info: Info,
+        input: Annotated[CheckoutInput, strawberry.argument(description="The cart.")],
+    ) -> CheckoutPreview:
+        viewer = await info.context.require_viewer()
+        try:
+            cart = cart_of(input)
+            price = await q.price_cart(
+                info.context.db,
+                user_id=viewer.id,
+                hold_id=cart.hold_id,
+                products=cart.products,
+                promo_code=cart.promo_code,
+            )
+        except DomainError as exc:
+            return CheckoutPreview(
+                lines=[],
+                subtotal=None,
+                discount=None,
+                total=None,
+                promo_code=None,
+                errors=order_errors(exc),
+            )
+        currency = price.currency
+        return CheckoutPreview(
+            lines=[OrderLine.from_row(line, currency) for line in price.lines] if currency else [],
+            subtotal=Money(amount=price.subtotal, currency=currency) if currency else None,
+            discount=Money(amount=price.discount, currency=currency) if currency else None,
+            total=Money(amount=price.total, currency=currency) if currency else None,
+            promo_code=price.promo_code,
+            errors=order_errors(DomainError(details=price.errors)) if price.errors else [],
+        )

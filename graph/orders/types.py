@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from db.errors import DomainError
 from db.orders.signing import qr_svg
 from graph.accounts import loaders as account_loaders
 from graph.cinemas import loaders as cinema_loaders
 from graph.context import Info
+from graph.errors import payload_errors
 from graph.orders import loaders as order_loaders
 from graph.orders.enums import (
     OrderErrorCode,
@@ -45,16 +47,38 @@ class OrderError:
     checked_in_at: datetime | None = strawberry.field(
         default=None, description="ALREADY_CHECKED_IN: when the ticket was checked in."
     )
+    variant_id: strawberry.ID | None = strawberry.field(
+        default=None, description="OUT_OF_STOCK: the product variant short of stock."
+    )
+    available: int | None = strawberry.field(
+        default=None, description="OUT_OF_STOCK: how many of it are left (0: sold out)."
+    )
+
+
+def order_errors(exc: DomainError) -> list[OrderError]:
+    """A DomainError's details as OrderErrors (OUT_OF_STOCK names its variant by global ID)."""
+    errors = payload_errors(exc, OrderError, OrderErrorCode)
+    for error, detail in zip(errors, exc.details, strict=True):
+        if "variant_pk" in detail.extra:
+            error.variant_id = strawberry.ID(
+                to_global_id("ProductVariant", detail.extra["variant_pk"])
+            )
+    return errors
 
 
 @strawberry.type(description="One line of an order: a ticket for a seat, or a product.")
 class OrderLine:
     showtime_pk: strawberry.Private[int | None]
     seat_pk: strawberry.Private[int | None]
+    product_pk: strawberry.Private[int | None]
+    variant_pk: strawberry.Private[int | None]
     kind: OrderLineKind = strawberry.field(description="TICKET or PRODUCT.")
     description: str = strawberry.field(description="What was sold, as priced at checkout.")
     quantity: int = strawberry.field(description="How many.")
     unit_price: Money = strawberry.field(description="Price of one, at checkout.")
+    discount: Money = strawberry.field(
+        description="This line's share of the order's discount (a promo code)."
+    )
     total: Money = strawberry.field(description="quantity x unitPrice, less this line's discount.")
 
     @classmethod
@@ -62,10 +86,13 @@ class OrderLine:
         return cls(
             showtime_pk=row.showtime_id,
             seat_pk=row.seat_id,
+            product_pk=row.product_id,
+            variant_pk=row.variant_id,
             kind=OrderLineKind(row.kind),
             description=row.description,
             quantity=row.quantity,
             unit_price=_money(row.unit_price, currency),
+            discount=_money(row.discount, currency),
             total=_money(row.unit_price * row.quantity - row.discount, currency),
         )
 
@@ -103,7 +130,7 @@ class Payment:
         )
 
 
-@strawberry.type(description="An order: seats (and later products) bought together.")
+@strawberry.type(description="An order: seats and products bought together.")
 class Order(Node):
     pk: strawberry.Private[int]
     user_pk: strawberry.Private[int]
@@ -113,6 +140,9 @@ class Order(Node):
     subtotal: Money = strawberry.field(description="Sum of the lines before discount.")
     discount: Money = strawberry.field(description="Discount (promo codes).")
     total: Money = strawberry.field(description="What is charged: subtotal - discount.")
+    promo_code: str | None = strawberry.field(
+        description="The promo code applied at checkout (its discount is `discount`)."
+    )
     created_at: datetime = strawberry.field(description="When the order was checked out.")
     expires_at: datetime = strawberry.field(
         description="Unpaid by then, the order expires and its seats are released."
@@ -135,6 +165,7 @@ class Order(Node):
             subtotal=_money(row.subtotal, currency),
             discount=_money(row.discount, currency),
             total=_money(row.total, currency),
+            promo_code=row.promo_code,
             created_at=row.created_at,
             expires_at=row.expires_at,
             paid_at=row.paid_at,
@@ -227,6 +258,27 @@ class Ticket(Node):
 class CheckoutPayload:
     order: Order | None = strawberry.field(description="The order, on success.")
     errors: list[OrderError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.type(
+    description="What checking out would cost now (previewCheckout): nothing is created or "
+    "reserved, and stock and promo code limits are judged again at checkout."
+)
+class CheckoutPreview:
+    lines: list[OrderLine] = strawberry.field(
+        description="The lines that can be priced: tickets, then products as given."
+    )
+    subtotal: Money | None = strawberry.field(
+        description="Sum of the lines (null when the hold cannot be priced)."
+    )
+    discount: Money | None = strawberry.field(description="The promo code's discount.")
+    total: Money | None = strawberry.field(description="subtotal - discount.")
+    promo_code: str | None = strawberry.field(
+        description="The promo code, when it applies to this cart."
+    )
+    errors: list[OrderError] = strawberry.field(
+        description="What checkout would refuse now; empty when it would go through."
+    )
 
 
 @strawberry.type(description="Result of payOrder.")

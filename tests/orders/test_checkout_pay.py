@@ -128,15 +128,17 @@ async def test_checkout_errors(gql: GraphQLClient, db: Database) -> None:
     assert [e["code"] for e in (await checkout(gql, bob, hold_id))["errors"]] == ["NOT_FOUND"]
     bad = await checkout(gql, alice, gid("Movie", 1))
     assert [(e["code"], e["field"]) for e in bad["errors"]] == [("VALIDATION_ERROR", "holdId")]
-    # Products and promo codes are refused until the shop exists.
+    # An unknown product or promo code refuses the whole checkout (tests/shop/ has the rest).
     products = await checkout(
-        gql, alice, hold_id, products=[{"productId": gid("Product", 1), "quantity": 1}]
+        gql, alice, hold_id, products=[{"productId": gid("Product", 10**9), "quantity": 1}]
     )
     assert [(e["code"], e["field"]) for e in products["errors"]] == [
-        ("VALIDATION_ERROR", "products")
+        ("NOT_FOUND", "products.0.productId")
     ]
     promo = await checkout(gql, alice, hold_id, promoCode="SUMMER")
-    assert [(e["code"], e["field"]) for e in promo["errors"]] == [("VALIDATION_ERROR", "promoCode")]
+    assert [(e["code"], e["field"]) for e in promo["errors"]] == [
+        ("PROMO_CODE_INVALID", "promoCode")
+    ]
     # An expired hold.
     async with db.transaction() as session:
         await session.execute(
