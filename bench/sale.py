@@ -69,7 +69,9 @@ class Purchase:
 class Customer:
     """One signed-in customer's client on one keep-alive connection."""
 
-    def __init__(self, url: str, token: str) -> None:
+    def __init__(self, url: str, token: str, cart: dict[str, Any] | None = None) -> None:
+        # `cart`: more of the checkout input (products, promoCode), the same every time.
+        self.cart = cart or {}
         parts = urlsplit(url)
         self.head = (
             f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
@@ -124,7 +126,13 @@ class Customer:
         checked, code, detail = await self.call(
             conn,
             CHECKOUT,
-            {"i": {"holdId": held["hold"]["id"], "idempotencyKey": uuid.uuid4().hex}},
+            {
+                "i": {
+                    "holdId": held["hold"]["id"],
+                    "idempotencyKey": uuid.uuid4().hex,
+                    **self.cart,
+                }
+            },
         )
         out.seconds["checkout"] = time.perf_counter() - t
         if checked is None or checked["errors"] or checked["order"] is None:

@@ -25,8 +25,9 @@ import random
 import resource
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench import booking, sale
 from bench.scenario import BenchError, Options, Result, Scenario
@@ -93,6 +94,7 @@ class Sale:
     paid: int = 0
     sold_out: bool = False
     measuring: bool = False
+    cart: dict[str, Any] | None = None  # more of the checkout input (the shop scenario)
 
     def judge(self, p: sale.Purchase) -> None:
         self.attempts += 1
@@ -114,7 +116,7 @@ class Sale:
             self.steps.setdefault(step, []).append(seconds)
 
     async def client(self, mine: list[booking.Racer], until: float) -> None:
-        customers = [sale.Customer(self.url, c.token) for c in mine]
+        customers = [sale.Customer(self.url, c.token, self.cart) for c in mine]
         conn = await sale.open_connection(self.url)
         try:
             turn = 0
@@ -181,6 +183,20 @@ def check(server: Server, state: Sale) -> dict[str, int]:
 
 
 def _run(server: Server, opts: Options) -> Result:
+    return run_sale(server, opts, "checkout_pay")
+
+
+def run_sale(
+    server: Server,
+    opts: Options,
+    name: str,
+    *,
+    cart: Callable[[Server], tuple[dict[str, Any], Any]] | None = None,
+    check_cart: Callable[[Server, Any], dict[str, int]] | None = None,
+) -> Result:
+    """The sale under load, as `name`: `cart(server)` (the shop scenario) prepares products
+    and codes and returns the checkout input's extra (and what `check_cart` needs after the
+    run, to check stock and codes in SQL)."""
     from bench.cpu import CpuMeter
     from bench.run import BACKGROUND_WINDOW, cpu_meter, statements, statements_per_request
 
@@ -191,6 +207,9 @@ def _run(server: Server, opts: Options) -> Result:
         rows=ROWS,
         seats_per_row=SEATS_PER_ROW,
     )
+    cart_facts: Any = None
+    if cart is not None:
+        state.cart, cart_facts = cart(server)
     if opts.warmup > 0:
         state.load(opts.warmup, CONNECTIONS)
     idle = server.settled_counters()
@@ -217,13 +236,15 @@ def _run(server: Server, opts: Options) -> Result:
     after = server.settled_counters()
     background = background_rate * (time.monotonic() - before_at)
     checked = check(server, state)
+    if check_cart is not None:
+        checked.update(check_cart(server, cart_facts))
     attempts = state.attempts - attempts_before
     total_statements = max(0.0, statements(before, after) - background)
     lat_ms = [x * 1000 for x in state.latencies]
     step_p50 = {s: booking.percentile([x * 1000 for x in v], 50) for s, v in state.steps.items()}
     failures = {k: n for k, n in sorted(state.outcomes.items()) if k != "paid"}
     print(
-        f"  checkout_pay: {paid} paid orders of {attempts} attempts in {seconds:.1f} s over"
+        f"  {name}: {paid} paid orders of {attempts} attempts in {seconds:.1f} s over"
         f" {len(state.showtimes)} showtimes ({paid / seconds:.0f}/s); failures {failures};"
         f" step p50 ms "
         + ", ".join(f"{s} {step_p50[s]:.0f}" for s in sale.STEPS if s in step_p50)
@@ -233,14 +254,14 @@ def _run(server: Server, opts: Options) -> Result:
         flush=True,
     )
     print(
-        f"  checkout_pay: double-sale check passed: {checked['double_sold']} (showtime, seat)"
+        f"  {name}: double-sale check passed: {checked['double_sold']} (showtime, seat)"
         f" with two live tickets; {checked['paid_orders']} PAID orders, each with one ticket"
         f" per ticket line and a SUCCEEDED payment; {checked['tickets']} tickets = the seats"
         f" answered PAID, all SOLD",
         flush=True,
     )
     return Result(
-        scenario="checkout_pay",
+        scenario=name,
         connections=CONNECTIONS,
         requests=paid,
         seconds=seconds,
