@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     login_backoff_free_failures: int = 5
     login_backoff_max_seconds: int = 900
     register_rate_per_minute: int = 5
+    # Unknown promo codes a customer may try per window before codes are no longer answered
+    # until it ends (docs/shop.md, "Guessing codes"); 0 turns the limit off.
+    promo_code_guesses: int = 20
+    promo_code_guess_window_seconds: int = 600
 
     hold_ttl_seconds: int = 600
     max_seats_per_hold: int = 10

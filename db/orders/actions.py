@@ -22,6 +22,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Executable,
+    Integer,
     Numeric,
     Text,
     bindparam,
@@ -47,7 +48,14 @@ from db.orders.codes import (
     TicketStatus,
 )
 from db.orders.models import IdempotencyKey, Order, Ticket
-from db.orders.pricing import ProductLine, cart_arguments, decode_json, pricing_error
+from db.orders.pricing import (
+    NO_GUESS_LIMIT,
+    GuessLimit,
+    ProductLine,
+    cart_arguments,
+    decode_json,
+    pricing_error,
+)
 from db.outbox.actions import enqueue_email
 from db.session import Database
 from db.showtimes.models import Showtime
@@ -186,6 +194,8 @@ _CHECKOUT: Executable = select(
         bindparam("hash", type_=Text),
         cast(bindparam("products", type_=Text), JSONB),
         bindparam("promo", type_=Text),
+        bindparam("guess_limit", type_=Integer),
+        bindparam("guess_window", type_=Integer),
     ).alias("checkout")
 )
 
@@ -197,6 +207,7 @@ async def checkout(
     hold_id: int,
     products: Sequence[ProductLine] = (),
     promo_code: str | None = None,
+    guesses: GuessLimit = NO_GUESS_LIMIT,
     idempotency_key: str | None = None,
 ) -> int:
     """Turn the user's live hold, with products and a promo code, into a PENDING_PAYMENT
@@ -228,6 +239,8 @@ async def checkout(
         "hash": request_hash("checkout", fields) if idempotency_key else None,
         "products": cart,
         "promo": promo,
+        "guess_limit": guesses.attempts,
+        "guess_window": guesses.window_seconds,
     }
     if isinstance(on, AsyncSession):
         row: Any = (await on.execute(_CHECKOUT, params)).one()

@@ -39,6 +39,7 @@ class OrderErrorCode(StrEnum):
     PROMO_CODE_INVALID = "PROMO_CODE_INVALID"
     PROMO_CODE_EXHAUSTED = "PROMO_CODE_EXHAUSTED"
     PROMO_CODE_NOT_APPLICABLE = "PROMO_CODE_NOT_APPLICABLE"
+    RATE_LIMITED = "RATE_LIMITED"
 
 
 # Booking references: 8 characters from an alphabet without look-alikes (no 0/O, 1/I/L, 2/Z,

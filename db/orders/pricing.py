@@ -28,6 +28,29 @@ MAX_PROMO_CODE_LENGTH = 40
 
 
 @dataclass(frozen=True, slots=True)
+class GuessLimit:
+    """Unknown promo codes a customer may try per window (0: no limit): beyond it, no code
+    is answered until the window ends, so codes cannot be found by trying."""
+
+    attempts: int
+    window_seconds: int
+
+    def key(self, user_id: int) -> str:
+        return f"promo-guess:{user_id}"
+
+
+NO_GUESS_LIMIT = GuessLimit(0, 600)
+
+
+def guessed_wrong(errors: Sequence[ErrorDetail]) -> bool:
+    """Whether these errors answer an unknown (or inactive) code: a guess to count."""
+    return any(e.code == C.PROMO_CODE_INVALID and e.message == UNKNOWN_CODE for e in errors)
+
+
+UNKNOWN_CODE = "No such promo code."
+
+
+@dataclass(frozen=True, slots=True)
 class ProductLine:
     """A product the client asks for: `index` is its place in the input (for error fields);
     `variant_id` None means the product's only variant."""
@@ -184,7 +207,13 @@ def pricing_error(error: dict[str, Any]) -> ErrorDetail:
                 {"variant_pk": int(error["variant_id"]), "available": available},
             )
         case "PROMO_CODE_INVALID":
-            return ErrorDetail(C.PROMO_CODE_INVALID, "No such promo code.", "promoCode")
+            return ErrorDetail(C.PROMO_CODE_INVALID, UNKNOWN_CODE, "promoCode")
+        case "PROMO_CODE_GUESSES":
+            return ErrorDetail(
+                C.RATE_LIMITED,
+                "Too many unknown promo codes tried; try again in a few minutes.",
+                "promoCode",
+            )
         case "PROMO_CODE_NOT_YET":
             return ErrorDetail(
                 C.PROMO_CODE_INVALID,

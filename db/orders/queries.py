@@ -5,14 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Select, Text, bindparam, cast, func, select
+from sqlalchemy import BigInteger, Integer, Select, Text, bindparam, cast, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 
 from db.cinemas.models import Seat
 from db.cinemas.queries import SEAT_COLUMNS
 from db.orders.codes import OrderStatus
 from db.orders.models import Order, OrderLine, Ticket
-from db.orders.pricing import CartPrice, ProductLine, cart_arguments, cart_price
+from db.orders.pricing import (
+    NO_GUESS_LIMIT,
+    CartPrice,
+    GuessLimit,
+    ProductLine,
+    cart_arguments,
+    cart_price,
+)
 from db.payments.models import Payment
 from db.session import Database
 from db.shop.models import PromoCode
@@ -193,6 +200,8 @@ _PRICE_CART = select(
         bindparam("hold_id", type_=BigInteger),
         cast(bindparam("products", type_=Text), JSONB),
         bindparam("promo", type_=Text),
+        bindparam("guess_limit", type_=Integer),
+        bindparam("guess_window", type_=Integer),
     )
 )
 
@@ -204,11 +213,19 @@ async def price_cart(
     hold_id: int,
     products: Sequence[ProductLine],
     promo_code: str | None,
+    guesses: GuessLimit = NO_GUESS_LIMIT,
 ) -> CartPrice:
     """What checking out would cost now, with what is wrong; creates and reserves nothing
     (one read-only statement; docs/shop.md, "Pricing"). Raises DomainError only for input no
     database is needed to refuse."""
     cart, promo = cart_arguments(products, promo_code)
-    params = {"user_id": user_id, "hold_id": hold_id, "products": cart, "promo": promo}
+    params = {
+        "user_id": user_id,
+        "hold_id": hold_id,
+        "products": cart,
+        "promo": promo,
+        "guess_limit": guesses.attempts,
+        "guess_window": guesses.window_seconds,
+    }
     rows = await db.fetch_static(_PRICE_CART, params)
     return cart_price(rows[0][0])

@@ -23,6 +23,8 @@ from graph.orders.inputs import (
     CheckoutInput,
     PayOrderInput,
     cart_of,
+    count_guess,
+    guess_limit,
 )
 from graph.orders.loaders import OrderByIdLoader, TicketByIdLoader
 from graph.orders.services import payments_of
@@ -92,11 +94,13 @@ class Mutation:
                     hold_id=cart.hold_id,
                     products=cart.products,
                     promo_code=cart.promo_code,
+                    guesses=guess_limit(ctx.settings),
                     idempotency_key=input.idempotency_key,
                 )
 
             order_id = await retrying(run)
         except DomainError as exc:
+            await count_guess(ctx, viewer.id, exc.details)
             return CheckoutPayload(order=None, errors=order_errors(exc))
         return CheckoutPayload(order=await _order(info, order_id), errors=[])
 

@@ -12,7 +12,7 @@ from db.orders import queries as q
 from db.orders.codes import OrderStatus
 from graph.auth import IsAuthenticated
 from graph.context import Info
-from graph.orders.inputs import CheckoutInput, cart_of
+from graph.orders.inputs import CheckoutInput, cart_of, count_guess, guess_limit
 from graph.orders.loaders import OrderByIdLoader, TicketByIdLoader, prime_seats
 from graph.orders.types import CheckoutPreview, Order, OrderLine, Ticket, order_errors
 from graph.pagination import Connection, PageArgs, paginate
@@ -112,6 +112,7 @@ class Query:
                 hold_id=cart.hold_id,
                 products=cart.products,
                 promo_code=cart.promo_code,
+                guesses=guess_limit(info.context.settings),
             )
         except DomainError as exc:
             return CheckoutPreview(
@@ -122,6 +123,7 @@ class Query:
                 promo_code=None,
                 errors=order_errors(exc),
             )
+        await count_guess(info.context, viewer.id, price.errors)
         currency = price.currency
         return CheckoutPreview(
             lines=[OrderLine.from_row(line, currency) for line in price.lines] if currency else [],

@@ -25,10 +25,14 @@ depends_on: str | Sequence[str] | None = None
 #    showtime_id, seat_id, seat_type, product_id, variant_id}]}
 # with the lines in order (tickets by seat, then products as given). Errors name what is
 # wrong; what can be priced still is (the cart page shows both). Stock and promo limits read
-# here are advice: checkout judges them again under lock.
+# here are advice: checkout judges them again under lock. A customer who has tried
+# p_guess_limit unknown codes in the current window of p_guess_window seconds (the
+# rate_limits counter `promo-guess:<user>`, counted by the API) gets no answer about codes
+# until the window ends (0: no limit).
 PRICE_CART_FUNCTION = r"""
 CREATE FUNCTION marquee_price_cart(
-    p_user bigint, p_hold bigint, p_products jsonb, p_promo text
+    p_user bigint, p_hold bigint, p_products jsonb, p_promo text,
+    p_guess_limit integer, p_guess_window integer
 ) RETURNS jsonb LANGUAGE plpgsql AS $fn$
 DECLARE
     v_hold record;
@@ -155,7 +159,14 @@ BEGIN
     INTO v_subtotal FROM jsonb_array_elements(v_lines) l;
 
     -- The promo code: valid, not used up, applicable to something in this cart.
-    IF p_promo IS NOT NULL THEN
+    IF p_promo IS NOT NULL AND p_guess_limit > 0 AND EXISTS (
+        SELECT 1 FROM rate_limits r
+        WHERE r.key = 'promo-guess:' || p_user AND r.hits >= p_guess_limit
+          AND r.window_start = to_timestamp(
+              floor(extract(epoch FROM now()) / p_guess_window) * p_guess_window))
+    THEN
+        v_errors := v_errors || jsonb_build_object('code', 'PROMO_CODE_GUESSES');
+    ELSIF p_promo IS NOT NULL THEN
         SELECT * INTO v_promo FROM promo_codes pc WHERE lower(pc.code) = lower(p_promo);
         IF NOT FOUND OR NOT v_promo.is_active THEN
             v_errors := v_errors || jsonb_build_object('code', 'PROMO_CODE_INVALID');
@@ -266,6 +277,8 @@ CREATE FUNCTION marquee_checkout(
     p_hash text,
     p_products jsonb,
     p_promo text,
+    p_guess_limit integer,
+    p_guess_window integer,
     OUT o_outcome text,
     OUT o_order_id bigint,
     OUT o_detail text
@@ -317,7 +330,9 @@ BEGIN
                 RAISE EXCEPTION 'HOLD_EXPIRED' USING ERRCODE = 'MQ410';
             END IF;
         ELSE
-            v_price := marquee_price_cart(p_user, p_hold, p_products, p_promo);
+            v_price := marquee_price_cart(
+                p_user, p_hold, p_products, p_promo, p_guess_limit, p_guess_window
+            );
             IF jsonb_array_length(v_price -> 'errors') > 0 THEN
                 o_detail := (v_price -> 'errors')::text;
                 RAISE EXCEPTION 'ERRORS' USING ERRCODE = 'MQ422';
@@ -582,8 +597,10 @@ def downgrade() -> None:
     sale = _sale_functions()
     op.execute("DROP TRIGGER orders_released ON orders")
     op.execute("DROP FUNCTION marquee_orders_released()")
-    op.execute("DROP FUNCTION marquee_checkout(bigint, bigint, text, text, jsonb, text)")
-    op.execute("DROP FUNCTION marquee_price_cart(bigint, bigint, jsonb, text)")
+    op.execute(
+        "DROP FUNCTION marquee_checkout(bigint, bigint, text, text, jsonb, text, integer, integer)"
+    )
+    op.execute("DROP FUNCTION marquee_price_cart(bigint, bigint, jsonb, text, integer, integer)")
     op.execute("DROP FUNCTION marquee_fulfil_order(bigint, numeric)")
     op.execute(sale.FULFIL_FUNCTION)
     op.execute(sale.CHECKOUT_FUNCTION)

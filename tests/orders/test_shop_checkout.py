@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from db.session import Database
+from db.session import Database, SharedConnectionDatabase
 from graph.booking.sweeper import sweep_once
 from graph.relay import parse_global_id
-from tests.conftest import GraphQLClient
+from graph.settings import Settings
+from tests.conftest import GraphQLClient, _client
 from tests.factories import create_bookable_showtime, create_user
 from tests.orders.flows import CANCEL, gid, hold, pay
 
@@ -478,3 +479,34 @@ async def test_one_customer_races_ten_checkouts_against_a_per_user_limit(
     )
     assert again["errors"] == []
     assert await times_used(db, code) == 1
+
+
+async def test_promo_codes_cannot_be_found_by_guessing(
+    db: SharedConnectionDatabase, settings: Settings
+) -> None:
+    """After 3 unknown codes (the limit here) no code is answered, a real one neither, by
+    preview or checkout, until the window ends; another customer is not affected."""
+    limited = settings.model_copy(update={"promo_code_guesses": 3})
+    async with _client(db, limited) as http:
+        gql = GraphQLClient(http, limited)
+        show = await create_bookable_showtime(db)
+        token = gql.token_for(await create_user(db))
+        await promo(db, "REAL", percent_off=Decimal(10))
+        hold_id = await hold(gql, token, show.id, show.seat_ids[:1])
+        for guess in ("AAAA", "BBBB"):
+            assert codes(await preview(gql, token, hold_id, promoCode=guess)) == [
+                ("PROMO_CODE_INVALID", "promoCode")
+            ]
+        assert codes(await shop_checkout(gql, token, hold_id, promoCode="CCCC")) == [
+            ("PROMO_CODE_INVALID", "promoCode")
+        ]
+        for attempt in (
+            await preview(gql, token, hold_id, promoCode="REAL"),
+            await shop_checkout(gql, token, hold_id, promoCode="REAL"),
+        ):
+            assert codes(attempt) == [("RATE_LIMITED", "promoCode")]
+        # Without a code the customer still buys; someone else still has codes answered.
+        assert (await shop_checkout(gql, token, hold_id))["errors"] == []
+        other = gql.token_for(await create_user(db))
+        other_hold = await hold(gql, other, show.id, show.seat_ids[1:2])
+        assert (await preview(gql, other, other_hold, promoCode="real"))["errors"] == []
