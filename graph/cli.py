@@ -16,6 +16,7 @@ from typing import Any
 
 from db import demo
 from db.accounts import actions
+from db.demo.config import DemoSettings
 from db.errors import DomainError
 from db.migrate import in_transaction, run_migrations
 from db.orders import signing
@@ -30,10 +31,15 @@ __all__ = ["main", "run_migrations"]
 
 
 def _seed(url: str, only_if_empty: bool) -> None:
+    # The settings the demo data quotes (the refund policy page quotes the cutoff).
+    demo_settings = DemoSettings(
+        cancellation_cutoff_minutes=get_settings().cancellation_cutoff_minutes
+    )
+
     async def run(session: Any) -> list[str]:
         if only_if_empty and not await demo.is_empty(session):
             return []
-        lines: list[str] = await demo.seed(session)
+        lines: list[str] = await demo.seed(session, demo_settings)
         return lines
 
     for line in asyncio.run(in_transaction(url, run)):

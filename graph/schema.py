@@ -35,6 +35,8 @@ from graph.limits import ShapeLimits
 from graph.orders.mutations import Mutation as OrdersMutation
 from graph.orders.queries import Query as OrdersQuery
 from graph.orders.signing import Query as TicketSigningQuery
+from graph.pages.mutations import Mutation as PagesMutation
+from graph.pages.queries import Query as PagesQuery
 from graph.relay import Node, resolve_nodes
 from graph.reviews.mutations import Mutation as ReviewsMutation
 from graph.reviews.queries import Query as ReviewsQuery
@@ -78,6 +80,7 @@ QUERIES: tuple[type, ...] = (
     BookingQuery,
     OrdersQuery,
     TicketSigningQuery,
+    PagesQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     AccountsMutation,
@@ -87,6 +90,7 @@ MUTATIONS: tuple[type, ...] = (
     OrdersMutation,
     CinemasMutation,
     ShowtimesMutation,
+    PagesMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (AccountsSubscription, BookingSubscription)
 
