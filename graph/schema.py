@@ -39,6 +39,8 @@ from graph.relay import Node, resolve_nodes
 from graph.reviews.mutations import Mutation as ReviewsMutation
 from graph.reviews.queries import Query as ReviewsQuery
 from graph.settings import Settings, get_settings
+from graph.shop.mutations import Mutation as ShopMutation
+from graph.shop.queries import Query as ShopQuery
 from graph.showtimes.mutations import Mutation as ShowtimesMutation
 from graph.showtimes.queries import Query as ShowtimesQuery
 
@@ -78,6 +80,7 @@ QUERIES: tuple[type, ...] = (
     BookingQuery,
     OrdersQuery,
     TicketSigningQuery,
+    ShopQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     AccountsMutation,
@@ -87,6 +90,7 @@ MUTATIONS: tuple[type, ...] = (
     OrdersMutation,
     CinemasMutation,
     ShowtimesMutation,
+    ShopMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (AccountsSubscription, BookingSubscription)
 
