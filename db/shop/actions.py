@@ -602,10 +602,7 @@ def _clean_promo(
     if out.get("amount_off") is not None and "percent_off" not in out:
         percent = out["percent_off"] = None
     if (percent is None) == (amount is None):
-        v.add(
-            "percentOff" if percent is not None or "percent_off" in out else "amountOff",
-            "Give exactly one of percentOff and amountOff.",
-        )
+        v.add("percentOff", "Give exactly one of percentOff and amountOff.")
     if out.get("percent_off") is not None:
         p = out["percent_off"]
         v.check(
