@@ -462,14 +462,13 @@ async def _replace_variants(
     changing = [var for spec, var in matched if var is not None and var.sku != spec.sku]
     gone = [v for v in left_out if v.id not in sold]
     if gone:
-        await session.execute(delete(ProductVariant).where(ProductVariant.id.in_([v.id for v in gone])))
-    if changing:
-        for var in changing:
-            await session.execute(
-                update(ProductVariant)
-                .where(ProductVariant.id == var.id)
-                .values(sku=f"~{var.id}")
-            )
+        await session.execute(
+            delete(ProductVariant).where(ProductVariant.id.in_([v.id for v in gone]))
+        )
+    for parked in changing:  # "~" is never in a real SKU
+        await session.execute(
+            update(ProductVariant).where(ProductVariant.id == parked.id).values(sku=f"~{parked.id}")
+        )
     position = 0
     for spec, var in matched:
         values: dict[str, Any] = {
@@ -615,9 +614,7 @@ def _clean_promo(
         v.check(_money_ok(a) and a > 0, "amountOff", "An amount above 0, at most 2 decimals.")
     minimum = out.get("minimum_order_amount")
     if minimum is not None:
-        v.check(
-            _money_ok(minimum), "minimumOrderAmount", "An amount >= 0 with at most 2 decimals."
-        )
+        v.check(_money_ok(minimum), "minimumOrderAmount", "An amount >= 0 with at most 2 decimals.")
     for key, api in (("valid_from", "validFrom"), ("valid_until", "validUntil")):
         value = out.get(key)
         if isinstance(value, datetime):
@@ -644,9 +641,7 @@ def _clean_promo(
         given = data.get(key)
         ids[key] = None if given is None else list(dict.fromkeys(given))
         if given is not None:
-            v.check(
-                len(ids[key] or []) <= MAX_RESTRICTIONS, api, f"At most {MAX_RESTRICTIONS}."
-            )
+            v.check(len(ids[key] or []) <= MAX_RESTRICTIONS, api, f"At most {MAX_RESTRICTIONS}.")
     v.raise_if_any()
     return out, ids["movie_ids"], ids["product_ids"]
 
@@ -677,7 +672,9 @@ async def _set_restrictions(
 ) -> None:
     if movie_ids is not None:
         await _check_ids(session, Movie.id, movie_ids, "movieIds", "movies")
-        await session.execute(delete(PromoCodeMovie).where(PromoCodeMovie.promo_code_id == promo_id))
+        await session.execute(
+            delete(PromoCodeMovie).where(PromoCodeMovie.promo_code_id == promo_id)
+        )
         if movie_ids:
             await session.execute(
                 insert(PromoCodeMovie),
@@ -702,9 +699,7 @@ async def _flush_promo(session: AsyncSession) -> None:
     except IntegrityError as exc:
         text = str(exc.orig)
         if _CODE_CONSTRAINT in text:
-            raise DomainError(
-                Code.CODE_TAKEN, "Another promo code has this code.", "code"
-            ) from exc
+            raise DomainError(Code.CODE_TAKEN, "Another promo code has this code.", "code") from exc
         if _TIMES_USED_CONSTRAINT in text:
             raise _below_used() from exc
         raise

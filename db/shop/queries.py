@@ -139,7 +139,7 @@ async def products_by_ids(db: Database, ids: Sequence[int]) -> Sequence[Row[Any]
 
 
 @lru_cache(maxsize=1)
-def _products_by_ids() -> Select[Any]:
+def _products_by_ids() -> Select[*tuple[Any, ...]]:
     return select(*PRODUCT_COLUMNS).where(Product.id == func.any(_IDS))
 
 
@@ -149,7 +149,7 @@ async def variants_by_product_ids(db: Database, ids: Sequence[int]) -> Sequence[
 
 
 @lru_cache(maxsize=1)
-def _variants_by_product_ids() -> Select[Any]:
+def _variants_by_product_ids() -> Select[*tuple[Any, ...]]:
     return (
         select(*VARIANT_COLUMNS)
         .join(Product, Product.id == ProductVariant.product_id)
@@ -164,7 +164,7 @@ async def variants_by_ids(db: Database, ids: Sequence[int]) -> Sequence[Row[Any]
 
 
 @lru_cache(maxsize=1)
-def _variants_by_ids() -> Select[Any]:
+def _variants_by_ids() -> Select[*tuple[Any, ...]]:
     return (
         select(*VARIANT_COLUMNS)
         .join(Product, Product.id == ProductVariant.product_id)

@@ -66,9 +66,7 @@ class CreateProductInput:
         "the product's SKU.",
     )
     size_guide: str | None = strawberry.field(default=None, description="Merchandise only.")
-    care_instructions: str | None = strawberry.field(
-        default=None, description="Merchandise only."
-    )
+    care_instructions: str | None = strawberry.field(default=None, description="Merchandise only.")
     is_active: bool = strawberry.field(default=True, description="On sale.")
 
 
@@ -90,9 +88,7 @@ class UpdateProductInput:
         "left-out ones are deleted (or deactivated once sold); empty: the Standard variant.",
     )
     size_guide: str | None = strawberry.field(default=UNSET, description="Merchandise only.")
-    care_instructions: str | None = strawberry.field(
-        default=UNSET, description="Merchandise only."
-    )
+    care_instructions: str | None = strawberry.field(default=UNSET, description="Merchandise only.")
     is_active: bool | None = strawberry.field(
         default=UNSET, description="On sale (false withdraws the product; sold ones stay)."
     )

@@ -73,9 +73,7 @@ def _ids(values: list[strawberry.ID] | None, type_name: str, field: str) -> list
 
 def _variant(i: int, item: ProductVariantInput) -> actions.VariantSpec:
     return actions.VariantSpec(
-        id=None
-        if item.id is None
-        else decode_id(item.id, "ProductVariant", f"variants[{i}].id"),
+        id=None if item.id is None else decode_id(item.id, "ProductVariant", f"variants[{i}].id"),
         name=item.name,
         sku=item.sku,
         price_delta=item.price_delta,
@@ -176,8 +174,7 @@ class Mutation:
         )
 
     @strawberry.mutation(
-        description="Set how many units of a variant are left to sell (staff); null is "
-        "unlimited.",
+        description="Set how many units of a variant are left to sell (staff); null is unlimited.",
         permission_classes=[IsStaff],
     )
     async def set_product_stock(

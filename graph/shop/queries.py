@@ -14,7 +14,7 @@ from graph.errors import bad_input
 from graph.pagination import Connection, PageArgs, paginate
 from graph.relay import query_id, register_node
 from graph.shop.inputs import ProductFilter, PromoCodeFilter
-from graph.shop.loaders import PromoCodeByIdLoader, ProductByIdLoader, VariantByIdLoader
+from graph.shop.loaders import ProductByIdLoader, PromoCodeByIdLoader, VariantByIdLoader
 from graph.shop.types import Product, ProductVariant, PromoCode, viewer_is_staff
 
 MAX_SEARCH = 200
@@ -138,9 +138,7 @@ class Query:
     ) -> Product | None:
         return (await _products(info, [query_id(id, "Product")]))[0]
 
-    @strawberry.field(
-        description="Promo codes by code (staff only).", permission_classes=[IsStaff]
-    )
+    @strawberry.field(description="Promo codes by code (staff only).", permission_classes=[IsStaff])
     async def promo_codes(
         self,
         info: Info,

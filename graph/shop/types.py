@@ -96,9 +96,7 @@ class Product(Node):
         description="False once withdrawn (inactive products are shown to staff only)."
     )
     size_guide: str | None = strawberry.field(description="Merchandise: the size guide.")
-    care_instructions: str | None = strawberry.field(
-        description="Merchandise: care instructions."
-    )
+    care_instructions: str | None = strawberry.field(description="Merchandise: care instructions.")
     created_at: datetime = strawberry.field(description="When the product was added.")
     updated_at: datetime = strawberry.field(description="When the product last changed.")
 

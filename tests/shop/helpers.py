@@ -65,12 +65,16 @@ PROMO_FIELDS = """
 """
 CREATE_PROMO = f"""
 mutation ($input: CreatePromoCodeInput!) {{
-  createPromoCode(input: $input) {{ promoCode {{ {PROMO_FIELDS} }} errors {{ code field message }} }}
+  createPromoCode(input: $input) {{
+    promoCode {{ {PROMO_FIELDS} }} errors {{ code field message }}
+  }}
 }}
 """
 UPDATE_PROMO = f"""
 mutation ($input: UpdatePromoCodeInput!) {{
-  updatePromoCode(input: $input) {{ promoCode {{ {PROMO_FIELDS} }} errors {{ code field message }} }}
+  updatePromoCode(input: $input) {{
+    promoCode {{ {PROMO_FIELDS} }} errors {{ code field message }}
+  }}
 }}
 """
 PROMO = f"""
@@ -95,9 +99,7 @@ async def staff_token(gql: GraphQLClient, db: Database, role: str = "MANAGER") -
     return gql.token_for(await create_user(db, role=role))
 
 
-async def create_product(
-    gql: GraphQLClient, token: str, **fields: Any
-) -> dict[str, Any]:
+async def create_product(gql: GraphQLClient, token: str, **fields: Any) -> dict[str, Any]:
     """Create through the API; fails the test on payload errors."""
     data: dict[str, Any] = {"name": "Popcorn", "sku": "POP", "category": "SNACK", "price": "5"}
     data.update(fields)

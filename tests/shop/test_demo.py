@@ -37,9 +37,7 @@ async def test_demo_shop(gql: GraphQLClient, db: Database) -> None:
         await shop_demo.seed(session, random.Random(1), lines)
     assert lines[-1].startswith("demo shop: 9 products")
 
-    products = {
-        e["node"]["sku"]: e["node"] for e in (await gql.execute(MENU))["products"]["edges"]
-    }
+    products = {e["node"]["sku"]: e["node"] for e in (await gql.execute(MENU))["products"]["edges"]}
     assert len(products) == 9
     categories = {p["category"] for p in products.values()}
     assert categories == {"SNACK", "DRINK", "COMBO", "MERCHANDISE"}
@@ -54,7 +52,8 @@ async def test_demo_shop(gql: GraphQLClient, db: Database) -> None:
     ]
     assert [v["sku"] for v in products["NACHOS"]["variants"]] == ["NACHOS"]  # Standard
     tee = products["TSHIRT-LOGO"]
-    assert tee["sizeGuide"] and tee["careInstructions"]
+    assert tee["sizeGuide"]
+    assert tee["careInstructions"]
     assert [(v["name"], v["stock"], v["isAvailable"]) for v in tee["variants"]] == [
         ("S", 3, True),
         ("M", 25, True),
@@ -66,8 +65,7 @@ async def test_demo_shop(gql: GraphQLClient, db: Database) -> None:
     assert all(p["cinemas"] == [] for sku, p in products.items() if sku != "CUP-UNION-SQUARE")
 
     cinemas = {
-        e["node"]["name"]: e["node"]["id"]
-        for e in (await gql.execute(CINEMAS))["cinemas"]["edges"]
+        e["node"]["name"]: e["node"]["id"] for e in (await gql.execute(CINEMAS))["cinemas"]["edges"]
     }
     for name, count in (("Marquee Union Square", 9), ("Marquee Bercy", 8)):
         data = await gql.execute(MENU, {"filter": {"cinemaId": cinemas[name]}})

@@ -112,7 +112,11 @@ async def test_create_merchandise_with_every_field(gql: GraphQLClient, db: Datab
     same = (await gql.execute(PRODUCT, {"id": p["id"]}))["product"]
     assert same == p
     node = (await gql.execute(NODE, {"id": p["variants"][1]["id"]}))["node"]
-    assert node == {"__typename": "ProductVariant", "id": p["variants"][1]["id"], "sku": "TEE-LOGO-XL"}
+    assert node == {
+        "__typename": "ProductVariant",
+        "id": p["variants"][1]["id"],
+        "sku": "TEE-LOGO-XL",
+    }
 
 
 async def test_product_without_variants_gets_a_standard_one(
@@ -209,7 +213,10 @@ async def test_negative_delta_within_the_price_is_fine(gql: GraphQLClient, db: D
 async def test_duplicate_skus(gql: GraphQLClient, db: Database) -> None:
     token = await staff_token(gql, db)
     await create_product(
-        gql, token, sku="POP", variants=[{"name": "S", "sku": "POP-S"}, {"name": "L", "sku": "POP-L"}]
+        gql,
+        token,
+        sku="POP",
+        variants=[{"name": "S", "sku": "POP-S"}, {"name": "L", "sku": "POP-L"}],
     )
     out = await _create(gql, token, sku="pop")
     assert _codes(out["errors"]) == [("SKU_TAKEN", "sku")]
@@ -249,9 +256,7 @@ async def test_update_fields_and_cinemas(gql: GraphQLClient, db: Database) -> No
     q = (await _update(gql, token, id=p["id"], cinemaIds=None, imageUrl=None))["product"]
     assert (q["name"], q["cinemas"], q["imageUrl"]) == ("Big popcorn", [], None)
     # Merchandise fields go when the category is no longer merchandise.
-    q = (
-        await _update(gql, token, id=p["id"], category="MERCHANDISE", sizeGuide="S-XL")
-    )["product"]
+    q = (await _update(gql, token, id=p["id"], category="MERCHANDISE", sizeGuide="S-XL"))["product"]
     assert (q["category"], q["sizeGuide"]) == ("MERCHANDISE", "S-XL")
     q = (await _update(gql, token, id=p["id"], category="SNACK"))["product"]
     assert (q["category"], q["sizeGuide"]) == ("SNACK", None)
@@ -289,7 +294,8 @@ async def test_update_validation(gql: GraphQLClient, db: Database) -> None:
         assert _codes(out["errors"]) == expected, (fields, out["errors"])
     # isActive null is ignored, not an error.
     out = await _update(gql, token, id=p["id"], isActive=None)
-    assert out["errors"] == [] and out["product"]["isActive"] is True
+    assert out["errors"] == []
+    assert out["product"]["isActive"] is True
 
 
 async def test_variant_list_rule(gql: GraphQLClient, db: Database) -> None:
@@ -327,9 +333,14 @@ async def test_variant_list_rule(gql: GraphQLClient, db: Database) -> None:
         ("L", "POP-L", None, False),
     ]
     assert variants[0]["id"] == s["id"]
-    assert await db.scalar(
-        text("SELECT count(*) FROM product_variants WHERE id = :id").bindparams(id=pk_of(m["id"]))
-    ) == 0
+    assert (
+        await db.scalar(
+            text("SELECT count(*) FROM product_variants WHERE id = :id").bindparams(
+                id=pk_of(m["id"])
+            )
+        )
+        == 0
+    )
     # Others see only active variants.
     public = (await gql.execute(PRODUCT, {"id": p["id"]}))["product"]
     assert [v["sku"] for v in public["variants"]] == ["POP-SMALL", "POP-XL"]
@@ -345,7 +356,9 @@ async def test_variant_list_rule(gql: GraphQLClient, db: Database) -> None:
         ],
     )
     assert out["errors"] == []
-    assert [(v["name"], v["sku"], v["stock"], v["isActive"]) for v in out["product"]["variants"]] == [
+    assert [
+        (v["name"], v["sku"], v["stock"], v["isActive"]) for v in out["product"]["variants"]
+    ] == [
         ("L", "POP-L", None, True),
         ("Small", "POP-XL", None, True),
         ("XL", "POP-SMALL", 5, True),
@@ -404,15 +417,14 @@ async def test_delete_product(gql: GraphQLClient, db: Database) -> None:
     assert out == {"deletedProductId": unsold["id"], "errors": []}
     assert (await gql.execute(PRODUCT, {"id": unsold["id"]}, token))["product"] is None
     await sell(db, pk_of(sold["id"]), pk_of(sold["variants"][0]["id"]))
-    out = (await gql.execute(DELETE_PRODUCT, {"input": {"id": sold["id"]}}, token))[
-        "deleteProduct"
-    ]
+    out = (await gql.execute(DELETE_PRODUCT, {"input": {"id": sold["id"]}}, token))["deleteProduct"]
     assert out["deletedProductId"] is None
     assert _codes(out["errors"]) == [("PRODUCT_SOLD", "id")]
     assert "isActive: false" in out["errors"][0]["message"]
     # The advice works.
     out2 = await _update(gql, token, id=sold["id"], isActive=False)
-    assert out2["errors"] == [] and out2["product"]["isActive"] is False
+    assert out2["errors"] == []
+    assert out2["product"]["isActive"] is False
     out = (await gql.execute(DELETE_PRODUCT, {"input": {"id": gid("Product", 999999)}}, token))[
         "deleteProduct"
     ]
@@ -479,8 +491,9 @@ async def test_products_filters_and_paging(gql: GraphQLClient, db: Database) -> 
         "Tote bag",
     ]
     page = (await gql.execute(PRODUCTS, {"first": 2}))["products"]
-    assert page["totalCount"] == 4 and page["pageInfo"]["hasNextPage"] is True
-    rest = (await gql.execute(PRODUCTS, {"first": 2, "after": page["pageInfo"]["endCursor"]}))
+    assert page["totalCount"] == 4
+    assert page["pageInfo"]["hasNextPage"] is True
+    rest = await gql.execute(PRODUCTS, {"first": 2, "after": page["pageInfo"]["endCursor"]})
     assert [e["node"]["name"] for e in rest["products"]["edges"]] == ["Menu duo", "Tote bag"]
     # Malformed arguments are BAD_USER_INPUT.
     body = await gql.raw(PRODUCTS, {"filter": {"cinemaId": "nope"}})

@@ -162,7 +162,8 @@ async def test_create_validation(gql: GraphQLClient, db: Database) -> None:
         assert out["promoCode"] is None
     # A usage limit of 0 is allowed: the code is exhausted from the start.
     out = await _create(gql, token, code="NONE-LEFT", usageLimit=0)
-    assert out["errors"] == [] and out["promoCode"]["remainingUses"] == 0
+    assert out["errors"] == []
+    assert out["promoCode"]["remainingUses"] == 0
     assert await db.scalar(text("SELECT count(*) FROM promo_codes")) == 1
 
 
@@ -176,15 +177,14 @@ async def test_duplicate_code_in_any_case(gql: GraphQLClient, db: Database) -> N
     assert _codes(out["errors"]) == [("CODE_TAKEN", "code")]
     # Renaming a code to itself (another case) is fine.
     out = await _update(gql, token, id=first["id"], code="summer-24")
-    assert out["errors"] == [] and out["promoCode"]["code"] == "SUMMER-24"
+    assert out["errors"] == []
+    assert out["promoCode"]["code"] == "SUMMER-24"
 
 
 async def test_update(gql: GraphQLClient, db: Database) -> None:
     token = await staff_token(gql, db)
     movie = await create_movie(db)
-    promo = (await _create(gql, token, movieIds=[gid("Movie", movie)], usageLimit=5))[
-        "promoCode"
-    ]
+    promo = (await _create(gql, token, movieIds=[gid("Movie", movie)], usageLimit=5))["promoCode"]
     # Switching kind: giving amountOff replaces percentOff.
     out = await _update(gql, token, id=promo["id"], amountOff="3.5", description="Now fixed")
     assert out["errors"] == []

@@ -31,7 +31,9 @@ query ($first: Int) {
 """
 
 
-async def _count(gql: GraphQLClient, query: str, first: int, token: str | None) -> tuple[int, int, list[str]]:
+async def _count(
+    gql: GraphQLClient, query: str, first: int, token: str | None
+) -> tuple[int, int, list[str]]:
     with capture_statements() as log:
         data = await gql.execute(query, {"first": first}, token)
     root = next(iter(data.values()))
