@@ -41,6 +41,8 @@ from graph.relay import Node, resolve_nodes
 from graph.reviews.mutations import Mutation as ReviewsMutation
 from graph.reviews.queries import Query as ReviewsQuery
 from graph.settings import Settings, get_settings
+from graph.shop.mutations import Mutation as ShopMutation
+from graph.shop.queries import Query as ShopQuery
 from graph.showtimes.mutations import Mutation as ShowtimesMutation
 from graph.showtimes.queries import Query as ShowtimesQuery
 
@@ -81,6 +83,7 @@ QUERIES: tuple[type, ...] = (
     OrdersQuery,
     TicketSigningQuery,
     PagesQuery,
+    ShopQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     AccountsMutation,
@@ -91,6 +94,7 @@ MUTATIONS: tuple[type, ...] = (
     CinemasMutation,
     ShowtimesMutation,
     PagesMutation,
+    ShopMutation,
 )
 SUBSCRIPTIONS: tuple[type, ...] = (AccountsSubscription, BookingSubscription)
 

@@ -14,18 +14,20 @@ from db.demo import catalog as catalog_demo
 from db.demo import cinemas as cinemas_demo
 from db.demo import orders as orders_demo
 from db.demo import pages as pages_demo
+from db.demo import shop as shop_demo
 from db.demo.config import DemoSettings
 
 # A seeder gets the session, a seeded random generator and a list to append
 # human-readable lines to (printed by the CLI, e.g. demo logins in development).
 Seeder = Callable[[AsyncSession, random.Random, list[str]], Awaitable[None]]
 
-# The catalog goes before cinemas (showtimes need movies), orders last (they need
-# customers, showtimes and the reviews).
+# The catalog goes before cinemas (showtimes need movies), the shop after cinemas (a
+# product sold at one cinema), orders last (they need customers, showtimes and the reviews).
 SEEDERS: list[Seeder] = [
     accounts_demo.seed,
     catalog_demo.seed,
     cinemas_demo.seed,
+    shop_demo.seed,
     orders_demo.seed,
 ]
 
