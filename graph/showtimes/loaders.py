@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from db.accounts import queries as account_queries
 from db.cinemas.codes import SeatType
+from db.showtimes.codes import PresaleAudience
 from db.showtimes import queries
 from db.showtimes.queries import Parent, ShowtimeSpec
 from graph.errors import bad_input
@@ -24,7 +26,7 @@ from graph.showtimes.inputs import ShowtimeFilter
 
 if TYPE_CHECKING:
     from graph.context import Info
-    from graph.showtimes.types import Showtime, ShowtimePrice
+    from graph.showtimes.types import PresaleWave, Showtime, ShowtimePrice
 
 MAX_LOCAL_DAYS = 31
 _SEAT_TYPE_ORDER = {t: i for i, t in enumerate(SeatType)}
@@ -90,6 +92,78 @@ class AvailableSeatCountByShowtimeLoader(ContextLoader[int, int]):
         rows = await queries.available_seat_counts(self.context.db, keys)
         found = {row.id: int(row.available) for row in rows}
         return [found.get(k, 0) for k in keys]
+
+
+# --- presale waves and who may buy when ----------------------------------------------------
+
+
+class PresaleWavesByShowtimeLoader(ContextLoader[int, "list[PresaleWave]"]):
+    async def batch_load_fn(self, keys: list[int]) -> list[list[PresaleWave]]:
+        from_row = showtime_types.PresaleWave.from_row
+        found: dict[int, list[PresaleWave]] = defaultdict(list)
+        for row in await queries.presale_waves_by_showtime_ids(self.context.db, keys):
+            found[row.showtime_id].append(from_row(row))
+        return [found.get(k, []) for k in keys]
+
+
+class PromoCodeIdByCodeLoader(ContextLoader[str, int | None]):
+    """Active promo codes by lower-case code (presale access: validity dates don't matter)."""
+
+    async def batch_load_fn(self, keys: list[str]) -> list[int | None]:
+        rows = await queries.active_promo_code_ids(self.context.db, keys)
+        found = {row.code: int(row.id) for row in rows}
+        return [found.get(k) for k in keys]
+
+
+class LoyaltyPointsByUserLoader(ContextLoader[int, int]):
+    """Loyalty points of the viewer: from the users row read with the token when there is
+    one (no statement), else read."""
+
+    async def batch_load_fn(self, keys: list[int]) -> list[int]:
+        row = self.context.viewer_row
+        out: list[int] = []
+        for key in keys:
+            if row is None or row.id != key:
+                row = await account_queries.user_row(self.context.db, key)
+            out.append(int(row.loyalty_points) if row is not None else 0)
+        return out
+
+
+async def viewer_sales_opening(
+    info: Info, showtime: Showtime, promo_code: str | None
+) -> datetime | None:
+    """When the sale opens for this request's viewer, None when it has opened: the earliest
+    of general sale and the presale waves the viewer belongs to (the rule of the hold's SQL
+    function `marquee_sales_opening`, migration 0013_presale), and not before the sales
+    window. Showtimes already on general sale cost no statement."""
+    ctx = info.context
+    now = datetime.now(UTC)
+    opening: datetime | None = None
+    if showtime.sales_open_at is not None and showtime.sales_open_at > now:
+        opening = showtime.sales_open_at
+        viewer = await ctx.viewer()
+        if viewer is not None:
+            waves = await ctx.loader(PresaleWavesByShowtimeLoader).load(showtime.pk)
+            points: int | None = None
+            code_id: int | None = None
+            code = (promo_code or "").strip().lower()
+            for wave in waves:
+                if wave.opens_at >= opening:
+                    continue
+                if wave.audience == PresaleAudience.LOYALTY_MEMBERS:
+                    if points is None:
+                        points = await ctx.loader(LoyaltyPointsByUserLoader).load(viewer.id)
+                    if wave.min_loyalty_points is not None and points >= wave.min_loyalty_points:
+                        opening = wave.opens_at
+                elif code and wave.code_text is not None and wave.code_text.lower() == code:
+                    if code_id is None:
+                        code_id = await ctx.loader(PromoCodeIdByCodeLoader).load(code)
+                    if code_id is not None:
+                        opening = wave.opens_at
+    window = showtime.starts_at - timedelta(days=ctx.settings.sales_window_days)
+    if opening is None or window > opening:
+        opening = window
+    return opening if opening > now else None
 
 
 # --- nested pages (Cinema.showtimes, Movie.showtimes) ---------------------------------------
