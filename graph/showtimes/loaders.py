@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from db.accounts import queries as account_queries
 from db.cinemas.codes import SeatType
-from db.showtimes.codes import PresaleAudience
 from db.showtimes import queries
+from db.showtimes.codes import PresaleAudience
 from db.showtimes.queries import Parent, ShowtimeSpec
 from graph.errors import bad_input
 from graph.loaders import ContextLoader
@@ -98,11 +98,14 @@ class AvailableSeatCountByShowtimeLoader(ContextLoader[int, int]):
 
 
 class PresaleWavesByShowtimeLoader(ContextLoader[int, "list[PresaleWave]"]):
+    """Waves by opening time; the codes of PROMO_CODE waves for staff viewers only."""
+
     async def batch_load_fn(self, keys: list[int]) -> list[list[PresaleWave]]:
+        viewer = await self.context.viewer()
         from_row = showtime_types.PresaleWave.from_row
         found: dict[int, list[PresaleWave]] = defaultdict(list)
         for row in await queries.presale_waves_by_showtime_ids(self.context.db, keys):
-            found[row.showtime_id].append(from_row(row))
+            found[row.showtime_id].append(from_row(row, viewer))
         return [found.get(k, []) for k in keys]
 
 
@@ -115,54 +118,74 @@ class PromoCodeIdByCodeLoader(ContextLoader[str, int | None]):
         return [found.get(k) for k in keys]
 
 
-class LoyaltyPointsByUserLoader(ContextLoader[int, int]):
-    """Loyalty points of the viewer: from the users row read with the token when there is
-    one (no statement), else read."""
+@dataclass(frozen=True, slots=True)
+class OpeningKey:
+    """A showtime before its general sale, and the presale code the viewer passed."""
 
-    async def batch_load_fn(self, keys: list[int]) -> list[int]:
-        row = self.context.viewer_row
-        out: list[int] = []
-        for key in keys:
-            if row is None or row.id != key:
-                row = await account_queries.user_row(self.context.db, key)
-            out.append(int(row.loyalty_points) if row is not None else 0)
+    showtime_pk: int
+    sales_open_at: datetime
+    promo_code: str | None
+
+
+class SalesOpeningByShowtimeLoader(ContextLoader[OpeningKey, datetime]):
+    """When the sale opens for this request's viewer, for showtimes whose general sale is
+    ahead: the earliest of general sale and the presale waves the viewer belongs to (the
+    rule of the hold's SQL function `marquee_sales_opening`, migration 0013_presale).
+    Anonymous viewers: general sale. The viewer's loyalty points come from the users row
+    read with the token; waves and codes are batched."""
+
+    async def batch_load_fn(self, keys: list[OpeningKey]) -> list[datetime]:
+        ctx = self.context
+        viewer = await ctx.viewer()
+        if viewer is None:
+            return [k.sales_open_at for k in keys]
+        row = ctx.viewer_row
+        if row is None:  # the viewer was set by a sign-in mutation, not read with a token
+            row = await account_queries.user_row(ctx.db, viewer.id)
+        points = int(row.loyalty_points) if row is not None else 0
+        waves = await ctx.loader(PresaleWavesByShowtimeLoader).load_many(
+            [k.showtime_pk for k in keys]
+        )
+        codes = sorted({k.promo_code for k in keys if k.promo_code})
+        found = await ctx.loader(PromoCodeIdByCodeLoader).load_many(codes)
+        active = dict(zip(codes, found, strict=True))
+        out: list[datetime] = []
+        for key, key_waves in zip(keys, waves, strict=True):
+            opening = key.sales_open_at
+            for wave in key_waves:
+                if wave.opens_at >= opening:
+                    continue
+                if wave.audience == PresaleAudience.LOYALTY_MEMBERS:
+                    qualifies = wave.min_loyalty_points is not None and (
+                        points >= wave.min_loyalty_points
+                    )
+                else:
+                    qualifies = (
+                        key.promo_code is not None
+                        and wave.code_text is not None
+                        and wave.code_text.lower() == key.promo_code
+                        and active.get(key.promo_code) is not None
+                    )
+                if qualifies:
+                    opening = wave.opens_at
+            out.append(opening)
         return out
 
 
 async def viewer_sales_opening(
     info: Info, showtime: Showtime, promo_code: str | None
 ) -> datetime | None:
-    """When the sale opens for this request's viewer, None when it has opened: the earliest
-    of general sale and the presale waves the viewer belongs to (the rule of the hold's SQL
-    function `marquee_sales_opening`, migration 0013_presale), and not before the sales
-    window. Showtimes already on general sale cost no statement."""
+    """When the sale opens for this request's viewer, None once it has opened: their
+    opening (`SalesOpeningByShowtimeLoader`), and not before the sales window. Showtimes on
+    general sale cost no statement."""
     ctx = info.context
     now = datetime.now(UTC)
-    opening: datetime | None = None
-    if showtime.sales_open_at is not None and showtime.sales_open_at > now:
-        opening = showtime.sales_open_at
-        viewer = await ctx.viewer()
-        if viewer is not None:
-            waves = await ctx.loader(PresaleWavesByShowtimeLoader).load(showtime.pk)
-            points: int | None = None
-            code_id: int | None = None
-            code = (promo_code or "").strip().lower()
-            for wave in waves:
-                if wave.opens_at >= opening:
-                    continue
-                if wave.audience == PresaleAudience.LOYALTY_MEMBERS:
-                    if points is None:
-                        points = await ctx.loader(LoyaltyPointsByUserLoader).load(viewer.id)
-                    if wave.min_loyalty_points is not None and points >= wave.min_loyalty_points:
-                        opening = wave.opens_at
-                elif code and wave.code_text is not None and wave.code_text.lower() == code:
-                    if code_id is None:
-                        code_id = await ctx.loader(PromoCodeIdByCodeLoader).load(code)
-                    if code_id is not None:
-                        opening = wave.opens_at
-    window = showtime.starts_at - timedelta(days=ctx.settings.sales_window_days)
-    if opening is None or window > opening:
-        opening = window
+    opening = showtime.starts_at - timedelta(days=ctx.settings.sales_window_days)
+    sales_open_at = showtime.sales_open_at
+    if sales_open_at is not None and sales_open_at > now:
+        code = (promo_code or "").strip().lower() or None
+        key = OpeningKey(showtime.pk, sales_open_at, code)
+        opening = max(opening, await ctx.loader(SalesOpeningByShowtimeLoader).load(key))
     return opening if opening > now else None
 
 

@@ -15,6 +15,7 @@ import strawberry
 
 from db.cinemas.codes import STATUS_CHARS
 from db.cinemas.layout import MAX_ROWS, MEAN_SEATS_PER_ROW, group_rows, layout_version
+from graph.auth import Viewer
 from graph.catalog import loaders as catalog_loaders
 from graph.cinemas import loaders as cinema_loaders
 from graph.cinemas.enums import SeatStatus, SeatType
@@ -100,26 +101,22 @@ class PresaleWave:
     min_loyalty_points: int | None = strawberry.field(
         description="LOYALTY_MEMBERS: the loyalty points a customer needs (null otherwise)."
     )
+    promo_code: str | None = strawberry.field(
+        description="PROMO_CODE: the code customers pass to holdSeats; staff only (null for "
+        "everyone else: customers get the code from the campaign, not from the API)."
+    )
 
     @classmethod
-    def from_row(cls, row: Any) -> PresaleWave:
+    def from_row(cls, row: Any, viewer: Viewer | None) -> PresaleWave:
+        staff = viewer is not None and viewer.is_staff
         return cls(
             code_text=row.promo_code,
             name=row.name,
             opens_at=row.opens_at,
             audience=PresaleAudience(row.audience),
             min_loyalty_points=row.min_loyalty_points,
+            promo_code=row.promo_code if staff else None,
         )
-
-    @strawberry.field(
-        description="PROMO_CODE: the code customers pass to holdSeats; staff only (null for "
-        "everyone else: customers get the code from the campaign, not from the API)."
-    )
-    async def promo_code(self, info: Info) -> str | None:
-        if self.code_text is None:
-            return None
-        viewer = await info.context.viewer()
-        return self.code_text if viewer is not None and viewer.is_staff else None
 
 
 @strawberry.type(description="A screening of a movie in a hall.")
