@@ -13,18 +13,21 @@ from db.demo import accounts as accounts_demo
 from db.demo import catalog as catalog_demo
 from db.demo import cinemas as cinemas_demo
 from db.demo import orders as orders_demo
+from db.demo import presale as presale_demo
 
 # A seeder gets the session, a seeded random generator and a list to append
 # human-readable lines to (printed by the CLI, e.g. demo logins in development).
 Seeder = Callable[[AsyncSession, random.Random, list[str]], Awaitable[None]]
 
-# The catalog goes before cinemas (showtimes need movies), orders last (they need
-# customers, showtimes and the reviews).
+# The catalog goes before cinemas (showtimes need movies), then orders (they need
+# customers, showtimes and the reviews), then the presale premiere (it needs the loyalty
+# points the orders give, and the orders must not meet a closed sale).
 SEEDERS: list[Seeder] = [
     accounts_demo.seed,
     catalog_demo.seed,
     cinemas_demo.seed,
     orders_demo.seed,
+    presale_demo.seed,
 ]
 
 

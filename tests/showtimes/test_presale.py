@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
+from db import demo
 from db.accounts.models import User
+from db.cinemas.models import Seat
 from db.session import Database, capture_statements
 from db.shop.models import PromoCode
 from db.showtimes.models import PresaleWave, Showtime
@@ -558,3 +560,43 @@ async def test_presale_fields_statement_count_is_flat(gql: GraphQLClient, db: Da
     assert small == large, "\n\n".join(log)
     # viewer, count, page, waves, promo code
     assert large <= 5, "\n\n".join(log)
+
+
+# --- demo data -------------------------------------------------------------------------------
+
+
+async def test_demo_premiere(gql: GraphQLClient, db: Database) -> None:
+    async with db.transaction() as session:
+        lines = await demo.seed(session)
+    [premiere_row] = await db.fetch(
+        select(Showtime.id, Showtime.hall_id, Showtime.sales_open_at).where(
+            Showtime.sales_open_at.is_not(None)
+        )
+    )
+    assert premiere_row.sales_open_at > now() + timedelta(days=2)
+    seats = [
+        r.id
+        for r in await db.fetch(
+            select(Seat.id)
+            .where(Seat.hall_id == premiere_row.hall_id, ~Seat.is_blocked)
+            .order_by(Seat.id)
+        )
+    ]
+    customers = await db.fetch(
+        select(User.id, User.role, User.loyalty_points)
+        .where(User.role == "CUSTOMER")
+        .order_by(User.loyalty_points.desc(), User.id)
+    )
+    member = customers[0]
+    outsider = await create_user(db)
+    assert any(line.startswith("demo presale: premiere of ") for line in lines)
+
+    show = type("Show", (), {"id": premiere_row.id})
+    mine = await opening(gql, show, gql.token_for(member))
+    assert (mine["salesOpenForViewer"], mine["nextSalesOpening"]) == (True, None)
+    [wave] = mine["presaleWaves"]
+    assert wave["audience"] == "LOYALTY_MEMBERS"
+    assert 10 <= wave["minLoyaltyPoints"] <= min(50, member.loyalty_points)
+    assert when(wave["opensAt"]) <= now()
+    assert (await hold(gql, gql.token_for(member), show, seats[0]))["errors"] == []
+    refusal(await hold(gql, gql.token_for(outsider), show, seats[1]), premiere_row.sales_open_at)
