@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, TypeVar
 
 import strawberry
@@ -44,6 +45,8 @@ class Context:
         self.connection_params: dict[str, Any] | None = None
         self._loaders: dict[type[Any], Any] = {}
         self._viewer: Viewer | None = _UNSET
+        # Sibling fields ask for the viewer at once: the first reads it, the others wait.
+        self._viewer_lock: asyncio.Lock | None = None
         # The viewer's full users row, as read when the token was checked.
         self.viewer_row: Any = None
 
@@ -63,6 +66,15 @@ class Context:
         not an anonymous request: the client must know to refresh."""
         if self._viewer is not _UNSET:
             return self._viewer
+        if self._viewer_lock is None:
+            self._viewer_lock = asyncio.Lock()
+        async with self._viewer_lock:
+            cached: Viewer | None = self._viewer
+            if cached is not _UNSET:  # read by the caller we waited for
+                return cached
+            return await self._read_viewer()
+
+    async def _read_viewer(self) -> Viewer | None:
         viewer: Viewer | None = None
         if self.token:
             try:

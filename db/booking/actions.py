@@ -3,7 +3,8 @@
 The unique constraint on seat_occupancy (showtime_id, seat_id) is the judge of who gets a
 seat: inserts use ON CONFLICT DO NOTHING, so a seat someone else holds is a missing row in
 RETURNING, never an exception. A hold is one statement, the PL/pgSQL function
-`marquee_hold_seats` (migration 0004_booking), which the mutation runs in autocommit mode.
+`marquee_hold_seats` (migration 0004_booking; 0013_presale adds the presale check), which the
+mutation runs in autocommit mode.
 Every change of a showtime's seats bumps `showtimes.seat_sequence` and calls pg_notify
 inside the same transaction, always through the SQL function `marquee_announce_seats`
 (migration 0006_seat_announcer: `announce_seat_changes` here, and the hold function), so
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -147,7 +148,8 @@ _ANNOUNCE_SEATS: Executable = select(
 
 
 # The whole hold in one statement: the function `marquee_hold_seats` (migration
-# 0004_booking) checks, upserts the hold, replaces its seats, bumps the sequence and NOTIFYs.
+# 0004_booking, last redefined by 0013_presale) checks (presale waves included), upserts the
+# hold, replaces its seats, bumps the sequence and NOTIFYs.
 # Typed binds: the driver gets `$1::BIGINT`, ..., `$3::BIGINT[]` (one exact signature).
 _HOLD_SEATS: Executable = select(
     literal_column("o_outcome"),
@@ -155,6 +157,7 @@ _HOLD_SEATS: Executable = select(
     literal_column("o_hold_id"),
     literal_column("o_expires_at"),
     literal_column("o_sequence"),
+    literal_column("o_opens_at"),
 ).select_from(
     func.marquee_hold_seats(
         bindparam("user_id", type_=BigInteger),
@@ -163,6 +166,7 @@ _HOLD_SEATS: Executable = select(
         bindparam("ttl_seconds", type_=Integer),
         bindparam("max_seats", type_=Integer),
         bindparam("sales_window_days", type_=Integer),
+        bindparam("promo_code", type_=Text),
     ).alias("hold")
 )
 
@@ -176,10 +180,16 @@ async def hold_seats(
     ttl_seconds: int,
     max_seats: int,
     sales_window_days: int,
+    promo_code: str | None = None,
 ) -> HoldResult:
     """Hold exactly `seat_ids` for the user, replacing the user's current hold on this
     showtime: seats still wanted stay held (no gap), dropped ones are released, new ones
     are added, and the expiry restarts. All or nothing.
+
+    Before the showtime's general sale (`sales_open_at`) only members of an open presale
+    wave may hold: loyalty members with enough points, or holders of the wave's promo code
+    (`promo_code`, case-insensitive, active). Others get SHOWTIME_NOT_BOOKABLE naming when
+    sales open for them (`opens_at` on the error).
 
     One statement (`marquee_hold_seats`). On a `Database` it runs on a pooled autocommit
     connection: the statement is the transaction (what the mutation does; no lock is held
@@ -191,6 +201,7 @@ async def hold_seats(
         "ttl_seconds": ttl_seconds,
         "max_seats": max_seats,
         "sales_window_days": sales_window_days,
+        "promo_code": promo_code,
     }
     if isinstance(on, AsyncSession):
         row: Any = (await on.execute(_HOLD_SEATS, params)).one()
@@ -206,8 +217,24 @@ async def hold_seats(
             expires_at,
             None if sequence is None else int(sequence),
         )
+    if outcome == "NOT_YET":
+        opens_at: datetime = row[5]
+        raise not_on_sale_yet(opens_at)
     raise _hold_failure(
         outcome, None if seats is None else list(seats), max_seats, sales_window_days
+    )
+
+
+def not_on_sale_yet(opens_at: datetime) -> DomainError:
+    """The refusal of a hold before the user's sales opening (general sale, or the earliest
+    presale wave they belong to), naming that time (UTC, ISO 8601) and carrying it as
+    `opens_at`."""
+    when = opens_at.astimezone(UTC).isoformat(timespec="seconds")
+    return DomainError(
+        BookingErrorCode.SHOWTIME_NOT_BOOKABLE,
+        f"Tickets for this showtime are not on sale for you yet: sales open for you at {when}.",
+        "showtimeId",
+        opens_at=opens_at,
     )
 
 

@@ -14,6 +14,7 @@ from db.demo import catalog as catalog_demo
 from db.demo import cinemas as cinemas_demo
 from db.demo import orders as orders_demo
 from db.demo import pages as pages_demo
+from db.demo import presale as presale_demo
 from db.demo import shop as shop_demo
 from db.demo.config import DemoSettings
 
@@ -22,13 +23,16 @@ from db.demo.config import DemoSettings
 Seeder = Callable[[AsyncSession, random.Random, list[str]], Awaitable[None]]
 
 # The catalog goes before cinemas (showtimes need movies), the shop after cinemas (a
-# product sold at one cinema), orders last (they need customers, showtimes and the reviews).
+# product sold at one cinema), then orders (they need customers, showtimes, the reviews and
+# the shop), then the presale premiere (it needs the loyalty points the orders give, and the
+# orders must not meet a closed sale).
 SEEDERS: list[Seeder] = [
     accounts_demo.seed,
     catalog_demo.seed,
     cinemas_demo.seed,
     shop_demo.seed,
     orders_demo.seed,
+    presale_demo.seed,
 ]
 
 # Seeders whose data quotes server settings get them as a fourth argument (`DemoSettings`,

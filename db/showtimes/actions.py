@@ -23,8 +23,16 @@ from db.cinemas.models import Cinema, Hall, Seat
 from db.errors import DomainError, Validator
 from db.showtimes.codes import SHOWTIME_FORMATS
 from db.showtimes.models import SHOWTIME_OVERLAP_CONSTRAINT, Showtime, ShowtimePrice
+from db.showtimes.presale import WaveSpec, current_waves, replace_waves, validate_presale
 
-__all__ = ["UNSET", "PriceSpec", "cancel_showtime", "create_showtime", "update_showtime"]
+__all__ = [
+    "UNSET",
+    "PriceSpec",
+    "WaveSpec",
+    "cancel_showtime",
+    "create_showtime",
+    "update_showtime",
+]
 
 C = CinemaErrorCode
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
@@ -145,9 +153,12 @@ async def create_showtime(
     language: str,
     subtitles: str | None,
     prices: Sequence[PriceSpec],
+    sales_open_at: datetime | None = None,
+    presale_waves: Sequence[WaveSpec] = (),
     now: datetime | None = None,
 ) -> int:
-    """ends_at = start + movie duration + the hall's cleaning time."""
+    """ends_at = start + movie duration + the hall's cleaning time. General sale opens at
+    `sales_open_at` (None: at once), presale waves earlier (db/showtimes/presale.py)."""
     now = now or datetime.now(UTC)
     v = Validator()
     values: dict[str, Any] = {
@@ -183,6 +194,11 @@ async def create_showtime(
             C.HALL_INACTIVE,
         )
         _validate_prices(prices, await _hall_seat_types(session, hall_id), v)
+    waves = []
+    if starts_at.tzinfo is not None:
+        waves = await validate_presale(
+            session, sales_open_at=sales_open_at, starts_at=starts_at, waves=presale_waves, v=v
+        )
     v.raise_if_any()
     assert movie is not None
     assert hall is not None
@@ -192,6 +208,7 @@ async def create_showtime(
     values["ends_at"] = starts_at + timedelta(
         minutes=movie.duration_minutes + hall.cleaning_minutes
     )
+    values["sales_open_at"] = sales_open_at
     showtime_id = int(
         await _insert_or_overlap(
             session,
@@ -201,6 +218,7 @@ async def create_showtime(
         )
     )
     await _replace_prices(session, showtime_id, prices)
+    await replace_waves(session, showtime_id, waves)
     return showtime_id
 
 
@@ -213,16 +231,22 @@ async def update_showtime(
     language: Any = UNSET,
     subtitles: Any = UNSET,
     prices: Any = UNSET,
+    sales_open_at: Any = UNSET,
+    presale_waves: Any = UNSET,
     now: datetime | None = None,
 ) -> int:
     """Change a scheduled showtime; a new start recomputes ends_at. Prices, when given,
-    replace all prices (every seat type of the hall must still be priced)."""
+    replace all prices (every seat type of the hall must still be priced); so do presale
+    waves. `sales_open_at=None` puts the showtime on sale at once. The resulting opening
+    and waves are checked together (db/showtimes/presale.py)."""
     now = now or datetime.now(UTC)
     row = (
         await session.execute(
             select(
                 Showtime.status,
                 Showtime.hall_id,
+                Showtime.starts_at,
+                Showtime.sales_open_at,
                 Movie.duration_minutes,
                 Hall.cleaning_minutes,
             )
@@ -245,7 +269,27 @@ async def update_showtime(
     _validate_showtime_fields(values, now, v)
     if prices is not UNSET and prices is not None:
         _validate_prices(prices, await _hall_seat_types(session, row.hall_id), v)
+    new_waves: list[Any] | None = None
+    changes_sale = sales_open_at is not UNSET or presale_waves is not UNSET
+    new_start = values.get("starts_at", row.starts_at)
+    if (changes_sale or "starts_at" in values) and new_start.tzinfo is not None:
+        waves = (
+            await current_waves(session, showtime_id)
+            if presale_waves is UNSET
+            else list(presale_waves)
+        )
+        checked = await validate_presale(
+            session,
+            sales_open_at=row.sales_open_at if sales_open_at is UNSET else sales_open_at,
+            starts_at=new_start,
+            waves=waves,
+            v=v,
+        )
+        if presale_waves is not UNSET:
+            new_waves = checked
     v.raise_if_any()
+    if sales_open_at is not UNSET:
+        values["sales_open_at"] = sales_open_at
     if "starts_at" in values:
         values["starts_at"] = values["starts_at"].astimezone(UTC)
         values["ends_at"] = values["starts_at"] + timedelta(
@@ -261,6 +305,8 @@ async def update_showtime(
         )
     if prices is not UNSET and prices is not None:
         await _replace_prices(session, showtime_id, prices)
+    if new_waves is not None:
+        await replace_waves(session, showtime_id, new_waves)
     return showtime_id
 
 

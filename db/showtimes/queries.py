@@ -39,7 +39,8 @@ from db.cinemas.models import Cinema, Hall, Seat
 from db.cinemas.queries import cinema_today, local_midnight
 from db.orders.models import Order
 from db.session import Database, Record
-from db.showtimes.models import Showtime, ShowtimePrice
+from db.shop.models import PromoCode
+from db.showtimes.models import PresaleWave, Showtime, ShowtimePrice
 
 SHOWTIME_COLUMNS = (
     Showtime.id,
@@ -52,6 +53,7 @@ SHOWTIME_COLUMNS = (
     Showtime.language,
     Showtime.subtitles,
     Showtime.status,
+    Showtime.sales_open_at,
 )
 SHOWTIME_ORDER = (Showtime.starts_at, Showtime.id)
 
@@ -214,6 +216,49 @@ async def showtimes_by_ids(db: Database, ids: list[int]) -> Sequence[Record]:
 async def prices_by_showtime_ids(db: Database, ids: list[int]) -> Sequence[Record]:
     """(showtime_id, seat_type, amount, currency) rows, in no particular order."""
     return await db.fetch_static(_prices_by_showtime_ids(), {"ids": ids})
+
+
+# --- presale waves -------------------------------------------------------------------------
+
+
+@cache
+def _waves_by_showtime_ids() -> Executable:
+    return (
+        select(
+            PresaleWave.id,
+            PresaleWave.showtime_id,
+            PresaleWave.name,
+            PresaleWave.opens_at,
+            PresaleWave.audience,
+            PresaleWave.min_loyalty_points,
+            PresaleWave.promo_code_id,
+            PromoCode.code.label("promo_code"),
+        )
+        .outerjoin(PromoCode, PromoCode.id == PresaleWave.promo_code_id)
+        .where(PresaleWave.showtime_id == _ids_param(PresaleWave.showtime_id))
+        .order_by(PresaleWave.showtime_id, PresaleWave.opens_at, PresaleWave.id)
+    )
+
+
+@cache
+def _active_promo_codes() -> Executable:
+    codes = bindparam("codes", type_=ARRAY(PromoCode.code.type))
+    return select(func.lower(PromoCode.code).label("code"), PromoCode.id).where(
+        func.lower(PromoCode.code) == any_(codes), PromoCode.is_active
+    )
+
+
+async def presale_waves_by_showtime_ids(db: Database, ids: list[int]) -> Sequence[Record]:
+    """(id, showtime_id, name, opens_at, audience, min_loyalty_points, promo_code_id,
+    promo_code) rows, by showtime, then opening time."""
+    return await db.fetch_static(_waves_by_showtime_ids(), {"ids": ids})
+
+
+async def active_promo_code_ids(db: Database, lower_codes: list[str]) -> Sequence[Record]:
+    """(code, id) of the active promo codes among these lower-case codes: who may book in
+    a PROMO_CODE presale wave (validity dates do not matter for presale access; the hold
+    function `marquee_sales_opening`, migration 0013_presale, applies the same rule)."""
+    return await db.fetch_static(_active_promo_codes(), {"codes": lower_codes})
 
 
 # --- seat states ----------------------------------------------------------------------------

@@ -98,6 +98,7 @@ class Mutation:
                     ttl_seconds=s.hold_ttl_seconds,
                     max_seats=s.max_seats_per_hold,
                     sales_window_days=s.sales_window_days,
+                    promo_code=(input.promo_code or "").strip() or None,
                 )
 
             result = await actions.retrying(run)

@@ -40,6 +40,10 @@ class BookingError:
     seat_ids: list[strawberry.ID] | None = strawberry.field(
         default=None, description="The seats at fault (taken, blocked, repeated or foreign)."
     )
+    opens_at: datetime | None = strawberry.field(
+        default=None,
+        description="SHOWTIME_NOT_BOOKABLE before your sales opening: when sales open for you.",
+    )
 
 
 @strawberry.type(description="Seats a user holds for a while, until checkout or expiry.")

@@ -8,7 +8,7 @@ from decimal import Decimal
 import strawberry
 
 from graph.cinemas.enums import SeatType
-from graph.showtimes.enums import ShowtimeStatus
+from graph.showtimes.enums import PresaleAudience, ShowtimeStatus
 
 
 @strawberry.input(description="Which showtimes to list (all given conditions apply).")
@@ -37,6 +37,22 @@ class PriceInput:
     currency: str = strawberry.field(default="USD", description="ISO 4217 code.")
 
 
+@strawberry.input(description="A presale wave: sales open early for one audience.")
+class PresaleWaveInput:
+    name: str = strawberry.field(description='Shown to customers, e.g. "Members\' presale".')
+    opens_at: datetime = strawberry.field(
+        description="When the wave opens (with offset; before salesOpenAt)."
+    )
+    audience: PresaleAudience = strawberry.field(description="Who may book in this wave.")
+    min_loyalty_points: int | None = strawberry.field(
+        default=None, description="LOYALTY_MEMBERS: the loyalty points a customer needs."
+    )
+    promo_code: str | None = strawberry.field(
+        default=None,
+        description="PROMO_CODE: the code (an existing promo code) customers pass to holdSeats.",
+    )
+
+
 @strawberry.input(description="A new showtime.")
 class CreateShowtimeInput:
     movie_id: strawberry.ID = strawberry.field(description="The movie.")
@@ -47,6 +63,14 @@ class CreateShowtimeInput:
     subtitles: str | None = strawberry.field(default=None, description="Subtitle language.")
     prices: list[PriceInput] = strawberry.field(
         description="A price for every seat type present in the hall."
+    )
+    sales_open_at: datetime | None = strawberry.field(
+        default=None,
+        description="When general sale opens (with offset; before the start). Null: at once.",
+    )
+    presale_waves: list[PresaleWaveInput] | None = strawberry.field(
+        default=None,
+        description="Presale waves, each opening before salesOpenAt for its audience.",
     )
 
 
@@ -63,6 +87,15 @@ class UpdateShowtimeInput:
     )
     prices: list[PriceInput] | None = strawberry.field(
         default=None, description="New prices, replacing all of them."
+    )
+    sales_open_at: datetime | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="New general sale opening (null: on sale at once; omitted: unchanged).",
+    )
+    presale_waves: list[PresaleWaveInput] | None = strawberry.field(
+        default=None,
+        description="New presale waves, replacing all of them ([] removes them; "
+        "omitted or null: unchanged).",
     )
 
 

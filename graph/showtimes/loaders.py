@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from db.accounts import queries as account_queries
 from db.cinemas.codes import SeatType
 from db.showtimes import queries
+from db.showtimes.codes import PresaleAudience
 from db.showtimes.queries import Parent, ShowtimeSpec
 from graph.errors import bad_input
 from graph.loaders import ContextLoader
@@ -24,7 +26,7 @@ from graph.showtimes.inputs import ShowtimeFilter
 
 if TYPE_CHECKING:
     from graph.context import Info
-    from graph.showtimes.types import Showtime, ShowtimePrice
+    from graph.showtimes.types import PresaleWave, Showtime, ShowtimePrice
 
 MAX_LOCAL_DAYS = 31
 _SEAT_TYPE_ORDER = {t: i for i, t in enumerate(SeatType)}
@@ -90,6 +92,101 @@ class AvailableSeatCountByShowtimeLoader(ContextLoader[int, int]):
         rows = await queries.available_seat_counts(self.context.db, keys)
         found = {row.id: int(row.available) for row in rows}
         return [found.get(k, 0) for k in keys]
+
+
+# --- presale waves and who may buy when ----------------------------------------------------
+
+
+class PresaleWavesByShowtimeLoader(ContextLoader[int, "list[PresaleWave]"]):
+    """Waves by opening time; the codes of PROMO_CODE waves for staff viewers only."""
+
+    async def batch_load_fn(self, keys: list[int]) -> list[list[PresaleWave]]:
+        viewer = await self.context.viewer()
+        from_row = showtime_types.PresaleWave.from_row
+        found: dict[int, list[PresaleWave]] = defaultdict(list)
+        for row in await queries.presale_waves_by_showtime_ids(self.context.db, keys):
+            found[row.showtime_id].append(from_row(row, viewer))
+        return [found.get(k, []) for k in keys]
+
+
+class PromoCodeIdByCodeLoader(ContextLoader[str, int | None]):
+    """Active promo codes by lower-case code (presale access: validity dates don't matter)."""
+
+    async def batch_load_fn(self, keys: list[str]) -> list[int | None]:
+        rows = await queries.active_promo_code_ids(self.context.db, keys)
+        found = {row.code: int(row.id) for row in rows}
+        return [found.get(k) for k in keys]
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningKey:
+    """A showtime before its general sale, and the presale code the viewer passed."""
+
+    showtime_pk: int
+    sales_open_at: datetime
+    promo_code: str | None
+
+
+class SalesOpeningByShowtimeLoader(ContextLoader[OpeningKey, datetime]):
+    """When the sale opens for this request's viewer, for showtimes whose general sale is
+    ahead: the earliest of general sale and the presale waves the viewer belongs to (the
+    rule of the hold's SQL function `marquee_sales_opening`, migration 0013_presale).
+    Anonymous viewers: general sale. The viewer's loyalty points come from the users row
+    read with the token; waves and codes are batched."""
+
+    async def batch_load_fn(self, keys: list[OpeningKey]) -> list[datetime]:
+        ctx = self.context
+        viewer = await ctx.viewer()
+        if viewer is None:
+            return [k.sales_open_at for k in keys]
+        row = ctx.viewer_row
+        if row is None:  # the viewer was set by a sign-in mutation, not read with a token
+            row = await account_queries.user_row(ctx.db, viewer.id)
+        points = int(row.loyalty_points) if row is not None else 0
+        waves = await ctx.loader(PresaleWavesByShowtimeLoader).load_many(
+            [k.showtime_pk for k in keys]
+        )
+        codes = sorted({k.promo_code for k in keys if k.promo_code})
+        found = await ctx.loader(PromoCodeIdByCodeLoader).load_many(codes)
+        active = dict(zip(codes, found, strict=True))
+        out: list[datetime] = []
+        for key, key_waves in zip(keys, waves, strict=True):
+            opening = key.sales_open_at
+            for wave in key_waves:
+                if wave.opens_at >= opening:
+                    continue
+                if wave.audience == PresaleAudience.LOYALTY_MEMBERS:
+                    qualifies = wave.min_loyalty_points is not None and (
+                        points >= wave.min_loyalty_points
+                    )
+                else:
+                    qualifies = (
+                        key.promo_code is not None
+                        and wave.code_text is not None
+                        and wave.code_text.lower() == key.promo_code
+                        and active.get(key.promo_code) is not None
+                    )
+                if qualifies:
+                    opening = wave.opens_at
+            out.append(opening)
+        return out
+
+
+async def viewer_sales_opening(
+    info: Info, showtime: Showtime, promo_code: str | None
+) -> datetime | None:
+    """When the sale opens for this request's viewer, None once it has opened: their
+    opening (`SalesOpeningByShowtimeLoader`), and not before the sales window. Showtimes on
+    general sale cost no statement."""
+    ctx = info.context
+    now = datetime.now(UTC)
+    opening = showtime.starts_at - timedelta(days=ctx.settings.sales_window_days)
+    sales_open_at = showtime.sales_open_at
+    if sales_open_at is not None and sales_open_at > now:
+        code = (promo_code or "").strip().lower() or None
+        key = OpeningKey(showtime.pk, sales_open_at, code)
+        opening = max(opening, await ctx.loader(SalesOpeningByShowtimeLoader).load(key))
+    return opening if opening > now else None
 
 
 # --- nested pages (Cinema.showtimes, Movie.showtimes) ---------------------------------------

@@ -18,6 +18,7 @@ from graph.relay import decode_id
 from graph.showtimes.inputs import (
     CancelShowtimeInput,
     CreateShowtimeInput,
+    PresaleWaveInput,
     PriceInput,
     UpdateShowtimeInput,
 )
@@ -29,6 +30,19 @@ def _prices(prices: list[PriceInput]) -> list[actions.PriceSpec]:
     return [
         actions.PriceSpec(seat_type=p.seat_type.value, amount=p.amount, currency=p.currency)
         for p in prices
+    ]
+
+
+def _waves(waves: list[PresaleWaveInput]) -> list[actions.WaveSpec]:
+    return [
+        actions.WaveSpec(
+            name=w.name,
+            opens_at=w.opens_at,
+            audience=w.audience.value,
+            min_loyalty_points=w.min_loyalty_points,
+            promo_code=w.promo_code,
+        )
+        for w in waves
     ]
 
 
@@ -70,6 +84,8 @@ class Mutation:
                     language=input.language,
                     subtitles=input.subtitles,
                     prices=_prices(input.prices),
+                    sales_open_at=input.sales_open_at,
+                    presale_waves=_waves(input.presale_waves or []),
                 )
         except DomainError as exc:
             return ShowtimePayload(showtime=None, errors=cinema_errors(exc))
@@ -99,6 +115,12 @@ class Mutation:
                     if input.subtitles is strawberry.UNSET
                     else input.subtitles,
                     prices=_prices(input.prices) if input.prices is not None else actions.UNSET,
+                    sales_open_at=actions.UNSET
+                    if input.sales_open_at is strawberry.UNSET
+                    else input.sales_open_at,
+                    presale_waves=_waves(input.presale_waves)
+                    if input.presale_waves is not None
+                    else actions.UNSET,
                 )
         except DomainError as exc:
             return ShowtimePayload(showtime=None, errors=cinema_errors(exc))

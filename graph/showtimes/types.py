@@ -15,6 +15,7 @@ import strawberry
 
 from db.cinemas.codes import STATUS_CHARS
 from db.cinemas.layout import MAX_ROWS, MEAN_SEATS_PER_ROW, group_rows, layout_version
+from graph.auth import Viewer
 from graph.catalog import loaders as catalog_loaders
 from graph.cinemas import loaders as cinema_loaders
 from graph.cinemas.enums import SeatStatus, SeatType
@@ -23,7 +24,7 @@ from graph.limits import list_size
 from graph.relay import Node, to_global_id
 from graph.scalars import Money
 from graph.showtimes import loaders as showtime_loaders
-from graph.showtimes.enums import ShowtimeStatus
+from graph.showtimes.enums import PresaleAudience, ShowtimeStatus
 
 if TYPE_CHECKING:
     from graph.catalog.types import Movie
@@ -89,6 +90,35 @@ class PackedSeatStatuses:
     available_seat_count: int = strawberry.field(description="Seats with status A.")
 
 
+@strawberry.type(
+    description="An early opening of a showtime's sale for one audience (before salesOpenAt)."
+)
+class PresaleWave:
+    code_text: strawberry.Private[str | None]
+    name: str = strawberry.field(description="Name shown to customers.")
+    opens_at: datetime = strawberry.field(description="When this wave opens.")
+    audience: PresaleAudience = strawberry.field(description="Who may book in this wave.")
+    min_loyalty_points: int | None = strawberry.field(
+        description="LOYALTY_MEMBERS: the loyalty points a customer needs (null otherwise)."
+    )
+    promo_code: str | None = strawberry.field(
+        description="PROMO_CODE: the code customers pass to holdSeats; staff only (null for "
+        "everyone else: customers get the code from the campaign, not from the API)."
+    )
+
+    @classmethod
+    def from_row(cls, row: Any, viewer: Viewer | None) -> PresaleWave:
+        staff = viewer is not None and viewer.is_staff
+        return cls(
+            code_text=row.promo_code,
+            name=row.name,
+            opens_at=row.opens_at,
+            audience=PresaleAudience(row.audience),
+            min_loyalty_points=row.min_loyalty_points,
+            promo_code=row.promo_code if staff else None,
+        )
+
+
 @strawberry.type(description="A screening of a movie in a hall.")
 class Showtime(Node):
     pk: strawberry.Private[int]
@@ -101,6 +131,10 @@ class Showtime(Node):
     language: str = strawberry.field(description="Audio language.")
     subtitles: str | None = strawberry.field(description="Subtitle language, if any.")
     status: ShowtimeStatus = strawberry.field(description="SCHEDULED or CANCELLED.")
+    sales_open_at: datetime | None = strawberry.field(
+        description="When general sale opens (null: on sale at once). Presale waves may "
+        "open earlier for some customers."
+    )
 
     @classmethod
     def from_row(cls, row: Any) -> Showtime:
@@ -116,6 +150,7 @@ class Showtime(Node):
             language=row.language,
             subtitles=row.subtitles,
             status=ShowtimeStatus(row.status),
+            sales_open_at=row.sales_open_at,
         )
 
     @strawberry.field(description="The movie shown.")
@@ -139,6 +174,41 @@ class Showtime(Node):
     @strawberry.field(description="Prices per seat type.")
     async def prices(self, info: Info) -> list[ShowtimePrice]:
         return await info.context.loader(showtime_loaders.PricesByShowtimeLoader).load(self.pk)
+
+    @strawberry.field(description="Presale waves, by opening time.")
+    async def presale_waves(self, info: Info) -> list[PresaleWave]:
+        loader = info.context.loader(showtime_loaders.PresaleWavesByShowtimeLoader)
+        return await loader.load(self.pk)
+
+    @strawberry.field(
+        description="Whether the sale has opened for the viewer (general sale, or a presale "
+        "wave they belong to; anonymous viewers: general sale only). Says nothing about "
+        "started, cancelled or sold-out showtimes."
+    )
+    async def sales_open_for_viewer(
+        self,
+        info: Info,
+        promo_code: Annotated[
+            str | None,
+            strawberry.argument(description="A presale code the viewer holds (as for holdSeats)."),
+        ] = None,
+    ) -> bool:
+        return await showtime_loaders.viewer_sales_opening(info, self, promo_code) is None
+
+    @strawberry.field(
+        description="When the sale opens for the viewer (the earliest presale wave they "
+        "belong to, else salesOpenAt, and not before the sales window, "
+        "MARQUEE_SALES_WINDOW_DAYS before the start); null once it has opened."
+    )
+    async def next_sales_opening(
+        self,
+        info: Info,
+        promo_code: Annotated[
+            str | None,
+            strawberry.argument(description="A presale code the viewer holds (as for holdSeats)."),
+        ] = None,
+    ) -> datetime | None:
+        return await showtime_loaders.viewer_sales_opening(info, self, promo_code)
 
     @strawberry.field(description="Seats neither sold, held by a live hold, nor blocked.")
     async def available_seat_count(self, info: Info) -> int:
