@@ -36,6 +36,7 @@ from graph.orders.mutations import Mutation as OrdersMutation
 from graph.orders.queries import Query as OrdersQuery
 from graph.orders.signing import Query as TicketSigningQuery
 from graph.relay import Node, resolve_nodes
+from graph.reports.queries import Query as ReportsQuery
 from graph.reviews.mutations import Mutation as ReviewsMutation
 from graph.reviews.queries import Query as ReviewsQuery
 from graph.settings import Settings, get_settings
@@ -78,6 +79,7 @@ QUERIES: tuple[type, ...] = (
     BookingQuery,
     OrdersQuery,
     TicketSigningQuery,
+    ReportsQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     AccountsMutation,

@@ -1,0 +1,362 @@
+"""Staff reports: sales per local day, movie, cinema or product, and seat occupancy per
+showtime. Each report is ONE statement whatever the number of rows it returns; the totals
+come from the same statement (GROUPING SETS), and so does whether the cinema it was
+filtered on exists (the report is outer-joined to a one-row relation, so an empty report
+still answers that). docs/reports-section.md says what every number means."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    Float,
+    Integer,
+    Numeric,
+    Row,
+    Select,
+    String,
+    and_,
+    cast,
+    distinct,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    tuple_,
+    union_all,
+)
+
+from db.booking.models import SeatOccupancy
+from db.catalog.models import Movie
+from db.cinemas.models import Cinema, Hall, Seat
+from db.orders.models import Order, OrderLine
+from db.reports.codes import MAX_OCCUPANCY_ROWS, SalesGroupBy
+from db.session import Database
+from db.shop.models import Product
+from db.showtimes.models import Showtime
+from db.showtimes.queries import SHOWTIME_COLUMNS, live_hold
+
+MONEY = Numeric(12, 2)
+# Time zones are within UTC-12 and UTC+14, so a local day lies inside its UTC day widened
+# by a day on each side: that coarse range lets the indexes on paid_at, refunded_at and
+# starts_at narrow the scan; the exact test is on the local date.
+_ZONE_SLACK = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Local days `first`..`last` (both included) in each cinema's own time zone,
+    optionally of one cinema."""
+
+    first: date
+    last: date
+    cinema_pk: int | None = None
+
+    def utc_window(self) -> tuple[datetime, datetime]:
+        lo = datetime.combine(self.first, time.min, UTC) - _ZONE_SLACK
+        hi = datetime.combine(self.last + timedelta(days=1), time.min, UTC) + _ZONE_SLACK
+        return lo, hi
+
+
+def local_day(at: ColumnElement[datetime]) -> ColumnElement[date]:
+    """The date of a timestamptz in the cinema's time zone (Cinema must be joined)."""
+    return cast(func.timezone(Cinema.time_zone, at), Date)
+
+
+def _within(at: ColumnElement[datetime], period: Period) -> list[ColumnElement[bool]]:
+    lo, hi = period.utc_window()
+    c: list[ColumnElement[bool]] = [
+        at >= lo,
+        at < hi,
+        local_day(at).between(period.first, period.last),
+    ]
+    if period.cinema_pk is not None:
+        c.append(Hall.cinema_id == period.cinema_pk)
+    return c
+
+
+def _cinema_found(period: Period) -> ColumnElement[bool]:
+    if period.cinema_pk is None:
+        return true()
+    return exists().where(Cinema.id == period.cinema_pk)
+
+
+def _one_row() -> Any:
+    return select(literal(1).label("one")).subquery("one")
+
+
+# --- sales ----------------------------------------------------------------------------------
+
+_ZERO_INT = cast(literal(0), BigInteger)
+_ZERO_MONEY = cast(literal(0), MONEY)
+
+
+def _orders(*columns: Any) -> Select[Any]:
+    """Orders joined to their showtime, hall and cinema (the cinema's time zone dates them).
+    An order without a showtime has no cinema and is in no report (checkout always makes one
+    from a hold, so none exists)."""
+    return (
+        select(*columns)
+        .select_from(Order)
+        .join(Showtime, Showtime.id == Order.showtime_id)
+        .join(Hall, Hall.id == Showtime.hall_id)
+        .join(Cinema, Cinema.id == Hall.cinema_id)
+    )
+
+
+def _key(group_by: SalesGroupBy, at: ColumnElement[datetime]) -> tuple[Any, Any, Any]:
+    """(day, pk, label) of a row: the local day of `at` for DAY, else the movie or the
+    cinema (PRODUCT rows are keyed by their lines, in `_product_events`)."""
+    if group_by is SalesGroupBy.DAY:
+        return local_day(at), cast(null(), BigInteger), cast(null(), String)
+    if group_by is SalesGroupBy.MOVIE:
+        return cast(null(), Date), Showtime.movie_id, Movie.title
+    return cast(null(), Date), Cinema.id, Cinema.name
+
+
+def _order_events(group_by: SalesGroupBy, period: Period) -> list[Select[Any]]:
+    """DAY, MOVIE, CINEMA: whole orders. A sale at paid_at (its amounts and the units of its
+    lines), a refund (its total) at refunded_at."""
+    day, pk, label = _key(group_by, Order.paid_at)
+    sales = _orders(
+        day.label("day"),
+        pk.label("pk"),
+        label.label("label"),
+        Order.currency,
+        Order.id.label("order_id"),
+        func.coalesce(func.sum(OrderLine.quantity).filter(OrderLine.kind == "TICKET"), 0).label(
+            "tickets"
+        ),
+        func.coalesce(func.sum(OrderLine.quantity).filter(OrderLine.kind == "PRODUCT"), 0).label(
+            "products"
+        ),
+        Order.subtotal.label("gross"),
+        Order.discount.label("discounts"),
+        _ZERO_MONEY.label("refunds"),
+    ).outerjoin(OrderLine, OrderLine.order_id == Order.id)
+    # Grouped by the order (its own columns follow from its key): one row per order.
+    group = [Order.id, day, pk, label]
+    day_r, pk_r, label_r = _key(group_by, Order.refunded_at)
+    refunds = _orders(
+        day_r.label("day"),
+        pk_r.label("pk"),
+        label_r.label("label"),
+        Order.currency,
+        cast(null(), BigInteger).label("order_id"),
+        _ZERO_INT.label("tickets"),
+        _ZERO_INT.label("products"),
+        _ZERO_MONEY.label("gross"),
+        _ZERO_MONEY.label("discounts"),
+        Order.total.label("refunds"),
+    )
+    if group_by is SalesGroupBy.MOVIE:
+        sales = sales.join(Movie, Movie.id == Showtime.movie_id)
+        refunds = refunds.join(Movie, Movie.id == Showtime.movie_id)
+    return [
+        sales.where(*_within(Order.paid_at, period)).group_by(*group),
+        refunds.where(*_within(Order.refunded_at, period)),
+    ]
+
+
+def _product_events(period: Period) -> list[Select[Any]]:
+    """PRODUCT: product lines only. A sale at paid_at (units, unit price x quantity, the
+    line's discount), a refund (what the line cost: price x quantity - discount) at
+    refunded_at."""
+
+    def lines(*columns: Any) -> Select[Any]:
+        return (
+            _orders(cast(null(), Date).label("day"), OrderLine.product_id.label("pk"), *columns)
+            .join(OrderLine, and_(OrderLine.order_id == Order.id, OrderLine.kind == "PRODUCT"))
+            .join(Product, Product.id == OrderLine.product_id)
+        )
+
+    line_gross = OrderLine.unit_price * OrderLine.quantity
+    sales = lines(
+        Product.name.label("label"),
+        Order.currency,
+        Order.id.label("order_id"),
+        _ZERO_INT.label("tickets"),
+        cast(OrderLine.quantity, BigInteger).label("products"),
+        line_gross.label("gross"),
+        OrderLine.discount.label("discounts"),
+        _ZERO_MONEY.label("refunds"),
+    ).where(*_within(Order.paid_at, period))
+    refunds = lines(
+        Product.name.label("label"),
+        Order.currency,
+        cast(null(), BigInteger).label("order_id"),
+        _ZERO_INT.label("tickets"),
+        _ZERO_INT.label("products"),
+        _ZERO_MONEY.label("gross"),
+        _ZERO_MONEY.label("discounts"),
+        (line_gross - OrderLine.discount).label("refunds"),
+    ).where(*_within(Order.refunded_at, period))
+    return [sales, refunds]
+
+
+@dataclass(frozen=True, slots=True)
+class SalesRows:
+    """A sales report as read: `rows` by group and currency, `totals` one per currency.
+    Each row has day, pk, label, currency, orders_paid, tickets_sold, products_sold, gross,
+    discounts, refunds."""
+
+    cinema_found: bool
+    rows: list[Row[Any]]
+    totals: list[Row[Any]]
+
+
+def sales_report_statement(group_by: SalesGroupBy, period: Period) -> Select[Any]:
+    parts = (
+        _product_events(period)
+        if group_by is SalesGroupBy.PRODUCT
+        else _order_events(group_by, period)
+    )
+    e = union_all(*parts).subquery("e")
+    # A product row counts the orders that bought it; the PRODUCT totals count each order
+    # once, however many products it bought. Other groupings have one sale row per order.
+    orders_paid = (
+        func.count(distinct(e.c.order_id))
+        if group_by is SalesGroupBy.PRODUCT
+        else func.count(e.c.order_id)
+    )
+    report = (
+        select(
+            func.grouping(e.c.day, e.c.pk, e.c.label).label("is_total"),
+            e.c.day,
+            e.c.pk,
+            e.c.label,
+            e.c.currency,
+            orders_paid.label("orders_paid"),
+            cast(func.sum(e.c.tickets), Integer).label("tickets_sold"),
+            cast(func.sum(e.c.products), Integer).label("products_sold"),
+            cast(func.sum(e.c.gross), MONEY).label("gross"),
+            cast(func.sum(e.c.discounts), MONEY).label("discounts"),
+            cast(func.sum(e.c.refunds), MONEY).label("refunds"),
+        )
+        .group_by(
+            func.grouping_sets(tuple_(e.c.day, e.c.pk, e.c.label, e.c.currency), tuple_(e.c.currency))
+        )
+        .subquery("r")
+    )
+    order: list[Any] = [report.c.is_total, report.c.currency]
+    if group_by is SalesGroupBy.DAY:
+        order.append(report.c.day)
+    else:
+        order += [report.c.gross.desc(), report.c.label, report.c.pk]
+    return (
+        select(_cinema_found(period).label("cinema_found"), *report.c)
+        .select_from(_one_row().outerjoin(report, true()))
+        .order_by(*order)
+    )
+
+
+async def sales_report(db: Database, group_by: SalesGroupBy, period: Period) -> SalesRows:
+    """One statement: the rows, the totals per currency and whether the cinema exists."""
+    found = True
+    rows: list[Row[Any]] = []
+    totals: list[Row[Any]] = []
+    for row in await db.fetch(sales_report_statement(group_by, period)):
+        found = bool(row.cinema_found)
+        if row.currency is None:  # the empty report's one row
+            continue
+        (totals if row.is_total else rows).append(row)
+    return SalesRows(found, rows, totals)
+
+
+# --- occupancy ------------------------------------------------------------------------------
+
+
+def _occupancy_columns() -> list[Any]:
+    """capacity, sold, held, available, ratio over Seat outer-joined to SeatOccupancy.
+
+    Capacity is the seats that can be sold: not blocked, plus blocked seats that are sold or
+    held anyway (blocked after the sale), so capacity = sold + held + available. Held counts
+    live holds and orders awaiting payment; an expired hold is available, as on the seat map.
+    The ratio is sold / capacity (0 for a hall without seats)."""
+    taken = or_(SeatOccupancy.status == "SOLD", live_hold())
+    capacity = func.count(Seat.id).filter(or_(~Seat.is_blocked, taken))
+    sold = func.count(SeatOccupancy.id).filter(SeatOccupancy.status == "SOLD")
+    held = func.count(SeatOccupancy.id).filter(live_hold())
+    return [
+        capacity.label("capacity"),
+        sold.label("sold"),
+        held.label("held"),
+        (capacity - sold - held).label("available"),
+        func.coalesce(cast(sold, Float) / cast(func.nullif(capacity, 0), Float), 0.0).label(
+            "ratio"
+        ),
+    ]
+
+
+def _with_seats(stmt: Select[Any]) -> Select[Any]:
+    return stmt.outerjoin(Seat, Seat.hall_id == Showtime.hall_id).outerjoin(
+        SeatOccupancy,
+        and_(SeatOccupancy.showtime_id == Showtime.id, SeatOccupancy.seat_id == Seat.id),
+    )
+
+
+async def occupancy_by_showtime_ids(db: Database, ids: Sequence[int]) -> Sequence[Row[Any]]:
+    """(showtime_id, capacity, sold, held, available, ratio) per showtime, one statement."""
+    stmt = _with_seats(
+        select(Showtime.id.label("showtime_id"), *_occupancy_columns()).select_from(Showtime)
+    )
+    return await db.fetch(stmt.where(Showtime.id.in_(list(ids))).group_by(Showtime.id))
+
+
+@dataclass(frozen=True, slots=True)
+class OccupancyRows:
+    """Showtime rows (SHOWTIME_COLUMNS + movie_title, cinema_name + the occupancy columns),
+    best filled first, at most MAX_OCCUPANCY_ROWS; `truncated` when more matched."""
+
+    cinema_found: bool
+    rows: list[Row[Any]]
+    truncated: bool
+
+
+def occupancy_report_statement(period: Period) -> Select[Any]:
+    columns = _occupancy_columns()
+    ratio = columns[-1]
+    inner = (
+        _with_seats(
+            select(
+                *SHOWTIME_COLUMNS,
+                Movie.title.label("movie_title"),
+                Cinema.name.label("cinema_name"),
+                *columns,
+            )
+            .select_from(Showtime)
+            .join(Hall, Hall.id == Showtime.hall_id)
+            .join(Cinema, Cinema.id == Hall.cinema_id)
+            .join(Movie, Movie.id == Showtime.movie_id)
+        )
+        .where(Showtime.status == "SCHEDULED", *_within(Showtime.starts_at, period))
+        .group_by(Showtime.id, Hall.id, Cinema.id, Movie.id)
+        .order_by(ratio.desc(), Showtime.starts_at, Showtime.id)
+        .limit(MAX_OCCUPANCY_ROWS + 1)
+        .subquery("r")
+    )
+    return (
+        select(_cinema_found(period).label("cinema_found"), *inner.c)
+        .select_from(_one_row().outerjoin(inner, true()))
+        .order_by(inner.c.ratio.desc(), inner.c.starts_at, inner.c.id)
+    )
+
+
+async def occupancy_report(db: Database, period: Period) -> OccupancyRows:
+    """One statement: scheduled showtimes starting on the period's local days."""
+    found = True
+    rows: list[Row[Any]] = []
+    for row in await db.fetch(occupancy_report_statement(period)):
+        found = bool(row.cinema_found)
+        if row.id is not None:
+            rows.append(row)
+    return OccupancyRows(found, rows[:MAX_OCCUPANCY_ROWS], len(rows) > MAX_OCCUPANCY_ROWS)
