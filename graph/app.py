@@ -44,8 +44,8 @@ from graph.logs import configure_logging, request_id_var
 from graph.orders import signing as orders_signing
 from graph.orders.services import start_payment_work
 from graph.orders.webhooks import payment_webhook
-from graph.reports import export as reports_export
 from graph.outbox.worker import start_outbox_worker
+from graph.reports import export as reports_export
 from graph.schema import build_schema
 from graph.settings import Settings, get_settings
 

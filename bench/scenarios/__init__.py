@@ -12,7 +12,17 @@ with a `SCENARIO = Scenario(...)` and append it to SCENARIOS below.
 from __future__ import annotations
 
 from bench.scenario import BenchError, Scenario
-from bench.scenarios import checkout, fanout, holds, me, me_orders, movies, seatmap, typename
+from bench.scenarios import (
+    checkout,
+    fanout,
+    holds,
+    me,
+    me_orders,
+    movies,
+    reports,
+    seatmap,
+    typename,
+)
 
 SCENARIOS: list[Scenario] = [
     typename.SCENARIO,
@@ -25,6 +35,8 @@ SCENARIOS: list[Scenario] = [
     fanout.SCENARIO,
     checkout.SCENARIO,
     me_orders.SCENARIO,
+    reports.SCENARIO,
+    reports.PRODUCT_SCENARIO,
 ]
 
 

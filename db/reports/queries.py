@@ -67,12 +67,12 @@ class Period:
         return lo, hi
 
 
-def local_day(at: ColumnElement[datetime]) -> ColumnElement[date]:
+def local_day(at: Any) -> ColumnElement[date]:
     """The date of a timestamptz in the cinema's time zone (Cinema must be joined)."""
     return cast(func.timezone(Cinema.time_zone, at), Date)
 
 
-def _within(at: ColumnElement[datetime], period: Period) -> list[ColumnElement[bool]]:
+def _within(at: Any, period: Period) -> list[ColumnElement[bool]]:
     lo, hi = period.utc_window()
     c: list[ColumnElement[bool]] = [
         at >= lo,
@@ -113,7 +113,7 @@ def _orders(*columns: Any) -> Select[Any]:
     )
 
 
-def _key(group_by: SalesGroupBy, at: ColumnElement[datetime]) -> tuple[Any, Any, Any]:
+def _key(group_by: SalesGroupBy, at: Any) -> tuple[Any, Any, Any]:
     """(day, pk, label) of a row: the local day of `at` for DAY, else the movie or the
     cinema (PRODUCT rows are keyed by their lines, in `_product_events`)."""
     if group_by is SalesGroupBy.DAY:
@@ -243,7 +243,9 @@ def sales_report_statement(group_by: SalesGroupBy, period: Period) -> Select[Any
             cast(func.sum(e.c.refunds), MONEY).label("refunds"),
         )
         .group_by(
-            func.grouping_sets(tuple_(e.c.day, e.c.pk, e.c.label, e.c.currency), tuple_(e.c.currency))
+            func.grouping_sets(
+                tuple_(e.c.day, e.c.pk, e.c.label, e.c.currency), tuple_(e.c.currency)
+            )
         )
         .subquery("r")
     )
@@ -297,7 +299,7 @@ def _occupancy_columns() -> list[Any]:
     ]
 
 
-def _with_seats(stmt: Select[Any]) -> Select[Any]:
+def _with_seats(stmt: Any) -> Any:
     return stmt.outerjoin(Seat, Seat.hall_id == Showtime.hall_id).outerjoin(
         SeatOccupancy,
         and_(SeatOccupancy.showtime_id == Showtime.id, SeatOccupancy.seat_id == Seat.id),

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
+import strawberry
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -116,6 +117,11 @@ def _date(request: Request, name: str) -> date:
         raise _BadRequest(f"`{name}` is not a date (YYYY-MM-DD).", name) from None
 
 
+def _cinema_id(request: Request) -> strawberry.ID | None:
+    raw = request.query_params.get("cinemaId")
+    return strawberry.ID(raw) if raw else None
+
+
 def _csv(body: str, filename: str) -> Response:
     return Response(
         body,
@@ -139,7 +145,7 @@ async def sales_csv(request: Request) -> Response:
             from_=_date(request, "from"),
             to=_date(request, "to"),
             group_by=SalesGroupBy(raw_group),
-            cinema_id=request.query_params.get("cinemaId") or None,
+            cinema_id=_cinema_id(request),
         )
         read = await read_sales(context.db, input)
     except _BadRequest as exc:
@@ -177,7 +183,7 @@ async def occupancy_csv(request: Request) -> Response:
         input = OccupancyReportInput(
             from_=_date(request, "from"),
             to=_date(request, "to"),
-            cinema_id=request.query_params.get("cinemaId") or None,
+            cinema_id=_cinema_id(request),
         )
         read = await read_occupancy(context.db, input)
     except _BadRequest as exc:

@@ -14,13 +14,13 @@ from db.session import Database
 from graph.auth import IsStaff
 from graph.context import Info
 from graph.relay import to_global_id
-from graph.reports.loaders import OccupancyByShowtimeLoader
 from graph.reports.inputs import (
     OccupancyReportInput,
     SalesReportInput,
     period_of,
     unknown_cinema,
 )
+from graph.reports.loaders import OccupancyByShowtimeLoader
 from graph.reports.types import (
     Occupancy,
     OccupancyReport,
@@ -104,6 +104,4 @@ class Query:
                     ratio=float(row.ratio),
                 )
             )
-        return OccupancyReport(
-            from_=input.from_, to=input.to, rows=out, truncated=read.truncated
-        )
+        return OccupancyReport(from_=input.from_, to=input.to, rows=out, truncated=read.truncated)

@@ -111,9 +111,7 @@ class Occupancy:
         "or held). capacity = sold + held + available."
     )
     sold: int = strawberry.field(description="Seats sold (paid tickets).")
-    held: int = strawberry.field(
-        description="Seats held: live holds and orders awaiting payment."
-    )
+    held: int = strawberry.field(description="Seats held: live holds and orders awaiting payment.")
     available: int = strawberry.field(description="Seats still for sale.")
     ratio: float = strawberry.field(description="sold / capacity, from 0 to 1 (0 without seats).")
 

@@ -58,9 +58,7 @@ async def venue(
     )
     if movie is None:
         movie = await create_movie(db, **({"title": movie_title} if movie_title else {}))
-    show = await create_showtime(
-        db, movie_id=movie, hall_id=hall, prices={"STANDARD": price}
-    )
+    show = await create_showtime(db, movie_id=movie, hall_id=hall, prices={"STANDARD": price})
     async with db.transaction() as session:
         rows = await session.execute(
             text("SELECT id FROM seats WHERE hall_id = :h ORDER BY y, x"), {"h": hall}

@@ -46,7 +46,7 @@ async def test_occupancy_of_a_showtime(gql: GraphQLClient, db: Database) -> None
     show = await create_bookable_showtime(db, starts_in=timedelta(hours=30), blocked=(8,))
     buyer = await create_user(db)
     token = gql.token_for(buyer)
-    await buy(gql, token, show.id, show.seat_ids[:3] + [show.seat_ids[9]])
+    await buy(gql, token, show.id, [*show.seat_ids[:3], show.seat_ids[9]])
     await sql(db, "UPDATE seats SET is_blocked = true WHERE id = :s", s=show.seat_ids[9])
     other = gql.token_for(await create_user(db))
     await checkout(gql, other, await hold(gql, other, show.id, show.seat_ids[3:5]))  # pending
@@ -64,8 +64,11 @@ async def test_occupancy_of_a_showtime(gql: GraphQLClient, db: Database) -> None
         "ratio": 4 / 9,
     }
     # Expired holds are available again, as on the seat map.
-    await sql(db, "UPDATE seat_occupancy SET expires_at = now() - interval '1 minute'"
-              " WHERE status = 'HELD' AND hold_id IS NOT NULL")
+    await sql(
+        db,
+        "UPDATE seat_occupancy SET expires_at = now() - interval '1 minute'"
+        " WHERE status = 'HELD' AND hold_id IS NOT NULL",
+    )
     data = await gql.execute(OCCUPANCY, {"id": gid("Showtime", show.id)}, token=manager)
     assert (data["showtime"]["occupancy"]["held"], data["showtime"]["occupancy"]["available"]) == (
         2,
@@ -115,7 +118,9 @@ async def test_occupancy_report(gql: GraphQLClient, db: Database) -> None:
     assert len(log) == 2, "\n\n".join(log)
     assert (out["from"], out["to"], out["truncated"]) == (first, last, False)
     rows = out["rows"]
-    assert [(r["movieTitle"], r["cinemaName"], r["capacity"], r["sold"], r["ratio"]) for r in rows] == [
+    assert [
+        (r["movieTitle"], r["cinemaName"], r["capacity"], r["sold"], r["ratio"]) for r in rows
+    ] == [
         ("Hit", "Full", 2, 2, 1.0),
         ("Some", "Half", 4, 2, 0.5),
         ("Nobody", "Empty", 10, 0, 0.0),

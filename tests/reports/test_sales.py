@@ -161,7 +161,9 @@ async def test_group_by_movie_and_cinema(gql: GraphQLClient, db: Database) -> No
     boss = await staff(gql, db)
 
     movies = await report(gql, boss, "2026-01-01", "2026-01-31", "MOVIE")
-    assert [(r["key"], r["label"], r["ordersPaid"], r["gross"]["amount"]) for r in movies["rows"]] == [
+    assert [
+        (r["key"], r["label"], r["ordersPaid"], r["gross"]["amount"]) for r in movies["rows"]
+    ] == [
         (gid("Movie", lille.movie), "Beta", 1, "30.00"),
         (gid("Movie", lyon.movie), "Alpha", 2, "20.00"),
     ]
@@ -248,15 +250,13 @@ async def test_staff_only(gql: GraphQLClient, db: Database) -> None:
 async def test_input_errors(gql: GraphQLClient, db: Database) -> None:
     boss = await staff(gql, db)
     place = await venue(db)
+    missing = gid("Cinema", place.cinema + 999)
     cases = [
         ({"from": "2026-02-01", "to": "2026-01-31"}, "to"),
         ({"from": "2025-01-01", "to": "2026-01-02"}, "to"),  # 367 days
         ({"from": "2026-01-01", "to": "2026-01-31", "cinemaId": "nonsense"}, "cinemaId"),
         ({"from": "2026-01-01", "to": "2026-01-31", "cinemaId": gid("Movie", 1)}, "cinemaId"),
-        (
-            {"from": "2026-01-01", "to": "2026-01-31", "cinemaId": gid("Cinema", place.cinema + 999)},
-            "cinemaId",
-        ),
+        ({"from": "2026-01-01", "to": "2026-01-31", "cinemaId": missing}, "cinemaId"),
     ]
     for given, field in cases:
         body = await gql.raw(SALES, {"input": given}, token=boss)
