@@ -163,6 +163,8 @@ def _split(script: str) -> list[str]:
 def prepare(server: Server) -> ReportData:
     """Seed once per database; a token for the manager (valid 15 minutes)."""
     manager = asyncio.run(_seed(server))
+    # The server writes its development JWT secret when it first signs a token.
+    server.sign_in()
     settings = Settings(jwt_secret=booking.jwt_secret(server))
     today = datetime.now(UTC).date()
     return ReportData(

@@ -72,16 +72,18 @@ def local_day(at: Any) -> ColumnElement[date]:
     return cast(func.timezone(Cinema.time_zone, at), Date)
 
 
-def _within(at: Any, period: Period) -> list[ColumnElement[bool]]:
+def _coarse(at: Any, period: Period) -> list[ColumnElement[bool]]:
+    """The UTC range around the period (and the cinema): what an index can use. The exact
+    test is on the local day, computed once per row by the caller."""
     lo, hi = period.utc_window()
-    c: list[ColumnElement[bool]] = [
-        at >= lo,
-        at < hi,
-        local_day(at).between(period.first, period.last),
-    ]
+    c: list[ColumnElement[bool]] = [at >= lo, at < hi]
     if period.cinema_pk is not None:
         c.append(Hall.cinema_id == period.cinema_pk)
     return c
+
+
+def _within(at: Any, period: Period) -> list[ColumnElement[bool]]:
+    return [*_coarse(at, period), local_day(at).between(period.first, period.last)]
 
 
 def _cinema_found(period: Period) -> ColumnElement[bool]:
@@ -113,93 +115,178 @@ def _orders(*columns: Any) -> Select[Any]:
     )
 
 
-def _key(group_by: SalesGroupBy, at: Any) -> tuple[Any, Any, Any]:
-    """(day, pk, label) of a row: the local day of `at` for DAY, else the movie or the
-    cinema (PRODUCT rows are keyed by their lines, in `_product_events`)."""
+def _group(group_by: SalesGroupBy) -> tuple[Any, Any]:
+    """(pk, label) of a DAY, MOVIE or CINEMA row (PRODUCT rows are keyed by their lines)."""
     if group_by is SalesGroupBy.DAY:
-        return local_day(at), cast(null(), BigInteger), cast(null(), String)
+        return cast(null(), BigInteger), cast(null(), String)
     if group_by is SalesGroupBy.MOVIE:
-        return cast(null(), Date), Showtime.movie_id, Movie.title
-    return cast(null(), Date), Cinema.id, Cinema.name
+        return Showtime.movie_id, Movie.title
+    return Cinema.id, Cinema.name
+
+
+# Every part of a sales report yields these columns; `day` is the local day of the event
+# (paid_at for a sale, refunded_at for a refund). The parts filter on a coarse UTC range
+# only and group by the local day; the exact period is applied to that day afterwards. So
+# the time zone is converted once per row, and the planner's row estimates stay right (an
+# expression on the local date in WHERE made it expect a tenth of the orders and look lines
+# up order by order: 5 times slower over 100,000 orders).
+EVENT_COLUMNS = (
+    "day",
+    "pk",
+    "label",
+    "currency",
+    "order_id",
+    "orders",
+    "tickets",
+    "products",
+    "gross",
+    "discounts",
+    "refunds",
+)
+
+
+def _event(*columns: Any) -> list[Any]:
+    """The columns of a part, named (the same expression twice in one SELECT, such as two
+    zeros, would otherwise be one column)."""
+    return [c.label(n) for c, n in zip(columns, EVENT_COLUMNS, strict=True)]
 
 
 def _order_events(group_by: SalesGroupBy, period: Period) -> list[Select[Any]]:
-    """DAY, MOVIE, CINEMA: whole orders. A sale at paid_at (its amounts and the units of its
-    lines), a refund (its total) at refunded_at."""
-    day, pk, label = _key(group_by, Order.paid_at)
-    sales = _orders(
-        day.label("day"),
-        pk.label("pk"),
-        label.label("label"),
-        Order.currency,
-        Order.id.label("order_id"),
-        func.coalesce(func.sum(OrderLine.quantity).filter(OrderLine.kind == "TICKET"), 0).label(
-            "tickets"
-        ),
-        func.coalesce(func.sum(OrderLine.quantity).filter(OrderLine.kind == "PRODUCT"), 0).label(
-            "products"
-        ),
-        Order.subtotal.label("gross"),
-        Order.discount.label("discounts"),
-        _ZERO_MONEY.label("refunds"),
-    ).outerjoin(OrderLine, OrderLine.order_id == Order.id)
-    # Grouped by the order (its own columns follow from its key): one row per order.
-    group = [Order.id, day, pk, label]
-    day_r, pk_r, label_r = _key(group_by, Order.refunded_at)
-    refunds = _orders(
-        day_r.label("day"),
-        pk_r.label("pk"),
-        label_r.label("label"),
-        Order.currency,
-        cast(null(), BigInteger).label("order_id"),
-        _ZERO_INT.label("tickets"),
-        _ZERO_INT.label("products"),
-        _ZERO_MONEY.label("gross"),
-        _ZERO_MONEY.label("discounts"),
-        Order.total.label("refunds"),
+    """DAY, MOVIE, CINEMA: whole orders. A sale at paid_at (its amounts, and the units of
+    its lines), a refund (its total) at refunded_at. Each part is grouped by itself, so the
+    union holds a few rows per group and day.
+
+    The orders sold are read once into a CTE with their group and local day (the showtime's
+    hall, cinema and movie joined first, as one small relation, so each order probes one
+    hash table); the lines are hash-joined to it. Measured over 100,000 orders and 233,000
+    lines, this is about twice as fast as joining every line to the showtime, hall and
+    cinema, and 5 times faster than grouping lines per order."""
+    pk, label = _group(group_by)
+    dims = (
+        select(
+            Showtime.id.label("showtime_id"), Cinema.time_zone, pk.label("pk"), label.label("label")
+        )
+        .select_from(Showtime)
+        .join(Hall, Hall.id == Showtime.hall_id)
+        .join(Cinema, Cinema.id == Hall.cinema_id)
     )
     if group_by is SalesGroupBy.MOVIE:
-        sales = sales.join(Movie, Movie.id == Showtime.movie_id)
-        refunds = refunds.join(Movie, Movie.id == Showtime.movie_id)
-    return [
-        sales.where(*_within(Order.paid_at, period)).group_by(*group),
-        refunds.where(*_within(Order.refunded_at, period)),
-    ]
+        dims = dims.join(Movie, Movie.id == Showtime.movie_id)
+    if period.cinema_pk is not None:
+        dims = dims.where(Hall.cinema_id == period.cinema_pk)
+    # OFFSET 0 keeps the dimensions a relation of their own (joined before the orders).
+    d = dims.offset(0).subquery("d")
+    lo, hi = period.utc_window()
+
+    def at_day(at: Any) -> ColumnElement[date]:
+        return cast(func.timezone(d.c.time_zone, at), Date)
+
+    sold = (
+        select(
+            at_day(Order.paid_at).label("day"),
+            d.c.pk,
+            d.c.label,
+            Order.currency,
+            Order.id,
+            Order.subtotal,
+            Order.discount,
+        )
+        .join(d, d.c.showtime_id == Order.showtime_id)
+        .where(Order.paid_at >= lo, Order.paid_at < hi)
+        .cte("sold")
+    )
+    key = (sold.c.day, sold.c.pk, sold.c.label, sold.c.currency)
+    no_order = cast(null(), BigInteger)
+    units = cast(OrderLine.quantity, BigInteger)
+    orders = select(
+        *_event(
+            *key,
+            no_order,
+            func.count(),
+            _ZERO_INT,
+            _ZERO_INT,
+            func.sum(sold.c.subtotal),
+            func.sum(sold.c.discount),
+            _ZERO_MONEY,
+        )
+    ).group_by(*key)
+    lines = (
+        select(
+            *_event(
+                *key,
+                no_order,
+                _ZERO_INT,
+                func.sum(units).filter(OrderLine.kind == "TICKET"),
+                func.sum(units).filter(OrderLine.kind == "PRODUCT"),
+                _ZERO_MONEY,
+                _ZERO_MONEY,
+                _ZERO_MONEY,
+            )
+        )
+        .select_from(sold)
+        .join(OrderLine, OrderLine.order_id == sold.c.id)
+        .group_by(*key)
+    )
+    refunded_on = at_day(Order.refunded_at)
+    refunds = (
+        select(
+            *_event(
+                refunded_on,
+                d.c.pk,
+                d.c.label,
+                Order.currency,
+                no_order,
+                _ZERO_INT,
+                _ZERO_INT,
+                _ZERO_INT,
+                _ZERO_MONEY,
+                _ZERO_MONEY,
+                func.sum(Order.total),
+            )
+        )
+        .join(d, d.c.showtime_id == Order.showtime_id)
+        .where(Order.refunded_at >= lo, Order.refunded_at < hi)
+        .group_by(refunded_on, d.c.pk, d.c.label, Order.currency)
+    )
+    return [orders, lines, refunds]
 
 
 def _product_events(period: Period) -> list[Select[Any]]:
-    """PRODUCT: product lines only. A sale at paid_at (units, unit price x quantity, the
-    line's discount), a refund (what the line cost: price x quantity - discount) at
-    refunded_at."""
+    """PRODUCT: product lines only, one row per line. A sale at paid_at (units, unit price x
+    quantity, the line's discount), a refund (what the line cost: price x quantity -
+    discount) at refunded_at."""
 
-    def lines(*columns: Any) -> Select[Any]:
+    def lines(at: Any, *columns: Any) -> Select[Any]:
         return (
-            _orders(cast(null(), Date).label("day"), OrderLine.product_id.label("pk"), *columns)
+            _orders(
+                *_event(local_day(at), OrderLine.product_id, Product.name, Order.currency, *columns)
+            )
             .join(OrderLine, and_(OrderLine.order_id == Order.id, OrderLine.kind == "PRODUCT"))
             .join(Product, Product.id == OrderLine.product_id)
+            .where(*_coarse(at, period))
         )
 
     line_gross = OrderLine.unit_price * OrderLine.quantity
     sales = lines(
-        Product.name.label("label"),
-        Order.currency,
-        Order.id.label("order_id"),
-        _ZERO_INT.label("tickets"),
-        cast(OrderLine.quantity, BigInteger).label("products"),
-        line_gross.label("gross"),
-        OrderLine.discount.label("discounts"),
-        _ZERO_MONEY.label("refunds"),
-    ).where(*_within(Order.paid_at, period))
+        Order.paid_at,
+        Order.id,
+        _ZERO_INT,
+        _ZERO_INT,
+        cast(OrderLine.quantity, BigInteger),
+        line_gross,
+        OrderLine.discount,
+        _ZERO_MONEY,
+    )
     refunds = lines(
-        Product.name.label("label"),
-        Order.currency,
-        cast(null(), BigInteger).label("order_id"),
-        _ZERO_INT.label("tickets"),
-        _ZERO_INT.label("products"),
-        _ZERO_MONEY.label("gross"),
-        _ZERO_MONEY.label("discounts"),
-        (line_gross - OrderLine.discount).label("refunds"),
-    ).where(*_within(Order.refunded_at, period))
+        Order.refunded_at,
+        cast(null(), BigInteger),
+        _ZERO_INT,
+        _ZERO_INT,
+        _ZERO_INT,
+        _ZERO_MONEY,
+        _ZERO_MONEY,
+        line_gross - OrderLine.discount,
+    )
     return [sales, refunds]
 
 
@@ -222,30 +309,30 @@ def sales_report_statement(group_by: SalesGroupBy, period: Period) -> Select[Any
     )
     e = union_all(*parts).subquery("e")
     # A product row counts the orders that bought it; the PRODUCT totals count each order
-    # once, however many products it bought. Other groupings have one sale row per order.
+    # once, however many products it bought. Other groupings counted their orders already.
     orders_paid = (
         func.count(distinct(e.c.order_id))
         if group_by is SalesGroupBy.PRODUCT
-        else func.count(e.c.order_id)
+        else cast(func.sum(e.c.orders), Integer)
     )
+    day = e.c.day if group_by is SalesGroupBy.DAY else cast(null(), Date)
     report = (
         select(
-            func.grouping(e.c.day, e.c.pk, e.c.label).label("is_total"),
-            e.c.day,
+            func.grouping(day, e.c.pk, e.c.label).label("is_total"),
+            day.label("day"),
             e.c.pk,
             e.c.label,
             e.c.currency,
             orders_paid.label("orders_paid"),
-            cast(func.sum(e.c.tickets), Integer).label("tickets_sold"),
-            cast(func.sum(e.c.products), Integer).label("products_sold"),
+            cast(func.coalesce(func.sum(e.c.tickets), 0), Integer).label("tickets_sold"),
+            cast(func.coalesce(func.sum(e.c.products), 0), Integer).label("products_sold"),
             cast(func.sum(e.c.gross), MONEY).label("gross"),
             cast(func.sum(e.c.discounts), MONEY).label("discounts"),
             cast(func.sum(e.c.refunds), MONEY).label("refunds"),
         )
+        .where(e.c.day.between(period.first, period.last))
         .group_by(
-            func.grouping_sets(
-                tuple_(e.c.day, e.c.pk, e.c.label, e.c.currency), tuple_(e.c.currency)
-            )
+            func.grouping_sets(tuple_(day, e.c.pk, e.c.label, e.c.currency), tuple_(e.c.currency))
         )
         .subquery("r")
     )
