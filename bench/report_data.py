@@ -120,7 +120,7 @@ INSERT INTO order_lines (order_id, position, kind, description, quantity, unit_p
                          product_id, variant_id)
 SELECT o.id, 3, 'PRODUCT', p.name, 1, 6.50, p.id, v.id
 FROM orders o
-JOIN products p ON p.sku = (ARRAY['RPT-POP', 'RPT-COLA', 'RPT-TEE'])[1 + (o.id % 3)]
+JOIN products p ON p.sku = (ARRAY['RPT-POP', 'RPT-COLA', 'RPT-TEE'])[1 + ((o.id / 3) % 3)]
 JOIN product_variants v ON v.product_id = p.id
 WHERE o.number LIKE 'RPT-%' AND o.subtotal > 24.00;
 

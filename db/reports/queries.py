@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Date,
+    DateTime,
     Float,
     Integer,
     Numeric,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     null,
     or_,
     select,
@@ -61,10 +63,25 @@ class Period:
     last: date
     cinema_pk: int | None = None
 
-    def utc_window(self) -> tuple[datetime, datetime]:
+    def utc_window(self) -> tuple[ColumnElement[datetime], ColumnElement[datetime]]:
+        """The UTC range around the local days, as constants written into the statement."""
         lo = datetime.combine(self.first, time.min, UTC) - _ZONE_SLACK
         hi = datetime.combine(self.last + timedelta(days=1), time.min, UTC) + _ZONE_SLACK
-        return lo, hi
+        return _constant(lo), _constant(hi)
+
+    def days(self) -> tuple[ColumnElement[date], ColumnElement[date]]:
+        return _constant(self.first), _constant(self.last)
+
+
+def _constant(value: date) -> Any:
+    """A date or UTC time written into the SQL text, not bound. With bound parameters,
+    PostgreSQL switches a prepared statement to a generic plan after five runs, and
+    without the period's values that plan expects a sliver of the orders and looks their
+    lines up one by one (5 times slower in the bench). Only `date`/`datetime` values from
+    validated input get here; their ISO form has no quote to escape."""
+    if isinstance(value, datetime):
+        return literal_column(f"TIMESTAMPTZ '{value.isoformat()}'", DateTime(timezone=True))
+    return literal_column(f"DATE '{value.isoformat()}'", Date)
 
 
 def local_day(at: Any) -> ColumnElement[date]:
@@ -83,7 +100,7 @@ def _coarse(at: Any, period: Period) -> list[ColumnElement[bool]]:
 
 
 def _within(at: Any, period: Period) -> list[ColumnElement[bool]]:
-    return [*_coarse(at, period), local_day(at).between(period.first, period.last)]
+    return [*_coarse(at, period), local_day(at).between(*period.days())]
 
 
 def _cinema_found(period: Period) -> ColumnElement[bool]:
@@ -330,7 +347,7 @@ def sales_report_statement(group_by: SalesGroupBy, period: Period) -> Select[Any
             cast(func.sum(e.c.discounts), MONEY).label("discounts"),
             cast(func.sum(e.c.refunds), MONEY).label("refunds"),
         )
-        .where(e.c.day.between(period.first, period.last))
+        .where(e.c.day.between(*period.days()))
         .group_by(
             func.grouping_sets(tuple_(day, e.c.pk, e.c.label, e.c.currency), tuple_(e.c.currency))
         )
