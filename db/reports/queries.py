@@ -324,7 +324,9 @@ def sales_report_statement(group_by: SalesGroupBy, period: Period) -> Select[Any
         if group_by is SalesGroupBy.PRODUCT
         else _order_events(group_by, period)
     )
-    e = union_all(*parts).subquery("e")
+    # OFFSET 0: the local-day filter below must apply to the grouped parts, not be pushed
+    # into them (there the planner expects a sliver of the rows and sorts them on disk).
+    e = union_all(*parts).offset(0).subquery("e")
     # A product row counts the orders that bought it; the PRODUCT totals count each order
     # once, however many products it bought. Other groupings counted their orders already.
     orders_paid = (
