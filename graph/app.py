@@ -45,6 +45,7 @@ from graph.orders import signing as orders_signing
 from graph.orders.services import start_payment_work
 from graph.orders.webhooks import payment_webhook
 from graph.outbox.worker import start_outbox_worker
+from graph.reports import export as reports_export
 from graph.schema import build_schema
 from graph.settings import Settings, get_settings
 
@@ -476,6 +477,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             Route("/metrics", metrics),
             Route("/webhooks/payments/{provider}", payment_webhook, methods=["POST"]),
             Route(orders_signing.TICKET_KEYS_PATH, orders_signing.ticket_keys, methods=["GET"]),
+            Route(reports_export.SALES_PATH, reports_export.sales_csv, methods=["GET"]),
+            Route(reports_export.OCCUPANCY_PATH, reports_export.occupancy_csv, methods=["GET"]),
         ],
         middleware=[
             Middleware(

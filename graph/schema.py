@@ -38,6 +38,7 @@ from graph.orders.signing import Query as TicketSigningQuery
 from graph.pages.mutations import Mutation as PagesMutation
 from graph.pages.queries import Query as PagesQuery
 from graph.relay import Node, resolve_nodes
+from graph.reports.queries import Query as ReportsQuery
 from graph.reviews.mutations import Mutation as ReviewsMutation
 from graph.reviews.queries import Query as ReviewsQuery
 from graph.settings import Settings, get_settings
@@ -84,6 +85,7 @@ QUERIES: tuple[type, ...] = (
     TicketSigningQuery,
     PagesQuery,
     ShopQuery,
+    ReportsQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     AccountsMutation,

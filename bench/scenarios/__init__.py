@@ -19,6 +19,7 @@ from bench.scenarios import (
     me,
     me_orders,
     movies,
+    reports,
     seatmap,
     shop,
     typename,
@@ -36,6 +37,8 @@ SCENARIOS: list[Scenario] = [
     checkout.SCENARIO,
     me_orders.SCENARIO,
     shop.SCENARIO,
+    reports.SCENARIO,
+    reports.PRODUCT_SCENARIO,
 ]
 
 

@@ -22,6 +22,7 @@ from graph.cinemas.enums import SeatStatus, SeatType
 from graph.context import Info
 from graph.limits import list_size
 from graph.relay import Node, to_global_id
+from graph.reports import loaders as report_loaders
 from graph.scalars import Money
 from graph.showtimes import loaders as showtime_loaders
 from graph.showtimes.enums import PresaleAudience, ShowtimeStatus
@@ -29,6 +30,7 @@ from graph.showtimes.enums import PresaleAudience, ShowtimeStatus
 if TYPE_CHECKING:
     from graph.catalog.types import Movie
     from graph.cinemas.types import Cinema, CinemaError, Hall
+    from graph.reports.types import Occupancy
 
 
 _SEAT_TYPES = {t.value: t for t in SeatType}
@@ -214,6 +216,15 @@ class Showtime(Node):
     async def available_seat_count(self, info: Info) -> int:
         loader = info.context.loader(showtime_loaders.AvailableSeatCountByShowtimeLoader)
         return await loader.load(self.pk)
+
+    @strawberry.field(
+        description="How full the showtime is: seats sold, held and available (staff; null "
+        "for anyone else)."
+    )
+    async def occupancy(
+        self, info: Info
+    ) -> Annotated[Occupancy, strawberry.lazy("graph.reports.types")] | None:
+        return await info.context.loader(report_loaders.OccupancyByShowtimeLoader).load(self.pk)
 
     @strawberry.field(description="Every seat with its status and price, row by row.")
     async def seat_map(self, info: Info) -> SeatMap:

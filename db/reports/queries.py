@@ -1,0 +1,470 @@
+"""Staff reports: sales per local day, movie, cinema or product, and seat occupancy per
+showtime. Each report is ONE statement whatever the number of rows it returns; the totals
+come from the same statement (GROUPING SETS), and so does whether the cinema it was
+filtered on exists (the report is outer-joined to a one-row relation, so an empty report
+still answers that). docs/reports-section.md says what every number means."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    Numeric,
+    Row,
+    Select,
+    String,
+    and_,
+    cast,
+    distinct,
+    exists,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    true,
+    tuple_,
+    union_all,
+)
+
+from db.booking.models import SeatOccupancy
+from db.catalog.models import Movie
+from db.cinemas.models import Cinema, Hall, Seat
+from db.orders.models import Order, OrderLine
+from db.reports.codes import MAX_OCCUPANCY_ROWS, SalesGroupBy
+from db.session import Database
+from db.shop.models import Product
+from db.showtimes.models import Showtime
+from db.showtimes.queries import SHOWTIME_COLUMNS, live_hold
+
+MONEY = Numeric(12, 2)
+# Time zones are within UTC-12 and UTC+14, so a local day lies inside its UTC day widened
+# by a day on each side: that coarse range lets the indexes on paid_at, refunded_at and
+# starts_at narrow the scan; the exact test is on the local date.
+_ZONE_SLACK = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Local days `first`..`last` (both included) in each cinema's own time zone,
+    optionally of one cinema."""
+
+    first: date
+    last: date
+    cinema_pk: int | None = None
+
+    def utc_window(self) -> tuple[ColumnElement[datetime], ColumnElement[datetime]]:
+        """The UTC range around the local days, as constants written into the statement."""
+        lo = datetime.combine(self.first, time.min, UTC) - _ZONE_SLACK
+        hi = datetime.combine(self.last + timedelta(days=1), time.min, UTC) + _ZONE_SLACK
+        return _constant(lo), _constant(hi)
+
+    def days(self) -> tuple[ColumnElement[date], ColumnElement[date]]:
+        return _constant(self.first), _constant(self.last)
+
+
+def _constant(value: date) -> Any:
+    """A date or UTC time written into the SQL text, not bound. With bound parameters,
+    PostgreSQL switches a prepared statement to a generic plan after five runs, and
+    without the period's values that plan expects a sliver of the orders and looks their
+    lines up one by one (5 times slower in the bench). Only `date`/`datetime` values from
+    validated input get here; their ISO form has no quote to escape."""
+    if isinstance(value, datetime):
+        return literal_column(f"TIMESTAMPTZ '{value.isoformat()}'", DateTime(timezone=True))
+    return literal_column(f"DATE '{value.isoformat()}'", Date)
+
+
+def local_day(at: Any) -> ColumnElement[date]:
+    """The date of a timestamptz in the cinema's time zone (Cinema must be joined)."""
+    return cast(func.timezone(Cinema.time_zone, at), Date)
+
+
+def _coarse(at: Any, period: Period) -> list[ColumnElement[bool]]:
+    """The UTC range around the period (and the cinema): what an index can use. The exact
+    test is on the local day, computed once per row by the caller."""
+    lo, hi = period.utc_window()
+    c: list[ColumnElement[bool]] = [at >= lo, at < hi]
+    if period.cinema_pk is not None:
+        c.append(Hall.cinema_id == period.cinema_pk)
+    return c
+
+
+def _within(at: Any, period: Period) -> list[ColumnElement[bool]]:
+    return [*_coarse(at, period), local_day(at).between(*period.days())]
+
+
+def _cinema_found(period: Period) -> ColumnElement[bool]:
+    if period.cinema_pk is None:
+        return true()
+    return exists().where(Cinema.id == period.cinema_pk)
+
+
+def _one_row() -> Any:
+    return select(literal(1).label("one")).subquery("one")
+
+
+# --- sales ----------------------------------------------------------------------------------
+
+_ZERO_INT = cast(literal(0), BigInteger)
+_ZERO_MONEY = cast(literal(0), MONEY)
+
+
+def _orders(*columns: Any) -> Select[Any]:
+    """Orders joined to their showtime, hall and cinema (the cinema's time zone dates them).
+    An order without a showtime has no cinema and is in no report (checkout always makes one
+    from a hold, so none exists)."""
+    return (
+        select(*columns)
+        .select_from(Order)
+        .join(Showtime, Showtime.id == Order.showtime_id)
+        .join(Hall, Hall.id == Showtime.hall_id)
+        .join(Cinema, Cinema.id == Hall.cinema_id)
+    )
+
+
+def _group(group_by: SalesGroupBy) -> tuple[Any, Any]:
+    """(pk, label) of a DAY, MOVIE or CINEMA row (PRODUCT rows are keyed by their lines)."""
+    if group_by is SalesGroupBy.DAY:
+        return cast(null(), BigInteger), cast(null(), String)
+    if group_by is SalesGroupBy.MOVIE:
+        return Showtime.movie_id, Movie.title
+    return Cinema.id, Cinema.name
+
+
+# Every part of a sales report yields these columns; `day` is the local day of the event
+# (paid_at for a sale, refunded_at for a refund). The parts filter on a coarse UTC range
+# only and group by the local day; the exact period is applied to that day afterwards. So
+# the time zone is converted once per row, and the planner's row estimates stay right (an
+# expression on the local date in WHERE made it expect a tenth of the orders and look lines
+# up order by order: 5 times slower over 100,000 orders).
+EVENT_COLUMNS = (
+    "day",
+    "pk",
+    "label",
+    "currency",
+    "order_id",
+    "orders",
+    "tickets",
+    "products",
+    "gross",
+    "discounts",
+    "refunds",
+)
+
+
+def _event(*columns: Any) -> list[Any]:
+    """The columns of a part, named (the same expression twice in one SELECT, such as two
+    zeros, would otherwise be one column)."""
+    return [c.label(n) for c, n in zip(columns, EVENT_COLUMNS, strict=True)]
+
+
+def _order_events(group_by: SalesGroupBy, period: Period) -> list[Select[Any]]:
+    """DAY, MOVIE, CINEMA: whole orders. A sale at paid_at (its amounts, and the units of
+    its lines), a refund (its total) at refunded_at. Each part is grouped by itself, so the
+    union holds a few rows per group and day.
+
+    The orders sold are read once into a CTE with their group and local day (the showtime's
+    hall, cinema and movie joined first, as one small relation, so each order probes one
+    hash table); the lines are hash-joined to it. Measured over 100,000 orders and 233,000
+    lines, this is about twice as fast as joining every line to the showtime, hall and
+    cinema, and 5 times faster than grouping lines per order."""
+    pk, label = _group(group_by)
+    dims = (
+        select(
+            Showtime.id.label("showtime_id"), Cinema.time_zone, pk.label("pk"), label.label("label")
+        )
+        .select_from(Showtime)
+        .join(Hall, Hall.id == Showtime.hall_id)
+        .join(Cinema, Cinema.id == Hall.cinema_id)
+    )
+    if group_by is SalesGroupBy.MOVIE:
+        dims = dims.join(Movie, Movie.id == Showtime.movie_id)
+    if period.cinema_pk is not None:
+        dims = dims.where(Hall.cinema_id == period.cinema_pk)
+    # OFFSET 0 keeps the dimensions a relation of their own (joined before the orders).
+    d = dims.offset(0).subquery("d")
+    lo, hi = period.utc_window()
+
+    def at_day(at: Any) -> ColumnElement[date]:
+        return cast(func.timezone(d.c.time_zone, at), Date)
+
+    sold = (
+        select(
+            at_day(Order.paid_at).label("day"),
+            d.c.pk,
+            d.c.label,
+            Order.currency,
+            Order.id,
+            Order.subtotal,
+            Order.discount,
+        )
+        .join(d, d.c.showtime_id == Order.showtime_id)
+        .where(Order.paid_at >= lo, Order.paid_at < hi)
+        .cte("sold")
+    )
+    key = (sold.c.day, sold.c.pk, sold.c.label, sold.c.currency)
+    no_order = cast(null(), BigInteger)
+    units = cast(OrderLine.quantity, BigInteger)
+    orders = select(
+        *_event(
+            *key,
+            no_order,
+            func.count(),
+            _ZERO_INT,
+            _ZERO_INT,
+            func.sum(sold.c.subtotal),
+            func.sum(sold.c.discount),
+            _ZERO_MONEY,
+        )
+    ).group_by(*key)
+    lines = (
+        select(
+            *_event(
+                *key,
+                no_order,
+                _ZERO_INT,
+                func.sum(units).filter(OrderLine.kind == "TICKET"),
+                func.sum(units).filter(OrderLine.kind == "PRODUCT"),
+                _ZERO_MONEY,
+                _ZERO_MONEY,
+                _ZERO_MONEY,
+            )
+        )
+        .select_from(sold)
+        .join(OrderLine, OrderLine.order_id == sold.c.id)
+        .group_by(*key)
+    )
+    refunded_on = at_day(Order.refunded_at)
+    refunds = (
+        select(
+            *_event(
+                refunded_on,
+                d.c.pk,
+                d.c.label,
+                Order.currency,
+                no_order,
+                _ZERO_INT,
+                _ZERO_INT,
+                _ZERO_INT,
+                _ZERO_MONEY,
+                _ZERO_MONEY,
+                func.sum(Order.total),
+            )
+        )
+        .join(d, d.c.showtime_id == Order.showtime_id)
+        .where(Order.refunded_at >= lo, Order.refunded_at < hi)
+        .group_by(refunded_on, d.c.pk, d.c.label, Order.currency)
+    )
+    return [orders, lines, refunds]
+
+
+def _product_events(period: Period) -> list[Select[Any]]:
+    """PRODUCT: product lines only, one row per line. A sale at paid_at (units, unit price x
+    quantity, the line's discount), a refund (what the line cost: price x quantity -
+    discount) at refunded_at."""
+
+    def lines(at: Any, *columns: Any) -> Select[Any]:
+        return (
+            _orders(
+                *_event(local_day(at), OrderLine.product_id, Product.name, Order.currency, *columns)
+            )
+            .join(OrderLine, and_(OrderLine.order_id == Order.id, OrderLine.kind == "PRODUCT"))
+            .join(Product, Product.id == OrderLine.product_id)
+            .where(*_coarse(at, period))
+        )
+
+    line_gross = OrderLine.unit_price * OrderLine.quantity
+    sales = lines(
+        Order.paid_at,
+        Order.id,
+        _ZERO_INT,
+        _ZERO_INT,
+        cast(OrderLine.quantity, BigInteger),
+        line_gross,
+        OrderLine.discount,
+        _ZERO_MONEY,
+    )
+    refunds = lines(
+        Order.refunded_at,
+        cast(null(), BigInteger),
+        _ZERO_INT,
+        _ZERO_INT,
+        _ZERO_INT,
+        _ZERO_MONEY,
+        _ZERO_MONEY,
+        line_gross - OrderLine.discount,
+    )
+    return [sales, refunds]
+
+
+@dataclass(frozen=True, slots=True)
+class SalesRows:
+    """A sales report as read: `rows` by group and currency, `totals` one per currency.
+    Each row has day, pk, label, currency, orders_paid, tickets_sold, products_sold, gross,
+    discounts, refunds."""
+
+    cinema_found: bool
+    rows: list[Row[Any]]
+    totals: list[Row[Any]]
+
+
+def sales_report_statement(group_by: SalesGroupBy, period: Period) -> Select[Any]:
+    parts = (
+        _product_events(period)
+        if group_by is SalesGroupBy.PRODUCT
+        else _order_events(group_by, period)
+    )
+    # OFFSET 0: the local-day filter below must apply to the grouped parts, not be pushed
+    # into them (there the planner expects a sliver of the rows and sorts them on disk).
+    e = union_all(*parts).offset(0).subquery("e")
+    # A product row counts the orders that bought it; the PRODUCT totals count each order
+    # once, however many products it bought. Other groupings counted their orders already.
+    orders_paid = (
+        func.count(distinct(e.c.order_id))
+        if group_by is SalesGroupBy.PRODUCT
+        else cast(func.sum(e.c.orders), Integer)
+    )
+    day = e.c.day if group_by is SalesGroupBy.DAY else cast(null(), Date)
+    report = (
+        select(
+            func.grouping(day, e.c.pk, e.c.label).label("is_total"),
+            day.label("day"),
+            e.c.pk,
+            e.c.label,
+            e.c.currency,
+            orders_paid.label("orders_paid"),
+            cast(func.coalesce(func.sum(e.c.tickets), 0), Integer).label("tickets_sold"),
+            cast(func.coalesce(func.sum(e.c.products), 0), Integer).label("products_sold"),
+            cast(func.sum(e.c.gross), MONEY).label("gross"),
+            cast(func.sum(e.c.discounts), MONEY).label("discounts"),
+            cast(func.sum(e.c.refunds), MONEY).label("refunds"),
+        )
+        .where(e.c.day.between(*period.days()))
+        .group_by(
+            func.grouping_sets(tuple_(day, e.c.pk, e.c.label, e.c.currency), tuple_(e.c.currency))
+        )
+        .subquery("r")
+    )
+    order: list[Any] = [report.c.is_total, report.c.currency]
+    if group_by is SalesGroupBy.DAY:
+        order.append(report.c.day)
+    else:
+        order += [report.c.gross.desc(), report.c.label, report.c.pk]
+    return (
+        select(_cinema_found(period).label("cinema_found"), *report.c)
+        .select_from(_one_row().outerjoin(report, true()))
+        .order_by(*order)
+    )
+
+
+async def sales_report(db: Database, group_by: SalesGroupBy, period: Period) -> SalesRows:
+    """One statement: the rows, the totals per currency and whether the cinema exists."""
+    found = True
+    rows: list[Row[Any]] = []
+    totals: list[Row[Any]] = []
+    for row in await db.fetch(sales_report_statement(group_by, period)):
+        found = bool(row.cinema_found)
+        if row.currency is None:  # the empty report's one row
+            continue
+        (totals if row.is_total else rows).append(row)
+    return SalesRows(found, rows, totals)
+
+
+# --- occupancy ------------------------------------------------------------------------------
+
+
+def _occupancy_columns() -> list[Any]:
+    """capacity, sold, held, available, ratio over Seat outer-joined to SeatOccupancy.
+
+    Capacity is the seats that can be sold: not blocked, plus blocked seats that are sold or
+    held anyway (blocked after the sale), so capacity = sold + held + available. Held counts
+    live holds and orders awaiting payment; an expired hold is available, as on the seat map.
+    The ratio is sold / capacity (0 for a hall without seats)."""
+    taken = or_(SeatOccupancy.status == "SOLD", live_hold())
+    capacity = func.count(Seat.id).filter(or_(~Seat.is_blocked, taken))
+    sold = func.count(SeatOccupancy.id).filter(SeatOccupancy.status == "SOLD")
+    held = func.count(SeatOccupancy.id).filter(live_hold())
+    return [
+        capacity.label("capacity"),
+        sold.label("sold"),
+        held.label("held"),
+        (capacity - sold - held).label("available"),
+        func.coalesce(cast(sold, Float) / cast(func.nullif(capacity, 0), Float), 0.0).label(
+            "ratio"
+        ),
+    ]
+
+
+def _with_seats(stmt: Any) -> Any:
+    return stmt.outerjoin(Seat, Seat.hall_id == Showtime.hall_id).outerjoin(
+        SeatOccupancy,
+        and_(SeatOccupancy.showtime_id == Showtime.id, SeatOccupancy.seat_id == Seat.id),
+    )
+
+
+async def occupancy_by_showtime_ids(db: Database, ids: Sequence[int]) -> Sequence[Row[Any]]:
+    """(showtime_id, capacity, sold, held, available, ratio) per showtime, one statement."""
+    stmt = _with_seats(
+        select(Showtime.id.label("showtime_id"), *_occupancy_columns()).select_from(Showtime)
+    )
+    return await db.fetch(stmt.where(Showtime.id.in_(list(ids))).group_by(Showtime.id))
+
+
+@dataclass(frozen=True, slots=True)
+class OccupancyRows:
+    """Showtime rows (SHOWTIME_COLUMNS + movie_title, cinema_name + the occupancy columns),
+    best filled first, at most MAX_OCCUPANCY_ROWS; `truncated` when more matched."""
+
+    cinema_found: bool
+    rows: list[Row[Any]]
+    truncated: bool
+
+
+def occupancy_report_statement(period: Period) -> Select[Any]:
+    columns = _occupancy_columns()
+    ratio = columns[-1]
+    inner = (
+        _with_seats(
+            select(
+                *SHOWTIME_COLUMNS,
+                Movie.title.label("movie_title"),
+                Cinema.name.label("cinema_name"),
+                *columns,
+            )
+            .select_from(Showtime)
+            .join(Hall, Hall.id == Showtime.hall_id)
+            .join(Cinema, Cinema.id == Hall.cinema_id)
+            .join(Movie, Movie.id == Showtime.movie_id)
+        )
+        .where(Showtime.status == "SCHEDULED", *_within(Showtime.starts_at, period))
+        .group_by(Showtime.id, Hall.id, Cinema.id, Movie.id)
+        .order_by(ratio.desc(), Showtime.starts_at, Showtime.id)
+        .limit(MAX_OCCUPANCY_ROWS + 1)
+        .subquery("r")
+    )
+    return (
+        select(_cinema_found(period).label("cinema_found"), *inner.c)
+        .select_from(_one_row().outerjoin(inner, true()))
+        .order_by(inner.c.ratio.desc(), inner.c.starts_at, inner.c.id)
+    )
+
+
+async def occupancy_report(db: Database, period: Period) -> OccupancyRows:
+    """One statement: scheduled showtimes starting on the period's local days."""
+    found = True
+    rows: list[Row[Any]] = []
+    for row in await db.fetch(occupancy_report_statement(period)):
+        found = bool(row.cinema_found)
+        if row.id is not None:
+            rows.append(row)
+    return OccupancyRows(found, rows[:MAX_OCCUPANCY_ROWS], len(rows) > MAX_OCCUPANCY_ROWS)
