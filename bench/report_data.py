@@ -124,6 +124,13 @@ JOIN products p ON p.sku = (ARRAY['RPT-POP', 'RPT-COLA', 'RPT-TEE'])[1 + ((o.id 
 JOIN product_variants v ON v.product_id = p.id
 WHERE o.number LIKE 'RPT-%' AND o.subtotal > 24.00;
 
+UPDATE orders o SET
+  ticket_count = (SELECT count(*) FROM order_lines l WHERE l.order_id = o.id
+                  AND l.kind = 'TICKET'),
+  product_count = (SELECT coalesce(sum(l.quantity), 0) FROM order_lines l
+                   WHERE l.order_id = o.id AND l.kind = 'PRODUCT')
+WHERE o.number LIKE 'RPT-%';
+
 ANALYZE orders;
 ANALYZE order_lines;
 ANALYZE showtimes;

@@ -6,7 +6,9 @@ one refunded or cancelled order, so `me { orders tickets }` has something to sho
   seats, issues the tickets and adds the loyalty points and total spent. Only the payment is
   written here (a SUCCEEDED `payments` row and its `sandbox_charges` row, what `payOrder`
   with `tok_visa` leaves): the sandbox provider commits its charges in transactions of its
-  own, which cannot happen inside this one.
+  own, which cannot happen inside this one. Every other upcoming order also buys one or
+  two snacks, drinks or combos of the demo shop sold at its cinema (stock reserved by
+  checkout like any other).
 - The refunded order (alice, chloe: every other customer from the first) is such an order,
   refunded as `cancelOrder` does: the payment and the charge REFUNDED, then `mark_refunded`.
   The cancelled order (the others) is a checkout whose card was declined (a FAILED payment),
@@ -42,7 +44,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.accounts.models import User
@@ -62,11 +64,13 @@ from db.orders.codes import (
     TicketStatus,
 )
 from db.orders.models import Order, OrderLine, Ticket
+from db.orders.pricing import ProductLine
 from db.outbox.models import OutboxMessage
 from db.payments.codes import PaymentStatus
 from db.payments.models import Payment, SandboxCharge
 from db.payments.sandbox import NAME as SANDBOX
 from db.reviews.models import Review
+from db.shop.models import Product, ProductCinema, ProductVariant
 from db.showtimes import actions as showtime_actions
 from db.showtimes.models import Showtime, ShowtimePrice
 
@@ -232,7 +236,54 @@ async def _record_payment(
 # --- upcoming orders, through the real sale -------------------------------------------------
 
 
-async def _checkout(session: AsyncSession, user_id: int, show: _Show, seats: list[_Seat]) -> int:
+async def _snacks(session: AsyncSession, show: _Show) -> list[tuple[int, int]]:
+    """(product, variant) of the food, drinks and combos sold at the show's cinema, in its
+    tickets' currency, with stock to spare (the demo shop)."""
+    cinema = select(Hall.cinema_id).where(Hall.id == show.hall_id).scalar_subquery()
+    currency = (
+        select(ShowtimePrice.currency)
+        .where(ShowtimePrice.showtime_id == show.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    sold_here = or_(
+        ~select(ProductCinema.product_id).where(ProductCinema.product_id == Product.id).exists(),
+        select(ProductCinema.product_id)
+        .where(ProductCinema.product_id == Product.id, ProductCinema.cinema_id == cinema)
+        .exists(),
+    )
+    rows = await session.execute(
+        select(Product.id, ProductVariant.id)
+        .join(ProductVariant, ProductVariant.product_id == Product.id)
+        .where(
+            Product.is_active,
+            ProductVariant.is_active,
+            Product.category.in_(["SNACK", "DRINK", "COMBO"]),
+            Product.currency == currency,
+            or_(ProductVariant.stock.is_(None), ProductVariant.stock > 10),
+            sold_here,
+        )
+        .order_by(Product.id, ProductVariant.id)
+    )
+    return [(int(p), int(v)) for p, v in rows.all()]
+
+
+async def _checkout(
+    session: AsyncSession,
+    user_id: int,
+    show: _Show,
+    seats: list[_Seat],
+    snacks: random.Random | None = None,
+) -> int:
+    """Hold and check out; with `snacks` (a generator of its own, so the rest of the demo
+    stays as it was), one or two products of the cinema go with the seats."""
+    products: list[ProductLine] = []
+    if snacks is not None:
+        menu = await _snacks(session, show)
+        for index, (product, variant) in enumerate(
+            snacks.sample(menu, min(len(menu), snacks.randint(1, 2)))
+        ):
+            products.append(ProductLine(index, product, variant, snacks.randint(1, 2)))
     hold = await hold_seats(
         session,
         user_id=user_id,
@@ -242,7 +293,7 @@ async def _checkout(session: AsyncSession, user_id: int, show: _Show, seats: lis
         max_seats=MAX_SEATS,
         sales_window_days=SALES_WINDOW_DAYS,
     )
-    return await orders.checkout(session, user_id=user_id, hold_id=hold.id)
+    return await orders.checkout(session, user_id=user_id, hold_id=hold.id, products=products)
 
 
 async def _locked(session: AsyncSession, order_id: int) -> orders.LockedOrder:
@@ -425,6 +476,7 @@ async def _paid_past(
             subtotal=total,
             discount=Decimal(0),
             total=total,
+            ticket_count=len(seats),
             loyalty_points=points,
             created_at=created,
             expires_at=created + timedelta(seconds=HOLD_TTL_SECONDS),
@@ -573,7 +625,9 @@ async def seed(session: AsyncSession, rng: random.Random, lines: list[str]) -> N
     tally = _Tally()
     mails: list[str] = []
 
-    # Upcoming orders (and the refunded or cancelled one) through the real sale.
+    # Upcoming orders (and the refunded or cancelled one) through the real sale, every other
+    # one with snacks from the demo shop.
+    snacks = random.Random(20261203)
     for i, (name, user_id) in enumerate(customers):
         city = HOME_CITY.get(name, cities[i % len(cities)])
         mine = [show for show in shows if show.city == city] or shows
@@ -582,7 +636,9 @@ async def seed(session: AsyncSession, rng: random.Random, lines: list[str]) -> N
             seats = picker.pick(rng, show.id, show.hall_id, rng.choice(SEAT_COUNTS))
             if not seats:
                 continue
-            order_id = await _checkout(session, user_id, show, seats)
+            order_id = await _checkout(
+                session, user_id, show, seats, snacks if (i + k) % 2 == 0 else None
+            )
             if k < count:
                 await _paid_upcoming(session, rng, order_id, mails)
                 tally.upcoming += 1

@@ -1,10 +1,12 @@
 """Demo shop: concessions and merchandise, and three promo codes.
 
 Everything is created through the staff actions (db/shop/actions.py), so it passes the same
-validation as the API. Prices are in USD, the default of the server's `currency` setting
-(MARQUEE_CURRENCY): seeders get no settings. Everything is sold at every cinema except the
-souvenir cup, sold at Marquee Union Square only. The T-shirt has limited stock per size:
-XL is sold out (stock 0) and S has 3 left.
+validation as the API. A cart's products are priced in its tickets' currency, so the menu
+is made once per ticket currency of the demo cinemas: in USD at the US cinemas, and the
+same in EUR (SKUs ending in -EUR) at the Paris ones. The souvenir cup is sold at Marquee
+Union Square only. The T-shirt has limited stock per size: XL is sold out (stock 0) and S
+has 3 left. Promo codes are in USD (SNACKS5's fixed amount applies to USD orders; the
+percentages to any).
 
 Promo codes: WELCOME10 (10% off the order, once per customer), SNACKS5 (5 off the products
 of an order of at least 15) and PREMIERE (usage limit 0: exhausted, so checkout refuses it;
@@ -22,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.cinemas.models import Cinema
+from db.demo import cinemas as cinemas_demo
 from db.shop import actions
 from db.shop.actions import VariantSpec
 
@@ -107,32 +110,30 @@ def _variants(sku: str, items: list[Variant]) -> list[VariantSpec] | None:
     ]
 
 
+async def _cinemas_by_currency(session: AsyncSession) -> dict[str, list[int]]:
+    """The demo cinemas present, by the currency their tickets are priced in (USD first)."""
+    names = {c[0]: c[6] for c in cinemas_demo.CINEMAS}
+    rows = (await session.execute(select(Cinema.id, Cinema.name).order_by(Cinema.id))).all()
+    found: dict[str, list[int]] = {DEMO_CURRENCY: []}
+    for cinema_id, name in rows:
+        if name in names:
+            found.setdefault(names[name], []).append(cinema_id)
+    return found
+
+
 async def seed(session: AsyncSession, rng: random.Random, lines: list[str]) -> None:
-    for name, sku, category, price, description, variants in PRODUCTS:
-        data: dict[str, Any] = {
-            "name": name,
-            "sku": sku,
-            "category": category,
-            "price": D(price),
-            "description": description,
-        }
-        if variants:
-            data["variants"] = _variants(sku, variants)
-        await actions.create_product(session, data, currency=DEMO_CURRENCY)
-    await actions.create_product(
-        session,
-        {
-            "name": "Marquee T-shirt",
-            "sku": "TSHIRT-LOGO",
-            "category": "MERCHANDISE",
-            "price": D("20.00"),
-            "description": "Black organic-cotton T-shirt with the Marquee logo.",
-            "variants": _variants("TSHIRT-LOGO", TSHIRT_SIZES),
-            "size_guide": "Chest width: S 48 cm, M 52 cm, L 56 cm, XL 60 cm.",
-            "care_instructions": "Machine wash at 30 °C inside out; do not tumble dry.",
-        },
-        currency=DEMO_CURRENCY,
-    )
+    """The menu once per ticket currency: a cart's products are priced in its tickets'
+    currency, so the USD menu is sold at the USD cinemas and the same menu in EUR (SKUs
+    ending in -EUR) at the EUR ones. With one currency only, it is sold everywhere."""
+    by_currency = await _cinemas_by_currency(session)
+    everywhere = len(by_currency) == 1
+    count = 0
+    for currency, cinema_ids in by_currency.items():
+        suffix = "" if currency == DEMO_CURRENCY else f"-{currency}"
+        where = [] if everywhere else cinema_ids
+        for data in _menu(suffix):
+            await actions.create_product(session, {**data, "cinema_ids": where}, currency=currency)
+            count += 1
     union_square = await session.scalar(
         select(Cinema.id).where(Cinema.name == "Marquee Union Square")
     )
@@ -149,9 +150,38 @@ async def seed(session: AsyncSession, rng: random.Random, lines: list[str]) -> N
             },
             currency=DEMO_CURRENCY,
         )
+        count += 1
     for promo in PROMO_CODES:
         await actions.create_promo_code(session, promo, currency=DEMO_CURRENCY)
     lines.append(
-        f"demo shop: {len(PRODUCTS) + 1 + (union_square is not None)} products, promo codes "
-        "WELCOME10 and SNACKS5 (PREMIERE is exhausted)"
+        f"demo shop: {count} products, promo codes WELCOME10 and SNACKS5 (PREMIERE is exhausted)"
     )
+
+
+def _menu(suffix: str) -> list[dict[str, Any]]:
+    """The products' data, SKUs ending in `suffix`."""
+    menu: list[dict[str, Any]] = []
+    for name, sku, category, price, description, variants in PRODUCTS:
+        data: dict[str, Any] = {
+            "name": name,
+            "sku": sku + suffix,
+            "category": category,
+            "price": D(price),
+            "description": description,
+        }
+        if variants:
+            data["variants"] = _variants(sku + suffix, variants)
+        menu.append(data)
+    menu.append(
+        {
+            "name": "Marquee T-shirt",
+            "sku": "TSHIRT-LOGO" + suffix,
+            "category": "MERCHANDISE",
+            "price": D("20.00"),
+            "description": "Black organic-cotton T-shirt with the Marquee logo.",
+            "variants": _variants("TSHIRT-LOGO" + suffix, TSHIRT_SIZES),
+            "size_guide": "Chest width: S 48 cm, M 52 cm, L 56 cm, XL 60 cm.",
+            "care_instructions": "Machine wash at 30 °C inside out; do not tumble dry.",
+        }
+    )
+    return menu

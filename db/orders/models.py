@@ -11,13 +11,14 @@ for VALID and USED tickets, beside the occupancy's own unique constraint.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -53,12 +54,12 @@ class Order(Base):
             "user_id",
             postgresql_where=text("promo_code_id IS NOT NULL"),
         ),
-        # Reports: orders paid, refunded in a period.
-        Index("ix_orders_paid_at", "paid_at", postgresql_where=text("paid_at IS NOT NULL")),
+        # Reports: orders paid, refunded on local days.
+        Index("ix_orders_paid_on", "paid_on", postgresql_where=text("paid_on IS NOT NULL")),
         Index(
-            "ix_orders_refunded_at",
-            "refunded_at",
-            postgresql_where=text("refunded_at IS NOT NULL"),
+            "ix_orders_refunded_on",
+            "refunded_on",
+            postgresql_where=text("refunded_on IS NOT NULL"),
         ),
         # The sweeper's scan: pending orders by expiry.
         Index(
@@ -84,6 +85,9 @@ class Order(Base):
     subtotal: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
     discount: Mapped[Decimal] = mapped_column(MONEY, nullable=False, server_default="0")
     total: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
+    # Units sold, kept with the order at checkout so reports need not read the lines.
+    ticket_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    product_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     # Loyalty points this order added when paid (taken back by a refund).
     loyalty_points: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     # The promo code applied at checkout (its use counted in promo_codes.times_used).
@@ -97,6 +101,10 @@ class Order(Base):
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refunded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # paid_at and refunded_at as dates in the showtime's cinema's time zone (the reports'
+    # days), kept by a trigger whenever either is written (migration 0012_shop_functions).
+    paid_on: Mapped[date | None] = mapped_column(Date)
+    refunded_on: Mapped[date | None] = mapped_column(Date)
 
 
 class OrderLine(Base):

@@ -27,11 +27,13 @@ from graph.orders.enums import (
 )
 from graph.relay import Node, to_global_id
 from graph.scalars import Money
+from graph.shop import loaders as shop_loaders
 from graph.showtimes import loaders as showtime_loaders
 
 if TYPE_CHECKING:
     from graph.accounts.types import User
     from graph.cinemas.types import Seat
+    from graph.shop.types import Product, ProductVariant
     from graph.showtimes.types import Showtime
 
 
@@ -103,6 +105,22 @@ class OrderLine:
         if self.seat_pk is None:
             return None
         return await info.context.loader(cinema_loaders.SeatByIdLoader).load(self.seat_pk)
+
+    @strawberry.field(description="The product, for a product line (also when no longer on sale).")
+    async def product(
+        self, info: Info
+    ) -> Annotated[Product, strawberry.lazy("graph.shop.types")] | None:
+        if self.product_pk is None:
+            return None
+        return await info.context.loader(shop_loaders.ProductByIdLoader).load(self.product_pk)
+
+    @strawberry.field(description="The variant (size), for a product line.")
+    async def variant(
+        self, info: Info
+    ) -> Annotated[ProductVariant, strawberry.lazy("graph.shop.types")] | None:
+        if self.variant_pk is None:
+            return None
+        return await info.context.loader(shop_loaders.VariantByIdLoader).load(self.variant_pk)
 
     @strawberry.field(description="The showtime, for a ticket line.")
     async def showtime(

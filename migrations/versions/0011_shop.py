@@ -286,13 +286,21 @@ def upgrade() -> None:
         "order_lines",
         "discount <= unit_price * quantity",
     )
+    op.add_column("orders", sa.Column("paid_on", sa.Date(), nullable=True))
+    op.add_column("orders", sa.Column("refunded_on", sa.Date(), nullable=True))
+    op.add_column(
+        "orders", sa.Column("ticket_count", sa.Integer(), server_default="0", nullable=False)
+    )
+    op.add_column(
+        "orders", sa.Column("product_count", sa.Integer(), server_default="0", nullable=False)
+    )
     op.add_column("orders", sa.Column("promo_code_id", sa.BigInteger(), nullable=True))
     op.create_index(
-        "ix_orders_paid_at",
+        "ix_orders_paid_on",
         "orders",
-        ["paid_at"],
+        ["paid_on"],
         unique=False,
-        postgresql_where=sa.text("paid_at IS NOT NULL"),
+        postgresql_where=sa.text("paid_on IS NOT NULL"),
     )
     op.create_index(
         "ix_orders_promo_code_user",
@@ -302,11 +310,11 @@ def upgrade() -> None:
         postgresql_where=sa.text("promo_code_id IS NOT NULL"),
     )
     op.create_index(
-        "ix_orders_refunded_at",
+        "ix_orders_refunded_on",
         "orders",
-        ["refunded_at"],
+        ["refunded_on"],
         unique=False,
-        postgresql_where=sa.text("refunded_at IS NOT NULL"),
+        postgresql_where=sa.text("refunded_on IS NOT NULL"),
     )
     op.create_foreign_key(
         op.f("fk_orders_promo_code_id_promo_codes"),
@@ -325,9 +333,9 @@ def downgrade() -> None:
     op.drop_column("showtimes", "sales_open_at")
     op.drop_constraint(op.f("fk_orders_promo_code_id_promo_codes"), "orders", type_="foreignkey")
     op.drop_index(
-        "ix_orders_refunded_at",
+        "ix_orders_refunded_on",
         table_name="orders",
-        postgresql_where=sa.text("refunded_at IS NOT NULL"),
+        postgresql_where=sa.text("refunded_on IS NOT NULL"),
     )
     op.drop_index(
         "ix_orders_promo_code_user",
@@ -335,9 +343,13 @@ def downgrade() -> None:
         postgresql_where=sa.text("promo_code_id IS NOT NULL"),
     )
     op.drop_index(
-        "ix_orders_paid_at", table_name="orders", postgresql_where=sa.text("paid_at IS NOT NULL")
+        "ix_orders_paid_on", table_name="orders", postgresql_where=sa.text("paid_on IS NOT NULL")
     )
     op.drop_column("orders", "promo_code_id")
+    op.drop_column("orders", "product_count")
+    op.drop_column("orders", "ticket_count")
+    op.drop_column("orders", "refunded_on")
+    op.drop_column("orders", "paid_on")
     op.drop_constraint(op.f("ck_order_lines_discount_within_line"), "order_lines", type_="check")
     op.drop_constraint(op.f("ck_order_lines_product_line"), "order_lines", type_="check")
     op.drop_constraint(

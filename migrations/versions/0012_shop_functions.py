@@ -395,12 +395,20 @@ BEGIN
 
             LOOP  -- a fresh order number; a clash (rare) draws again
                 INSERT INTO orders AS o (number, user_id, hold_id, showtime_id, status,
-                    currency, subtotal, discount, total, promo_code_id, expires_at)
+                    currency, subtotal, discount, total, ticket_count, product_count,
+                    promo_code_id, expires_at)
                 SELECT 'MQ-' || marquee_random_code(6), p_user, p_hold, h.showtime_id,
                     'PENDING_PAYMENT', v_price ->> 'currency',
                     (v_price ->> 'subtotal')::numeric, (v_price ->> 'discount')::numeric,
-                    (v_price ->> 'total')::numeric, v_promo, h.expires_at
-                FROM seat_holds h WHERE h.id = p_hold
+                    (v_price ->> 'total')::numeric, units.tickets, units.products, v_promo,
+                    h.expires_at
+                FROM seat_holds h, (
+                    SELECT count(*) FILTER (WHERE l ->> 'kind' = 'TICKET') AS tickets,
+                        coalesce(sum((l ->> 'quantity')::integer)
+                            FILTER (WHERE l ->> 'kind' = 'PRODUCT'), 0) AS products
+                    FROM jsonb_array_elements(v_price -> 'lines') l
+                ) units
+                WHERE h.id = p_hold
                 ON CONFLICT (number) DO NOTHING
                 RETURNING o.id INTO v_order;
                 EXIT WHEN v_order IS NOT NULL;
@@ -495,6 +503,32 @@ REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
 FOR EACH STATEMENT EXECUTE FUNCTION marquee_orders_released()
 """
 
+# The reports' days (docs/shop.md, "Reports"): paid_at and refunded_at as dates in the time
+# zone of the order's showtime's cinema, written with them by every path (fulfilment,
+# refunds, demo data), so a report groups plain dates and reads an index on them.
+LOCAL_DAYS_FUNCTION = r"""
+CREATE FUNCTION marquee_orders_local_days() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_zone text;
+BEGIN
+    SELECT c.time_zone INTO v_zone
+    FROM showtimes st JOIN halls h ON h.id = st.hall_id JOIN cinemas c ON c.id = h.cinema_id
+    WHERE st.id = NEW.showtime_id;
+    v_zone := coalesce(v_zone, 'UTC');
+    NEW.paid_on := (NEW.paid_at AT TIME ZONE v_zone)::date;
+    NEW.refunded_on := (NEW.refunded_at AT TIME ZONE v_zone)::date;
+    RETURN NEW;
+END
+$fn$
+"""
+
+LOCAL_DAYS_TRIGGER = """
+CREATE TRIGGER orders_local_days BEFORE INSERT OR UPDATE OF paid_at, refunded_at ON orders
+FOR EACH ROW WHEN (NEW.paid_at IS NOT NULL OR NEW.refunded_at IS NOT NULL)
+EXECUTE FUNCTION marquee_orders_local_days()
+"""
+
 # marquee_fulfil_order of 0009_sale_functions, with each ticket's price what was paid for it
 # (the line's unit price less its share of a promo code's discount).
 FULFIL_FUNCTION = r"""
@@ -579,6 +613,8 @@ def upgrade() -> None:
     op.execute(CHECKOUT_FUNCTION)
     op.execute(RELEASE_FUNCTION)
     op.execute(RELEASE_TRIGGER)
+    op.execute(LOCAL_DAYS_FUNCTION)
+    op.execute(LOCAL_DAYS_TRIGGER)
     op.execute(FULFIL_FUNCTION)
 
 
@@ -595,6 +631,8 @@ def _sale_functions() -> ModuleType:
 
 def downgrade() -> None:
     sale = _sale_functions()
+    op.execute("DROP TRIGGER orders_local_days ON orders")
+    op.execute("DROP FUNCTION marquee_orders_local_days()")
     op.execute("DROP TRIGGER orders_released ON orders")
     op.execute("DROP FUNCTION marquee_orders_released()")
     op.execute(

@@ -34,7 +34,7 @@ mutation ($input: CheckoutInput!) {
   checkout(input: $input) {
     order { id status promoCode subtotal { amount } discount { amount } total { amount }
       lines { kind description quantity unitPrice { amount } discount { amount }
-        total { amount } } }
+        total { amount } product { name } variant { name } } }
     errors { code message field variantId available }
   }
 }
@@ -158,6 +158,18 @@ async def test_products_are_priced_reserved_and_listed(gql: GraphQLClient, db: D
         ("PRODUCT", "Popcorn (Small)", 1, "4.00"),
     ]
     assert [x["kind"] for x in order["lines"]] == ["TICKET", "TICKET", *["PRODUCT"] * 3]
+    assert [(x["product"] or {}).get("name") for x in order["lines"]] == [
+        None,
+        None,
+        "Popcorn",
+        "Water",
+        "Popcorn",
+    ]
+    assert [(x["variant"] or {}).get("name") for x in order["lines"]][2:] == [
+        "Large",
+        "Standard",
+        "Small",
+    ]
     assert order["subtotal"]["amount"] == "39.00" == order["total"]["amount"]
     assert [x["description"] for x in priced["lines"]] == [x["description"] for x in order["lines"]]
     assert priced["total"]["amount"] == "39.00"

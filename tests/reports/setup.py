@@ -140,7 +140,8 @@ async def add_product_line(
     await sql(
         db,
         "UPDATE orders SET subtotal = subtotal + :g, discount = discount + :d,"
-        " total = total + :g - :d WHERE id = :o",
+        " total = total + :g - :d, product_count = product_count + :q WHERE id = :o",
+        q=quantity,
         g=gross,
         d=Decimal(discount),
         o=order_pk,

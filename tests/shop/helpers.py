@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
-
 from db.session import Database
 from graph.relay import parse_global_id, to_global_id
 from tests.conftest import GraphQLClient
-from tests.factories import create_user
+from tests.factories import create_bookable_showtime, create_user
+from tests.orders.flows import checkout, hold, pay
 
 PRODUCT_FIELDS = """
   id name description sku category price { amount currency } imageUrl isActive
@@ -109,30 +108,17 @@ async def create_product(gql: GraphQLClient, token: str, **fields: Any) -> dict[
     return product
 
 
-async def sell(db: Database, product_pk: int, variant_pk: int) -> None:
-    """An order line naming the product, written with SQL: checkout with products is being
-    built in parallel (db/orders), so no API path sells a product yet."""
-    async with db.transaction() as session:
-        user_id = await session.scalar(
-            text(
-                "INSERT INTO users (username, email, password_hash) "
-                "VALUES ('buyer' || floor(random() * 1e9)::text, "
-                "'b' || floor(random() * 1e9)::text || '@x.test', 'x') RETURNING id"
-            )
-        )
-        order_id = await session.scalar(
-            text(
-                "INSERT INTO orders (number, user_id, status, subtotal, discount, total, "
-                "currency, expires_at) VALUES ('T-' || floor(random() * 1e9)::text, :u, "
-                "'PAID', 5, 0, 5, 'USD', now() + interval '1 hour') RETURNING id"
-            ),
-            {"u": user_id},
-        )
-        await session.execute(
-            text(
-                "INSERT INTO order_lines (order_id, position, kind, description, quantity, "
-                "unit_price, product_id, variant_id) "
-                "VALUES (:o, 0, 'PRODUCT', 'Popcorn', 1, 5, :p, :v)"
-            ),
-            {"o": order_id, "p": product_pk, "v": variant_pk},
-        )
+async def sell(gql: GraphQLClient, db: Database, product_pk: int, variant_pk: int) -> None:
+    """A customer buys one of the variant with a seat: hold, checkout with the product, pay
+    with the sandbox card (the product's currency is the tickets', the settings' default)."""
+    show = await create_bookable_showtime(db)
+    token = gql.token_for(await create_user(db))
+    hold_id = await hold(gql, token, show.id, show.seat_ids[:1])
+    product = {
+        "productId": to_global_id("Product", product_pk),
+        "variantId": to_global_id("ProductVariant", variant_pk),
+        "quantity": 1,
+    }
+    out = await checkout(gql, token, hold_id, products=[product])
+    assert out["errors"] == [], out["errors"]
+    assert (await pay(gql, token, out["order"]["id"]))["errors"] == []

@@ -1,5 +1,6 @@
-"""The demo shop: concessions and merchandise sold everywhere, one product sold at one
-cinema, a T-shirt with limited stock per size, and three promo codes (one exhausted)."""
+"""The demo shop: concessions and merchandise at every cinema in its tickets' currency, one
+product sold at one cinema, a T-shirt with limited stock per size, and three promo codes
+(one exhausted)."""
 
 from __future__ import annotations
 
@@ -35,10 +36,15 @@ async def test_demo_shop(gql: GraphQLClient, db: Database) -> None:
     async with db.transaction() as session:
         await cinemas_demo.seed(session, random.Random(1), lines)
         await shop_demo.seed(session, random.Random(1), lines)
-    assert lines[-1].startswith("demo shop: 9 products")
+    assert lines[-1].startswith("demo shop: 17 products")
 
-    products = {e["node"]["sku"]: e["node"] for e in (await gql.execute(MENU))["products"]["edges"]}
+    every = {e["node"]["sku"]: e["node"] for e in (await gql.execute(MENU))["products"]["edges"]}
+    assert len(every) == 17
+    euro = {sku: p for sku, p in every.items() if sku.endswith("-EUR")}
+    products = {sku: p for sku, p in every.items() if sku not in euro}
     assert len(products) == 9
+    assert sorted(euro) == sorted(f"{sku}-EUR" for sku in products if sku != "CUP-UNION-SQUARE")
+    assert all(p["price"]["currency"] == "EUR" for p in euro.values())
     categories = {p["category"] for p in products.values()}
     assert categories == {"SNACK", "DRINK", "COMBO", "MERCHANDISE"}
     assert sum(p["category"] == "DRINK" for p in products.values()) >= 2
@@ -62,7 +68,15 @@ async def test_demo_shop(gql: GraphQLClient, db: Database) -> None:
     ]
     cup = products["CUP-UNION-SQUARE"]
     assert cup["cinemas"] == [{"name": "Marquee Union Square"}]
-    assert all(p["cinemas"] == [] for sku, p in products.items() if sku != "CUP-UNION-SQUARE")
+    us = {c["name"] for c in products["POPCORN"]["cinemas"]}
+    assert "Marquee Union Square" in us
+    assert "Marquee Bercy" not in us
+    assert all(
+        {c["name"] for c in p["cinemas"]} == us
+        for sku, p in products.items()
+        if sku != "CUP-UNION-SQUARE"
+    )
+    assert "Marquee Bercy" in {c["name"] for c in euro["POPCORN-EUR"]["cinemas"]}
 
     cinemas = {
         e["node"]["name"]: e["node"]["id"] for e in (await gql.execute(CINEMAS))["cinemas"]["edges"]

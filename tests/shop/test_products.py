@@ -312,7 +312,7 @@ async def test_variant_list_rule(gql: GraphQLClient, db: Database) -> None:
         ],
     )
     s, m, big = p["variants"]
-    await sell(db, pk_of(p["id"]), pk_of(big["id"]))
+    await sell(gql, db, pk_of(p["id"]), pk_of(big["id"]))
     out = await _update(
         gql,
         token,
@@ -416,7 +416,7 @@ async def test_delete_product(gql: GraphQLClient, db: Database) -> None:
     ]
     assert out == {"deletedProductId": unsold["id"], "errors": []}
     assert (await gql.execute(PRODUCT, {"id": unsold["id"]}, token))["product"] is None
-    await sell(db, pk_of(sold["id"]), pk_of(sold["variants"][0]["id"]))
+    await sell(gql, db, pk_of(sold["id"]), pk_of(sold["variants"][0]["id"]))
     out = (await gql.execute(DELETE_PRODUCT, {"input": {"id": sold["id"]}}, token))["deleteProduct"]
     assert out["deletedProductId"] is None
     assert _codes(out["errors"]) == [("PRODUCT_SOLD", "id")]
