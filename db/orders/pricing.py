@@ -206,6 +206,14 @@ def pricing_error(error: dict[str, Any]) -> ErrorDetail:
                 f"{product_field}.quantity" if index is not None else "products",
                 {"variant_pk": int(error["variant_id"]), "available": available},
             )
+        case "CUSTOMER_LIMIT":
+            more = int(error["detail"])
+            return ErrorDetail(
+                C.VALIDATION_ERROR,
+                f"At most {MAX_QUANTITY} of {name} per customer in orders awaiting payment; "
+                + (f"you may add {more} more." if more else "pay or cancel those first."),
+                f"{product_field}.quantity" if index is not None else "products",
+            )
         case "PROMO_CODE_INVALID":
             return ErrorDetail(C.PROMO_CODE_INVALID, UNKNOWN_CODE, "promoCode")
         case "PROMO_CODE_GUESSES":

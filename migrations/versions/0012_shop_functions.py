@@ -104,6 +104,10 @@ BEGIN
                p.id AS found_product, p.name, p.price, p.currency, p.is_active,
                v.id AS found_variant, v.name AS variant_name, v.price_delta, v.stock,
                v.is_active AS variant_active, v.variants,
+               (SELECT coalesce(sum(l.quantity), 0) FROM order_lines l
+                JOIN orders o ON o.id = l.order_id
+                WHERE o.user_id = p_user AND o.status = 'PENDING_PAYMENT'
+                  AND o.expires_at > now() AND l.variant_id = v.id) AS pending,
                (NOT EXISTS (SELECT 1 FROM product_cinemas pc WHERE pc.product_id = p.id)
                 OR EXISTS (SELECT 1 FROM product_cinemas pc
                            WHERE pc.product_id = p.id AND pc.cinema_id = v_show.cinema_id))
@@ -144,6 +148,11 @@ BEGIN
                 'code', 'OUT_OF_STOCK', 'index', v_item.index,
                 'name', v_item.name || ' (' || v_item.variant_name || ')',
                 'variant_id', v_item.found_variant, 'available', v_item.stock);
+        ELSIF v_item.pending + v_item.quantity > 20 THEN
+            v_errors := v_errors || jsonb_build_object(
+                'code', 'CUSTOMER_LIMIT', 'index', v_item.index,
+                'name', v_item.name || ' (' || v_item.variant_name || ')',
+                'detail', greatest(0, 20 - v_item.pending));
         ELSE
             v_lines := v_lines || jsonb_build_object(
                 'kind', 'PRODUCT',
@@ -357,6 +366,30 @@ BEGIN
             INTO v_short
             FROM wanted w JOIN product_variants v ON v.id = w.variant_id
             WHERE v.stock IS NOT NULL AND v.stock < w.quantity;
+            IF v_short IS NOT NULL THEN
+                o_detail := v_short::text;
+                RAISE EXCEPTION 'ERRORS' USING ERRCODE = 'MQ422';
+            END IF;
+            -- At most 20 of a variant per customer in orders awaiting payment (the cap of a
+            -- line, db/orders/pricing.py MAX_QUANTITY), so one account cannot tie up stock
+            -- with many unpaid orders; exact under the variants' locks.
+            SELECT jsonb_agg(jsonb_build_object('code', 'CUSTOMER_LIMIT',
+                    'name', w.description, 'detail', greatest(0, 20 - p.pending)))
+            INTO v_short
+            FROM (
+                SELECT (l ->> 'variant_id')::bigint AS variant_id,
+                       sum((l ->> 'quantity')::integer) AS quantity,
+                       min(l ->> 'description') AS description
+                FROM jsonb_array_elements(v_price -> 'lines') l
+                WHERE l ->> 'kind' = 'PRODUCT' GROUP BY 1
+            ) w
+            CROSS JOIN LATERAL (
+                SELECT coalesce(sum(ol.quantity), 0) AS pending FROM order_lines ol
+                JOIN orders o ON o.id = ol.order_id
+                WHERE o.user_id = p_user AND o.status = 'PENDING_PAYMENT'
+                  AND o.expires_at > now() AND ol.variant_id = w.variant_id
+            ) p
+            WHERE p.pending + w.quantity > 20;
             IF v_short IS NOT NULL THEN
                 o_detail := v_short::text;
                 RAISE EXCEPTION 'ERRORS' USING ERRCODE = 'MQ422';

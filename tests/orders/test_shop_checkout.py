@@ -522,3 +522,33 @@ async def test_promo_codes_cannot_be_found_by_guessing(
         other = gql.token_for(await create_user(db))
         other_hold = await hold(gql, other, show.id, show.seat_ids[1:2])
         assert (await preview(gql, other, other_hold, promoCode="real"))["errors"] == []
+
+
+async def test_one_customer_cannot_tie_up_stock_with_unpaid_orders(
+    gql: GraphQLClient, db: Database
+) -> None:
+    """At most 20 of a variant per customer in orders awaiting payment: unpaid orders on
+    other showtimes count; paying (or the order's end) frees the allowance."""
+    token = gql.token_for(await create_user(db))
+    tee, (variant,) = await product(db, "Limited tee", "15.00", [("M", "0", 100)])
+    shows = [await create_bookable_showtime(db) for _ in range(3)]
+    holds = [await hold(gql, token, s.id, s.seat_ids[:1]) for s in shows]
+    first = await shop_checkout(gql, token, holds[0], products=[line(tee, variant, 15)])
+    assert first["errors"] == []
+    for ask in (preview, shop_checkout):
+        over = await ask(gql, token, holds[1], products=[line(tee, variant, 6)])
+        assert codes(over) == [("VALIDATION_ERROR", "products.0.quantity")]
+        assert "you may add 5 more" in over["errors"][0]["message"]
+    assert (await shop_checkout(gql, token, holds[1], products=[line(tee, variant, 5)]))[
+        "errors"
+    ] == []
+    assert await stock(db, variant) == 80
+    # Another customer is not limited by these; once paid, the allowance is free again.
+    other = gql.token_for(await create_user(db))
+    other_hold = await hold(gql, other, shows[2].id, shows[2].seat_ids[1:2])
+    assert (await preview(gql, other, other_hold, products=[line(tee, variant, 20)]))[
+        "errors"
+    ] == []
+    assert (await pay(gql, token, first["order"]["id"]))["order"]["status"] == "PAID"
+    again = await shop_checkout(gql, token, holds[2], products=[line(tee, variant, 15)])
+    assert again["errors"] == []
