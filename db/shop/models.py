@@ -2,7 +2,8 @@
 
 Stock is the number a variant can still sell: checkout takes from it with a guarded update
 (never below zero, also by a check constraint), and an order that expires, is cancelled or
-refunded gives it back (the `orders` trigger of migration 0011). NULL stock is unlimited.
+refunded gives it back (the `orders_released` trigger of migration 0012_shop_functions).
+NULL stock is unlimited.
 
 A promo code's `times_used` counts the live orders that use it (pending, paid or refunded);
 checkout raises it with a guarded update and a check constraint keeps it within
