@@ -44,10 +44,13 @@ NO_GUESS_LIMIT = GuessLimit(0, 600)
 
 def guessed_wrong(errors: Sequence[ErrorDetail]) -> bool:
     """Whether these errors answer an unknown (or inactive) code: a guess to count."""
-    return any(e.code == C.PROMO_CODE_INVALID and e.message == UNKNOWN_CODE for e in errors)
+    return any(e.extra.get("guess") for e in errors)
 
 
-UNKNOWN_CODE = "No such promo code."
+def unknown_code() -> ErrorDetail:
+    """PROMO_CODE_INVALID for a code that does not exist (or is inactive), marked as a
+    wrong guess (`guessed_wrong`)."""
+    return ErrorDetail(C.PROMO_CODE_INVALID, "No such promo code.", "promoCode", {"guess": True})
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +134,7 @@ def cart_arguments(
             }
     code = promo_code.strip() if promo_code is not None else None
     if code is not None and not 0 < len(code) <= MAX_PROMO_CODE_LENGTH:
-        details.append(ErrorDetail(C.PROMO_CODE_INVALID, "No such promo code.", "promoCode"))
+        details.append(unknown_code())
     if details:
         raise DomainError(details=details)
     return orjson.dumps(list(merged.values())).decode(), code or None
@@ -215,7 +218,7 @@ def pricing_error(error: dict[str, Any]) -> ErrorDetail:
                 f"{product_field}.quantity" if index is not None else "products",
             )
         case "PROMO_CODE_INVALID":
-            return ErrorDetail(C.PROMO_CODE_INVALID, UNKNOWN_CODE, "promoCode")
+            return unknown_code()
         case "PROMO_CODE_GUESSES":
             return ErrorDetail(
                 C.RATE_LIMITED,

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import strawberry
 
-from db.accounts import ratelimit
 from db.errors import DomainError, ErrorDetail
-from db.orders.pricing import GuessLimit, ProductLine, guessed_wrong
-from graph.context import Context
+from db.orders.pricing import ProductLine
 from graph.relay import decode_id
-from graph.settings import Settings
 
 
 @strawberry.input(description="A product to add to an order.")
@@ -112,21 +108,3 @@ def cart_of(input: CheckoutInput) -> Cart:
     if details:
         raise DomainError(details=details)
     return Cart(hold_id, products, input.promo_code)
-
-
-def guess_limit(settings: Settings) -> GuessLimit:
-    return GuessLimit(settings.promo_code_guesses, settings.promo_code_guess_window_seconds)
-
-
-async def count_guess(ctx: Context, user_id: int, errors: Sequence[ErrorDetail]) -> None:
-    """Count an unknown promo code against the customer (its own small transaction, only
-    when a guess went wrong)."""
-    limit = guess_limit(ctx.settings)
-    if limit.attempts > 0 and guessed_wrong(errors):
-        async with ctx.db.transaction() as session:
-            await ratelimit.hit(
-                session,
-                [limit.key(user_id)],
-                limit=limit.attempts,
-                window_seconds=limit.window_seconds,
-            )

@@ -23,11 +23,9 @@ from graph.orders.inputs import (
     CheckoutInput,
     PayOrderInput,
     cart_of,
-    count_guess,
-    guess_limit,
 )
 from graph.orders.loaders import OrderByIdLoader, TicketByIdLoader
-from graph.orders.services import payments_of
+from graph.orders.services import count_guess, guess_limit, payments_of
 from graph.orders.types import (
     CancelOrderPayload,
     CheckInTicketPayload,

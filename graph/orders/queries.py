@@ -12,8 +12,9 @@ from db.orders import queries as q
 from db.orders.codes import OrderStatus
 from graph.auth import IsAuthenticated
 from graph.context import Info
-from graph.orders.inputs import CheckoutInput, cart_of, count_guess, guess_limit
+from graph.orders.inputs import CheckoutInput, cart_of
 from graph.orders.loaders import OrderByIdLoader, TicketByIdLoader, prime_seats
+from graph.orders.services import count_guess, guess_limit
 from graph.orders.types import CheckoutPreview, Order, OrderLine, Ticket, order_errors
 from graph.pagination import Connection, PageArgs, paginate
 from graph.relay import query_id, register_node

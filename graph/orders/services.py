@@ -1,22 +1,27 @@
 """The payment provider and what fulfilment needs, built once per app from settings, and the
 background work of payments: the sandbox's webhook deliveries, reconciliation of payments
-left PROCESSING, and refunds of cancelled showtimes (docs/orders.md)."""
+left PROCESSING, and refunds of cancelled showtimes (docs/orders.md); and the count of a
+customer's wrong promo code guesses (docs/shop.md)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
 
+from db.accounts import ratelimit
+from db.errors import ErrorDetail
+from db.orders.pricing import GuessLimit, guessed_wrong
 from db.payments import actions as payment_actions
 from db.payments.actions import Fulfilment
 from db.payments.providers import PaymentProvider
 from db.payments.sandbox import SandboxProvider
 from db.session import Database
+from graph.context import Context
 from graph.settings import Settings
 
 log = logging.getLogger("marquee.payments")
@@ -88,3 +93,24 @@ async def start_payment_work(state: Any) -> Callable[[], Awaitable[None]]:
                 await task
 
     return stop
+
+
+# --- promo code guesses (docs/shop.md, "Guessing codes") --------------------------------
+
+
+def guess_limit(settings: Settings) -> GuessLimit:
+    return GuessLimit(settings.promo_code_guesses, settings.promo_code_guess_window_seconds)
+
+
+async def count_guess(ctx: Context, user_id: int, errors: Sequence[ErrorDetail]) -> None:
+    """Count an unknown promo code against the customer (its own small transaction, only
+    when a guess went wrong)."""
+    limit = guess_limit(ctx.settings)
+    if limit.attempts > 0 and guessed_wrong(errors):
+        async with ctx.db.transaction() as session:
+            await ratelimit.hit(
+                session,
+                [limit.key(user_id)],
+                limit=limit.attempts,
+                window_seconds=limit.window_seconds,
+            )
