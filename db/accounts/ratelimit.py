@@ -18,8 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.accounts.models import LoginBackoff, RateLimit, User
 
-# Old rows are swept now and then by whoever counts, instead of by a background job.
+# Old rows are swept now and then by whoever counts, instead of by a background job. Rows do
+# not say their window's length and every limit shares the table, so a sweep removes only
+# rows older than the longest window in use could keep (an hour: sign-in per account), not
+# twice the caller's window: a one-minute limit would otherwise delete the hourly counts.
 SWEEP_PROBABILITY = 0.01
+SWEEP_AFTER = timedelta(days=1)
 MAX_KEY_LENGTH = 400
 
 
@@ -52,9 +56,7 @@ async def hit(
     rows = (await session.execute(upsert)).all()
     if random.random() < SWEEP_PROBABILITY:
         await session.execute(
-            delete(RateLimit).where(
-                RateLimit.window_start < func.now() - timedelta(seconds=window_seconds * 2)
-            )
+            delete(RateLimit).where(RateLimit.window_start < func.now() - SWEEP_AFTER)
         )
     counts = {row.key: row.hits for row in rows}
     allowed = all(n <= limit for n in counts.values())
