@@ -8,7 +8,7 @@ LOCK := requirements.lock
 UV_VERSION := 0.13.9
 UV := $(VENV)/uv-tool/bin/uv
 
-.PHONY: run test check lint typecheck layers pytest fuzz schema bench clean-data lock
+.PHONY: run test check lint typecheck layers pytest fuzz schema bench clean-data lock vendor
 
 # Every install is the lock: exact versions, each file checked against its hash. The project
 # itself is installed last, without dependencies and with the locked setuptools.
@@ -60,6 +60,10 @@ fuzz: $(STAMP)
 ## Regenerate the committed schema.graphql
 schema: $(STAMP)
 	$(BIN)/marquee export-schema > schema.graphql
+
+## Refresh the vendored browser modules (graph/web/static/vendor) from the npm registry
+vendor: $(STAMP)
+	$(BIN)/python -m graph.web.vendor
 
 ## Throughput, latency and SQL statements per request (see bench/README.md)
 bench: $(STAMP)

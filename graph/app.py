@@ -48,6 +48,7 @@ from graph.outbox.worker import start_outbox_worker
 from graph.reports import export as reports_export
 from graph.schema import build_schema
 from graph.settings import Settings, get_settings
+from graph.web import routes as web_routes
 
 log = logging.getLogger("marquee.http")
 
@@ -479,6 +480,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             Route(orders_signing.TICKET_KEYS_PATH, orders_signing.ticket_keys, methods=["GET"]),
             Route(reports_export.SALES_PATH, reports_export.sales_csv, methods=["GET"]),
             Route(reports_export.OCCUPANCY_PATH, reports_export.occupancy_csv, methods=["GET"]),
+            *web_routes(settings),
         ],
         middleware=[
             Middleware(
