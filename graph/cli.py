@@ -158,6 +158,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         run_migrations(url)
         if args.demo:
             _seed(url, only_if_empty=True)
+            # The workers read their settings from the environment: /demo may show hints.
+            os.environ.setdefault("MARQUEE_DEMO_HINTS", "1")
         # Workers inherit the resolved URL, so only this process manages the embedded server.
         os.environ["DATABASE_URL"] = url
         workers = args.workers or settings.workers

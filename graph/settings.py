@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     refresh_token_ttl_days: int = 14
 
     graphiql: bool = True
+    # The /demo page names the demo customers and their password as hints; `marquee serve
+    # --demo` turns it on for its workers (the data it loads has those accounts).
+    demo_hints: bool = False
     introspection: bool = True
     cors_origins: list[str] = ["http://localhost:5173", "http://127.0.0.1:5173"]
     max_body_bytes: int = 256 * 1024
