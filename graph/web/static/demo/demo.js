@@ -222,7 +222,7 @@ function paint(seat) {
   b.dataset.status = status;
   b.textContent = SYMBOLS[status] ?? String(seat.number);
   b.setAttribute("aria-pressed", String(status === "MINE"));
-  b.setAttribute("aria-disabled", String(status !== "AVAILABLE" && status !== "MINE"));
+  // No aria-disabled: a taken seat stays operable, its click explains why it cannot be had.
   b.setAttribute("aria-label", `Row ${seat.row}, seat ${seat.number}, ` +
     `${TYPE_NAMES[seat.type] ?? seat.type}, ${money(seat.price)}, ${SPOKEN[status]}`);
   b.title = `${seatName(seat)} · ${TYPE_NAMES[seat.type] ?? seat.type} · ${money(seat.price)}`;
