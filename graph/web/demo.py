@@ -78,7 +78,7 @@ _PAGE = """<!doctype html>
       <li><span class="seat-key" data-status="HELD">•</span>
         Held by someone else (striped, dot)</li>
       <li><span class="seat-key" data-status="SOLD">✕</span> Sold (grey, cross)</li>
-      <li><span class="seat-key" data-status="BLOCKED">–</span> Not for sale (dark, dash)</li>
+      <li><span class="seat-key" data-status="BLOCKED">&ndash;</span> Not for sale (dark, dash)</li>
       <li><span class="seat-key" data-type="PREMIUM"></span> Premium,
         <span class="seat-key" data-type="VIP"></span> VIP,
         <span class="seat-key" data-type="ACCESSIBLE">♿</span> Accessible:
