@@ -1,5 +1,5 @@
 """What the log says about errors: a client's mistake is one INFO line with its code and the
-request id, an unexpected fault one ERROR with its traceback (docs/operations.md)."""
+request id, an unexpected fault one ERROR with its traceback (docs/architecture.md)."""
 
 from __future__ import annotations
 
