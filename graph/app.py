@@ -38,7 +38,7 @@ from graph.booking.subscriptions import start_seat_hub
 from graph.booking.sweeper import start_sweeper
 from graph.context import Context
 from graph.database import database_url
-from graph.errors import ApiError
+from graph.errors import BAD_USER_INPUT, ApiError, log_client_error
 from graph.gc_tuning import tune_gc
 from graph.logs import configure_logging, request_id_var
 from graph.orders import signing as orders_signing
@@ -222,6 +222,7 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         try:
             response = await self.run(Request(scope=scope, receive=receive))
         except HTTPException as exc:
+            log_client_error(BAD_USER_INPUT, exc.reason)
             response = JSONResponse(
                 {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_USER_INPUT"}}]},
                 status_code=exc.status_code,
@@ -286,7 +287,7 @@ class MarqueeGraphQL(GraphQL[Context, None]):
             # Text no JSON encoder writes as UTF-8 (a lone surrogate): escape it instead.
             body = json.dumps(data, ensure_ascii=True, default=str).encode()
         if len(body) > self.max_response_bytes:
-            log.warning("response too large", extra={"bytes": len(body)})
+            log_client_error(BAD_USER_INPUT, f"a response of {len(body)} bytes")
             return orjson.dumps(_response_too_large(self.max_response_bytes))
         return body
 
@@ -330,6 +331,7 @@ class _BodyTooLarge(Exception):
 
 
 def _too_large() -> Response:
+    log_client_error(BAD_USER_INPUT, "request body too large")
     return JSONResponse(
         {
             "errors": [
@@ -349,7 +351,17 @@ class RequestMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            if scope["type"] != "websocket":
+                await self.app(scope, receive, send)
+                return
+            # A WebSocket connection's id (from its upgrade request, or a fresh one) is the
+            # request id of every operation on it, in the log lines of their errors.
+            rid = dict(scope["headers"]).get(b"x-request-id", b"").decode()[:64]
+            ws_token = request_id_var.set(rid or uuid.uuid4().hex)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                request_id_var.reset(ws_token)
             return
         headers = dict(scope["headers"])
         rid = headers.get(b"x-request-id", b"").decode()[:64] or uuid.uuid4().hex

@@ -16,6 +16,7 @@ from typing import Any
 
 from db import demo
 from db.accounts import actions
+from db.demo.accounts import DEMO_PASSWORD
 from db.demo.config import DemoSettings
 from db.errors import DomainError
 from db.migrate import in_transaction, run_migrations
@@ -23,27 +24,73 @@ from db.orders import signing
 from graph.catalog import cli as catalog_cli
 from graph.database import database_url, embedded_server
 from graph.logs import configure_logging
+from graph.progress import Progress, Stopwatch, counted, summary
 from graph.schema import export_sdl
 from graph.settings import Settings, get_settings
 from graph.supervisor import STOP_SIGNALS, WorkerBootError, serve
+from graph.web import demo as demo_page
 
 __all__ = ["main", "run_migrations"]
 
 
-def _seed(url: str, only_if_empty: bool) -> None:
+# The seat-map demo page (graph/web/demo.py), served whatever the settings.
+
+
+def _seed(url: str, only_if_empty: bool) -> list[tuple[str, str]]:
+    """Load the demo data (with progress on stderr, then its lines and a summary on
+    stdout), unless `only_if_empty` and the database has users; returns the demo logins
+    the database has."""
     # The settings the demo data quotes (the refund policy page quotes the cutoff).
     demo_settings = DemoSettings(
         cancellation_cutoff_minutes=get_settings().cancellation_cutoff_minutes
     )
+    progress = Progress("seed")
+    clock = Stopwatch()
 
-    async def run(session: Any) -> list[str]:
+    async def run(session: Any) -> tuple[list[str] | None, dict[str, int], list[tuple[str, str]]]:
         if only_if_empty and not await demo.is_empty(session):
-            return []
-        lines: list[str] = await demo.seed(session, demo_settings)
-        return lines
+            return None, {}, await demo.demo_logins(session)
+        before = await demo.counts(session)
+        lines = await demo.seed(session, demo_settings, progress)
+        after = await demo.counts(session)
+        added = {name: after[name] - before[name] for name in after}
+        return lines, added, await demo.demo_logins(session)
 
-    for line in asyncio.run(in_transaction(url, run)):
+    try:
+        lines, added, logins = asyncio.run(in_transaction(url, run))
+    finally:
+        progress.close()
+    if lines is None:
+        print("seed: the database already has users; no demo data added (--force adds it)")
+        return logins
+    for line in lines:
         print(line)
+    print(summary("seed", f"created {counted(added)}", clock.seconds), flush=True)
+    return logins
+
+
+def _display_host(host: str) -> str:
+    """The host to put in a URL a person opens on this machine."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def banner(host: str, port: int, *, graphiql: bool, logins: list[tuple[str, str]]) -> str:
+    """What `marquee serve` prints once it serves: where to go, and how to sign in to the
+    demo data (`logins`: username and role of the demo accounts, when there are any)."""
+    base = f"http://{_display_host(host)}:{port}"
+    lines = [
+        f"Marquee is serving {base}",
+        f"  GraphQL   {base}/graphql" + ("  (GraphiQL in a browser)" if graphiql else ""),
+        f"  demo page {base}{demo_page.PATH}",
+    ]
+    if logins:
+        accounts = ", ".join(f"{username} ({role.lower()})" for username, role in logins)
+        lines.append(f"  sign in as {accounts}; password '{DEMO_PASSWORD}'")
+    return "\n".join(lines)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -156,15 +203,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
         with stops.held():
             url = database_url(settings)
         run_migrations(url)
+        logins = _seed(url, only_if_empty=True) if args.demo else []
         if args.demo:
-            _seed(url, only_if_empty=True)
             # The workers read their settings from the environment: /demo may show hints.
             os.environ.setdefault("MARQUEE_DEMO_HINTS", "1")
         # Workers inherit the resolved URL, so only this process manages the embedded server.
         os.environ["DATABASE_URL"] = url
         workers = args.workers or settings.workers
         host, port = args.host or settings.host, args.port or settings.port
-        print(f"Marquee: GraphiQL at http://{host}:{port}/graphql", flush=True)
+        ready = banner(host, port, graphiql=settings.graphiql, logins=logins)
         serve(
             args.app,
             host=host,
@@ -173,6 +220,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             worker_timeout=settings.worker_timeout_seconds,
             forwarded_allow_ips=settings.forwarded_allow_ips,
             ws_max_size=settings.max_body_bytes,
+            on_ready=lambda: print(ready, flush=True),
         )
     except _Stop:
         pass

@@ -1,4 +1,5 @@
-"""Top-level error codes, payload-error mapping and masking of unexpected faults."""
+"""Top-level error codes, payload-error mapping, masking of unexpected faults, and the one
+log line each error gets."""
 
 from __future__ import annotations
 
@@ -52,10 +53,21 @@ def payload_errors(exc: DomainError, error_type: Callable[..., E], codes: type[E
     for klass in reversed(getattr(error_type, "__mro__", ())):
         annotations.update(getattr(klass, "__annotations__", {}))
     out: list[E] = []
+    log_info = log.isEnabledFor(logging.INFO)
     for d in exc.details:
         extra = {k: v for k, v in d.extra.items() if k in annotations}
         code = codes(d.code) if d.code in codes.__members__ else codes["VALIDATION_ERROR"]
         out.append(error_type(code=code, message=d.message, field=d.field, **extra))
+        if log_info:
+            # Every payload error passes here (and only then: success costs nothing).
+            rid = request_id_var.get()
+            log.info(
+                "payload error code=%s field=%s request_id=%s",
+                code.value,
+                d.field or "-",
+                rid,
+                extra={"code": code.value, "field": d.field, "request_id": rid},
+            )
     return out
 
 
@@ -70,6 +82,43 @@ def internal_message(exc: BaseException | None, *, mask: bool) -> str:
     if module.startswith(("sqlalchemy", "asyncpg")):
         return f"{message} {type(exc).__name__}: a database error (see the server log)."
     return f"{message} {type(exc).__name__}: {exc}"
+
+
+def log_graphql_errors(errors: list[GraphQLError]) -> None:
+    """One log line per top-level error, with its code, path and the request id: a client's
+    mistake (bad input, not signed in, forbidden, rate limited, a query too costly, a parse or
+    validation error) at INFO without a traceback; an unexpected fault at ERROR with its
+    traceback. The error's message is not logged: graphql-core quotes the variables a client
+    sent (a password, say) in the message of a bad variable."""
+    rid = request_id_var.get()
+    for error in errors:
+        code = _classify(error)
+        path = ".".join(str(p) for p in error.path) if error.path else "-"
+        extra = {"code": code, "path": path, "request_id": rid}
+        if code == INTERNAL_SERVER_ERROR:
+            log.error(
+                "graphql error code=%s path=%s request_id=%s",
+                code,
+                path,
+                rid,
+                exc_info=error.original_error or error,
+                extra=extra,
+            )
+        else:
+            log.info("graphql error code=%s path=%s request_id=%s", code, path, rid, extra=extra)
+
+
+def log_client_error(code: str, reason: str) -> None:
+    """The line for a client's mistake answered before GraphQL runs (a body too large,
+    malformed JSON, no query): as `log_graphql_errors` gives, with the reason."""
+    rid = request_id_var.get()
+    log.info(
+        "graphql error code=%s path=- request_id=%s (%s)",
+        code,
+        rid,
+        reason,
+        extra={"code": code, "path": "-", "request_id": rid},
+    )
 
 
 def _classify(error: GraphQLError) -> str:
@@ -90,7 +139,7 @@ def _classify(error: GraphQLError) -> str:
 
 class ErrorCodes(SchemaExtension):
     """Give every top-level error an `extensions.code`; hide unexpected faults' details
-    in production (they are logged with the request id instead)."""
+    in production (they are logged with the request id instead, `log_graphql_errors`)."""
 
     def __init__(self, *, mask: bool) -> None:
         self.mask = mask
@@ -114,7 +163,7 @@ class ErrorCodes(SchemaExtension):
             ext["code"] = code
             message = error.message
             if code == INTERNAL_SERVER_ERROR:
-                log.error("unexpected error in %s", error.path, exc_info=error.original_error)
+                # Logged (once, with the traceback) by the schema's process_errors.
                 message = internal_message(error.original_error, mask=self.mask)
             cleaned.append(
                 GraphQLError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from functools import lru_cache
 from typing import Annotated, Any
@@ -13,7 +14,7 @@ from graphql import GraphQLError, OperationDefinitionNode
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionResult
+from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.base import get_object_definition
 from strawberry.types.graphql import OperationType
 
@@ -29,9 +30,10 @@ from graph.cinemas.mutations import Mutation as CinemasMutation
 from graph.cinemas.queries import Query as CinemasQuery
 from graph.context import Info
 from graph.documents import PreparedDocuments, parse_cached
-from graph.errors import ErrorCodes
+from graph.errors import ErrorCodes, log_graphql_errors
 from graph.execution import execution_context_for
 from graph.limits import ShapeLimits
+from graph.logs import request_id_var
 from graph.orders.mutations import Mutation as OrdersMutation
 from graph.orders.queries import Query as OrdersQuery
 from graph.orders.signing import Query as TicketSigningQuery
@@ -46,6 +48,8 @@ from graph.shop.mutations import Mutation as ShopMutation
 from graph.shop.queries import Query as ShopQuery
 from graph.showtimes.mutations import Mutation as ShowtimesMutation
 from graph.showtimes.queries import Query as ShowtimesQuery
+
+log = logging.getLogger("marquee.errors")
 
 
 @strawberry.type
@@ -173,6 +177,13 @@ class Deadlines:
             if task not in self.expired:
                 raise
             task.uncancel()
+            # Neither a client's mistake nor a fault: a warning an operator may watch for.
+            rid = request_id_var.get()
+            log.warning(
+                "graphql error code=TIMEOUT path=- request_id=%s",
+                rid,
+                extra={"code": "TIMEOUT", "path": "-", "request_id": rid},
+            )
             return _timeout_result(self.seconds)
         finally:
             self.running.pop(task, None)
@@ -208,6 +219,14 @@ class MarqueeSchema(strawberry.Schema):
         self.deadlines = Deadlines(self.timeout)
         limit = settings.max_concurrent_requests
         self.admission: asyncio.Semaphore | None = asyncio.Semaphore(limit) if limit > 0 else None
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Every path (HTTP, WebSocket, subscription events) passes its errors here before
+        ErrorCodes rewrites them: strawberry's default logs each at ERROR with a traceback,
+        a FORBIDDEN as loudly as a crash. One line each instead (graph/errors.py)."""
+        log_graphql_errors(errors)
 
     def _slot(self, query: str | None, operation_name: str | None) -> Any:
         if self.admission is None or query is None:

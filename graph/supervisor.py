@@ -20,7 +20,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -108,10 +108,19 @@ class Supervisor:
     """Binds the socket once and keeps `workers` healthy worker processes on it until a
     stop signal arrives; `run` returns the signal that stopped it."""
 
-    def __init__(self, config: uvicorn.Config, workers: int, worker_timeout: float) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        workers: int,
+        worker_timeout: float,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
         self.config = config
         self.count = max(1, workers)
         self.worker_timeout = worker_timeout
+        # Called once, when the event loop of every worker has beaten: each is serving, or
+        # finishing its start-up (a request sent now waits in the socket until it serves).
+        self.on_ready = on_ready
         self.workers: list[_Worker] = []
         self._stop = threading.Event()
         self.stop_signal: int | None = None
@@ -202,6 +211,9 @@ class Supervisor:
                 self.workers = [self._spawn(sock) for _ in range(self.count)]
                 while not self._stop.wait(CHECK_SECONDS):
                     self._check(sock)
+                    if self.on_ready is not None and all(w.beat.value for w in self.workers):
+                        self.on_ready()
+                        self.on_ready = None
             finally:
                 # Still under our handlers: a second signal cannot cut this bounded wait short.
                 self._shutdown()
@@ -218,8 +230,10 @@ def serve(
     worker_timeout: float,
     forwarded_allow_ips: str,
     ws_max_size: int = 16 * 1024 * 1024,
+    on_ready: Callable[[], None] | None = None,
 ) -> int | None:
-    """Serve the ASGI app factory `app` ("module:function") until a stop signal."""
+    """Serve the ASGI app factory `app` ("module:function") until a stop signal;
+    `on_ready` is called once every worker serves."""
     config = uvicorn.Config(
         app,
         factory=True,
@@ -237,4 +251,4 @@ def serve(
         # Frames larger than this close the connection before the app reads them.
         ws_max_size=ws_max_size,
     )
-    return Supervisor(config, workers, worker_timeout).run()
+    return Supervisor(config, workers, worker_timeout, on_ready).run()

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.catalog import actions
 from db.catalog.models import Genre, Movie
 from db.errors import DomainError
+from db.progress import NO_PROGRESS, Progress
 
 POSTER_BASE = "https://image.tmdb.org/t/p/w500"
 TOP_CAST = 10
@@ -159,6 +160,7 @@ async def fetch_from_api(
     api_key: str,
     transport: httpx.AsyncBaseTransport | None = None,
     request_timeout: float = 15.0,
+    progress: Progress = NO_PROGRESS,
 ) -> list[Mapping[str, Any]]:
     """`GET {base}/movie/{id}` with credits, videos and release dates appended. A v4 read
     access token (a JWT) goes in the Authorization header, a v3 key in `api_key`."""
@@ -169,6 +171,7 @@ async def fetch_from_api(
     else:
         params["api_key"] = api_key
     out: list[Mapping[str, Any]] = []
+    progress.start(len(ids), "movies")
     async with httpx.AsyncClient(
         base_url=base_url.rstrip("/") + "/",
         headers=headers,
@@ -186,6 +189,7 @@ async def fetch_from_api(
                 out.append(response.json())
             except ValueError as exc:
                 raise TmdbError(f"movie {movie_id}: not JSON") from exc
+            progress.advance(f"movie {movie_id}")
     return out
 
 
@@ -226,15 +230,22 @@ async def _existing_movie_id(session: AsyncSession, fields: Mapping[str, Any]) -
     )
 
 
-async def import_movies(session: AsyncSession, items: Iterable[Mapping[str, Any]]) -> ImportReport:
-    """Create or update each movie by its TMDb id (fields TMDb lacks stay as they are)."""
+async def import_movies(
+    session: AsyncSession,
+    items: Sequence[Mapping[str, Any]],
+    progress: Progress = NO_PROGRESS,
+) -> ImportReport:
+    """Create or update each movie by its TMDb id (fields TMDb lacks stay as they are); one
+    `progress` step per item, imported or skipped."""
     report = ImportReport()
     cache: dict[str, int] = {}
+    progress.start(len(items), "movies")
     for item in items:
         try:
             fields, genres = parse_movie(item)
         except TmdbError as exc:
             report.skipped.append(f"{item.get('id', '?')}: {exc}")
+            progress.advance(f"skipped {item.get('id', '?')}")
             continue
         fields["genre_ids"] = await _genre_ids(session, genres, cache)
         existing = await _existing_movie_id(session, fields)
@@ -254,6 +265,8 @@ async def import_movies(session: AsyncSession, items: Iterable[Mapping[str, Any]
                     report.updated += 1
         except DomainError as exc:
             report.skipped.append(f"{fields['tmdb_id'] or fields['title']}: {exc}")
+            progress.advance(f"skipped {fields['title']}")
             continue
         report.movie_ids.append(existing)
+        progress.advance(str(fields["title"]))
     return report

@@ -11,6 +11,7 @@ from typing import Any
 from db.catalog import tmdb
 from db.migrate import in_transaction, run_migrations
 from graph.database import database_url
+from graph.progress import Progress, Stopwatch, summary
 from graph.settings import get_settings
 
 
@@ -28,7 +29,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_import_tmdb(args: argparse.Namespace) -> None:
+    """Progress on stderr (fetching, then importing); the summary on stdout, and a line on
+    stderr for each movie skipped."""
     settings = get_settings()
+    clock = Stopwatch()
+    fetching = Progress("import-tmdb fetch")
     try:
         if args.api:
             if not settings.tmdb_api_key:
@@ -39,7 +44,10 @@ def cmd_import_tmdb(args: argparse.Namespace) -> None:
                 sys.exit("with --api, each SOURCE is a numeric TMDb movie id")
             items: list[Any] = asyncio.run(
                 tmdb.fetch_from_api(
-                    ids, base_url=settings.tmdb_base_url, api_key=settings.tmdb_api_key
+                    ids,
+                    base_url=settings.tmdb_base_url,
+                    api_key=settings.tmdb_api_key,
+                    progress=fetching,
                 )
             )
         else:
@@ -48,14 +56,22 @@ def cmd_import_tmdb(args: argparse.Namespace) -> None:
                 items += tmdb.read_path(Path(source))
     except tmdb.TmdbError as exc:
         sys.exit(f"import-tmdb failed: {exc}")
+    finally:
+        fetching.close()
 
     url = database_url(settings)
     run_migrations(url)
 
-    async def run(session: Any) -> tmdb.ImportReport:
-        return await tmdb.import_movies(session, items)
+    importing = Progress("import-tmdb")
 
-    report = asyncio.run(in_transaction(url, run))
-    print(f"imported: {report.created} created, {report.updated} updated")
+    async def run(session: Any) -> tmdb.ImportReport:
+        return await tmdb.import_movies(session, items, importing)
+
+    try:
+        report = asyncio.run(in_transaction(url, run))
+    finally:
+        importing.close()
     for line in report.skipped:
         print(f"skipped {line}", file=sys.stderr)
+    counts = f"{report.created} created, {report.updated} updated, {len(report.skipped)} skipped"
+    print(summary("import-tmdb", counts, clock.seconds), flush=True)

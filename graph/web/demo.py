@@ -14,6 +14,8 @@ from db.demo.accounts import DEMO_PASSWORD, DEMO_USERS
 from graph.settings import Settings
 from graph.web.assets import STATIC_PATH
 
+PATH = "/demo"
+
 # A Host header is the client's to write: only a plain host[:port] goes into the policy.
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
@@ -124,4 +126,4 @@ def routes(settings: Settings) -> list[BaseRoute]:
             },
         )
 
-    return [Route("/demo", page, methods=["GET"])]
+    return [Route(PATH, page, methods=["GET"])]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -250,7 +251,10 @@ def test_cli_files_and_api(make_database: Any, tmp_path: Path, fake_tmdb: str) -
     (tmp_path / "amelie.json").write_text(json.dumps(AMELIE))
     done = _cli(url, str(tmp_path / "amelie.json"))
     assert done.returncode == 0, done.stderr
-    assert "1 created" in done.stdout
+    # Progress on stderr (plain lines: not a terminal), the summary last on stdout.
+    assert "import-tmdb: 1/1 Amélie" in done.stderr.splitlines()
+    summary = done.stdout.splitlines()[-1]
+    assert re.fullmatch(r"import-tmdb: 1 created, 0 updated, 0 skipped in \d+\.\d s", summary)
     assert asyncio.run(_titles(url)) == ["Amélie"]
 
     done = _cli(url, "--api", "603", "194", MARQUEE_TMDB_BASE_URL=fake_tmdb)
@@ -265,5 +269,15 @@ def test_cli_files_and_api(make_database: Any, tmp_path: Path, fake_tmdb: str) -
         MARQUEE_TMDB_API_KEY="test-key",
     )
     assert done.returncode == 0, done.stderr
-    assert "1 created, 1 updated" in done.stdout
+    assert "1 created, 1 updated, 0 skipped in " in done.stdout
+    progress = done.stderr.splitlines()
+    assert progress[:2] == ["import-tmdb fetch: 1/2 movie 603", "import-tmdb fetch: 2/2 movie 194"]
+    assert progress[2:] == ["import-tmdb: 1/2 The Matrix", "import-tmdb: 2/2 Amélie"]
     assert asyncio.run(_titles(url)) == ["Amélie", "The Matrix"]
+
+    # An item that cannot be imported is counted as skipped, and named on stderr.
+    (tmp_path / "bad.json").write_text(json.dumps([AMELIE, {"id": 5, "title": ""}]))
+    done = _cli(url, str(tmp_path / "bad.json"))
+    assert done.returncode == 0, done.stderr
+    assert "0 created, 1 updated, 1 skipped in " in done.stdout
+    assert any(line.startswith("skipped 5: ") for line in done.stderr.splitlines())
