@@ -207,6 +207,9 @@ class Supervisor:
     def run(self) -> int | None:
         with self._signals():
             sock = self.config.bind_socket()
+            # Listening from here on: a connection made while a worker starts (or is replaced)
+            # waits in the backlog instead of being refused.
+            sock.listen(self.config.backlog)
             try:
                 self.workers = [self._spawn(sock) for _ in range(self.count)]
                 while not self._stop.wait(CHECK_SECONDS):
