@@ -30,9 +30,9 @@ RESULT = ".result-window .CodeMirror"
 def walkthrough_step(name: str) -> str:
     """One operation of the walkthrough tab, as the page's default text has it."""
     for definition in parse(WALKTHROUGH.read_text()).definitions:
-        if isinstance(definition, OperationDefinitionNode) and definition.name:
-            if definition.name.value == name:
-                return print_ast(definition)
+        named = isinstance(definition, OperationDefinitionNode) and definition.name
+        if named and definition.name.value == name:
+            return print_ast(definition)
     raise AssertionError(f"no operation {name} in the walkthrough")
 
 
@@ -70,14 +70,14 @@ async def set_headers(page: Any, headers: dict[str, str]) -> None:
     await set_editor(page, VARIABLES_EDITOR, json.dumps(headers))
 
 
-async def result_containing(page: Any, text: str, timeout: float = 15_000) -> dict[str, Any]:
+async def result_containing(page: Any, text: str) -> dict[str, Any]:
     """The result pane's JSON once it contains `text`."""
     await page.wait_for_function(
         "([selector, text]) => {"
         " const el = document.querySelector(selector);"
         " return el && el.CodeMirror.getValue().includes(text); }",
         arg=[RESULT, text],
-        timeout=timeout,
+        timeout=15_000,
     )
     result: dict[str, Any] = json.loads(await editor_text(page, RESULT))
     return result
@@ -114,7 +114,8 @@ async def test_graphiql_offline_query_login_and_subscription(
     await run(page, walkthrough_step("SignIn"))
     result = await result_containing(page, "accessToken")
     login = result["data"]["login"]
-    assert login["errors"] == [] and login["user"] == {"username": "alice"}, login
+    assert login["errors"] == [], login
+    assert login["user"] == {"username": "alice"}
     token = login["accessToken"]
 
     # The WebSocket signs in with the header: an invalid token is refused (4403)...
