@@ -122,9 +122,9 @@ async def test_vendored_files_are_the_manifests_versions() -> None:
     assert {url for url in served if "/vendor/" in url} <= vendored
 
 
-async def test_graphiql_off_serves_no_page(gql: GraphQLClient) -> None:
-    # Turned off, GET /graphql from a browser is not the playground (tests/core/test_http.py
-    # checks the 404); turned on, the page is Marquee's, not strawberry's CDN one.
+async def test_the_page_is_marquees_not_strawberrys(gql: GraphQLClient) -> None:
+    # strawberry's page loads GraphiQL from a CDN. (Turned off, GET /graphql from a browser
+    # is a 404: tests/core/test_http.py.)
     page = await gql.http.get("/graphql", headers=HTML)
     assert "Marquee GraphiQL" in page.text
     assert "unpkg" not in page.text
