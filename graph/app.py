@@ -48,6 +48,7 @@ from graph.outbox.worker import start_outbox_worker
 from graph.reports import export as reports_export
 from graph.schema import build_schema
 from graph.settings import Settings, get_settings
+from graph.web import graphiql
 from graph.web import routes as web_routes
 
 log = logging.getLogger("marquee.http")
@@ -250,6 +251,11 @@ class MarqueeGraphQL(GraphQL[Context, None]):
             self.ws_per_address[address] -= 1
             if self.ws_per_address[address] <= 0:
                 del self.ws_per_address[address]
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """Marquee's own GraphiQL page (graph/web/graphiql.py) instead of strawberry's,
+        whose files come from a CDN: nothing on it leaves the machine."""
+        return graphiql.page(request.url.path)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         token = bearer_token(request.headers.get("authorization"))

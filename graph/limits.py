@@ -54,6 +54,11 @@ INTROSPECTION_COST = {"__schema": 2_000, "__type": 100}
 # Introspection lists that can nest without bound (`fields { type { fields … } }`).
 INTROSPECTION_LISTS = frozenset({"fields", "inputFields", "interfaces", "possibleTypes"})
 MAX_INTROSPECTION_NESTING = 1
+# `__Type.ofType` chains (a type's wrappers: `[[Int!]!]!`) add no depth, so standard tools'
+# introspection queries pass: graphql-js's and graphql-core's TypeRef nest nine of them
+# (depth 14 with them counted, over MAX_QUERY_DEPTH). The chain is capped on its own.
+TYPE_REF_FIELD = "ofType"
+MAX_TYPE_REF_NESTING = 10
 _CAP = 10**12  # counts stop growing here, so no number gets large
 
 
@@ -122,6 +127,7 @@ class _Shape:
     aliases: int = 0
     spreads: int = 0
     introspection_nesting: int = 0
+    type_ref_nesting: int = 0  # consecutive `ofType` levels
 
 
 class _TooBig(Exception):
@@ -158,7 +164,7 @@ class _ShapeWalker:
     def selection_set(
         self, node: SelectionSetNode, level: int, in_introspection: bool
     ) -> tuple[_Shape, Counter[str]]:
-        if level > self.limits.max_depth + 1:
+        if level > self.limits.max_depth + 1 + MAX_TYPE_REF_NESTING:
             raise _TooBig(
                 _error(f"Query depth exceeds the limit of {self.limits.max_depth}.", node)
             )
@@ -171,11 +177,15 @@ class _ShapeWalker:
                 keys[key] += 1
                 if sel.alias:
                     shape.aliases += 1
-                height, nesting = 1, 0
+                height, nesting, type_refs = 1, 0, 0
                 if sel.selection_set is not None:
                     inner_introspection = in_introspection or name in INTROSPECTION_COST
                     child, _ = self.selection_set(sel.selection_set, level + 1, inner_introspection)
-                    height = 1 + child.height
+                    type_refs = child.type_ref_nesting
+                    if name == TYPE_REF_FIELD:
+                        height, type_refs = child.height, type_refs + 1
+                    else:
+                        height = 1 + child.height
                     shape.aliases = min(_CAP, shape.aliases + child.aliases)
                     shape.spreads = min(_CAP, shape.spreads + child.spreads)
                     nesting = child.introspection_nesting
@@ -183,6 +193,7 @@ class _ShapeWalker:
                         nesting += 1
                 shape.height = max(shape.height, height)
                 shape.introspection_nesting = max(shape.introspection_nesting, nesting)
+                shape.type_ref_nesting = max(shape.type_ref_nesting, type_refs)
                 continue
             if isinstance(sel, InlineFragmentNode):
                 child, child_keys = self.selection_set(sel.selection_set, level, in_introspection)
@@ -197,6 +208,7 @@ class _ShapeWalker:
             shape.introspection_nesting = max(
                 shape.introspection_nesting, child.introspection_nesting
             )
+            shape.type_ref_nesting = max(shape.type_ref_nesting, child.type_ref_nesting)
             for child_key, count in child_keys.items():
                 keys[child_key] = min(_CAP, keys[child_key] + count)
         if keys:
@@ -274,6 +286,10 @@ def check_shape(
                 )
             if shape.introspection_nesting > MAX_INTROSPECTION_NESTING:
                 errors.append(_error("Introspection lists nest too deeply."))
+            if shape.type_ref_nesting > MAX_TYPE_REF_NESTING:
+                errors.append(
+                    _error(f"`ofType` nests more than {MAX_TYPE_REF_NESTING} levels deep.")
+                )
             if errors:
                 break
     except _TooBig as exc:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from graphql import get_introspection_query
 from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 
@@ -150,6 +151,22 @@ async def test_fragments_used_many_times_are_fine_within_the_limits(gql: GraphQL
     )
     data = await gql.execute(document)
     assert data == {"movies": {"edges": []}}
+
+
+async def test_standard_introspection_passes_and_oftype_chains_are_capped(
+    gql: GraphQLClient,
+) -> None:
+    # graphql-core's (as graphql-js's, which GraphiQL sends) nests `ofType` nine deep: over
+    # the depth limit if each counted, so `ofType` levels are capped on their own.
+    query = get_introspection_query(descriptions=True, input_value_deprecation=True)
+    data = await gql.execute(query)
+    assert data["__schema"]["queryType"]["name"] == "Query"
+    chain = '{ __type(name: "ID") { ' + "ofType { " * 10 + "name" + " }" * 11 + " }"
+    assert await gql.execute(chain) == {"__type": {"ofType": None}}
+    too_long = '{ __type(name: "ID") { ' + "ofType { " * 11 + "name" + " }" * 12 + " }"
+    body = await gql.raw(too_long)
+    assert _code(body) == "BAD_USER_INPUT", body
+    assert "ofType" in body["errors"][0]["message"]
 
 
 # -- cost ------------------------------------------------------------------------------
