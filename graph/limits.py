@@ -182,7 +182,7 @@ class _ShapeWalker:
                     inner_introspection = in_introspection or name in INTROSPECTION_COST
                     child, _ = self.selection_set(sel.selection_set, level + 1, inner_introspection)
                     type_refs = child.type_ref_nesting
-                    if name == TYPE_REF_FIELD:
+                    if name == TYPE_REF_FIELD and inner_introspection:
                         height, type_refs = child.height, type_refs + 1
                     else:
                         height = 1 + child.height
