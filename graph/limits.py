@@ -182,7 +182,9 @@ class _ShapeWalker:
                     inner_introspection = in_introspection or name in INTROSPECTION_COST
                     child, _ = self.selection_set(sel.selection_set, level + 1, inner_introspection)
                     type_refs = child.type_ref_nesting
-                    if name == TYPE_REF_FIELD and inner_introspection:
+                    # By name: fragments (TypeRef) are walked apart from their introspection
+                    # root, and no type of Marquee's schema has a field called ofType.
+                    if name == TYPE_REF_FIELD:
                         height, type_refs = child.height, type_refs + 1
                     else:
                         height = 1 + child.height
