@@ -10,6 +10,7 @@ import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +25,8 @@ from graph.app import create_app
 from graph.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.factories import create_cinema, create_hall, create_movie, create_showtime, create_user
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _fragment_bomb(levels: int) -> str:
@@ -167,6 +170,8 @@ async def test_standard_introspection_passes_and_oftype_chains_are_capped(
     body = await gql.raw(too_long)
     assert _code(body) == "BAD_USER_INPUT", body
     assert "ofType" in body["errors"][0]["message"]
+    # The exemption goes by the field's name: no field of Marquee's own schema may take it.
+    assert "ofType" not in (ROOT / "schema.graphql").read_text()
 
 
 # -- cost ------------------------------------------------------------------------------
