@@ -3,7 +3,7 @@ with graphql-ws under node, and Python's gql over HTTPX and websockets. Each reg
 pages through the movies, opens a showtime, watches its seats, holds, checks out, pays, lists
 its tickets and cancels, and exits non-zero on anything it did not expect.
 
-The Apollo script needs node (20+) and npm: without them the test is skipped, except in CI
+The Apollo script needs node (18+) and npm: without them the test is skipped, except in CI
 (MARQUEE_CI=1), where it fails."""
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def apollo_modules() -> Path:
     """The Apollo script's node_modules, installed with `npm ci` when missing or older than
     package-lock.json (a stamp holds the hash of the lock it was installed from)."""
     version = _node_version()
-    require("node 20+", version is not None and version >= 20)
+    require("node 18+", version is not None and version >= 18)
     npm = shutil.which("npm")
     require("npm", npm is not None)
     assert npm is not None
