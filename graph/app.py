@@ -182,12 +182,14 @@ class MarqueeGraphQL(GraphQL[Context, None]):
                 # Admission control and the time limit are the schema's (graph/schema.py),
                 # so every path gets them.
                 return await self._execute_post(request, operation)
-        if (
-            isinstance(request, Request)
-            and request.scope["method"] == "POST"
-            and _content_type(request) != "application/json"
-        ):
-            raise HTTPException(415, "Send the operation as JSON: Content-Type: application/json.")
+        if isinstance(request, Request) and request.scope["method"] == "POST":
+            content_type = _content_type(request)
+            if content_type != "application/json" and not (
+                self.multipart_uploads_enabled and content_type == "multipart/form-data"
+            ):
+                raise HTTPException(
+                    415, "Send the operation as JSON: Content-Type: application/json."
+                )
         try:
             return await super().run(request, context, root_value)  # type: ignore[arg-type]
         except RecursionError:
@@ -245,15 +247,17 @@ class MarqueeGraphQL(GraphQL[Context, None]):
             if graphql_response and response.media_type == "application/json":
                 response.headers["content-type"] = GRAPHQL_RESPONSE_CONTENT_TYPE
                 results, request_errors = scope[_GRAPHQL_RESPONSE]
-                # One operation that failed before execution: a request error (400); a
-                # batch answers 200 (the spec speaks of single requests only).
+                # One operation that failed before execution: a request error (400). A
+                # batch (when enabled) keeps its status: the spec speaks of single requests.
                 if results == 1 and request_errors == 1:
                     response.status_code = 400
         await response(scope, receive, send)
 
     def _wants_ide(self, request: Request) -> bool:
         """A browser's GET for GraphiQL (text/html, no query): strawberry answers it."""
-        return request.method == "GET" and self.should_render_graphql_ide(request)
+        return request.method == "GET" and self.should_render_graphql_ide(
+            self.request_adapter_class(request)
+        )
 
     async def process_result(self, request: Request, result: Any) -> GraphQLHTTPResponse:  # type: ignore[override]
         data = await super().process_result(request, result)
@@ -398,12 +402,10 @@ def _request_error(result: Any) -> bool:
     (graphql-core answers those with no data and errors without a path)."""
     if isinstance(result, PreExecutionError):
         return True
-    errors = getattr(result, "errors", None)
-    return (
-        getattr(result, "data", None) is None
-        and bool(errors)
-        and all(error.path is None and _is_variable_error(error) for error in errors)
-    )
+    errors: list[Any] | None = getattr(result, "errors", None)
+    if not errors or getattr(result, "data", None) is not None:
+        return False
+    return all(error.path is None and _is_variable_error(error) for error in errors)
 
 
 def _is_variable_error(error: Any) -> bool:

@@ -196,7 +196,10 @@ async def run(base_url: str, expected_movies: int | None) -> None:
                 await http.execute(
                     request(
                         "Checkout",
-                        input={"holdId": held["hold"]["id"], "idempotencyKey": secrets.token_hex(8)},
+                        input={
+                            "holdId": held["hold"]["id"],
+                            "idempotencyKey": secrets.token_hex(8),
+                        },
                     )
                 )
             )["checkout"]

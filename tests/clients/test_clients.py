@@ -116,9 +116,7 @@ async def _run_client(args: list[str], cwd: Path, env: dict[str, str]) -> str:
 async def test_apollo_client_end_to_end(apollo_modules: Path, site: Site) -> None:
     node = shutil.which("node")
     assert node is not None
-    output = await _run_client(
-        [node, "client.mjs", site.url, str(site.movies)], cwd=APOLLO, env={}
-    )
+    output = await _run_client([node, "client.mjs", site.url, str(site.movies)], cwd=APOLLO, env={})
     assert "apollo client: every step as expected" in output, output
 
 
