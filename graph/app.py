@@ -334,7 +334,8 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         return body
 
 
-_POST_OPERATIONS = OperationType.from_http("POST")
+# Subscriptions go over WebSocket (or a streaming transport: strawberry's path).
+_POST_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 # GraphQL over HTTP (docs/clients.md): the response media type a client asks for in Accept.
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"

@@ -205,3 +205,20 @@ def test_negotiation_is_cached_per_header() -> None:
     assert negotiate(APOLLO_ACCEPT) == GRAPHQL_RESPONSE
     assert negotiate(APOLLO_ACCEPT) == GRAPHQL_RESPONSE
     assert negotiate.cache_info().hits == 1
+
+
+SUBSCRIPTION = 'subscription { seatAvailability(showtimeId: "U2hvd3RpbWU6MQ") { sequence } }'
+
+
+@pytest.mark.parametrize("accept", [APOLLO_ACCEPT, "application/json"])
+async def test_a_subscription_over_http_is_400_not_an_internal_error(
+    gql: GraphQLClient, accept: str
+) -> None:
+    response = await _post(gql, {"query": SUBSCRIPTION}, accept)
+    assert response.status_code == 400, response.text
+    assert _code(response.json()) == "BAD_USER_INPUT"
+    response = await gql.http.get(
+        "/graphql", params={"query": SUBSCRIPTION}, headers={"accept": accept}
+    )
+    assert response.status_code == 400, response.text
+    assert _code(response.json()) == "BAD_USER_INPUT"
