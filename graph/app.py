@@ -10,10 +10,12 @@ import os
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from functools import lru_cache
 from typing import Any, overload
 
 import orjson
 from cross_web import HTTPException
+from graphql import VariableDefinitionNode
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -25,8 +27,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -179,6 +183,14 @@ class MarqueeGraphQL(GraphQL[Context, None]):
                 # Admission control and the time limit are the schema's (graph/schema.py),
                 # so every path gets them.
                 return await self._execute_post(request, operation)
+        if isinstance(request, Request) and request.scope["method"] == "POST":
+            content_type = _content_type(request)
+            if content_type != "application/json" and not (
+                self.multipart_uploads_enabled and content_type == "multipart/form-data"
+            ):
+                raise HTTPException(
+                    415, "Send the operation as JSON: Content-Type: application/json."
+                )
         try:
             return await super().run(request, context, root_value)  # type: ignore[arg-type]
         except RecursionError:
@@ -219,16 +231,47 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
+        media_type = negotiate(request.headers.get("accept", ""))
+        if media_type is None and not self._wants_ide(request):
+            await _not_acceptable()(scope, receive, send)
+            return
+        graphql_response = media_type == GRAPHQL_RESPONSE_JSON
+        if graphql_response:
+            scope[_GRAPHQL_RESPONSE] = [0, 0]  # results, request errors among them
         response: Response
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            response = await self.run(request)
         except HTTPException as exc:
             log_client_error(BAD_USER_INPUT, exc.reason)
-            response = JSONResponse(
-                {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_USER_INPUT"}}]},
-                status_code=exc.status_code,
-            )
+            response = _http_error(exc, request.method, media_type or "application/json")
+        else:
+            if graphql_response and response.media_type == "application/json":
+                response.headers["content-type"] = GRAPHQL_RESPONSE_CONTENT_TYPE
+                results, request_errors = scope[_GRAPHQL_RESPONSE]
+                # One operation that failed before execution: a request error (400). A
+                # batch (when enabled) keeps its status: the spec speaks of single requests.
+                if results == 1 and request_errors == 1:
+                    response.status_code = 400
         await response(scope, receive, send)
+
+    def _wants_ide(self, request: Request) -> bool:
+        """A browser's GET for GraphiQL (text/html, no query): strawberry answers it."""
+        return request.method == "GET" and self.should_render_graphql_ide(
+            self.request_adapter_class(request)
+        )
+
+    async def process_result(self, request: Request, result: Any) -> GraphQLHTTPResponse:  # type: ignore[override]
+        data = await super().process_result(request, result)
+        # Under application/graphql-response+json, an operation that failed before execution
+        # (syntax, validation, limits, variables) has no `data` entry and answers 400.
+        counts = request.scope.get(_GRAPHQL_RESPONSE)
+        if counts is not None:
+            counts[0] += 1
+            if _request_error(result):
+                counts[1] += 1
+                data.pop("data", None)
+        return data
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Caps open connections per worker and per client address; one over a cap is
@@ -298,7 +341,114 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         return body
 
 
-_POST_OPERATIONS = OperationType.from_http("POST")
+# Subscriptions go over WebSocket (or a streaming transport: strawberry's path).
+_POST_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+# GraphQL over HTTP (docs/clients.md): the response media type a client asks for in Accept.
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+GRAPHQL_RESPONSE_CONTENT_TYPE = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+# Under this scope key a request answered as graphql-response+json counts its results.
+_GRAPHQL_RESPONSE = "marquee.graphql_response"
+# Strawberry's streaming transports choose their own media type; they are not refused here.
+_STREAMING = ("multipart/mixed", "text/event-stream")
+
+
+@lru_cache(maxsize=256)
+def negotiate(accept: str) -> str | None:
+    """`application/graphql-response+json`, `application/json`, or None when Accept allows
+    neither. No Accept, `*/*` and `application/*` get application/json (what clients before
+    the spec expect); graphql-response+json when named with a weight at least that of
+    application/json. Cached: a client sends the same header every time."""
+    if not accept.strip():
+        return "application/json"
+    weights: dict[str, tuple[int, float]] = {}  # media type -> (specificity, q) of its range
+    streaming = False
+    for item in accept.split(","):
+        media_range, *params = (part.strip() for part in item.split(";"))
+        media_range = media_range.lower()
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if media_range in _STREAMING and q > 0:
+            streaming = True
+        for media_type in (GRAPHQL_RESPONSE_JSON, "application/json"):
+            specificity = _specificity(media_range, media_type)
+            if specificity and specificity > weights.get(media_type, (0, 0.0))[0]:
+                weights[media_type] = (specificity, q)
+    graphql_specificity, graphql_q = weights.get(GRAPHQL_RESPONSE_JSON, (0, 0.0))
+    _, json_q = weights.get("application/json", (0, 0.0))
+    if graphql_q > 0 and graphql_specificity == 3 and graphql_q >= json_q:
+        return GRAPHQL_RESPONSE_JSON
+    if json_q > 0:
+        return "application/json"
+    if graphql_q > 0:
+        return GRAPHQL_RESPONSE_JSON
+    return "application/json" if streaming else None
+
+
+def _specificity(media_range: str, media_type: str) -> int:
+    """3 for the type itself, 2 for `application/*`, 1 for `*/*`, 0 when it does not match."""
+    if media_range == media_type:
+        return 3
+    if media_range == "application/*":
+        return 2
+    return 1 if media_range == "*/*" else 0
+
+
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+def _request_error(result: Any) -> bool:
+    """Whether an operation failed before it executed: strawberry's pre-execution errors
+    (syntax, validation and our document limits), or variables that did not coerce
+    (graphql-core answers those with no data and errors without a path)."""
+    if isinstance(result, PreExecutionError):
+        return True
+    errors: list[Any] | None = getattr(result, "errors", None)
+    if not errors or getattr(result, "data", None) is not None:
+        return False
+    return all(error.path is None and _is_variable_error(error) for error in errors)
+
+
+def _is_variable_error(error: Any) -> bool:
+    return any(isinstance(node, VariableDefinitionNode) for node in error.nodes or ())
+
+
+def _not_acceptable() -> Response:
+    message = f"Ask for {GRAPHQL_RESPONSE_JSON} or application/json in Accept."
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "BAD_USER_INPUT"}}]},
+        status_code=406,
+    )
+
+
+def _http_error(exc: HTTPException, method: str, media_type: str) -> Response:
+    """A request refused before execution, as a GraphQL-shaped error in the negotiated
+    media type. A mutation over GET is 405 with `Allow: POST` (the spec's rule)."""
+    status = exc.status_code
+    headers = {}
+    cause = exc.__cause__
+    if (
+        method == "GET"
+        and isinstance(cause, InvalidOperationTypeError)
+        and cause.operation_type == OperationType.MUTATION
+    ):
+        status = 405
+        headers["Allow"] = "POST"
+    if media_type == GRAPHQL_RESPONSE_JSON:
+        media_type = GRAPHQL_RESPONSE_CONTENT_TYPE
+    return JSONResponse(
+        {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_USER_INPUT"}}]},
+        status_code=status,
+        headers=headers,
+        media_type=media_type,
+    )
 
 
 def _response_too_large(limit: int) -> dict[str, Any]:

@@ -200,6 +200,13 @@ class Deadlines:
                     task.cancel()
 
 
+# `execute` gives one result: a subscription there (over GET, or POST without a streaming
+# transport) would resolve its generator as a plain field and fail as an internal error.
+# Without it among the allowed types strawberry refuses it (InvalidOperationTypeError: 400
+# over HTTP). Subscriptions run through `stream` (WebSocket, streaming HTTP).
+_ONE_RESULT = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+
 class MarqueeSchema(strawberry.Schema):
     """strawberry's Schema with admission control and a time limit on every path (HTTP
     POST and GET, batches, WebSocket):
@@ -250,6 +257,10 @@ class MarqueeSchema(strawberry.Schema):
         allowed_operation_types: Iterable[OperationType] | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
+        if allowed_operation_types is None or OperationType.SUBSCRIPTION in allowed_operation_types:
+            allowed_operation_types = _ONE_RESULT.intersection(
+                allowed_operation_types or _ONE_RESULT
+            )
         run = super().execute(
             query,
             variable_values,

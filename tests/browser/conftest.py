@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.tools import require
+
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
@@ -35,19 +37,6 @@ CHROMIUM_ARGS = [
 
 def chromium_path() -> str | None:
     return os.environ.get("MARQUEE_CHROMIUM") or shutil.which("chromium")
-
-
-def in_ci() -> bool:
-    return os.environ.get("MARQUEE_CI") == "1"
-
-
-def require(tool: str, found: bool) -> None:
-    """Skip outside CI when a tool is missing; fail in CI, where .ci/run installs it."""
-    if found:
-        return
-    if in_ci():
-        pytest.fail(f"{tool} is required in CI but was not found")
-    pytest.skip(f"{tool} not found (CI installs it; see .ci/run)")
 
 
 def output_dir() -> Path:

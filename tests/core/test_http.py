@@ -88,7 +88,8 @@ async def test_get_runs_queries_but_not_mutations(gql: GraphQLClient) -> None:
     assert response.json()["data"] == {"__typename": "Query", "me": None}
     mutation = 'mutation { logout(input: {refreshToken: "x"}) { sessionsEnded } }'
     response = await gql.http.get("/graphql", params={"query": mutation})
-    assert response.status_code == 400
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
     assert _code(response.json()) == "BAD_USER_INPUT"
 
 
