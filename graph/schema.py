@@ -16,6 +16,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.base import get_object_definition
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from graph.accounts.mutations import Mutation as AccountsMutation
@@ -135,6 +136,25 @@ def _operation_type(query: str, operation_name: str | None, max_tokens: int) -> 
     if len(operations) != 1:
         return None
     return operations[0].operation.value
+
+
+@lru_cache(maxsize=1024)
+def _operation_count(query: str, max_tokens: int) -> int:
+    """How many operations the document defines (0 when it does not parse)."""
+    try:
+        document = parse_cached(query, max_tokens)
+    except GraphQLError:
+        return 0
+    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+
+
+def _unnamed_operation() -> GraphQLError:
+    # The spec's rule, which strawberry relaxes (it runs the first operation when none is
+    # named: a client would get an answer to a question it may not have meant).
+    return GraphQLError(
+        "The document has several operations: name the one to run with operationName.",
+        extensions={"code": "BAD_USER_INPUT"},
+    )
 
 
 def _timeout_result(seconds: float) -> ExecutionResult:
@@ -257,6 +277,14 @@ class MarqueeSchema(strawberry.Schema):
         allowed_operation_types: Iterable[OperationType] | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
+        if (
+            operation_name is None
+            and query is not None
+            and _operation_count(query, self.max_tokens) > 1
+        ):
+            errors = [_unnamed_operation()]
+            self.process_errors(errors)
+            return PreExecutionError(data=None, errors=errors)
         if allowed_operation_types is None or OperationType.SUBSCRIPTION in allowed_operation_types:
             allowed_operation_types = _ONE_RESULT.intersection(
                 allowed_operation_types or _ONE_RESULT

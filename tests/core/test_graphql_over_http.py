@@ -222,3 +222,19 @@ async def test_a_subscription_over_http_is_400_not_an_internal_error(
     )
     assert response.status_code == 400, response.text
     assert _code(response.json()) == "BAD_USER_INPUT"
+
+
+async def test_several_operations_need_an_operation_name(gql: GraphQLClient) -> None:
+    document = (
+        'query A { __typename } mutation B { logout(input: {refreshToken: "x"}) { sessionsEnded } }'
+    )
+    response = await _post(gql, {"query": document})
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert "data" not in body
+    assert _code(body) == "BAD_USER_INPUT"
+    assert "operationName" in body["errors"][0]["message"]
+    # Named, the same document runs the operation asked for (and only that one).
+    named = await _post(gql, {"query": document, "operationName": "A"})
+    assert named.status_code == 200
+    assert named.json()["data"] == {"__typename": "Query"}
