@@ -330,6 +330,10 @@ class Cluster:
                 "MARQUEE_LOGIN_ACCOUNT_RATE_PER_HOUR": "100000",
                 "MARQUEE_REGISTER_RATE_PER_MINUTE": "100000",
                 "MARQUEE_MAX_WS_CONNECTIONS_PER_ADDRESS": "5000",
+                "MARQUEE_HOLD_TTL_SECONDS": "120",
+                # Staff check tickets in for showtimes days ahead (the demo fills the halls
+                # around now, so the soak's showtimes cannot start within the hour).
+                "MARQUEE_CHECK_IN_OPENS_MINUTES": str(60 * 24 * 60),
                 "MARQUEE_DB_POOL_SIZE": "10",
                 "MARQUEE_DB_MAX_OVERFLOW": "5",
             }
