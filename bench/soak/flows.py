@@ -499,7 +499,9 @@ async def staff(api: Api, world: World, stats: Stats, rng: random.Random, cancel
                     "hallId": rng.choice(world.halls),
                     "startsAt": iso(starts),
                     "language": "en",
-                    "prices": [{"seatType": "STANDARD", "amount": "9", "currency": "USD"}],
+                    "prices": [
+                        {"seatType": t, "amount": "9", "currency": "USD"} for t in SEAT_TYPES
+                    ],
                 }
             }
             body = await api.call("create_showtime", CREATE_SHOWTIME, variables, tok)
