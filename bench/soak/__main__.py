@@ -43,10 +43,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-async def quiesce(cluster: Cluster, timeout: float) -> str:
+async def quiesce(cluster: Cluster, limit: float) -> str:
     """After the load: wait until no payment is PROCESSING, no webhook is owed and no e-mail
     is PENDING (retries after the SMTP outage, reconciliation), bounded."""
-    deadline = time.time() + timeout
+    deadline = time.time() + limit
     state = ""
     while time.time() < deadline:
         conn = await asyncpg.connect(cluster.dsn)
@@ -65,20 +65,25 @@ async def quiesce(cluster: Cluster, timeout: float) -> str:
         if not any(row.values()):
             return f"settled ({state})"
         await asyncio.sleep(1.0)
-    return f"NOT settled after {timeout:.0f} s ({state})"
+    return f"NOT settled after {limit:.0f} s ({state})"
 
 
 async def soak(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
-    print(f"soak: seed {args.seed}, {args.duration:.0f} s, {args.subscribers} subscribers", flush=True)
+    print(
+        f"soak: seed {args.seed}, {args.duration:.0f} s, {args.subscribers} subscribers", flush=True
+    )
     cluster = Cluster(args.data_dir)
     stats = Stats()
     ok = False
     try:
         t = time.time()
         await cluster.start()
-        print(f"cluster up in {time.time() - t:.0f} s: "
-              + ", ".join(f"{i.name} {i.url}" for i in cluster.instances), flush=True)
+        print(
+            f"cluster up in {time.time() - t:.0f} s: "
+            + ", ".join(f"{i.name} {i.url}" for i in cluster.instances),
+            flush=True,
+        )
         urls = [i.url for i in cluster.instances]
         api = Api(urls, stats, random.Random(rng.random()))
         setup_at = time.time()
@@ -141,9 +146,23 @@ async def soak(args: argparse.Namespace) -> int:
         injected = {f.name for f in injector.done}
         missing = [n for n in names if n not in injected]
         unrecovered = [f.name for f in injector.done if not f.recovered]
-        checks.append(Check("faults injected and recovered", len(names), len(missing) + len(unrecovered), f"missing {missing}, unrecovered {unrecovered}"))
-        inside, outside = server_faults(stats, injector.done)
-        checks.append(Check("internal errors outside fault windows", len(stats.samples), len(outside), "; ".join(outside[:5])))
+        checks.append(
+            Check(
+                "faults injected and recovered",
+                len(names),
+                len(missing) + len(unrecovered),
+                f"missing {missing}, unrecovered {unrecovered}",
+            )
+        )
+        _, outside = server_faults(stats, injector.done)
+        checks.append(
+            Check(
+                "internal errors outside fault windows",
+                len(stats.samples),
+                len(outside),
+                "; ".join(outside[:5]),
+            )
+        )
         relay = cluster.relay
         extra: dict[str, object] = {
             "_t0": t0,
@@ -152,7 +171,7 @@ async def soak(args: argparse.Namespace) -> int:
             f" {sum(s.resubscribes for s in subs)}, reconnects {sum(s.reconnects for s in subs)},"
             f" snapshots {sum(s.snapshots for s in subs)}",
             "webhooks": f"relayed {relay.forwarded if relay else 0}, redelivered"
-            f" {relay.redelivered if relay else 0}, answers {dict(relay.replay_answers) if relay else {}}",
+            f" {relay.redelivered if relay else 0}, answers {dict(relay.replay_answers) if relay else {}}",  # noqa: E501
             "smtp": f"{sum(message_ids.values())} accepted, {len(message_ids)} Message-IDs",
             "staff": f"stock set {len(world.stock_sets)} times, showtime cancelled"
             f" {'yes' if world.doomed_cancelled_at else 'no'}",

@@ -47,7 +47,7 @@ class _Recorder:
         self.message_ids: Counter[str] = Counter()
         self.accepted_at: list[float] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         headers = email.parser.BytesHeaderParser().parsebytes(envelope.content)
         mid = (headers.get("Message-ID") or "").strip()
         with self.lock:
@@ -128,7 +128,7 @@ class Relay:
         self._server = uvicorn.Server(config)
         self._http = httpx.AsyncClient(timeout=10.0)
         self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
+        while not self._server.started:  # noqa: ASYNC110 - uvicorn sets a plain flag
             await asyncio.sleep(0.05)
 
     async def post(self, body: bytes, headers: dict[str, str]) -> int:
@@ -210,8 +210,8 @@ class Instance:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    async def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+    async def wait_ready(self, limit: float) -> None:
+        deadline = time.monotonic() + limit
         async with httpx.AsyncClient(timeout=2.0) as http:
             while time.monotonic() < deadline:
                 if not self.alive():
@@ -220,7 +220,7 @@ class Instance:
                     if (await http.get(self.url + "/readyz")).status_code == 200:
                         return
                 await asyncio.sleep(0.3)
-        raise SoakError(f"instance {self.name} not ready after {timeout:.0f} s")
+        raise SoakError(f"instance {self.name} not ready after {limit:.0f} s")
 
     def worker_pids(self) -> list[int]:
         """The worker processes (multiprocessing spawn children) of this instance."""
@@ -350,9 +350,9 @@ class Cluster:
             inst.start(self.workers, demo=True)
             await inst.wait_ready(240)
 
-    async def restart_instance(self, inst: Instance, timeout: float = 120) -> None:
+    async def restart_instance(self, inst: Instance, limit: float = 120) -> None:
         inst.start(self.workers, demo=False)
-        await inst.wait_ready(timeout)
+        await inst.wait_ready(limit)
 
     def psql(self, sql: str) -> str:
         assert self.pg is not None

@@ -20,7 +20,14 @@ from bench.soak.cluster import Cluster, Instance, Relay
 from bench.soak.flows import SEAT_STATUSES, World
 from db.payments import webhooks
 
-NAMES = ("kill9_worker", "sigterm_instance", "pg_restart", "listen_drop", "smtp_down", "webhook_disorder")
+NAMES = (
+    "kill9_worker",
+    "sigterm_instance",
+    "pg_restart",
+    "listen_drop",
+    "smtp_down",
+    "webhook_disorder",
+)
 
 
 @dataclass
@@ -36,13 +43,13 @@ class Fault:
         return self.recovered - self.started if self.recovered else None
 
 
-async def _first_success(check: Callable[[], Awaitable[bool]], timeout: float) -> float:
-    deadline = time.time() + timeout
+async def _first_success(check: Callable[[], Awaitable[bool]], limit: float) -> float:
+    deadline = time.time() + limit
     while time.time() < deadline:
         try:
             if await check():
                 return time.time()
-        except Exception:  # noqa: BLE001 - anything short of success means "not yet"
+        except Exception:
             pass
         await asyncio.sleep(0.1)
     return 0.0

@@ -24,8 +24,7 @@ from bench.soak.client import Api, Stats, payload
 # --- documents ------------------------------------------------------------------------------
 
 LOGIN = (
-    "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken"
-    " errors { code } } }"
+    "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken errors { code } } }"
 )
 REGISTER = (
     "mutation($i: RegisterInput!) { register(input: $i) { accessToken refreshToken"
@@ -73,8 +72,7 @@ CANCEL = (
     " errors { code } } }"
 )
 REVIEW = (
-    "mutation($i: CreateReviewInput!) { createReview(input: $i) { review { id }"
-    " errors { code } } }"
+    "mutation($i: CreateReviewInput!) { createReview(input: $i) { review { id } errors { code } } }"
 )
 ME = "query { me { id loyaltyPoints totalSpent { amount } } }"
 CREATE_SHOWTIME = (
@@ -201,7 +199,9 @@ async def setup(api: Api, world: World, rng: random.Random, tag: str) -> None:
     base = now + timedelta(days=20 + rng.randrange(5), hours=rng.randrange(3))
     halls = cinema["halls"]
     for i in range(4):
-        world.showtimes.append(await create(halls[i % len(halls)]["id"], base + timedelta(hours=5 * i)))
+        world.showtimes.append(
+            await create(halls[i % len(halls)]["id"], base + timedelta(hours=5 * i))
+        )
     world.doomed = world.showtimes[-1]
     # Check-in opens days ahead in the soak (MARQUEE_CHECK_IN_OPENS_MINUTES, cluster.py):
     # the demo's showtimes fill the halls around now.
@@ -210,7 +210,9 @@ async def setup(api: Api, world: World, rng: random.Random, tag: str) -> None:
     for sid in world.showtimes:
         body = await api.call("seat_map", SEAT_MAP, {"id": sid})
         rows = payload(body, "showtime")["seatMap"]["rows"]
-        world.seat_ids[sid] = [s["id"] for r in rows for s in r["seats"] if s["status"] == "AVAILABLE"]
+        world.seat_ids[sid] = [
+            s["id"] for r in rows for s in r["seats"] if s["status"] == "AVAILABLE"
+        ]
 
     world.promo_limit = 40
     world.promo_code = f"SOAK{tag}".upper()
@@ -345,9 +347,7 @@ class Customer:
                 await self.refresh_token()
             if self.rng.random() < 0.1:
                 with contextlib.suppress(RuntimeError):
-                    self.token, self.refresh = await sign_in(
-                        self.api, self.username, self.password
-                    )
+                    self.token, self.refresh = await sign_in(self.api, self.username, self.password)
             await self.purchase()
             if self.rng.random() < 0.08:
                 await self.review()
@@ -430,7 +430,10 @@ class Customer:
             if rng.random() < 0.12:
                 key = str(uuid.UUID(int=rng.getrandbits(128)))
                 body = await api.call(
-                    "cancel_paid", CANCEL, {"i": {"orderId": order["id"], "idempotencyKey": key}}, tok
+                    "cancel_paid",
+                    CANCEL,
+                    {"i": {"orderId": order["id"], "idempotencyKey": key}},
+                    tok,
                 )
                 if (payload(body, "cancelOrder").get("order") or {}).get("status") == "REFUNDED":
                     self.stats.operations["refunded"] += 1
@@ -451,9 +454,11 @@ class Customer:
             status = str(order.get("status", ""))
             if status == "PAID":
                 return status
-            if token == "tok_async" and status == "PENDING_PAYMENT" and not payload(
-                body, "payOrder"
-            ).get("errors"):
+            if (
+                token == "tok_async"
+                and status == "PENDING_PAYMENT"
+                and not payload(body, "payOrder").get("errors")
+            ):
                 return await self.await_webhook(order_id)
         return ""
 
@@ -479,7 +484,9 @@ class Customer:
 # --- staff -----------------------------------------------------------------------------------
 
 
-async def staff(api: Api, world: World, stats: Stats, rng: random.Random, cancel_after: float) -> None:
+async def staff(
+    api: Api, world: World, stats: Stats, rng: random.Random, cancel_after: float
+) -> None:
     tok = world.staff_token
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     for i in range(400):
@@ -487,7 +494,9 @@ async def staff(api: Api, world: World, stats: Stats, rng: random.Random, cancel
             return
         roll = rng.random()
         if world.doomed_cancelled_at is None and time.time() >= cancel_after:
-            body = await api.call("cancel_showtime", CANCEL_SHOWTIME, {"i": {"id": world.doomed}}, tok)
+            body = await api.call(
+                "cancel_showtime", CANCEL_SHOWTIME, {"i": {"id": world.doomed}}, tok
+            )
             if (payload(body, "cancelShowtime").get("showtime") or {}).get("status") == "CANCELLED":
                 world.doomed_cancelled_at = time.time()
                 stats.operations["showtime_cancelled"] += 1
@@ -510,7 +519,10 @@ async def staff(api: Api, world: World, stats: Stats, rng: random.Random, cancel
         elif roll < 0.5 and world.staff_variant:
             stock = rng.randint(0, 50)
             body = await api.call(
-                "set_stock", SET_STOCK, {"i": {"variantId": world.staff_variant, "stock": stock}}, tok
+                "set_stock",
+                SET_STOCK,
+                {"i": {"variantId": world.staff_variant, "stock": stock}},
+                tok,
             )
             if payload(body, "setProductStock").get("variant"):
                 world.stock_sets.append((world.staff_variant, stock))
@@ -544,7 +556,10 @@ async def subscriber(sub: Subscription, world: World, stats: Stats, rng: random.
         attempt += 1
         try:
             async with websockets.connect(
-                ws_url, subprotocols=["graphql-transport-ws"], open_timeout=5, close_timeout=1  # type: ignore[list-item]
+                ws_url,
+                subprotocols=["graphql-transport-ws"],
+                open_timeout=5,
+                close_timeout=1,  # type: ignore[list-item]
             ) as ws:
                 await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
                 ack = json.loads(await asyncio.wait_for(ws.recv(), 5))

@@ -71,7 +71,7 @@ async def check_sql(
             "PAID order: one VALID/USED ticket per seat line",
             "SELECT count(*) FROM orders WHERE status = 'PAID'",
             "SELECT o.id, o.number,"
-            " (SELECT count(*) FROM order_lines l WHERE l.order_id = o.id AND l.seat_id IS NOT NULL)"
+            " (SELECT count(*) FROM order_lines l WHERE l.order_id = o.id AND l.seat_id IS NOT NULL)"  # noqa: E501
             " AS seat_lines,"
             " (SELECT count(*) FROM tickets t WHERE t.order_id = o.id"
             "  AND t.status IN ('VALID','USED')) AS live_tickets,"
@@ -79,7 +79,7 @@ async def check_sql(
             "  ON l.id = t.order_line_id WHERE t.order_id = o.id AND t.seat_id = l.seat_id"
             "  AND t.status IN ('VALID','USED')) AS matching"
             " FROM orders o WHERE o.status = 'PAID' AND NOT ("
-            " (SELECT count(*) FROM order_lines l WHERE l.order_id = o.id AND l.seat_id IS NOT NULL)"
+            " (SELECT count(*) FROM order_lines l WHERE l.order_id = o.id AND l.seat_id IS NOT NULL)"  # noqa: E501
             " = (SELECT count(*) FROM tickets t WHERE t.order_id = o.id"
             "    AND t.status IN ('VALID','USED'))"
             " AND (SELECT count(*) FROM order_lines l WHERE l.order_id = o.id"
@@ -110,7 +110,7 @@ async def check_sql(
         await add(
             "charge at the provider: none orphaned",
             "SELECT count(*) FROM sandbox_charges WHERE status IN ('succeeded','refunded')",
-            "SELECT c.id, c.status, c.refunded_amount, p.status AS payment, o.status AS order_status"
+            "SELECT c.id, c.status, c.refunded_amount, p.status AS payment, o.status AS order_status"  # noqa: E501
             " FROM sandbox_charges c LEFT JOIN payments p ON p.reference = c.reference"
             " LEFT JOIN orders o ON o.id = p.order_id"
             " WHERE c.status = 'succeeded' AND c.refunded_amount = 0"
@@ -175,7 +175,7 @@ async def check_sql(
         await add(
             "loyalty points and totalSpent = paid orders (refunds taken back)",
             "SELECT count(*) FROM users",
-            "SELECT u.id, u.loyalty_points, u.total_spent, coalesce(sum(o.loyalty_points), 0) AS pts,"
+            "SELECT u.id, u.loyalty_points, u.total_spent, coalesce(sum(o.loyalty_points), 0) AS pts,"  # noqa: E501
             " coalesce(sum(o.total), 0) AS spent FROM users u LEFT JOIN orders o"
             " ON o.user_id = u.id AND o.status = 'PAID' GROUP BY u.id"
             " HAVING u.loyalty_points <> coalesce(sum(o.loyalty_points), 0)"
@@ -190,13 +190,9 @@ async def check_sql(
             base.last_order_id,
         )
         bad = [
-            r
-            for r in rows
-            if r["mail"] != "SENT" or message_ids.get(str(r["message_id"]), 0) < 1
+            r for r in rows if r["mail"] != "SENT" or message_ids.get(str(r["message_id"]), 0) < 1
         ]
-        duplicates = sum(
-            1 for r in rows if message_ids.get(str(r["message_id"]), 0) > 1
-        )
+        duplicates = sum(1 for r in rows if message_ids.get(str(r["message_id"]), 0) > 1)
         checks.append(
             Check(
                 "paid order: confirmation sent once (by Message-ID)",
@@ -260,6 +256,11 @@ async def check_api(
     finally:
         await conn.close()
     checks.append(
-        Check("me.loyaltyPoints/totalSpent = paid orders (API)", min(sample, len(world.customers)), len(bad_me), "; ".join(bad_me[:3]))
+        Check(
+            "me.loyaltyPoints/totalSpent = paid orders (API)",
+            min(sample, len(world.customers)),
+            len(bad_me),
+            "; ".join(bad_me[:3]),
+        )
     )
     return checks

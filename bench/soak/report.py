@@ -74,7 +74,9 @@ def render(
     for s in stats.samples:
         if s.outcome != "ok":
             errors[s.outcome] += 1
-    out.append("errors by code: " + (", ".join(f"{c} {n}" for c, n in errors.most_common()) or "none"))
+    out.append(
+        "errors by code: " + (", ".join(f"{c} {n}" for c, n in errors.most_common()) or "none")
+    )
     for key, value in extra.items():
         out.append(f"{key}: {value}")
     out.append("")
@@ -84,7 +86,7 @@ def render(
         rec = f.recovery_seconds
         out.append(
             f"{f.name:<18} {f.started - float(t0):>6.1f} {f.ended - f.started:>7.1f}"
-            f" {('%.1f' % rec) if rec is not None else 'NEVER':>12}  {f.detail}"
+            f" {f'{rec:.1f}' if rec is not None else 'NEVER':>12}  {f.detail}"
         )
     inside, outside = server_faults(stats, faults)
     out.append("")
