@@ -128,7 +128,8 @@ async def soak(args: argparse.Namespace) -> int:
             print(f"fault injection failed: {fault_task.exception()!r}", flush=True)
         elapsed = time.time() - t0
         print(f"load over after {elapsed:.0f} s; settling", flush=True)
-        settled = await quiesce(cluster, 300)
+        # Beyond the outbox lease (~6 min): a claim cut off by the PostgreSQL restart waits it out.
+        settled = await quiesce(cluster, 480)
         await asyncio.sleep(3)  # the last announcements reach the subscribers
         checks: list[Check] = []
         checks += await check_api(api, cluster, world, subs)
