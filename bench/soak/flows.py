@@ -13,6 +13,7 @@ import json
 import random
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -545,6 +546,11 @@ class Subscription:
     resubscribes: int = 0
     reconnects: int = 0
     snapshots: int = 0
+    # The last few things that happened to it (wall clock, what, sequence): for a failed check.
+    history: deque[tuple[float, str, int | None]] = field(default_factory=lambda: deque(maxlen=16))
+
+    def note(self, what: str, seq: int | None = None) -> None:
+        self.history.append((time.time(), what, seq))
 
 
 async def subscriber(sub: Subscription, world: World, stats: Stats, rng: random.Random) -> None:
@@ -565,6 +571,7 @@ async def subscriber(sub: Subscription, world: World, stats: Stats, rng: random.
                 ack = json.loads(await asyncio.wait_for(ws.recv(), 5))
                 if ack.get("type") != "connection_ack":
                     raise ConnectionError(str(ack))
+                sub.note("connected")
                 n = 0
                 while time.time() < world.subs_until:
                     n += 1
@@ -578,6 +585,7 @@ async def subscriber(sub: Subscription, world: World, stats: Stats, rng: random.
                             }
                         )
                     )
+                    sub.note(f"subscribe {op}")
                     gap = await _follow(ws, op, sub, world)
                     if not gap:
                         break
@@ -588,6 +596,7 @@ async def subscriber(sub: Subscription, world: World, stats: Stats, rng: random.
         except (OSError, websockets.WebSocketException, TimeoutError, ConnectionError) as exc:
             stats.operations["ws_reconnect"] += 1
             sub.reconnects += 1
+            sub.note(f"dropped {type(exc).__name__}")
             stats.faults.append((time.time(), "ws", f"reconnect: {type(exc).__name__}"))
             await asyncio.sleep(min(5.0, 0.2 * 2 ** min(attempt, 5)) * rng.uniform(0.5, 1.0))
 
@@ -610,6 +619,7 @@ async def _follow(ws: Any, op: str, sub: Subscription, world: World) -> bool:
         if msg.get("id") != op:
             continue
         if kind in ("error", "complete"):
+            sub.note(f"{kind} {str(msg.get('payload'))[:80]}")
             sub.last = None
             await asyncio.sleep(0.5)
             return True
@@ -623,12 +633,14 @@ async def _follow(ws: Any, op: str, sub: Subscription, world: World) -> bool:
         seq = int(event["sequence"])
         sub.events += 1
         if event["snapshot"]:
+            sub.note("snapshot", seq)
             sub.snapshots += 1
             sub.last = seq
             continue
         if sub.last is not None and seq != sub.last + 1:
             if seq <= sub.last:
                 continue  # a duplicate or an event older than a snapshot: nothing new
+            sub.note("gap", seq)
             sub.last = None
             return True
         sub.last = seq

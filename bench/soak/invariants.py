@@ -3,6 +3,7 @@ API. Each check gives (name, checked count, violations, detail); a violation fai
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -230,7 +231,8 @@ async def check_api(
             len(bad),
             "; ".join(
                 f"{s.showtime} via {s.url}: last {s.last}, showtime {current[s.showtime]},"
-                f" reconnects {s.reconnects}"
+                f" reconnects {s.reconnects}, history "
+                + " ".join(f"{t - time.time():.0f}s:{w}:{q}" for t, w, q in s.history)
                 for s in bad[:5]
             ),
         )
