@@ -78,7 +78,8 @@ def render(
         "errors by code: " + (", ".join(f"{c} {n}" for c, n in errors.most_common()) or "none")
     )
     for key, value in extra.items():
-        out.append(f"{key}: {value}")
+        if not key.startswith("_"):
+            out.append(f"{key}: {value}")
     out.append("")
     out.append(f"{'fault':<18} {'at s':>6} {'over s':>7} {'recovered s':>12}  detail")
     t0 = extra.get("_t0", 0.0)
