@@ -412,6 +412,9 @@ class Customer:
             codes = [e["code"] for e in payload(body, "checkout").get("errors", [])]
             if codes and codes[0].startswith("PROMO_CODE"):  # try once without the code
                 checkout_input["promoCode"] = None
+            if codes and codes[0] == "OUT_OF_STOCK":  # or without the products
+                checkout_input["products"] = []
+            if codes and (codes[0].startswith("PROMO_CODE") or codes[0] == "OUT_OF_STOCK"):
                 checkout_input["idempotencyKey"] = str(uuid.UUID(int=rng.getrandbits(128)))
                 body = await api.call("checkout", CHECKOUT, {"i": checkout_input}, tok)
                 order = payload(body, "checkout").get("order")
