@@ -8,7 +8,7 @@ LOCK := requirements.lock
 UV_VERSION := 0.13.9
 UV := $(VENV)/uv-tool/bin/uv
 
-.PHONY: run test check lint typecheck layers pytest fuzz schema bench clean-data lock vendor
+.PHONY: run test check lint typecheck layers pytest fuzz schema bench soak clean-data lock vendor
 
 # Every install is the lock: exact versions, each file checked against its hash. The project
 # itself is installed last, without dependencies and with the locked setuptools.
@@ -68,6 +68,11 @@ vendor: $(STAMP)
 ## Throughput, latency and SQL statements per request (see bench/README.md)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## Load and faults for 10 minutes on two instances, then the invariants (docs/reliability.md);
+## e.g. make soak SOAK_ARGS="--short" or SOAK_ARGS="--duration 300 --seed 42"
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 clean-data:
 	rm -rf .marquee

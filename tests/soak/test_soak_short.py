@@ -1,0 +1,43 @@
+"""The short soak (docs/reliability.md): two instances of `marquee serve --workers 2` on a
+PostgreSQL of its own, 60 s of mixed load with every fault injected once, then every
+invariant. It runs the real CLI in a subprocess, as `make soak SOAK_ARGS=--short` does.
+Off unless MARQUEE_SOAK=1 until the findings in docs/reliability.md are fixed: with them a
+run can fail (a deadlock's internal error outside a fault window) or wait ~6 minutes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("MARQUEE_SOAK") != "1",
+    reason="MARQUEE_SOAK=1 runs it: 2-9 minutes, and not yet reliable (docs/reliability.md)",
+)
+def test_short_soak_passes_every_invariant(tmp_path: Path) -> None:
+    seed = os.environ.get("MARQUEE_SOAK_SEED", "20261203")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.soak",
+            "--short",
+            "--seed",
+            seed,
+            "--data-dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1500,  # 60 s of load; settling may wait out an e-mail lease (~6 min)
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
