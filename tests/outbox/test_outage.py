@@ -160,6 +160,7 @@ async def test_a_connection_lost_while_recording_does_not_send_the_message_twice
 
     async def blip_on_first(count: int) -> None:  # in the SMTP server's thread
         if count == 1:  # the connections drop; new ones succeed at once
+
             async def blip() -> None:
                 await relay.cut()
                 await relay.start()
