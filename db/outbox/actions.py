@@ -3,7 +3,8 @@ record what became of each attempt.
 
 A claim is one short transaction: it picks due PENDING rows with `FOR UPDATE SKIP LOCKED`
 (so concurrent claims, in this process or another instance, never pick the same row), counts
-the attempt, and pushes `next_attempt_at` past a lease that covers the whole batch. Sending
+the attempt, and pushes `next_attempt_at` past a lease (the sender's to choose: see
+db/outbox/worker.py). Sending
 happens outside any transaction; its outcome is written in another short one, guarded by
 the attempt number, so a sender whose lease ran out cannot overwrite a newer claim's result.
 """
@@ -199,7 +200,8 @@ async def mark_failed(session: AsyncSession, *, id: int, attempt: int, error: st
 
 async def release_claims(session: AsyncSession, *, claims: Sequence[tuple[int, int]]) -> int:
     """Hand back claimed rows that were not attempted after all ((id, attempt) pairs; a
-    sender stopping, or out of lease): due at once, and the attempt does not count."""
+    sender stopping, out of lease, or back from a database outage): due at once, and the
+    attempt does not count."""
     if not claims:
         return 0
     stmt = (

@@ -4,7 +4,10 @@ One runs in every server process; rows are claimed with FOR UPDATE SKIP LOCKED a
 a lease (db/outbox/actions.py), so each row has one sender at a time, across processes and
 instances. Delivery is at least once: a sender that dies after the SMTP server took a
 message but before SENT was written leaves the row to be sent again when its lease ends,
-with the same Message-ID (fixed at enqueue), by which the receiver can de-duplicate.
+with the same Message-ID (fixed at enqueue), by which the receiver can de-duplicate. A
+sender that lives through a database outage remembers its claims and their outcomes and
+writes them as soon as the database is back (delivered ones SENT, untried ones handed back),
+so only a dead process's claims wait for the lease.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class RoundResult:
     retried: int = 0
     failed: int = 0
     released: int = 0
+    recovered: int = 0  # claims of an earlier round cut short, settled first
 
 
 def with_qr_payloads(
@@ -90,16 +94,38 @@ class EmailSender:
         self.mail_from = mail_from
         self.retry = retry or RetryPolicy()
         self.batch_size = batch_size
-        # Long enough for every send of a batch to time out in turn; a sender that finds
-        # its lease nearly spent anyway hands the rest back instead of sending them late.
-        self.lease_seconds = batch_size * transport.timeout + 60.0
+        # The longest one message may take: connecting and the message are bounded by the
+        # timeout each (SmtpTransport), a QUIT after an error by 5 s, rendering by a few.
+        self.send_seconds = 2 * transport.timeout + 10.0
+        # The lease covers one message's worst case and the recording of its outcome (30 s),
+        # plus a window of `timeout` + 20 s in which the batch may start sends; what is left
+        # when that window closes is handed back (due at once, not counted). It need not
+        # grow with the batch (a healthy server takes ten messages in well under a second),
+        # and a dead process's claims wait no longer than this: 2.5 minutes by default.
+        self.lease_seconds = 3 * transport.timeout + 60.0
         self.stopping = False
+        # Rows this sender has claimed whose outcome is not in the database yet, and for
+        # those attempted, the outcome (None: delivered). Kept across rounds: when the
+        # database goes away mid-batch, the next round writes them first (delivered ones
+        # SENT, not sent again; not attempted ones handed back, due at once), instead of
+        # leaving them to wait for the lease to end.
+        self._held: dict[int, ClaimedMessage] = {}
+        self._outcomes: dict[int, SendError | None] = {}
 
     def stop(self) -> None:
         """Finish the message in hand, hand the rest of the batch back, run no more rounds.
         (Cancelling the task alone is not enough on Python 3.11: asyncio.wait_for, which
         aiosmtplib awaits, can swallow a cancellation that arrives with the response.)"""
         self.stopping = True
+
+    @property
+    def unsettled(self) -> int:
+        """Claimed rows whose outcome or hand-back is not written yet (a database outage)."""
+        return len(self._held)
+
+    def _settled(self, row_id: int) -> None:
+        self._held.pop(row_id, None)
+        self._outcomes.pop(row_id, None)
 
     async def _write(self, result: RoundResult, row: ClaimedMessage, error: SendError) -> None:
         give_up = error.permanent or row.attempts >= self.retry.max_attempts
@@ -135,6 +161,39 @@ class EmailSender:
                 self.retry.delay(row.attempts),
             )
 
+    async def _record(
+        self, result: RoundResult, row: ClaimedMessage, error: SendError | None
+    ) -> None:
+        """Write the outcome of an attempt (None: delivered). It is remembered first, so
+        that if the database cannot take it now, the next round writes it."""
+        self._outcomes[row.id] = error
+        if error is None:
+            async with self.db.transaction() as session:
+                await actions.mark_sent(session, id=row.id)
+            result.sent += 1
+            log.info("outbox message %d (%s) sent as %s", row.id, row.template, row.message_id)
+        else:
+            await self._write(result, row, error)
+        self._settled(row.id)
+
+    async def _settle(self, result: RoundResult) -> None:
+        """Write what this sender holds unwritten: the outcomes of attempts (a delivered
+        message becomes SENT, whoever holds the row now), and hand back the claims not
+        attempted (guarded by the attempt number: a claim that has meanwhile run out and
+        been taken by another sender is left alone). Raises while the database is away;
+        what is not written yet stays held for the next round."""
+        if not self._held:
+            return
+        for row_id in sorted(self._outcomes):
+            await self._record(result, self._held[row_id], self._outcomes[row_id])
+        unsent = sorted(self._held)
+        async with self.db.transaction() as session:
+            result.released += await actions.release_claims(
+                session, claims=[(i, self._held[i].attempts) for i in unsent]
+            )
+        for row_id in unsent:
+            self._settled(row_id)
+
     async def _deliver(self, result: RoundResult, row: ClaimedMessage) -> SendError | None:
         """Send one row and record the outcome; the error when the server cannot be reached
         (then the rest of the batch need not try)."""
@@ -149,24 +208,36 @@ class EmailSender:
                 date=row.created_at,
             )
         except Exception as exc:  # RenderError, or anything else: never the loop's end
-            await self._write(result, row, SendError(f"not rendered: {exc}", permanent=True))
+            await self._record(result, row, SendError(f"not rendered: {exc}", permanent=True))
             return None
         try:
             await self.transport.send(row.id, message)
         except SendError as exc:
-            await self._write(result, row, exc)
+            await self._record(result, row, exc)
             return exc if exc.connection else None
         except Exception as exc:  # a transport's bug must not stall the row: it counts
-            await self._write(result, row, SendError(f"{type(exc).__name__}: {exc}"))
+            await self._record(result, row, SendError(f"{type(exc).__name__}: {exc}"))
             return None
-        async with self.db.transaction() as session:
-            await actions.mark_sent(session, id=row.id)
-        result.sent += 1
-        log.info("outbox message %d (%s) sent as %s", row.id, row.template, row.message_id)
+        await self._record(result, row, None)
         return None
 
     async def run_once(self) -> RoundResult:
-        """One batch: claim, send, record. Returns what happened."""
+        """One batch: settle what an earlier round could not write, claim, send, record.
+        Returns what happened."""
+        result = RoundResult()
+        if self._held:
+            held = len(self._held)
+            await self._settle(result)  # raises while the database is still away
+            log.info(
+                "outbox: %d claim(s) of a round cut short settled (%d sent, %d handed back)",
+                held,
+                result.sent,
+                result.released,
+            )
+            result.recovered = held
+        # Measured before the claim, so that it runs out no later than the lease, which
+        # starts inside the claim's transaction.
+        started = time.monotonic()
         async with self.db.transaction() as session:
             rows = await actions.claim_batch(
                 session,
@@ -174,33 +245,31 @@ class EmailSender:
                 limit=self.batch_size,
                 lease_seconds=self.lease_seconds,
             )
-        result = RoundResult(claimed=len(rows))
+        result.claimed = len(rows)
         if not rows:
             return result
-        deadline = time.monotonic() + self.lease_seconds - self.transport.timeout - 30.0
-        pending = list(rows)
+        self._held.update((row.id, row) for row in rows)
+        # No send starts after this, so each ends, and is recorded, before the lease does.
+        deadline = started + self.lease_seconds - self.send_seconds - 30.0
         try:
-            while pending:
-                row = pending[0]
+            for n, row in enumerate(rows):
                 if self.stopping:
                     break
                 if time.monotonic() > deadline:
-                    log.warning("outbox lease nearly spent: %d handed back", len(pending))
+                    log.warning("outbox lease nearly spent: %d handed back", len(rows) - n)
                     break
                 unreachable = await self._deliver(result, row)
-                pending.pop(0)
                 if unreachable is not None:
                     # The server is down: the rest of the batch fails alike, without trying.
-                    for other in pending:
-                        await self._write(result, other, unreachable)
-                    pending.clear()
+                    for other in rows[n + 1 :]:
+                        await self._record(result, other, unreachable)
+                    break
         finally:
             await self.transport.close()
-            if pending:  # stopped, cancelled, or the lease ran low: due again at once
-                async with self.db.transaction() as session:
-                    result.released = await actions.release_claims(
-                        session, claims=[(r.id, r.attempts) for r in pending]
-                    )
+            # Stopped, cancelled, the lease ran low, or the database failed: due again at
+            # once; outcomes not yet written are written now (or, with the database still
+            # away, at the next round).
+            await self._settle(result)
         return result
 
     async def run(self, interval: float) -> None:

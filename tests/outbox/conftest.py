@@ -7,7 +7,7 @@ import email
 import email.policy
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -29,12 +29,15 @@ class Received:
 
 
 class Recorder:
-    """An aiosmtpd handler: refuses the addresses in `reject` (550), keeps every message."""
+    """An aiosmtpd handler: refuses the addresses in `reject` (550), keeps every message.
+    `on_data`, if set, is awaited with the number received so far after a message is kept
+    and before the server answers 250 (in the server's own thread and event loop)."""
 
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.reject: set[str] = set()
         self.data_delay = 0.0
+        self.on_data: Callable[[int], Awaitable[None]] | None = None
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
@@ -50,6 +53,8 @@ class Recorder:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+        if self.on_data is not None:
+            await self.on_data(len(self.received))
         return "250 Message accepted for delivery"
 
 
