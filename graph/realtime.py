@@ -12,6 +12,13 @@ covers; a delta that skips a number (a notification lost while the LISTEN connec
 down) parks it until a fresh snapshot arrives. After the LISTEN connection comes back,
 every subscriber gets a fresh snapshot. A subscriber whose queue overflows is closed: it
 resubscribes and starts from a snapshot.
+
+The audit: every few seconds the hub reads the current sequence of every showtime it
+serves (one statement) and gives a fresh snapshot to each subscriber that was behind it at
+the previous audit too and has not caught up since. Whatever made a subscriber miss a
+change (a notification that never came, a change made without one, a snapshot request
+that was lost), it is told within two audit intervals, even if no later change comes to
+reveal the gap.
 """
 
 from __future__ import annotations
@@ -68,6 +75,7 @@ class Subscriber:
         self.parked: list[Event] = []  # deltas waiting for a snapshot
         self.ready: deque[Event] = deque()
         self.closed = False
+        self.behind: int | None = None  # the database's sequence at an audit it was behind
 
     def push(self, event: Event) -> None:
         if self.closed:
@@ -126,6 +134,8 @@ class Subscriber:
 # Builders supplied by the booking domain: one event per notification / snapshot.
 DecodeDelta = Callable[[dict[str, Any]], Event]
 LoadSnapshot = Callable[[int], Awaitable[Event | None]]
+# The current sequence of each showtime that exists, by id (the audit).
+LoadSequences = Callable[[list[int]], Awaitable[dict[int, int]]]
 
 
 class SeatHub:
@@ -137,13 +147,18 @@ class SeatHub:
         connect: Connect,
         decode_delta: DecodeDelta,
         load_snapshot: LoadSnapshot,
+        load_sequences: LoadSequences | None = None,
         queue_size: int = 256,
         max_backoff: float = 5.0,
         ping_interval: float = 5.0,
+        audit_interval: float = 5.0,
     ) -> None:
         self._connect = connect
         self._decode_delta = decode_delta
         self._load_snapshot = load_snapshot
+        self._load_sequences = load_sequences
+        self.audit_interval = audit_interval
+        self.audit_resyncs = 0  # subscribers the audit found behind and resynced
         self.queue_size = queue_size
         self.max_backoff = max_backoff
         self.ping_interval = ping_interval
@@ -151,6 +166,7 @@ class SeatHub:
         self._scheduled: dict[int, set[Subscriber] | None] = {}  # None: all subscribers
         self._tasks: set[asyncio.Task[None]] = set()
         self._listener: asyncio.Task[None] | None = None
+        self._auditor: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self.connections = 0  # how many times LISTEN was (re)established
         self._decoded = 0
@@ -159,12 +175,15 @@ class SeatHub:
 
     async def start(self) -> None:
         self._listener = asyncio.create_task(self._listen_forever(), name="seat-hub-listen")
+        if self._load_sequences is not None and self.audit_interval > 0:
+            self._auditor = asyncio.create_task(self._audit_forever(), name="seat-hub-audit")
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+        for task in (self._listener, self._auditor):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for task in list(self._tasks):
             task.cancel()
         for subs in list(self.subscribers.values()):
@@ -247,6 +266,55 @@ class SeatHub:
     def resync_all(self) -> None:
         for showtime_id in list(self.subscribers):
             self.request_snapshot(showtime_id, None)
+
+    # --- the audit: nobody stays behind the database's sequence unnoticed ---
+
+    async def _audit_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.audit_interval)
+            try:
+                await self.audit()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("seat audit failed (%s)", exc)
+
+    async def audit(self) -> int:
+        """One round: read every served showtime's sequence; a subscriber behind it now and
+        still behind what it was behind last round gets a fresh snapshot. Two rounds, so a
+        notification or a snapshot on its way is not mistaken for a lost one. While the
+        LISTEN connection is down nothing is judged (reconnecting resyncs everyone).
+        Returns how many subscribers were resynced."""
+        if self._load_sequences is None or not self.connected.is_set() or not self.subscribers:
+            return 0
+        current = await self._load_sequences(list(self.subscribers))
+        if not self.connected.is_set():
+            return 0
+        resynced = 0
+        for showtime_id, subs in list(self.subscribers.items()):
+            sequence = current.get(showtime_id)
+            if sequence is None:
+                continue  # gone: the next snapshot load closes its subscribers
+            stale: set[Subscriber] = set()
+            for sub in subs:
+                if sub.closed or (sub.last is not None and sub.last >= sequence):
+                    sub.behind = None
+                elif sub.behind is not None and (sub.last is None or sub.last < sub.behind):
+                    stale.add(sub)
+                    sub.behind = None
+                else:
+                    sub.behind = sequence
+            if stale:
+                log.warning(
+                    "%d subscriber(s) of showtime %s behind sequence %s; sending a snapshot",
+                    len(stale),
+                    showtime_id,
+                    sequence,
+                )
+                resynced += len(stale)
+                self.request_snapshot(showtime_id, stale)
+        self.audit_resyncs += resynced
+        return resynced
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     sweeper_interval_seconds: float = 1.0
     max_subscriptions_per_connection: int = 20
     subscriber_queue_size: int = 256
+    # How often the seat hub compares its subscribers' sequences with the database's
+    # (graph/realtime.py, docs/booking.md "Audit"); <= 0 turns the audit off.
+    seat_audit_seconds: float = 5.0
 
     # The sale (docs/orders.md). Payments: the provider by name ("sandbox" is built in and
     # refused in production unless allowed), the webhook secret (generated into the data

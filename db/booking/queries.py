@@ -51,6 +51,15 @@ async def seat_snapshot(db: Database, showtime_id: int) -> SeatSnapshot | None:
     return SeatSnapshot(showtime_id, int(rows[0].seat_sequence), seats, available)
 
 
+async def seat_sequences(db: Database, showtime_ids: Sequence[int]) -> dict[int, int]:
+    """The current `seat_sequence` of each of these showtimes that exists, in one statement
+    (the seat hub's audit)."""
+    rows = await db.fetch(
+        select(Showtime.id, Showtime.seat_sequence).where(Showtime.id.in_(list(showtime_ids)))
+    )
+    return {int(r.id): int(r.seat_sequence) for r in rows}
+
+
 async def live_holds_by_ids(db: Database, hold_ids: Sequence[int]) -> Sequence[Row[Any]]:
     """Live (unexpired) holds by id, in one statement: `id`, `user_id`, `showtime_id`,
     `expires_at` and `seat_ids` (the held seats, by id; None when there are none)."""

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import strawberry
 
-from db.booking.queries import seat_snapshot, showtime_exists
+from db.booking.queries import seat_sequences, seat_snapshot, showtime_exists
 from db.listen import listen_connector
 from db.session import Database
 from graph.booking.types import (
@@ -49,22 +49,28 @@ class Subscription:
                     raise ApiError(str(exc), exc.code) from exc
 
 
-def make_hub(db: Database, queue_size: int) -> SeatHub:
+def make_hub(db: Database, queue_size: int, audit_interval: float = 5.0) -> SeatHub:
     async def load_snapshot(showtime_id: int) -> SeatAvailabilityEvent | None:
         snap = await seat_snapshot(db, showtime_id)
         return None if snap is None else event_from_snapshot(snap)
+
+    async def load_sequences(showtime_ids: list[int]) -> dict[int, int]:
+        return await seat_sequences(db, showtime_ids)
 
     return SeatHub(
         connect=listen_connector(db),
         decode_delta=event_from_notification,
         load_snapshot=load_snapshot,
+        load_sequences=load_sequences,
         queue_size=queue_size,
+        audit_interval=audit_interval,
     )
 
 
 async def start_seat_hub(state: Any) -> Callable[[], Awaitable[None]]:
     """Start-up hook (graph.app.STARTUP_HOOKS): this process's LISTEN connection."""
-    hub = make_hub(state.db, state.settings.subscriber_queue_size)
+    settings = state.settings
+    hub = make_hub(state.db, settings.subscriber_queue_size, settings.seat_audit_seconds)
     await hub.start()
     state.services[HUB_SERVICE] = hub
 

@@ -32,12 +32,15 @@ WAIT = 5.0  # seconds: generous for one event, short enough to fail fast
 
 @contextlib.asynccontextmanager
 async def running_hub(
-    db: Database, settings: Settings, queue_size: int = 64
+    db: Database, settings: Settings, queue_size: int = 64, audit_seconds: float = 0.0
 ) -> AsyncIterator[SeatHub]:
-    """The hub exactly as the app's start-up hook builds and starts it, LISTENing."""
+    """The hub exactly as the app's start-up hook builds and starts it, LISTENing (its
+    audit off unless `audit_seconds` is given, so the other tests see only what they do)."""
     state = SimpleNamespace(
         db=db,
-        settings=settings.model_copy(update={"subscriber_queue_size": queue_size}),
+        settings=settings.model_copy(
+            update={"subscriber_queue_size": queue_size, "seat_audit_seconds": audit_seconds}
+        ),
         services={},
     )
     stop = await start_seat_hub(state)
@@ -335,3 +338,89 @@ async def test_an_event_is_executed_once_for_all_subscribers(
         finally:
             for stream in streams:
                 await stream.aclose()
+
+
+async def bump_without_notify(db: Database, showtime_id: int) -> None:
+    """A change whose notification never reaches the hub: the sequence moves, no NOTIFY."""
+    async with db.transaction() as session:
+        await session.execute(
+            update(Showtime)
+            .where(Showtime.id == showtime_id)
+            .values(seat_sequence=Showtime.seat_sequence + 1)
+        )
+
+
+async def test_a_lost_last_notification_is_found_by_the_audit(
+    committed_db: Database, settings: Settings
+) -> None:
+    """Soak finding 4: subscribers stopped at a sequence the showtime had long left, and
+    no later event showed them a gap. Here the last change's notification is lost and no
+    change follows: only the audit can tell, and it sends a fresh snapshot."""
+    show = await create_bookable_showtime(committed_db)
+    user = await create_user(committed_db)
+    s = show.seat_ids
+    async with (
+        running_hub(committed_db, settings, audit_seconds=0.1) as hub,
+        hub.subscribe(show.id) as a,
+        hub.subscribe(show.id) as b,
+    ):
+        assert shape(await take(a)) == [(0, True)]
+        assert shape(await take(b)) == [(0, True)]
+        assert await hold(committed_db, user.id, show, [s[0]]) == 1
+        assert shape(await take(a)) == [(1, False)]
+        assert shape(await take(b)) == [(1, False)]
+        await bump_without_notify(committed_db, show.id)
+        [snap_a] = await take(a)
+        [snap_b] = await take(b)
+        assert (snap_a.sequence, snap_a.snapshot) == (2, True)
+        assert snap_a is snap_b  # one snapshot read for both
+        assert statuses(snap_a)[seat(s[0])] == "HELD"
+        assert hub.audit_resyncs == 2
+        # Up to date now: later rounds leave them alone, and deltas go on from there.
+        await nothing_more(a, wait=0.5)
+        assert await hold(committed_db, user.id, show, [s[0], s[1]]) == 3
+        assert shape(await take(a)) == [(3, False)]
+        assert shape(await take(b)) == [(3, False)]
+        assert hub.audit_resyncs == 2
+
+
+async def test_the_audit_waits_a_round_before_judging(
+    committed_db: Database, settings: Settings
+) -> None:
+    """A subscriber behind the database at one round only (its notification may be on the
+    way) is not resynced; behind at two rounds, it is."""
+    show = await create_bookable_showtime(committed_db)
+    async with running_hub(committed_db, settings) as hub, hub.subscribe(show.id) as sub:
+        assert shape(await take(sub)) == [(0, True)]
+        assert await hub.audit() == 0  # up to date
+        await bump_without_notify(committed_db, show.id)
+        assert await hub.audit() == 0  # behind once: perhaps a notification in flight
+        assert await hub.audit() == 1  # still behind: resynced
+        assert shape(await take(sub)) == [(1, True)]
+        assert await hub.audit() == 0
+        assert await hub.audit() == 0
+        await nothing_more(sub)
+
+
+async def test_a_change_while_listen_is_down_reaches_the_subscriber(
+    committed_db: Database, settings: Settings
+) -> None:
+    """The LISTEN connection is terminated and a change commits before it is back: the
+    subscriber gets that change (as a snapshot after the reconnection), with no later
+    change needed to reveal it."""
+    show = await create_bookable_showtime(committed_db)
+    user = await create_user(committed_db)
+    async with running_hub(committed_db, settings) as hub, hub.subscribe(show.id) as sub:
+        assert shape(await take(sub)) == [(0, True)]
+        await committed_db.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = 'marquee-listen'"
+            )
+        )
+        assert await hold(committed_db, user.id, show, [show.seat_ids[0]]) == 1
+        events = await take(sub)
+        while events[-1].sequence < 1:  # a snapshot of the reconnection taken before it
+            events += await take(sub)
+        assert (events[-1].sequence, events[-1].snapshot) == (1, True)
+        assert statuses(events[-1])[seat(show.seat_ids[0])] == "HELD"
