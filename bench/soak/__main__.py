@@ -128,8 +128,10 @@ async def soak(args: argparse.Namespace) -> int:
             print(f"fault injection failed: {fault_task.exception()!r}", flush=True)
         elapsed = time.time() - t0
         print(f"load over after {elapsed:.0f} s; settling", flush=True)
-        # Beyond the outbox lease (~6 min): a claim cut off by the PostgreSQL restart waits it out.
-        settled = await quiesce(cluster, 480)
+        # Beyond the outbox lease (2.5 min, docs/outbox.md): a live sender settles a claim cut
+        # off by the PostgreSQL restart as soon as the database is back; only a claim whose
+        # commit went through unanswered waits the lease out.
+        settled = await quiesce(cluster, 200)
         await asyncio.sleep(3)  # the last announcements reach the subscribers
         checks: list[Check] = []
         checks += await check_api(api, cluster, world, subs)
