@@ -30,6 +30,7 @@ from sqlalchemy import (
     delete,
     func,
     literal_column,
+    or_,
     select,
     text,
     update,
@@ -596,21 +597,94 @@ async def mark_refunded(
     )
 
 
-async def cancel_pending_orders_of_showtime(session: AsyncSession, showtime_id: int) -> list[int]:
-    """When a showtime is cancelled: its pending orders become CANCELLED (their seats are
-    released by the showtime's own cancellation)."""
-    rows = (
-        await session.execute(
-            update(Order)
-            .where(
-                Order.showtime_id == showtime_id,
-                Order.status == OrderStatus.PENDING_PAYMENT.value,
+@dataclass(frozen=True, slots=True)
+class ReleasedShowtime:
+    """What `release_cancelled_showtime` did: pending orders cancelled, seats released, and
+    the PAID orders left for the payment background work to refund."""
+
+    cancelled_orders: list[int]
+    released_seats: list[int]
+    refunds_pending: int
+
+
+async def release_cancelled_showtime(session: AsyncSession, showtime_id: int) -> ReleasedShowtime:
+    """The second of cancelShowtime's transactions, and the background work's for a
+    cancelled showtime with leftovers (docs/orders.md, "Lock order"). In the sale's lock
+    order: the showtime's pending orders (locked in id order, then CANCELLED; the
+    `orders_released` trigger then locks their variants and promo codes), then its HELD
+    seats (deleted, whoever held them), then the showtime row last (the announcement).
+    A pending order being paid meanwhile is waited for: it is PAID when we get its lock,
+    and the refunds take it. Does nothing unless the showtime is CANCELLED."""
+    status = await session.scalar(select(Showtime.status).where(Showtime.id == showtime_id))
+    if status != "CANCELLED":
+        return ReleasedShowtime([], [], 0)
+    locked = [
+        int(r[0])
+        for r in (
+            await session.execute(
+                select(Order.id)
+                .where(
+                    Order.showtime_id == showtime_id,
+                    Order.status == OrderStatus.PENDING_PAYMENT.value,
+                )
+                .order_by(Order.id)
+                .with_for_update()
             )
+        ).all()
+    ]
+    cancelled: list[int] = []
+    if locked:
+        rows = await session.execute(
+            update(Order)
+            .where(Order.id.in_(locked), Order.status == OrderStatus.PENDING_PAYMENT.value)
             .values(status=OrderStatus.CANCELLED.value, cancelled_at=func.now())
             .returning(Order.id)
         )
-    ).all()
-    return [int(r[0]) for r in rows]
+        cancelled = sorted(int(r[0]) for r in rows.all())
+    released = sorted(
+        int(r[0])
+        for r in (
+            await session.execute(
+                delete(SeatOccupancy)
+                .where(SeatOccupancy.showtime_id == showtime_id, SeatOccupancy.status == "HELD")
+                .returning(SeatOccupancy.seat_id)
+            )
+        ).all()
+    )
+    if released:
+        await announce_seat_changes(session, showtime_id, dict.fromkeys(released, "AVAILABLE"))
+    paid = await session.scalar(
+        select(func.count())
+        .select_from(Order)
+        .where(Order.showtime_id == showtime_id, Order.status == OrderStatus.PAID.value)
+    )
+    return ReleasedShowtime(cancelled, released, int(paid or 0))
+
+
+async def cancelled_showtimes_with_leftovers(session: AsyncSession, *, limit: int) -> list[int]:
+    """CANCELLED showtimes that still have a pending order or a HELD seat: an order checked
+    out or a hold committed in the moment between the cancellation's two transactions, or
+    a process that died between them (oldest first)."""
+    pending = (
+        select(Order.id)
+        .where(
+            Order.showtime_id == Showtime.id,
+            Order.status == OrderStatus.PENDING_PAYMENT.value,
+        )
+        .exists()
+    )
+    held = (
+        select(SeatOccupancy.id)
+        .where(SeatOccupancy.showtime_id == Showtime.id, SeatOccupancy.status == "HELD")
+        .exists()
+    )
+    stmt = (
+        select(Showtime.id)
+        .where(Showtime.status == "CANCELLED", or_(pending, held))
+        .order_by(Showtime.id)
+        .limit(limit)
+    )
+    return [int(r[0]) for r in (await session.execute(stmt)).all()]
 
 
 async def paid_orders_of_cancelled_showtimes(

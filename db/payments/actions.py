@@ -543,6 +543,21 @@ async def refund_cancelled_showtimes(
     return done
 
 
+async def finish_cancelled_showtimes(
+    db: Database, provider_for: Mapping[str, PaymentProvider], *, limit: int = 100
+) -> int:
+    """The background work of cancelled showtimes (docs/orders.md, "cancelShowtime"):
+    release the leftovers of each (pending orders, HELD seats: one transaction per
+    showtime, `orders.release_cancelled_showtime`), then refund their PAID orders. Returns
+    how many orders it refunded."""
+    async with db.transaction() as session:
+        showtimes = await orders.cancelled_showtimes_with_leftovers(session, limit=limit)
+    for showtime_id in showtimes:
+        async with db.transaction() as session:
+            await orders.release_cancelled_showtime(session, showtime_id)
+    return await refund_cancelled_showtimes(db, provider_for)
+
+
 async def _provider_of(
     session: AsyncSession, order_id: int, provider_for: Mapping[str, PaymentProvider]
 ) -> PaymentProvider:

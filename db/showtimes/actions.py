@@ -14,8 +14,6 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.booking.actions import announce_seat_changes
-from db.booking.models import SeatOccupancy
 from db.catalog.models import Movie
 from db.cinemas.actions import UNSET
 from db.cinemas.codes import CinemaErrorCode, SeatType
@@ -310,27 +308,22 @@ async def update_showtime(
     return showtime_id
 
 
-async def cancel_showtime(session: AsyncSession, showtime_id: int) -> list[int]:
-    """Mark a showtime CANCELLED (idempotent) and release its held seats. Returns the ids
-    of released seats. Refunds of sold tickets belong to the orders domain."""
+async def cancel_showtime(session: AsyncSession, showtime_id: int) -> bool:
+    """Mark a showtime CANCELLED (idempotent); True when this call cancelled it.
+
+    The first of cancelShowtime's two transactions (docs/orders.md, "Lock order"): it locks
+    the showtime row and nothing else, so it cannot close a cycle with the sale, which
+    takes the showtime last. Once committed, no hold, checkout or announcement with
+    `require_scheduled` gets through; the seats, orders and refunds are released after it
+    (`db.orders.actions.release_cancelled_showtime`, then the payment background work)."""
     status = await session.scalar(
         select(Showtime.status).where(Showtime.id == showtime_id).with_for_update()
     )
     if status is None:
         raise DomainError(C.NOT_FOUND, "No such showtime.", "id")
     if status == "CANCELLED":
-        return []
+        return False
     await session.execute(
         update(Showtime).where(Showtime.id == showtime_id).values(status="CANCELLED")
     )
-    released = list(
-        (
-            await session.scalars(
-                delete(SeatOccupancy)
-                .where(SeatOccupancy.showtime_id == showtime_id, SeatOccupancy.status == "HELD")
-                .returning(SeatOccupancy.seat_id)
-            )
-        ).all()
-    )
-    await announce_seat_changes(session, showtime_id, dict.fromkeys(released, "AVAILABLE"))
-    return released
+    return True

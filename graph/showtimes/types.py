@@ -294,3 +294,11 @@ class ShowtimePayload:
     errors: list[Annotated[CinemaError, strawberry.lazy("graph.cinemas.types")]] = strawberry.field(
         description="Empty on success."
     )
+    refunds_pending: int | None = strawberry.field(
+        default=None,
+        description=(
+            "cancelShowtime only (null otherwise): how many paid orders of the showtime were "
+            "still to be refunded when it answered. The payment background work refunds "
+            "them within seconds, each customer e-mailed (docs/orders.md)."
+        ),
+    )
