@@ -152,9 +152,7 @@ class OrderLine(Base):
     # The fulfilment status is read from these and the order's status (PICKED_UP, READY
     # once PAID, PENDING otherwise); a refund gives back to stock only lines not picked up.
     picked_up_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    picked_up_by: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    picked_up_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class Ticket(Base):

@@ -26,4 +26,9 @@ strawberry.enum(PaymentStatus, description="Where a payment attempt is.")
 
 __all__ = [
     "FulfilmentStatus",
-    "OrderErrorCode", "OrderLineKind", "OrderStatus", "PaymentStatus", "TicketStatus"]
+    "OrderErrorCode",
+    "OrderLineKind",
+    "OrderStatus",
+    "PaymentStatus",
+    "TicketStatus",
+]

@@ -96,7 +96,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     path = Path(__file__).with_name("0012_shop_functions.py")
     spec = importlib.util.spec_from_file_location("marquee_migration_0012_shop_functions", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     op.execute(module.RELEASE_FUNCTION.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))

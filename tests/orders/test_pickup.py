@@ -58,9 +58,7 @@ async def _order_with_products(
     shirt, (m,) = await product(db, f"Shirt {seat}", "20.00", [("M", "0", stock_of)])
     cola, (c,) = await product(db, f"Cola {seat}", "3.00", [("Standard", "0", stock_of)])
     hold_id = await hold(gql, token, show_id, [seat])
-    out = await shop_checkout(
-        gql, token, hold_id, products=[line(shirt, m, 2), line(cola, c, 1)]
-    )
+    out = await shop_checkout(gql, token, hold_id, products=[line(shirt, m, 2), line(cola, c, 1)])
     assert out["errors"] == [], out
     return token, out["order"], [m, c]
 
@@ -142,7 +140,8 @@ async def test_refund_keeps_picked_up_products_out_of_stock(
     cancelled = (await gql.execute(CANCEL, {"input": {"orderId": order["id"]}}, token=staff))[
         "cancelOrder"
     ]
-    assert cancelled["errors"] == [] and cancelled["order"]["status"] == "REFUNDED"
+    assert cancelled["errors"] == []
+    assert cancelled["order"]["status"] == "REFUNDED"
     # The shirts were handed over: they stay out of stock; the cola goes back.
     assert (await stock(db, shirt), await stock(db, cola)) == (8, 10)
     mine = await my_order(gql, token)
