@@ -516,7 +516,7 @@ async def check_cancellable(
     session: AsyncSession, order: LockedOrder, *, cutoff: timedelta, by_staff: bool = False
 ) -> None:
     """Raise ORDER_NOT_CANCELLABLE unless the order may be cancelled now: pending, or paid
-    with no ticket used and the showtime more than `cutoff` away (staff cancelling a
+    with no ticket used, no product picked up, and the showtime more than `cutoff` away (staff cancelling a
     cancelled showtime skip the cutoff)."""
     if order.status == OrderStatus.PENDING_PAYMENT:
         return
@@ -532,6 +532,19 @@ async def check_cancellable(
     if used:
         raise DomainError(
             C.ORDER_NOT_CANCELLABLE, "A ticket of this order has been used.", "orderId"
+        )
+    # Like a used ticket: products handed over at the cinema are not refunded by a cancel
+    # (a cancelled showtime still refunds the whole order; docs/shop.md, "Pickup").
+    picked_up = await session.scalar(
+        select(OrderLine.id)
+        .where(OrderLine.order_id == order.id, OrderLine.picked_up_at.is_not(None))
+        .limit(1)
+    )
+    if picked_up is not None:
+        raise DomainError(
+            C.ORDER_NOT_CANCELLABLE,
+            "A product of this order has been picked up at the cinema.",
+            "orderId",
         )
     if by_staff or order.showtime_id is None:
         return

@@ -7,7 +7,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from db.orders import actions as order_actions
+from db.payments import actions as payment_actions
 from db.session import Database
+from db.showtimes.actions import cancel_showtime
+from graph.orders.services import payments_of
+from graph.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.factories import create_bookable_showtime, create_user
 from tests.orders.flows import CANCEL, hold, pay
@@ -126,7 +131,7 @@ async def test_statuses_and_pickup(gql: GraphQLClient, db: Database) -> None:
 
 
 async def test_refund_keeps_picked_up_products_out_of_stock(
-    gql: GraphQLClient, db: Database
+    gql: GraphQLClient, db: Database, settings: Settings
 ) -> None:
     show = await create_bookable_showtime(db)
     staff = gql.token_for(await create_user(db, role="MANAGER"))
@@ -137,14 +142,24 @@ async def test_refund_keeps_picked_up_products_out_of_stock(
     picked = await pick_up(gql, staff, orderNumber=mine["number"], lineIds=[mine["lines"][1]["id"]])
     assert picked["errors"] == []
 
-    cancelled = (await gql.execute(CANCEL, {"input": {"orderId": order["id"]}}, token=staff))[
-        "cancelOrder"
-    ]
-    assert cancelled["errors"] == []
-    assert cancelled["order"]["status"] == "REFUNDED"
+    # Like a used ticket, a picked-up product makes the order not cancellable (staff too).
+    for who in (token, staff):
+        refused = (await gql.execute(CANCEL, {"input": {"orderId": order["id"]}}, token=who))[
+            "cancelOrder"
+        ]
+        assert [e["code"] for e in refused["errors"]] == ["ORDER_NOT_CANCELLABLE"]
+    # A cancelled showtime refunds it all the same (as the background work does).
+    async with db.transaction() as session:
+        await cancel_showtime(session, show.id)
+    async with db.transaction() as session:
+        released = await order_actions.release_cancelled_showtime(session, show.id)
+    assert released.refunds_pending == 1
+    providers = payments_of({}, db, settings).providers
+    assert await payment_actions.refund_cancelled_showtimes(db, providers) == 1
     # The shirts were handed over: they stay out of stock; the cola goes back.
     assert (await stock(db, shirt), await stock(db, cola)) == (8, 10)
     mine = await my_order(gql, token)
+    assert mine["status"] == "REFUNDED"
     assert statuses(mine["lines"])[1:] == [("PRODUCT", "PICKED_UP"), ("PRODUCT", "PENDING")]
     after = await pick_up(gql, staff, orderNumber=mine["number"])
     assert codes(after) == ["ORDER_CANCELLED"]
