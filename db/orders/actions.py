@@ -516,8 +516,8 @@ async def check_cancellable(
     session: AsyncSession, order: LockedOrder, *, cutoff: timedelta, by_staff: bool = False
 ) -> None:
     """Raise ORDER_NOT_CANCELLABLE unless the order may be cancelled now: pending, or paid
-    with no ticket used, no product picked up, and the showtime more than `cutoff` away (staff cancelling a
-    cancelled showtime skip the cutoff)."""
+    with no ticket used, no product picked up, and the showtime more than `cutoff` away
+    (staff cancelling a cancelled showtime skip the cutoff)."""
     if order.status == OrderStatus.PENDING_PAYMENT:
         return
     if order.status != OrderStatus.PAID:
