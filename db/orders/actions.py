@@ -45,10 +45,11 @@ from db.booking.models import SeatOccupancy
 from db.errors import DomainError
 from db.orders.codes import (
     OrderErrorCode,
+    OrderLineKind,
     OrderStatus,
     TicketStatus,
 )
-from db.orders.models import IdempotencyKey, Order, Ticket
+from db.orders.models import IdempotencyKey, Order, OrderLine, Ticket
 from db.orders.pricing import (
     NO_GUESS_LIMIT,
     GuessLimit,
@@ -515,8 +516,8 @@ async def check_cancellable(
     session: AsyncSession, order: LockedOrder, *, cutoff: timedelta, by_staff: bool = False
 ) -> None:
     """Raise ORDER_NOT_CANCELLABLE unless the order may be cancelled now: pending, or paid
-    with no ticket used and the showtime more than `cutoff` away (staff cancelling a
-    cancelled showtime skip the cutoff)."""
+    with no ticket used, no product picked up, and the showtime more than `cutoff` away
+    (staff cancelling a cancelled showtime skip the cutoff)."""
     if order.status == OrderStatus.PENDING_PAYMENT:
         return
     if order.status != OrderStatus.PAID:
@@ -531,6 +532,19 @@ async def check_cancellable(
     if used:
         raise DomainError(
             C.ORDER_NOT_CANCELLABLE, "A ticket of this order has been used.", "orderId"
+        )
+    # Like a used ticket: products handed over at the cinema are not refunded by a cancel
+    # (a cancelled showtime still refunds the whole order; docs/shop.md, "Pickup").
+    picked_up = await session.scalar(
+        select(OrderLine.id)
+        .where(OrderLine.order_id == order.id, OrderLine.picked_up_at.is_not(None))
+        .limit(1)
+    )
+    if picked_up is not None:
+        raise DomainError(
+            C.ORDER_NOT_CANCELLABLE,
+            "A product of this order has been picked up at the cinema.",
+            "orderId",
         )
     if by_staff or order.showtime_id is None:
         return
@@ -786,6 +800,101 @@ async def check_in(
         .values(status=TicketStatus.USED.value, checked_in_at=func.now(), checked_in_by=staff_id)
     )
     return CheckInResult(tid, None)
+
+
+# --- pickup of products ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PickupResult:
+    order_id: int | None
+    line_ids: list[int]
+    error: DomainError | None
+
+
+async def mark_picked_up(
+    session: AsyncSession,
+    *,
+    staff_id: int,
+    booking_reference: str | None = None,
+    order_number: str | None = None,
+    line_ids: Sequence[int] | None = None,
+) -> PickupResult:
+    """Hand over a paid order's products (docs/shop.md, "Pickup"): the order found by a
+    ticket's booking reference or by its number, all its product lines not yet picked up
+    (or those of `line_ids`), in one guarded update. The order's row is locked first, as
+    refunds lock it, so a pickup and a refund serialize (the refund then gives back only
+    what was not picked up); of two staff racing, one marks the lines, the other gets
+    ALREADY_PICKED_UP."""
+    if booking_reference is not None:
+        field = "bookingReference"
+        order_of = (
+            select(Ticket.order_id)
+            .where(Ticket.booking_reference == booking_reference)
+            .scalar_subquery()
+        )
+    else:
+        field = "orderNumber"
+        order_of = select(Order.id).where(Order.number == order_number).scalar_subquery()
+    order = await lock_order(session, order_of)
+    if order is None:
+        what = "ticket has this booking reference" if booking_reference else "order has this number"
+        return PickupResult(None, [], DomainError(C.NOT_FOUND, f"No {what}.", field))
+    if order.status == OrderStatus.PENDING_PAYMENT:
+        return PickupResult(
+            order.id,
+            [],
+            DomainError(C.ORDER_NOT_PAID, "This order is not paid yet.", field),
+        )
+    if order.status != OrderStatus.PAID:
+        return PickupResult(
+            order.id,
+            [],
+            DomainError(
+                C.ORDER_CANCELLED,
+                f"This order is {order.status.lower()}: nothing to hand over.",
+                field,
+            ),
+        )
+    lines = (
+        await session.execute(
+            select(OrderLine.id, OrderLine.picked_up_at).where(
+                OrderLine.order_id == order.id, OrderLine.kind == OrderLineKind.PRODUCT.value
+            )
+        )
+    ).all()
+    product_lines = {int(r.id): r.picked_up_at for r in lines}
+    if not product_lines:
+        return PickupResult(
+            order.id, [], DomainError(C.NOT_FOUND, "This order has no products.", field)
+        )
+    wanted = sorted(set(line_ids)) if line_ids else sorted(product_lines)
+    if any(pk not in product_lines for pk in wanted):
+        return PickupResult(
+            order.id,
+            [],
+            DomainError(C.NOT_FOUND, "A line is not a product line of this order.", "lineIds"),
+        )
+    marked = (
+        await session.execute(
+            update(OrderLine)
+            .where(
+                OrderLine.id.in_(wanted),
+                OrderLine.order_id == order.id,
+                OrderLine.kind == OrderLineKind.PRODUCT.value,
+                OrderLine.picked_up_at.is_(None),
+            )
+            .values(picked_up_at=func.now(), picked_up_by=staff_id)
+            .returning(OrderLine.id)
+        )
+    ).all()
+    if not marked:
+        times = [t for t in (product_lines[pk] for pk in wanted) if t is not None]
+        when = f" at {max(times).isoformat()}" if times else ""
+        return PickupResult(
+            order.id, [], DomainError(C.ALREADY_PICKED_UP, f"Already picked up{when}.", field)
+        )
+    return PickupResult(order.id, sorted(int(r.id) for r in marked), None)
 
 
 # Used by tests and reconciliation reports: seats with more than one live ticket.

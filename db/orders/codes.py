@@ -22,6 +22,16 @@ class OrderLineKind(StrEnum):
     PRODUCT = "PRODUCT"
 
 
+class FulfilmentStatus(StrEnum):
+    """A product line's pickup at the cinema (ticket lines have none): PENDING until the
+    order is paid (and for orders that ended unpaid or refunded), READY while paid, and
+    PICKED_UP once staff handed it over (markPickedUp; kept if the order is refunded)."""
+
+    PENDING = "PENDING"
+    READY = "READY"
+    PICKED_UP = "PICKED_UP"
+
+
 class OrderErrorCode(StrEnum):
     VALIDATION_ERROR = "VALIDATION_ERROR"
     NOT_FOUND = "NOT_FOUND"
@@ -40,6 +50,9 @@ class OrderErrorCode(StrEnum):
     PROMO_CODE_EXHAUSTED = "PROMO_CODE_EXHAUSTED"
     PROMO_CODE_NOT_APPLICABLE = "PROMO_CODE_NOT_APPLICABLE"
     RATE_LIMITED = "RATE_LIMITED"
+    ORDER_NOT_PAID = "ORDER_NOT_PAID"
+    ORDER_CANCELLED = "ORDER_CANCELLED"
+    ALREADY_PICKED_UP = "ALREADY_PICKED_UP"
 
 
 # Booking references: 8 characters from an alphabet without look-alikes (no 0/O, 1/I/L, 2/Z,

@@ -123,6 +123,8 @@ class OrderLine(Base):
             name="product_line",
         ),
         CheckConstraint("discount <= unit_price * quantity", name="discount_within_line"),
+        # Only product lines are picked up at the cinema (docs/shop.md, "Pickup").
+        CheckConstraint("kind = 'PRODUCT' OR picked_up_at IS NULL", name="picked_up_product"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -146,6 +148,11 @@ class OrderLine(Base):
     variant_id: Mapped[int | None] = mapped_column(
         ForeignKey("product_variants.id", ondelete="RESTRICT")
     )
+    # Product lines: when and by which staff member they were handed over (markPickedUp).
+    # The fulfilment status is read from these and the order's status (PICKED_UP, READY
+    # once PAID, PENDING otherwise); a refund gives back to stock only lines not picked up.
+    picked_up_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    picked_up_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class Ticket(Base):

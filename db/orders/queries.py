@@ -5,12 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Select, Text, bindparam, cast, func, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    Text,
+    bindparam,
+    case,
+    cast,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from db.cinemas.models import Seat
 from db.cinemas.queries import SEAT_COLUMNS
-from db.orders.codes import OrderStatus
+from db.orders.codes import FulfilmentStatus, OrderLineKind, OrderStatus
 from db.orders.models import Order, OrderLine, Ticket
 from db.orders.pricing import (
     NO_GUESS_LIMIT,
@@ -67,7 +78,18 @@ async def orders_by_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
     return await db.fetch(select(*ORDER_COLUMNS).where(Order.id.in_(list(ids))))
 
 
+# A line's fulfilment status (docs/shop.md, "Pickup"): none for tickets; for products
+# PICKED_UP once handed over, READY while the order is PAID, PENDING otherwise.
+FULFILMENT_STATUS: ColumnElement[str | None] = case(
+    (OrderLine.kind != OrderLineKind.PRODUCT.value, None),
+    (OrderLine.picked_up_at.is_not(None), FulfilmentStatus.PICKED_UP.value),
+    (Order.status == OrderStatus.PAID.value, FulfilmentStatus.READY.value),
+    else_=FulfilmentStatus.PENDING.value,
+).label("fulfilment_status")
+
+
 async def lines_by_order_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
+    """The lines of orders, with their fulfilment status (reads the order's status)."""
     return await db.fetch(
         select(
             OrderLine.id,
@@ -81,6 +103,8 @@ async def lines_by_order_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
             OrderLine.seat_id,
             OrderLine.product_id,
             OrderLine.variant_id,
+            OrderLine.picked_up_at,
+            FULFILMENT_STATUS,
             Order.currency,
             *SEAT_JOINED,
         )

@@ -76,6 +76,24 @@ class CheckInTicketInput:
     )
 
 
+@strawberry.input(
+    description="An order whose products are handed over at the cinema: a ticket's booking "
+    "reference or the order number, and optionally which product lines."
+)
+class MarkPickedUpInput:
+    booking_reference: str | None = strawberry.field(
+        default=None, description="The booking reference of any ticket of the order."
+    )
+    order_number: str | None = strawberry.field(
+        default=None, description="The order number, e.g. MQ-7K3F9A."
+    )
+    line_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="The product lines to hand over (OrderLine.id); all of the order's "
+        "product lines not yet picked up when left out.",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Cart:
     hold_id: int

@@ -11,7 +11,11 @@ import strawberry
 from db.booking.actions import in_transaction, retrying
 from db.errors import DomainError, ErrorDetail
 from db.orders import actions
-from db.orders.codes import REFERENCE_LENGTH
+from db.orders.codes import (
+    ORDER_NUMBER_LENGTH,
+    ORDER_NUMBER_PREFIX,
+    REFERENCE_LENGTH,
+)
 from db.orders.signing import InvalidTicketPayload
 from db.payments import actions as payment_actions
 from graph.auth import IsAuthenticated, IsStaff
@@ -21,15 +25,17 @@ from graph.orders.inputs import (
     CancelOrderInput,
     CheckInTicketInput,
     CheckoutInput,
+    MarkPickedUpInput,
     PayOrderInput,
     cart_of,
 )
-from graph.orders.loaders import OrderByIdLoader, TicketByIdLoader
+from graph.orders.loaders import LinesByOrderLoader, OrderByIdLoader, TicketByIdLoader
 from graph.orders.services import count_guess, guess_limit, payments_of
 from graph.orders.types import (
     CancelOrderPayload,
     CheckInTicketPayload,
     CheckoutPayload,
+    MarkPickedUpPayload,
     Order,
     OrderError,
     PayOrderPayload,
@@ -38,6 +44,8 @@ from graph.orders.types import (
 from graph.relay import decode_id
 
 MAX_KEY_LENGTH = 200
+# An order has at most 20 product lines (docs/shop.md); a few more ids are refused early.
+MAX_PICKUP_LINES = 50
 
 
 def _errors(details: list[ErrorDetail]) -> list[OrderError]:
@@ -234,3 +242,71 @@ class Mutation:
             ticket = await ctx.loader(TicketByIdLoader).load(result.ticket_id)
         errors = order_errors(result.error) if result.error is not None else []
         return CheckInTicketPayload(ticket=ticket, errors=errors)
+
+    @strawberry.mutation(
+        description="Hand over a paid order's products at the cinema (staff): the order by a "
+        "ticket's booking reference or its number; all its product lines not yet picked up, "
+        "or those of lineIds, become PICKED_UP. Errors: NOT_FOUND, ORDER_NOT_PAID, "
+        "ORDER_CANCELLED (expired, cancelled or refunded), ALREADY_PICKED_UP.",
+        permission_classes=[IsStaff],
+    )
+    async def mark_picked_up(
+        self,
+        info: Info,
+        input: Annotated[MarkPickedUpInput, strawberry.argument(description="The order.")],
+    ) -> MarkPickedUpPayload:
+        ctx = info.context
+        viewer = await ctx.require_viewer()
+        reference: str | None = None
+        number: str | None = None
+        try:
+            if (input.booking_reference is None) == (input.order_number is None):
+                raise DomainError(
+                    OrderErrorCode.VALIDATION_ERROR,
+                    "Give either bookingReference or orderNumber.",
+                    "bookingReference",
+                )
+            line_ids: list[int] | None = None
+            if input.line_ids is not None:
+                if not (0 < len(input.line_ids) <= MAX_PICKUP_LINES):
+                    raise DomainError(
+                        OrderErrorCode.VALIDATION_ERROR,
+                        f"Give 1 to {MAX_PICKUP_LINES} line IDs, or leave lineIds out.",
+                        "lineIds",
+                    )
+                line_ids = [decode_id(i, "OrderLine", "lineIds") for i in input.line_ids]
+            if input.booking_reference is not None:
+                reference = input.booking_reference.strip().upper()
+                if len(reference) != REFERENCE_LENGTH:
+                    raise DomainError(
+                        OrderErrorCode.NOT_FOUND,
+                        "No ticket has this booking reference.",
+                        "bookingReference",
+                    )
+            else:
+                number = (input.order_number or "").strip().upper()
+                if len(number) != len(ORDER_NUMBER_PREFIX) + ORDER_NUMBER_LENGTH:
+                    raise DomainError(
+                        OrderErrorCode.NOT_FOUND, "No order has this number.", "orderNumber"
+                    )
+
+            async def run(session: Any) -> actions.PickupResult:
+                return await actions.mark_picked_up(
+                    session,
+                    staff_id=viewer.id,
+                    booking_reference=reference,
+                    order_number=number,
+                    line_ids=line_ids,
+                )
+
+            result = await in_transaction(ctx.db, run)
+        except DomainError as exc:
+            return MarkPickedUpPayload(order=None, picked_up=[], errors=order_errors(exc))
+        order = await _order(info, result.order_id)
+        picked_up = []
+        if order is not None and result.line_ids:
+            marked = set(result.line_ids)
+            lines = await ctx.loader(LinesByOrderLoader).load(order.pk)
+            picked_up = [line for line in lines if line.pk in marked]
+        errors = order_errors(result.error) if result.error is not None else []
+        return MarkPickedUpPayload(order=order, picked_up=picked_up, errors=errors)

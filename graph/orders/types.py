@@ -19,6 +19,7 @@ from graph.context import Info
 from graph.errors import payload_errors
 from graph.orders import loaders as order_loaders
 from graph.orders.enums import (
+    FulfilmentStatus,
     OrderErrorCode,
     OrderLineKind,
     OrderStatus,
@@ -82,10 +83,30 @@ class OrderLine:
         description="This line's share of the order's discount (a promo code)."
     )
     total: Money = strawberry.field(description="quantity x unitPrice, less this line's discount.")
+    id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="The line's ID (for markPickedUp's lineIds); null in previewCheckout.",
+    )
+    fulfilment_status: FulfilmentStatus | None = strawberry.field(
+        default=None,
+        description="Product lines: PENDING until the order is paid, READY to pick up at the "
+        "cinema, PICKED_UP once handed over. Null for ticket lines and in previewCheckout.",
+    )
+    picked_up_at: datetime | None = strawberry.field(
+        default=None, description="When staff handed this product line over."
+    )
+    pk: strawberry.Private[int | None] = None
 
     @classmethod
     def from_row(cls, row: Any, currency: str) -> OrderLine:
+        """From a line row (`lines_by_order_ids`) or a priced cart line (no id, status)."""
+        pk = getattr(row, "id", None)
+        status = getattr(row, "fulfilment_status", None)
         return cls(
+            pk=pk,
+            id=None if pk is None else strawberry.ID(to_global_id("OrderLine", pk)),
+            fulfilment_status=None if status is None else FulfilmentStatus(status),
+            picked_up_at=getattr(row, "picked_up_at", None),
             showtime_pk=row.showtime_id,
             seat_pk=row.seat_id,
             product_pk=row.product_id,
@@ -311,6 +332,17 @@ class PayOrderPayload:
 @strawberry.type(description="Result of cancelOrder.")
 class CancelOrderPayload:
     order: Order | None = strawberry.field(description="The order, CANCELLED or REFUNDED.")
+    errors: list[OrderError] = strawberry.field(description="Empty on success.")
+
+
+@strawberry.type(description="Result of markPickedUp.")
+class MarkPickedUpPayload:
+    order: Order | None = strawberry.field(
+        description="The order (also with ALREADY_PICKED_UP, ORDER_NOT_PAID, ORDER_CANCELLED)."
+    )
+    picked_up: list[OrderLine] = strawberry.field(
+        description="The lines this call marked PICKED_UP (empty on an error)."
+    )
     errors: list[OrderError] = strawberry.field(description="Empty on success.")
 
 
