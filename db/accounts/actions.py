@@ -53,7 +53,7 @@ def _normalize_phone(raw: str | None, region: str, v: Validator) -> str | None:
     return phone
 
 
-def login_lookup(login: str, phone_region: str) -> Select[tuple[User]]:
+def login_lookup(login: str, phone_region: str) -> Select[User]:
     """The account a sign-in login names: its username, e-mail or phone number (any format
     that normalises to the stored E.164). A username wins over an e-mail and an e-mail over a
     phone (an all-digit username can read as a phone number). The same single statement runs
