@@ -115,7 +115,7 @@ async def test_update_profile_sets_changes_and_clears_the_phone(
     gql: GraphQLClient, db: SharedConnectionDatabase
 ) -> None:
     await create_user(db, username="holder", phone="+12025550143")
-    token = gql.token_for(await create_user(db, username="me"))
+    token = gql.token_for(await create_user(db, username="myself"))
 
     async def update(phone: str | None) -> dict[str, Any]:
         result: dict[str, Any] = (await gql.execute(UPDATE, {"phone": phone}, token=token))[
