@@ -112,8 +112,14 @@ async def test_a_phone_belongs_to_one_account(gql: GraphQLClient) -> None:
 
 
 async def test_update_profile_sets_changes_and_clears_the_phone(
-    gql: GraphQLClient, db: SharedConnectionDatabase
+    db: SharedConnectionDatabase, settings: Settings
 ) -> None:
+    unlimited = settings.model_copy(update={"register_rate_per_minute": 0})
+    async with _client(db, unlimited) as gql:
+        await _profile_changes(gql, db)
+
+
+async def _profile_changes(gql: GraphQLClient, db: SharedConnectionDatabase) -> None:
     await create_user(db, username="holder", phone="+12025550143")
     token = gql.token_for(await create_user(db, username="myself"))
 
@@ -139,6 +145,24 @@ async def test_update_profile_sets_changes_and_clears_the_phone(
     other = gql.token_for(await create_user(db, username="next"))
     freed = await gql.execute(UPDATE, {"phone": "+46701234567"}, token=other)
     assert freed["updateProfile"] == {"user": {"phone": "+46701234567"}, "errors": []}
+
+
+async def test_changing_the_phone_is_rate_limited_like_registration(
+    db: SharedConnectionDatabase, settings: Settings
+) -> None:
+    # "already registered" makes it an enumeration oracle, like a changed e-mail
+    limits = settings.model_copy(update={"register_rate_per_minute": 2})
+    user = await create_user(db, username="prober")
+    async with _client(db, limits) as gql:
+        token = gql.token_for(user)
+        for phone in ("+12025550143", "+12025550144"):
+            assert not _limited(await gql.raw(UPDATE, {"phone": phone}, token=token))
+        assert _limited(await gql.raw(UPDATE, {"phone": "+12025550145"}, token=token))
+        # other profile fields are not limited
+        body = await gql.raw(
+            'mutation { updateProfile(input: {bio: "hi"}) { errors { code } } }', token=token
+        )
+        assert body["data"]["updateProfile"]["errors"] == []
 
 
 async def test_the_phone_is_private_like_the_username(
