@@ -5,6 +5,7 @@ same errors, backoff and rate limits as a username."""
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from db.accounts import actions
+from db.demo import accounts as accounts_demo
 from db.demo.accounts import DEMO_PHONES
 from db.errors import DomainError
 from db.session import Database, SharedConnectionDatabase
@@ -364,9 +366,17 @@ async def test_the_unique_index_decides_a_race_the_check_missed(committed_db: Da
     assert (detail.code, detail.field) == ("ALREADY_EXISTS", "phone")
 
 
-def test_demo_phones_are_stored_as_the_app_stores_them() -> None:
-    from db.accounts.phones import normalize_phone
-
-    assert DEMO_PHONES
-    for phone in DEMO_PHONES.values():
-        assert normalize_phone(phone, "US") == phone
+async def test_demo_customers_sign_in_with_their_phones(
+    gql: GraphQLClient, db: SharedConnectionDatabase
+) -> None:
+    lines: list[str] = []
+    async with db.transaction() as session:
+        await accounts_demo.seed(session, random.Random(1), lines)
+    assert any("+33612345678" in line for line in lines)
+    assert len(DEMO_PHONES) < len(accounts_demo.DEMO_USERS)  # some, not all
+    for username, phone in DEMO_PHONES.items():
+        written = phone[:3] + " " + phone[3:]  # a format other than the stored one
+        payload = (
+            await gql.execute(LOGIN, {"login": written, "password": accounts_demo.DEMO_PASSWORD})
+        )["login"]
+        assert payload["user"] == {"username": username, "phone": phone}
