@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from db.accounts import phones
 from db.orders import signing
 
 
@@ -93,6 +94,9 @@ class Settings(BaseSettings):
     login_backoff_free_failures: int = 5
     login_backoff_max_seconds: int = 900
     register_rate_per_minute: int = 5
+    # Phone numbers written without "+" and a country code (docs/accounts.md, "Phone
+    # numbers") are read as national numbers of this region (ISO 3166 code: US, FR, GB …).
+    default_phone_region: str = "US"
     # Unknown promo codes a customer may try per window before codes are no longer answered
     # until it ends (docs/shop.md, "Guessing codes"); 0 turns the limit off.
     promo_code_guesses: int = 20
@@ -151,6 +155,14 @@ class Settings(BaseSettings):
         if self.env == "production" and not self.jwt_secret:
             raise ValueError("MARQUEE_JWT_SECRET is required when MARQUEE_ENV=production")
         return self
+
+    @field_validator("default_phone_region")
+    @classmethod
+    def _known_phone_region(cls, value: str) -> str:
+        value = value.strip().upper()
+        if not phones.is_region(value):
+            raise ValueError("MARQUEE_DEFAULT_PHONE_REGION must be a region code such as US or FR")
+        return value
 
     @field_validator("ticket_signing_key")
     @classmethod

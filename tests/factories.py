@@ -21,6 +21,7 @@ async def create_user(
     password: str = "correct-horse-battery",
     role: str = "CUSTOMER",
     is_active: bool = True,
+    phone: str | None = None,
 ) -> User:
     n = next(_seq)
     async with db.transaction() as session:
@@ -30,6 +31,7 @@ async def create_user(
             email=email or f"user{n}@example.com",
             password=password,
             role=role,
+            phone=phone,
         )
         user.is_active = is_active
     return user

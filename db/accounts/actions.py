@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,14 +19,21 @@ from db.accounts.codes import AccountErrorCode as Code
 from db.accounts.codes import Gender, Role
 from db.accounts.models import User
 from db.accounts.passwords import hash_password, verify_password
+from db.accounts.phones import MAX_PHONE_INPUT, login_phone, normalize_phone
 from db.errors import DomainError, Validator
 
 USERNAME_RE = re.compile(r"^[a-z0-9_.]{3,32}$")
 USERNAME_RULE = "The username must be 3 to 32 characters of a-z, 0-9, '_' and '.'."
 MAX_LOGIN_LENGTH = 320
 PROFILE_FIELDS = frozenset(
-    {"username", "email", "full_name", "birth_date", "gender", "avatar_url", "bio"}
+    {"username", "email", "phone", "full_name", "birth_date", "gender", "avatar_url", "bio"}
 )
+DEFAULT_PHONE_REGION = "US"
+PHONE_RULE = (
+    "Not a valid phone number: give it with its country code (+33 6 12 34 56 78) or as a "
+    "national number of {region}."
+)
+PHONE_TAKEN = "This phone number is already registered."
 
 
 def _normalize_email(raw: str, v: Validator, field: str = "email") -> str:
@@ -35,6 +42,30 @@ def _normalize_email(raw: str, v: Validator, field: str = "email") -> str:
     except EmailNotValidError as exc:
         v.add(field, f"Not a valid e-mail address: {exc}")
         return raw
+
+
+def _normalize_phone(raw: str | None, region: str, v: Validator) -> str | None:
+    """The E.164 form of an optional phone: None (not given, empty or blank) clears it."""
+    if raw is None or not raw.strip():
+        return None
+    phone = normalize_phone(raw, region)
+    v.check(phone is not None, "phone", PHONE_RULE.format(region=region))
+    return phone
+
+
+def login_lookup(login: str, phone_region: str) -> Select[User]:
+    """The account a sign-in login names: its username, e-mail or phone number (any format
+    that normalises to the stored E.164). A username wins over an e-mail and an e-mail over a
+    phone (an all-digit username can read as a phone number). The same single statement runs
+    whether the login looks like a phone or not (no timing difference)."""
+    # A login that is no phone number is compared as it is: stored phones are E.164, and
+    # any string equal to one normalises to itself, so it can only match its own number.
+    phone = login_phone(login, phone_region) or login[:MAX_PHONE_INPUT]
+    match: ColumnElement[bool] = or_(
+        User.username == login, User.email == login, User.phone == literal(phone)
+    )
+    rank = case((User.username == login, 0), (User.email == login, 1), else_=2)
+    return select(User).where(match).order_by(rank).limit(1)
 
 
 def _check_password(password: str, v: Validator, field: str = "password") -> None:
@@ -49,29 +80,34 @@ async def register(
     password: str,
     full_name: str | None = None,
     role: str = "CUSTOMER",
+    phone: str | None = None,
+    phone_region: str = DEFAULT_PHONE_REGION,
 ) -> User:
     v = Validator()
     username = username.strip()
     v.check(bool(USERNAME_RE.match(username.lower())), "username", USERNAME_RULE)
     email = _normalize_email(email, v)
+    normal_phone = _normalize_phone(phone, phone_region, v)
     _check_password(password, v)
     if full_name is not None:
         v.check(len(full_name) <= 200, "fullName", "The full name is at most 200 characters.")
     v.raise_if_any()
-    taken = (
-        await session.execute(
-            select(User.username, User.email).where(
-                (User.username == username) | (User.email == email)
-            )
-        )
-    ).all()
+    same = (User.username == username) | (User.email == email)
+    if normal_phone is not None:
+        same = same | (User.phone == normal_phone)
+    taken = (await session.execute(select(User.username, User.email).where(same))).all()
     for row in taken:
         if row.username.lower() == username.lower():
             raise DomainError(Code.ALREADY_EXISTS, "This username is taken.", "username")
-        raise DomainError(Code.ALREADY_EXISTS, "This e-mail is already registered.", "email")
+    for row in taken:
+        if row.email.lower() == email.lower():
+            raise DomainError(Code.ALREADY_EXISTS, "This e-mail is already registered.", "email")
+    if taken:
+        raise DomainError(Code.ALREADY_EXISTS, PHONE_TAKEN, "phone")
     user = User(
         username=username,
         email=email,
+        phone=normal_phone,
         password_hash=hash_password(password),
         full_name=full_name,
         role=role,
@@ -89,17 +125,26 @@ async def sign_up(
     password: str,
     full_name: str | None,
     refresh_ttl_days: int,
+    phone: str | None = None,
+    phone_region: str = DEFAULT_PHONE_REGION,
 ) -> tuple[User, tokens.IssuedToken]:
     """Register and sign in: the new user and a refresh token of a new family."""
     user = await register(
-        session, username=username, email=email, password=password, full_name=full_name
+        session,
+        username=username,
+        email=email,
+        password=password,
+        full_name=full_name,
+        phone=phone,
+        phone_region=phone_region,
     )
     token = await tokens.issue_refresh_token(session, user.id, ttl_days=refresh_ttl_days)
     return user, token
 
 
 async def _flush_unique(session: AsyncSession) -> None:
-    """Flush; a unique violation (two requests racing for one name) is ALREADY_EXISTS."""
+    """Flush; a unique violation (two requests racing for one name, e-mail or phone number)
+    is ALREADY_EXISTS."""
     try:
         await session.flush()
     except IntegrityError as exc:
@@ -110,6 +155,8 @@ async def _flush_unique(session: AsyncSession) -> None:
             raise DomainError(
                 Code.ALREADY_EXISTS, "This e-mail is already registered.", "email"
             ) from exc
+        if "uq_users_phone" in text:
+            raise DomainError(Code.ALREADY_EXISTS, PHONE_TAKEN, "phone") from exc
         raise
 
 
@@ -118,17 +165,22 @@ def _dummy_hash() -> str:
     return hash_password("not-a-real-password")
 
 
-async def authenticate(session: AsyncSession, *, login: str, password: str) -> User:
-    """The user whose username or e-mail is `login` and whose password matches.
+async def authenticate(
+    session: AsyncSession,
+    *,
+    login: str,
+    password: str,
+    phone_region: str = DEFAULT_PHONE_REGION,
+) -> User:
+    """The user whose username, e-mail or phone number is `login` and whose password
+    matches (`login_lookup`).
 
     Unknown login and wrong password give the same error (and cost the same hash check), so
     a client cannot probe which accounts exist. A bcrypt hash is upgraded to argon2id."""
     login = login.strip()
     user = None
     if 0 < len(login) <= MAX_LOGIN_LENGTH and len(password) <= 1024:
-        user = await session.scalar(
-            select(User).where((User.username == login) | (User.email == login))
-        )
+        user = await session.scalar(login_lookup(login, phone_region))
     if user is None:
         verify_password(password, _dummy_hash())
         raise _bad_credentials()
@@ -150,10 +202,15 @@ def _bad_credentials() -> DomainError:
 
 
 async def login(
-    session: AsyncSession, *, login: str, password: str, refresh_ttl_days: int
+    session: AsyncSession,
+    *,
+    login: str,
+    password: str,
+    refresh_ttl_days: int,
+    phone_region: str = DEFAULT_PHONE_REGION,
 ) -> tuple[User, tokens.IssuedToken]:
     """Sign in: the user and a refresh token of a new family."""
-    user = await authenticate(session, login=login, password=password)
+    user = await authenticate(session, login=login, password=password, phone_region=phone_region)
     token = await tokens.issue_refresh_token(session, user.id, ttl_days=refresh_ttl_days)
     return user, token
 
@@ -175,9 +232,14 @@ def _check_url(value: str, v: Validator, field: str) -> None:
 
 
 async def update_profile(
-    session: AsyncSession, *, user_id: int, changes: Mapping[str, Any]
+    session: AsyncSession,
+    *,
+    user_id: int,
+    changes: Mapping[str, Any],
+    phone_region: str = DEFAULT_PHONE_REGION,
 ) -> User:
-    """Change the given profile fields (a None value clears an optional field)."""
+    """Change the given profile fields (a None value clears an optional field; an empty
+    phone clears it too)."""
     unknown = set(changes) - PROFILE_FIELDS
     if unknown:
         raise ValueError(f"not profile fields: {sorted(unknown)}")
@@ -190,6 +252,8 @@ async def update_profile(
         values["username"] = username
     if "email" in values:
         values["email"] = _normalize_email(values["email"] or "", v)
+    if "phone" in values:
+        values["phone"] = _normalize_phone(values["phone"], phone_region, v)
     if values.get("full_name") is not None:
         values["full_name"] = values["full_name"].strip() or None
         v.check(len(values["full_name"] or "") <= 200, "fullName", "At most 200 characters.")
@@ -208,15 +272,23 @@ async def update_profile(
         v.check(values["gender"] in Gender.__members__, "gender", "Unknown gender.")
         values["gender"] = str(values["gender"])
     v.raise_if_any()
-    for key in ("username", "email"):
-        if key in values and str(values[key]).lower() != str(getattr(user, key)).lower():
+    taken_messages = {
+        "username": "This username is taken.",
+        "email": "This e-mail is already registered.",
+        "phone": PHONE_TAKEN,
+    }
+    for key, message in taken_messages.items():
+        if (
+            key in values
+            and values[key] is not None
+            and str(values[key]).lower() != str(getattr(user, key)).lower()
+        ):
             column = getattr(User, key)
             taken = await session.scalar(
                 select(User.id).where(column == values[key], User.id != user.id)
             )
             if taken is not None:
-                what = "username is taken" if key == "username" else "e-mail is already registered"
-                raise DomainError(Code.ALREADY_EXISTS, f"This {what}.", key)
+                raise DomainError(Code.ALREADY_EXISTS, message, key)
     for key, value in values.items():
         setattr(user, key, value)
     await _flush_unique(session)

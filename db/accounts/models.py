@@ -34,6 +34,10 @@ class User(Timestamps, Base):
     __table_args__ = (
         CheckConstraint("role IN ('CUSTOMER', 'MANAGER', 'ADMIN')", name="role"),
         CheckConstraint("loyalty_points >= 0", name="loyalty_points"),
+        # E.164 (db/accounts/phones.py normalises every number before it is stored).
+        CheckConstraint(r"phone ~ '^\+[1-9][0-9]{1,14}$'", name="phone_e164"),
+        # One account per phone number; most accounts have none (migration 0014_phone).
+        Index("uq_users_phone", "phone", unique=True, postgresql_where=text("phone IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -41,6 +45,7 @@ class User(Timestamps, Base):
     email: Mapped[str] = mapped_column(CITEXT, unique=True, nullable=False)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     full_name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(16))
     birth_date: Mapped[date | None] = mapped_column(Date)
     gender: Mapped[str | None] = mapped_column(String(16))
     avatar_url: Mapped[str | None] = mapped_column(String(500))

@@ -22,6 +22,7 @@ USER_COLUMNS = (
     User.full_name,
     User.avatar_url,
     User.bio,
+    User.phone,
     User.role,
     User.created_at,
 )

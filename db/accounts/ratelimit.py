@@ -12,11 +12,13 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import case, delete, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.accounts.actions import DEFAULT_PHONE_REGION, login_lookup
 from db.accounts.models import LoginBackoff, RateLimit, User
+from db.accounts.phones import login_phone
 
 # Old rows are swept now and then by whoever counts, instead of by a background job. Rows do
 # not say their window's length and every limit shares the table, so a sweep removes only
@@ -70,18 +72,20 @@ async def hit(
 # --- sign-in: whose account, and an exponential backoff per (account, client address) ---
 
 
-async def account_key(session: AsyncSession, login: str) -> str:
-    """The rate-limit key of the account a login names: its user id, so `alice` and
-    `alice@example.com` share one budget; the normalised login when no account has it.
-    The caller does the same work either way and tells nobody which it was."""
+async def account_key(
+    session: AsyncSession, login: str, phone_region: str = DEFAULT_PHONE_REGION
+) -> str:
+    """The rate-limit key of the account a login names: its user id, so `alice`,
+    `alice@example.com` and her phone number (in any format) share one budget; the
+    normalised login when no account has it (a phone number in its E.164 form, so its
+    formats share one budget too). The caller does the same work either way and tells
+    nobody which it was."""
     login = login.strip()
     if 0 < len(login) <= MAX_KEY_LENGTH:
-        user_id = await session.scalar(
-            select(User.id).where((User.username == login) | (User.email == login)).limit(1)
-        )
+        user_id = await session.scalar(login_lookup(login, phone_region).with_only_columns(User.id))
         if user_id is not None:
             return f"user:{user_id}"
-    return f"login:{login.lower()}"
+    return f"login:{login_phone(login, phone_region) or login.lower()}"
 
 
 # The first wait once the free attempts are used up; each further failure doubles it.

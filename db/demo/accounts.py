@@ -18,16 +18,34 @@ DEMO_USERS = [
     ("chloe", "chloe@marquee.test", "Chloé Dubois", "CUSTOMER"),
     ("dmitri", "dmitri@marquee.test", "Dmitri Volkov", "CUSTOMER"),
 ]
+# Some customers gave a phone number (E.164, as stored); they can sign in with it in any
+# format, e.g. alice with "+33 6 12 34 56 78". The others have none.
+DEMO_PHONES = {
+    "alice": "+33612345678",
+    "bob": "+46701234567",
+    "dmitri": "+12015550123",
+}
 
 
 async def seed(session: AsyncSession, rng: random.Random, lines: list[str]) -> None:
     hashed = hash_password(DEMO_PASSWORD)
     for username, email, name, role in DEMO_USERS:
         session.add(
-            User(username=username, email=email, password_hash=hashed, full_name=name, role=role)
+            User(
+                username=username,
+                email=email,
+                phone=DEMO_PHONES.get(username),
+                password_hash=hashed,
+                full_name=name,
+                role=role,
+            )
         )
     await session.flush()
     lines.append(
         f"demo users (password '{DEMO_PASSWORD}'): "
         + ", ".join(f"{u} ({r})" for u, _, _, r in DEMO_USERS)
+    )
+    lines.append(
+        "demo phone numbers (sign in with them too): "
+        + ", ".join(f"{u} {p}" for u, p in DEMO_PHONES.items())
     )

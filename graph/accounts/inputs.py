@@ -8,6 +8,14 @@ import strawberry
 
 from graph.accounts.enums import Gender, Role
 
+PHONE_INPUT = (
+    "Optional phone number: international with '+' and the country code "
+    "(+33 6 12 34 56 78), or national (the server's default region, "
+    "MARQUEE_DEFAULT_PHONE_REGION, US unless configured). Spaces, dots, dashes and "
+    "parentheses are ignored; it is stored in E.164 form (+33612345678) and must not "
+    "belong to another account."
+)
+
 
 @strawberry.input(description="A new account.")
 class RegisterInput:
@@ -15,11 +23,18 @@ class RegisterInput:
     email: str = strawberry.field(description="E-mail address.")
     password: str = strawberry.field(description="8 to 128 characters.")
     full_name: str | None = strawberry.field(default=None, description="Full name.")
+    phone: str | None = strawberry.field(
+        default=None,
+        description=PHONE_INPUT,
+    )
 
 
-@strawberry.input(description="Sign in with a username or an e-mail address.")
+@strawberry.input(description="Sign in with a username, an e-mail address or a phone number.")
 class LoginInput:
-    login: str = strawberry.field(description="Username or e-mail (case-insensitive).")
+    login: str = strawberry.field(
+        description="Username or e-mail (case-insensitive), or phone number (any format "
+        "accepted by `phone` in register, such as +33 6 12 34 56 78)."
+    )
     password: str = strawberry.field(description="The password.")
 
 
@@ -46,6 +61,9 @@ class UpdateProfileInput:
     )
     email: str | None = strawberry.field(
         default=strawberry.UNSET, description="New e-mail address (cannot be null)."
+    )
+    phone: str | None = strawberry.field(
+        default=strawberry.UNSET, description=PHONE_INPUT + " Null or an empty string clears it."
     )
     full_name: str | None = strawberry.field(default=strawberry.UNSET, description="Full name.")
     birth_date: date | None = strawberry.field(default=strawberry.UNSET, description="Birth date.")

@@ -109,6 +109,7 @@ class Me(User):
             full_name=row.full_name,
             avatar_url=row.avatar_url,
             bio=row.bio,
+            phone=row.phone,
             role=Role(row.role),
             created_at=row.created_at,
             email=row.email,

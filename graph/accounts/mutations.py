@@ -79,7 +79,8 @@ class Mutation:
         input: Annotated[
             RegisterInput,
             strawberry.argument(
-                description="The new account's username, e-mail, password and full name."
+                description="The new account's username, e-mail, password, and optionally "
+                "full name and phone number."
             ),
         ],
     ) -> AuthPayload:
@@ -93,18 +94,25 @@ class Mutation:
                     email=input.email,
                     password=input.password,
                     full_name=input.full_name,
+                    phone=input.phone,
+                    phone_region=ctx.settings.default_phone_region,
                     refresh_ttl_days=ctx.settings.refresh_token_ttl_days,
                 )
         except DomainError as exc:
             return AuthPayload(errors=_errors(exc))
         return _signed_in(ctx, user, refresh)
 
-    @strawberry.mutation(description="Sign in with a username or e-mail and a password.")
+    @strawberry.mutation(
+        description="Sign in with a username, e-mail or phone number and a password."
+    )
     async def login(
         self,
         info: Info,
         input: Annotated[
-            LoginInput, strawberry.argument(description="The username or e-mail, and the password.")
+            LoginInput,
+            strawberry.argument(
+                description="The username, e-mail or phone number, and the password."
+            ),
         ],
     ) -> AuthPayload:
         ctx = info.context
@@ -116,6 +124,7 @@ class Mutation:
                     login=input.login,
                     password=input.password,
                     refresh_ttl_days=ctx.settings.refresh_token_ttl_days,
+                    phone_region=ctx.settings.default_phone_region,
                 )
         except DomainError as exc:
             return AuthPayload(errors=_errors(exc))
@@ -194,11 +203,16 @@ class Mutation:
             for key in actions.PROFILE_FIELDS
             if getattr(input, key) is not strawberry.UNSET
         }
-        if "email" in changes or "username" in changes:
+        if "email" in changes or "username" in changes or "phone" in changes:
             await enforce_profile_change(ctx, viewer.id, changes.get("email"))
         try:
             async with ctx.db.transaction() as session:
-                user = await actions.update_profile(session, user_id=viewer.id, changes=changes)
+                user = await actions.update_profile(
+                    session,
+                    user_id=viewer.id,
+                    changes=changes,
+                    phone_region=ctx.settings.default_phone_region,
+                )
         except DomainError as exc:
             return UpdateProfilePayload(errors=_errors(exc))
         ctx.reset_loaders()

@@ -57,7 +57,7 @@ async def enforce_register(ctx: Context, email: str) -> None:
 
 
 async def enforce_profile_change(ctx: Context, user_id: int, email: str | None) -> None:
-    """A changed e-mail or username answers "already registered" like sign-up does, so it
+    """A changed e-mail, username or phone answers "already registered" like sign-up does, so it
     shares sign-up's budget per client address and per e-mail, plus one per user."""
     keys = [f"register:ip:{client_address(ctx)}", f"profile:user:{user_id}"]
     if email:
@@ -73,7 +73,7 @@ async def enforce_login(ctx: Context, login: str) -> str:
     address = client_address(ctx)
     retry = 0
     async with ctx.db.transaction() as session:
-        account = await ratelimit.account_key(session, login)
+        account = await ratelimit.account_key(session, login, s.default_phone_region)
         backoff_key = f"login:backoff:{account}:{address}"
         if s.login_rate_per_minute > 0:
             verdict = await ratelimit.hit(

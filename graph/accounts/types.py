@@ -28,8 +28,8 @@ def display_name(full_name: str | None) -> str:
 
 @strawberry.type(
     description="A person with an account. Everyone sees the public profile (displayName, "
-    "fullName, avatarUrl); username, role, bio and createdAt are shown only to the user "
-    "themself and to staff, and are null for everyone else."
+    "fullName, avatarUrl); username, phone, role, bio and createdAt are shown only to the "
+    "user themself and to staff, and are null for everyone else."
 )
 class User(Node):
     pk: strawberry.Private[int]
@@ -44,6 +44,11 @@ class User(Node):
     )
     bio: str | None = strawberry.field(
         description="A short text about the user (the user themself and staff only)."
+    )
+    phone: str | None = strawberry.field(
+        description="Phone number in E.164 form, such as +33612345678, or null when none is "
+        "given (the user themself and staff only). Unique: one account per number; it can "
+        "be used to sign in."
     )
     role: Role | None = strawberry.field(
         description="CUSTOMER, MANAGER or ADMIN (the user themself and staff only)."
@@ -65,6 +70,7 @@ class User(Node):
             avatar_url=row.avatar_url,
             username=row.username if private else None,
             bio=row.bio if private else None,
+            phone=row.phone if private else None,
             role=Role(row.role) if private else None,
             created_at=row.created_at if private else None,
         )
