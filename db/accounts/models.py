@@ -36,7 +36,7 @@ class User(Timestamps, Base):
         CheckConstraint("loyalty_points >= 0", name="loyalty_points"),
         # E.164 (db/accounts/phones.py normalises every number before it is stored).
         CheckConstraint(r"phone ~ '^\+[1-9][0-9]{1,14}$'", name="phone_e164"),
-        # One account per phone number; most accounts have none (migration 0014_phone).
+        # One account per phone number; most accounts have none (migration 0015_phone).
         Index("uq_users_phone", "phone", unique=True, postgresql_where=text("phone IS NOT NULL")),
     )
 

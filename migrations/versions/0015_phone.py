@@ -1,7 +1,7 @@
 """phone numbers: users.phone (E.164, optional), unique when set
 
-Revision ID: 0014_phone
-Revises: 0013_presale
+Revision ID: 0015_phone
+Revises: 0014_pickup
 Create Date: 2026-12-03
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014_phone"
-down_revision: str | None = "0013_presale"
+revision: str = "0015_phone"
+down_revision: str | None = "0014_pickup"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
