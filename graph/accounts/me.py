@@ -11,9 +11,9 @@ import strawberry
 from db.orders.queries import spending_currency
 from graph.accounts.enums import Gender, Role
 from graph.accounts.types import User, display_name
+from graph.catalog.loader_futures import deferred
 from graph.catalog.queries import viewer_favorites, viewer_watchlist
 from graph.orders.queries import viewer_orders, viewer_tickets
-from graph.catalog.loader_futures import deferred
 from graph.pagination import Connection, PageArgs
 from graph.relay import to_global_id
 from graph.reviews import loaders as review_loaders

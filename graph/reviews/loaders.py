@@ -64,7 +64,9 @@ class ReviewsByMovieIdLoader(ContextLoader[ReviewPageKey, "Connection[review_typ
                     user_id = row["user_id"]
                     if user_id not in primed:
                         primed.add(user_id)
-                        users.prime(user_id, account_types.User.from_row(Prefixed(row, "author_"), viewer))
+                        users.prime(
+                            user_id, account_types.User.from_row(Prefixed(row, "author_"), viewer)
+                        )
             for movie_id in movie_ids:
                 results[(movie_id, sort, offset, limit)] = build_connection(
                     items.get(movie_id, []), offset, totals.get(movie_id, 0)

@@ -95,9 +95,7 @@ class Review(Node):
         description="The author; null for an anonymous review unless the viewer wrote it.",
         metadata=ready_value(_ready_author),
     )
-    def author(
-        self, info: Info
-    ) -> Annotated[User, strawberry.lazy("graph.accounts.types")] | None:
+    def author(self, info: Info) -> Annotated[User, strawberry.lazy("graph.accounts.types")] | None:
         ready = _ready_author(self, {})
         if ready is not NOT_READY:
             return cast("User | None", ready)

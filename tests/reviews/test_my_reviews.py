@@ -107,9 +107,9 @@ async def test_a_review_needs_a_rating(gql: GraphQLClient, db: Database) -> None
     # Neither rating nor text: the rating is the field at fault.
     body = await gql.raw(CREATE, {"input": {"movieId": mid}}, token=token)
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
-    payload = (
-        await gql.execute(CREATE, {"input": {"movieId": mid, "rating": 0}}, token=token)
-    )["createReview"]
+    payload = (await gql.execute(CREATE, {"input": {"movieId": mid, "rating": 0}}, token=token))[
+        "createReview"
+    ]
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [("VALIDATION_ERROR", "rating")]
     payload = (
         await gql.execute(
@@ -130,8 +130,10 @@ async def _reviews_of(db: Database, user_id: int, n: int, **fields: Any) -> list
     async with db.transaction() as session:
         for pk in ids:
             await session.execute(
-                text("UPDATE reviews SET created_at = now() - make_interval(mins => :m) "
-                     "WHERE id = :id"),
+                text(
+                    "UPDATE reviews SET created_at = now() - make_interval(mins => :m) "
+                    "WHERE id = :id"
+                ),
                 {"m": 100_000 - next(_minutes), "id": pk},
             )
     return ids
@@ -183,9 +185,7 @@ async def test_me_reviews_lists_all_of_mine_newest_first(gql: GraphQLClient, db:
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
-async def test_user_reviews_are_public_and_published_only(
-    gql: GraphQLClient, db: Database
-) -> None:
+async def test_user_reviews_are_public_and_published_only(gql: GraphQLClient, db: Database) -> None:
     alice = await create_user(db)
     bob = await create_user(db)
     staff = await create_user(db, role="MANAGER")
