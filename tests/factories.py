@@ -157,7 +157,7 @@ async def create_review(
     user_id: int,
     movie_id: int,
     rating: int = 7,
-    body: str = "Worth seeing.",
+    body: str | None = "Worth seeing.",
     title: str | None = None,
     is_spoiler: bool = False,
     is_anonymous: bool = False,

@@ -322,9 +322,15 @@ async def genres_by_ids(db: Database, ids: Sequence[int]) -> Sequence[Row[Any]]:
     return await db.fetch(select(*GENRE_COLUMNS).where(Genre.id.in_(list(ids))))
 
 
-async def all_genres(db: Database) -> Sequence[Row[Any]]:
-    """Every genre (`id`, `name`), by name."""
-    return await db.fetch(select(*GENRE_COLUMNS).order_by(Genre.name))
+async def all_genres(db: Database, search: str | None = None) -> Sequence[Row[Any]]:
+    """Every genre (`id`, `name`), by name; with `search`, those whose name contains it,
+    ignoring case and accents like the movie search (a blank search matches all). The table
+    is a few dozen rows, so a sequential scan is the plan; no index is worth its upkeep."""
+    stmt = select(*GENRE_COLUMNS).order_by(Genre.name)
+    if search is not None and search.strip():
+        pattern = func.marquee_unaccent(func.lower(contains_pattern(search)))
+        stmt = stmt.where(func.marquee_unaccent(func.lower(Genre.name)).like(pattern))
+    return await db.fetch(stmt)
 
 
 # --- the viewer's favorites and watchlist ---

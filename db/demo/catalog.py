@@ -147,11 +147,14 @@ async def seed(session: AsyncSession, rng: random.Random, lines: list[str]) -> N
 
     # Reviews: 3 to 8 per film, spread over the last two years.
     now = datetime.now(UTC)
-    reviews = []
+    reviews: list[dict[str, object]] = []
     for mid, film, score in zip(movie_ids, films, scores, strict=True):
         for uid in rng.sample(reviewers, rng.randint(3, 8)):
             rating = _rating(score, rng)
-            title, body = _review_text(film, rating, rng)
+            written = _review_text(film, rating, rng)
+            # Every 20th review is a rating without text (the text is still drawn, so the
+            # random sequence and everything else the seed makes stay as they were).
+            title, body = (None, None) if len(reviews) % 20 == 19 else written
             when = now - timedelta(days=rng.uniform(1, 730))
             reviews.append(
                 {

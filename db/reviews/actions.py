@@ -38,9 +38,10 @@ def _validate(values: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
         v.check(len(title) <= TITLE_MAX, "title", f"The title is at most {TITLE_MAX} characters.")
         out["title"] = title or None
     if creating or "body" in out:
+        # Optional: a review may be a rating alone (no text, or only whitespace → NULL).
         body = (out.get("body") or "").strip()
-        v.check(1 <= len(body) <= BODY_MAX, "body", f"The text must be 1 to {BODY_MAX} characters.")
-        out["body"] = body
+        v.check(len(body) <= BODY_MAX, "body", f"The text is at most {BODY_MAX} characters.")
+        out["body"] = body or None
     for flag in ("is_spoiler", "is_anonymous"):
         if flag in out and out[flag] is None:
             del out[flag]
@@ -93,7 +94,7 @@ async def create_review(
     user_id: int,
     movie_id: int,
     rating: int,
-    body: str,
+    body: str | None = None,
     title: str | None = None,
     is_spoiler: bool = False,
     is_anonymous: bool = False,

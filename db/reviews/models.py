@@ -42,7 +42,8 @@ class Review(Timestamps, Base):
     )
     rating: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     title: Mapped[str | None] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text, nullable=False)
+    # NULL: a rating without text (migration 0014_review_rating_only).
+    body: Mapped[str | None] = mapped_column(Text)
     is_spoiler: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
     is_anonymous: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="PUBLISHED")

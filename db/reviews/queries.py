@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, func, or_, select, true
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, func, or_, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import BigInteger, Integer
 
@@ -198,3 +198,53 @@ async def votes_by_user(db: Database, user_id: int, review_ids: Sequence[int]) -
         )
     )
     return {row.review_id: row.is_helpful for row in rows}
+
+
+# --- a user's reviews: `me { reviews }` (their own, any status) and `User.reviews` (public) ---
+
+
+async def user_review_pages(
+    db: Database, user_ids: Sequence[int], offset: int, limit: int, *, own: bool
+) -> Sequence[Record]:
+    """A page of each user's reviews, newest first (created desc, id desc), with each user's
+    total, in ONE statement (a row per user even when the page is empty: review columns NULL
+    then). `own`: every review of the user, hidden and anonymous ones included (the user
+    themself); otherwise only what anyone may see under the user's name: PUBLISHED and not
+    anonymous (an anonymous review listed on its author's profile would name them)."""
+    params: dict[str, Any] = {"ids": list(user_ids), "offset": offset, "limit": limit}
+    return await db.fetch_static(_user_review_pages(own), params)
+
+
+@cache
+def _user_review_pages(own: bool) -> Select[*tuple[Any, ...]]:
+    visible: ColumnElement[bool] = (
+        true()
+        if own
+        else and_(Review.status == ReviewStatus.PUBLISHED.value, Review.is_anonymous.is_(False))
+    )
+    src = (
+        func.unnest(bindparam("ids", type_=ARRAY(BigInteger)))
+        .table_valued("id")
+        .render_derived(name="src")
+    )
+    total = (
+        select(func.count())
+        .select_from(Review)
+        .where(Review.user_id == src.c.id, visible)
+        .scalar_subquery()
+        .label("total")
+    )
+    order = review_order(ReviewSort.NEWEST)
+    page = (
+        select(*REVIEW_COLUMNS, func.row_number().over(order_by=order).label("position"))
+        .where(Review.user_id == src.c.id, visible)
+        .order_by(*order)
+        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer))
+        .lateral("page")
+    )
+    return (
+        select(src.c.id.label("source_id"), total, *page.c)
+        .select_from(src.outerjoin(page, true()))
+        .order_by(src.c.id, page.c.position)
+    )

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 
 from db.orders.queries import spending_currency
 from graph.accounts.enums import Gender, Role
 from graph.accounts.types import User, display_name
+from graph.catalog.loader_futures import deferred
 from graph.catalog.queries import viewer_favorites, viewer_watchlist
 from graph.orders.queries import viewer_orders, viewer_tickets
-from graph.pagination import Connection
+from graph.pagination import Connection, PageArgs
 from graph.relay import to_global_id
+from graph.reviews import loaders as review_loaders
 from graph.scalars import Money
 
 if TYPE_CHECKING:
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from graph.catalog.types import Movie, WatchlistEntry
     from graph.orders.enums import OrderStatus
     from graph.orders.types import Order, Ticket
+    from graph.reviews.types import Review
 
 
 @strawberry.type(description="The signed-in user, with private fields.")
@@ -97,6 +100,22 @@ class Me(User):
         after: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
     ) -> Connection[Annotated[WatchlistEntry, strawberry.lazy("graph.catalog.types")]]:
         return await viewer_watchlist(info, self.pk, status, first, after)
+
+    @strawberry.field(
+        description="Your reviews, newest first: all of them, including those a moderator "
+        "hid and those published anonymously (`User.reviews` lists only what anyone may see)."
+    )
+    def reviews(
+        self,
+        info: strawberry.Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (at most 100).")
+        ] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
+    ) -> Connection[Annotated[Review, strawberry.lazy("graph.reviews.types")]]:
+        offset, limit = PageArgs(first=first, after=after).window()
+        loader = info.context.loader(review_loaders.ReviewsByUserIdLoader)
+        return cast("Connection[Review]", deferred(loader.load((self.pk, True, offset, limit))))
 
     @classmethod
     def from_row(cls, row: Any, viewer: Viewer | None = None) -> Me:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 
 from graph.accounts.enums import AccountErrorCode, Role
+from graph.catalog.loader_futures import deferred
+from graph.pagination import Connection, PageArgs
 from graph.relay import Node, to_global_id
+from graph.reviews import loaders as review_loaders
 
 if TYPE_CHECKING:
     from graph.accounts.me import Me
     from graph.auth import Viewer
+    from graph.reviews.types import Review
 
 # `Me` lives in graph/accounts/me.py: its catalog lists need graph.catalog, which needs
 # `User` from here; so the payloads below refer to it lazily.
@@ -56,6 +60,23 @@ class User(Node):
     created_at: datetime | None = strawberry.field(
         description="When the account was created (the user themself and staff only)."
     )
+
+    @strawberry.field(
+        description="The user's reviews that anyone may see, newest first: published ones "
+        "not posted anonymously (to everyone, signed in or not; `me { reviews }` lists all "
+        "of your own)."
+    )
+    def reviews(
+        self,
+        info: strawberry.Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (at most 100).")
+        ] = None,
+        after: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
+    ) -> Connection[Annotated[Review, strawberry.lazy("graph.reviews.types")]]:
+        offset, limit = PageArgs(first=first, after=after).window()
+        loader = info.context.loader(review_loaders.ReviewsByUserIdLoader)
+        return cast("Connection[Review]", deferred(loader.load((self.pk, False, offset, limit))))
 
     @classmethod
     def from_row(cls, row: Any, viewer: Viewer | None = None) -> User:

@@ -177,6 +177,21 @@ class Query:
     ) -> Movie | None:
         return await info.context.loader(MovieByIdLoader).load(query_id(id, "Movie"))
 
-    @strawberry.field(description="All genres, by name.", metadata=list_size(200))
-    async def genres(self, info: Info) -> list[Genre]:
-        return [Genre.from_row(row) for row in await q.all_genres(info.context.db)]
+    @strawberry.field(
+        description="All genres, by name; with `search`, those whose name contains the text.",
+        metadata=list_size(200),
+    )
+    async def genres(
+        self,
+        info: Info,
+        search: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Part of a genre name, ignoring case and accents (at most 200 "
+                "characters; blank matches every genre)."
+            ),
+        ] = None,
+    ) -> list[Genre]:
+        if search is not None and len(search) > MAX_SEARCH:
+            raise bad_input(f"The search text is at most {MAX_SEARCH} characters.", "search")
+        return [Genre.from_row(row) for row in await q.all_genres(info.context.db, search)]

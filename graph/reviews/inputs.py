@@ -12,7 +12,11 @@ class CreateReviewInput:
     movie_id: strawberry.ID = strawberry.field(description="The movie.")
     rating: int = strawberry.field(description="Rating from 1 to 10.")
     title: str | None = strawberry.field(default=None, description="Up to 200 characters.")
-    body: str = strawberry.field(description="1 to 10,000 characters.")
+    body: str | None = strawberry.field(
+        default=None,
+        description="The text, up to 10,000 characters; optional: omitted, null or blank "
+        "gives a rating without text.",
+    )
     is_spoiler: bool = strawberry.field(default=False, description="Reveals the plot.")
     is_anonymous: bool = strawberry.field(default=False, description="Hide the author's name.")
 
@@ -22,7 +26,11 @@ class UpdateReviewInput:
     review_id: strawberry.ID = strawberry.field(description="The review.")
     rating: int | None = strawberry.field(default=strawberry.UNSET, description="1 to 10.")
     title: str | None = strawberry.field(default=strawberry.UNSET, description="Headline.")
-    body: str | None = strawberry.field(default=strawberry.UNSET, description="The text.")
+    body: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The text (up to 10,000 characters); null or blank removes it, leaving "
+        "the rating alone.",
+    )
     is_spoiler: bool | None = strawberry.field(
         default=strawberry.UNSET, description="Reveals the plot."
     )

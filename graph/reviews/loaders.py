@@ -10,8 +10,8 @@ from collections import defaultdict
 
 from db.reviews import queries
 from db.reviews.codes import ReviewSort
-from graph.accounts.loaders import UserByIdLoader
-from graph.accounts.types import User
+from graph.accounts import loaders as account_loaders
+from graph.accounts import types as account_types
 from graph.loaders import ContextLoader, Prefixed
 from graph.pagination import Connection, build_connection
 from graph.reviews import types as review_types
@@ -47,7 +47,7 @@ class ReviewsByMovieIdLoader(ContextLoader[ReviewPageKey, "Connection[review_typ
             groups[(sort, offset, limit)].append(movie_id)
         results: dict[ReviewPageKey, Connection[review_types.Review]] = {}
         from_row = review_types.Review.from_row
-        users = self.context.loader(UserByIdLoader)
+        users = self.context.loader(account_loaders.UserByIdLoader)
         primed: set[int] = set()
         for (sort, offset, limit), movie_ids in groups.items():
             totals: dict[int, int] = {}
@@ -64,7 +64,9 @@ class ReviewsByMovieIdLoader(ContextLoader[ReviewPageKey, "Connection[review_typ
                     user_id = row["user_id"]
                     if user_id not in primed:
                         primed.add(user_id)
-                        users.prime(user_id, User.from_row(Prefixed(row, "author_"), viewer))
+                        users.prime(
+                            user_id, account_types.User.from_row(Prefixed(row, "author_"), viewer)
+                        )
             for movie_id in movie_ids:
                 results[(movie_id, sort, offset, limit)] = build_connection(
                     items.get(movie_id, []), offset, totals.get(movie_id, 0)
@@ -94,3 +96,40 @@ class ViewerVoteByReviewIdLoader(ContextLoader[int, bool | None]):
             return [None] * len(keys)
         found = await queries.votes_by_user(self.context.db, viewer.id, keys)
         return [found.get(k) for k in keys]
+
+
+# (user id, own, offset, limit): `own` lists every review of the user (`me { reviews }`),
+# otherwise only the published, non-anonymous ones (`User.reviews`).
+UserReviewPageKey = tuple[int, bool, int, int]
+
+
+class ReviewsByUserIdLoader(ContextLoader[UserReviewPageKey, "Connection[review_types.Review]"]):
+    """A page of each user's reviews, newest first: one statement per distinct (own, window),
+    however many users (db/reviews/queries.py, `user_review_pages`)."""
+
+    async def batch_load_fn(
+        self, keys: list[UserReviewPageKey]
+    ) -> list[Connection[review_types.Review]]:
+        viewer = await self.context.viewer()
+        viewer_id = viewer.id if viewer else None
+        groups: dict[tuple[bool, int, int], list[int]] = defaultdict(list)
+        for user_id, own, offset, limit in keys:
+            groups[(own, offset, limit)].append(user_id)
+        results: dict[UserReviewPageKey, Connection[review_types.Review]] = {}
+        from_row = review_types.Review.from_row
+        for (own, offset, limit), user_ids in groups.items():
+            totals: dict[int, int] = {}
+            items: dict[int, list[review_types.Review]] = defaultdict(list)
+            rows = await queries.user_review_pages(
+                self.context.db, user_ids, offset, limit, own=own
+            )
+            for row in rows:
+                source_id = row["source_id"]
+                totals[source_id] = row["total"]
+                if row["id"] is not None:
+                    items[source_id].append(from_row(row, viewer_id))
+            for user_id in user_ids:
+                results[(user_id, own, offset, limit)] = build_connection(
+                    items.get(user_id, []), offset, totals.get(user_id, 0)
+                )
+        return [results[k] for k in keys]

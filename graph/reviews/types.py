@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import strawberry
 
 from graph.accounts import loaders as account_loaders
-from graph.accounts.types import User
 from graph.catalog import loaders as catalog_loaders
 from graph.catalog.loader_futures import deferred
 from graph.context import Info
@@ -23,6 +22,7 @@ from graph.reviews import loaders as review_loaders
 from graph.reviews.enums import ReviewErrorCode, ReviewStatus
 
 if TYPE_CHECKING:
+    from graph.accounts.types import User
     from graph.catalog.types import Movie
 
 
@@ -44,7 +44,10 @@ class Review(Node):
     user_pk: strawberry.Private[int]
     rating: int = strawberry.field(description="Rating from 1 to 10.")
     title: str | None = strawberry.field(description="Headline (up to 200 characters).")
-    body: str = strawberry.field(description="The review text.")
+    body: str | None = strawberry.field(
+        description="The review text; null for a rating without text (it still counts in "
+        "the movie's averageRating and reviewCount)."
+    )
     is_spoiler: bool = strawberry.field(description="Whether the text reveals the plot.")
     is_anonymous: bool = strawberry.field(
         description="Published without the author's name (the author still sees it as theirs)."
@@ -60,7 +63,9 @@ class Review(Node):
     created_at: datetime = strawberry.field(description="When it was written.")
     updated_at: datetime = strawberry.field(description="When it was last edited.")
     # Filled by graph/catalog/prefetch.py when a list query looks ahead.
-    prefetched_author: strawberry.Private[User | None] = None
+    # A `User` or None (typed Any: strawberry evaluates this annotation on import, when
+    # graph.accounts.types may still be importing: its User.reviews needs our loaders).
+    prefetched_author: strawberry.Private[Any] = None
     author_prefetched: strawberry.Private[bool] = False
 
     @classmethod
@@ -90,7 +95,7 @@ class Review(Node):
         description="The author; null for an anonymous review unless the viewer wrote it.",
         metadata=ready_value(_ready_author),
     )
-    def author(self, info: Info) -> User | None:
+    def author(self, info: Info) -> Annotated[User, strawberry.lazy("graph.accounts.types")] | None:
         ready = _ready_author(self, {})
         if ready is not NOT_READY:
             return cast("User | None", ready)

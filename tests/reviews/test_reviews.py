@@ -130,8 +130,6 @@ async def test_anonymous_must_sign_in(gql: GraphQLClient, db: Database) -> None:
         ({"rating": 0}, "VALIDATION_ERROR", "rating"),
         ({"rating": 11}, "VALIDATION_ERROR", "rating"),
         ({"title": "t" * 201}, "VALIDATION_ERROR", "title"),
-        ({"body": ""}, "VALIDATION_ERROR", "body"),
-        ({"body": "   "}, "VALIDATION_ERROR", "body"),
         ({"body": "b" * 10_001}, "VALIDATION_ERROR", "body"),
         ({"movieId": "not-an-id"}, "VALIDATION_ERROR", "movieId"),
         ({"movieId": to_global_id("User", 1)}, "VALIDATION_ERROR", "movieId"),
@@ -154,7 +152,7 @@ async def test_create_review_bad_input(
 async def test_wrong_variable_types_are_bad_user_input(gql: GraphQLClient, db: Database) -> None:
     user = await create_user(db)
     movie = await create_movie(db)
-    for over in ({"rating": "ten"}, {"rating": 8.5}, {"isSpoiler": "yes"}, {"body": None}):
+    for over in ({"rating": "ten"}, {"rating": 8.5}, {"isSpoiler": "yes"}, {"rating": None}):
         body = await gql.raw(CREATE, _create_input(movie, **over), token=gql.token_for(user))
         assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
     assert await _count(db) == 0
