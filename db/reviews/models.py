@@ -42,7 +42,7 @@ class Review(Timestamps, Base):
     )
     rating: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     title: Mapped[str | None] = mapped_column(String(200))
-    # NULL: a rating without text (migration 0014_review_rating_only).
+    # NULL: a rating without text (migration 0016_review_rating_only).
     body: Mapped[str | None] = mapped_column(Text)
     is_spoiler: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
     is_anonymous: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")

@@ -1,7 +1,7 @@
 """rating-only reviews: `reviews.body` may be NULL (a rating without text)
 
-Revision ID: 0014_review_rating_only
-Revises: 0013_presale
+Revision ID: 0016_review_rating_only
+Revises: 0015_phone
 Create Date: 2026-12-03
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014_review_rating_only"
-down_revision: str | None = "0013_presale"
+revision: str = "0016_review_rating_only"
+down_revision: str | None = "0015_phone"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
