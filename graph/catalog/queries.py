@@ -10,6 +10,8 @@ from strawberry.types.nodes import SelectedField
 
 from db.catalog import queries as q
 from graph.catalog.enums import MovieSort, WatchlistStatus
+from graph.auth import IsStaff
+from graph.catalog import tmdb
 from graph.catalog.inputs import MovieFilter
 from graph.catalog.loaders import GenreByIdLoader, MovieByIdLoader
 from graph.catalog.prefetch import attach_genres, prefetch_movies, selects_genres
@@ -180,3 +182,17 @@ class Query:
     @strawberry.field(description="All genres, by name.", metadata=list_size(200))
     async def genres(self, info: Info) -> list[Genre]:
         return [Genre.from_row(row) for row in await q.all_genres(info.context.db)]
+
+    @strawberry.field(
+        description="Movies on TMDb matching the text (at most 20), each with the catalog's "
+        "movie when it was imported already (staff). Errors: TMDB_NOT_CONFIGURED, "
+        "TMDB_UNAVAILABLE.",
+        permission_classes=[IsStaff],
+        metadata=list_size(tmdb.MAX_CANDIDATES),
+    )
+    async def search_tmdb(
+        self,
+        info: Info,
+        query: Annotated[str, strawberry.argument(description="Title text, 1 to 200 characters.")],
+    ) -> list[tmdb.TmdbCandidate]:
+        return await tmdb.search(info, query)
