@@ -218,7 +218,9 @@ async def fetch_from_api(
     progress.start(len(ids), "movies")
     async with client:
         for movie_id in ids:
-            out.append(await _get_object(client, f"movie/{int(movie_id)}", params, f"movie {movie_id}"))
+            out.append(
+                await _get_object(client, f"movie/{int(movie_id)}", params, f"movie {movie_id}")
+            )
             progress.advance(f"movie {movie_id}")
     return out
 

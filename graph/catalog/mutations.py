@@ -9,6 +9,7 @@ import strawberry
 from db.catalog import actions
 from db.errors import DomainError
 from graph.auth import IsAuthenticated, IsStaff
+from graph.catalog import tmdb
 from graph.catalog.enums import CatalogErrorCode
 from graph.catalog.inputs import (
     CreateGenreInput,
@@ -22,7 +23,6 @@ from graph.catalog.inputs import (
     UpdateGenreInput,
     UpdateMovieInput,
 )
-from graph.catalog import tmdb
 from graph.catalog.loaders import MovieByIdLoader
 from graph.catalog.types import (
     CatalogError,

@@ -9,9 +9,9 @@ import strawberry
 from strawberry.types.nodes import SelectedField
 
 from db.catalog import queries as q
-from graph.catalog.enums import MovieSort, WatchlistStatus
 from graph.auth import IsStaff
 from graph.catalog import tmdb
+from graph.catalog.enums import MovieSort, WatchlistStatus
 from graph.catalog.inputs import MovieFilter
 from graph.catalog.loaders import GenreByIdLoader, MovieByIdLoader
 from graph.catalog.prefetch import attach_genres, prefetch_movies, selects_genres

@@ -292,9 +292,7 @@ async def test_not_configured_and_unreachable(db: Database, settings: Settings) 
         assert [e["code"] for e in payload["errors"]] == ["TMDB_NOT_CONFIGURED"]
         body = await gql.raw(SEARCH, {"q": "matrix"}, token=token)
         assert _codes(body) == ["TMDB_NOT_CONFIGURED"]
-    async with _api(
-        db, settings, tmdb_api_key="test-key", tmdb_base_url=_closed_port_url()
-    ) as gql:
+    async with _api(db, settings, tmdb_api_key="test-key", tmdb_base_url=_closed_port_url()) as gql:
         payload = (await gql.execute(IMPORT, {"id": 603}, token=token))["importMovieFromTmdb"]
         assert [e["code"] for e in payload["errors"]] == ["TMDB_UNAVAILABLE"]
         body = await gql.raw(SEARCH, {"q": "matrix"}, token=token)
