@@ -411,3 +411,11 @@ async def watchlist_movies(
         .offset(offset)
         .limit(limit)
     )
+
+
+async def movie_ids_by_tmdb_id(db: Database, tmdb_ids: Sequence[int]) -> dict[int, int]:
+    """The catalog's movies with these TMDb ids: TMDb id -> movie id (one statement)."""
+    if not tmdb_ids:
+        return {}
+    rows = await db.fetch(select(Movie.tmdb_id, Movie.id).where(Movie.tmdb_id.in_(list(tmdb_ids))))
+    return {row.tmdb_id: row.id for row in rows}

@@ -29,10 +29,17 @@ from db.progress import NO_PROGRESS, Progress
 POSTER_BASE = "https://image.tmdb.org/t/p/w500"
 TOP_CAST = 10
 CERTIFICATION_COUNTRIES = ("US", "GB", "FR", "DE", "RU")
+SEARCH_OVERVIEW = 1000  # characters of a search result's overview kept
 
 
 class TmdbError(Exception):
-    """A file or API response that cannot be imported."""
+    """A file or API response that cannot be imported; `status` is the HTTP status of an
+    API answer other than 200 (None when TMDb did not answer, or answered 200 with JSON
+    that is not an object)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(slots=True)
@@ -153,6 +160,48 @@ def read_path(path: Path) -> list[Mapping[str, Any]]:
     return movies
 
 
+def _client(
+    base_url: str,
+    api_key: str,
+    transport: httpx.AsyncBaseTransport | None,
+    request_timeout: float,
+) -> tuple[httpx.AsyncClient, dict[str, str]]:
+    """A client for the TMDb API, and the query parameters every request carries. A v4 read
+    access token (a JWT) goes in the Authorization header, a v3 key in `api_key`."""
+    headers = {"Accept": "application/json"}
+    params: dict[str, str] = {}
+    if api_key.startswith("eyJ"):
+        headers["Authorization"] = f"Bearer {api_key}"
+    else:
+        params["api_key"] = api_key
+    client = httpx.AsyncClient(
+        base_url=base_url.rstrip("/") + "/",
+        headers=headers,
+        timeout=request_timeout,
+        transport=transport,
+    )
+    return client, params
+
+
+async def _get_object(
+    client: httpx.AsyncClient, path: str, params: Mapping[str, str], what: str
+) -> Mapping[str, Any]:
+    """`GET path`: its JSON object, or a TmdbError (with the HTTP status, if any)."""
+    try:
+        response = await client.get(path, params=dict(params))
+    except httpx.HTTPError as exc:
+        raise TmdbError(f"{what}: {type(exc).__name__} {exc}".rstrip()) from exc
+    if response.status_code != 200:
+        raise TmdbError(f"{what}: HTTP {response.status_code}", status=response.status_code)
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise TmdbError(f"{what}: not JSON") from exc
+    if not isinstance(data, Mapping):
+        raise TmdbError(f"{what}: not a JSON object")
+    return data
+
+
 async def fetch_from_api(
     ids: Sequence[int],
     *,
@@ -162,35 +211,75 @@ async def fetch_from_api(
     request_timeout: float = 15.0,
     progress: Progress = NO_PROGRESS,
 ) -> list[Mapping[str, Any]]:
-    """`GET {base}/movie/{id}` with credits, videos and release dates appended. A v4 read
-    access token (a JWT) goes in the Authorization header, a v3 key in `api_key`."""
-    headers = {"Accept": "application/json"}
-    params = {"append_to_response": "credits,videos,release_dates"}
-    if api_key.startswith("eyJ"):
-        headers["Authorization"] = f"Bearer {api_key}"
-    else:
-        params["api_key"] = api_key
+    """`GET {base}/movie/{id}` with credits, videos and release dates appended."""
+    client, params = _client(base_url, api_key, transport, request_timeout)
+    params["append_to_response"] = "credits,videos,release_dates"
     out: list[Mapping[str, Any]] = []
     progress.start(len(ids), "movies")
-    async with httpx.AsyncClient(
-        base_url=base_url.rstrip("/") + "/",
-        headers=headers,
-        timeout=request_timeout,
-        transport=transport,
-    ) as client:
+    async with client:
         for movie_id in ids:
-            try:
-                response = await client.get(f"movie/{int(movie_id)}", params=params)
-            except httpx.HTTPError as exc:
-                raise TmdbError(f"movie {movie_id}: {exc}") from exc
-            if response.status_code != 200:
-                raise TmdbError(f"movie {movie_id}: HTTP {response.status_code}")
-            try:
-                out.append(response.json())
-            except ValueError as exc:
-                raise TmdbError(f"movie {movie_id}: not JSON") from exc
+            out.append(
+                await _get_object(client, f"movie/{int(movie_id)}", params, f"movie {movie_id}")
+            )
             progress.advance(f"movie {movie_id}")
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One result of a TMDb movie search."""
+
+    tmdb_id: int
+    title: str
+    original_title: str | None
+    release_date: date | None
+    overview: str | None
+    poster_path: str | None
+
+
+def parse_candidate(data: Any) -> Candidate | None:
+    """A search result, or None when it lacks a positive integer `id` or a `title`."""
+    if not isinstance(data, Mapping):
+        return None
+    tmdb_id = data.get("id")
+    title = _text(data.get("title"), 300)
+    if not isinstance(tmdb_id, int) or isinstance(tmdb_id, bool) or tmdb_id <= 0 or not title:
+        return None
+    poster = data.get("poster_path")
+    return Candidate(
+        tmdb_id=tmdb_id,
+        title=title,
+        original_title=_text(data.get("original_title"), 300),
+        release_date=_date(data.get("release_date")),
+        overview=_text(data.get("overview"), SEARCH_OVERVIEW),
+        poster_path=poster[:200] if isinstance(poster, str) and poster.startswith("/") else None,
+    )
+
+
+async def search_api(
+    query: str,
+    *,
+    base_url: str,
+    api_key: str,
+    transport: httpx.AsyncBaseTransport | None = None,
+    request_timeout: float = 5.0,
+    limit: int = 20,
+) -> list[Candidate]:
+    """`GET {base}/search/movie?query=...` (adult titles excluded): its first page of results,
+    at most `limit`, each once; results without an id or a title are left out."""
+    client, params = _client(base_url, api_key, transport, request_timeout)
+    params.update(query=query, include_adult="false")
+    async with client:
+        data = await _get_object(client, "search/movie", params, "search")
+    results = data.get("results")
+    out: dict[int, Candidate] = {}
+    for item in results if isinstance(results, list) else []:
+        candidate = parse_candidate(item)
+        if candidate is not None and candidate.tmdb_id not in out:
+            out[candidate.tmdb_id] = candidate
+            if len(out) >= limit:
+                break
+    return list(out.values())
 
 
 async def _genre_ids(

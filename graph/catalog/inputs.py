@@ -121,6 +121,11 @@ class DeleteMovieInput:
     id: strawberry.ID = strawberry.field(description="The movie.")
 
 
+@strawberry.input(description="A movie to import from TMDb (staff).")
+class ImportMovieFromTmdbInput:
+    tmdb_id: int = strawberry.field(description="The movie's TMDb ID (see searchTmdb).")
+
+
 @strawberry.input(description="A new genre (staff).")
 class CreateGenreInput:
     name: str = strawberry.field(description="Unique name, 1 to 100 characters.")

@@ -9,6 +9,7 @@ import strawberry
 from db.catalog import actions
 from db.errors import DomainError
 from graph.auth import IsAuthenticated, IsStaff
+from graph.catalog import tmdb
 from graph.catalog.enums import CatalogErrorCode
 from graph.catalog.inputs import (
     CreateGenreInput,
@@ -16,6 +17,7 @@ from graph.catalog.inputs import (
     DeleteGenreInput,
     DeleteMovieInput,
     FavoriteInput,
+    ImportMovieFromTmdbInput,
     RemoveFromWatchlistInput,
     SetWatchlistStatusInput,
     UpdateGenreInput,
@@ -109,6 +111,26 @@ class Mutation:
         except DomainError as exc:
             return MoviePayload(movie=None, errors=_errors(exc))
         return MoviePayload(movie=await _load_movie(info, movie.id), errors=[])
+
+    @strawberry.mutation(
+        description="Import a movie from TMDb by its TMDb ID, or update it from TMDb when the "
+        "catalog has it already (staff). Needs the server's TMDb key: TMDB_NOT_CONFIGURED "
+        "without one, NOT_FOUND when TMDb has no such movie, TMDB_UNAVAILABLE when TMDb cannot "
+        "be reached or refuses the key.",
+        permission_classes=[IsStaff],
+    )
+    async def import_movie_from_tmdb(
+        self,
+        info: Info,
+        input: Annotated[
+            ImportMovieFromTmdbInput, strawberry.argument(description="The TMDb movie.")
+        ],
+    ) -> MoviePayload:
+        try:
+            pk = await tmdb.import_movie(info, input.tmdb_id)
+        except DomainError as exc:
+            return MoviePayload(movie=None, errors=_errors(exc))
+        return MoviePayload(movie=await _load_movie(info, pk), errors=[])
 
     @strawberry.mutation(description="Change a movie (staff).", permission_classes=[IsStaff])
     async def update_movie(

@@ -9,6 +9,8 @@ import strawberry
 from strawberry.types.nodes import SelectedField
 
 from db.catalog import queries as q
+from graph.auth import IsStaff
+from graph.catalog import tmdb
 from graph.catalog.enums import MovieSort, WatchlistStatus
 from graph.catalog.inputs import MovieFilter
 from graph.catalog.loaders import GenreByIdLoader, MovieByIdLoader
@@ -195,3 +197,17 @@ class Query:
         if search is not None and len(search) > MAX_SEARCH:
             raise bad_input(f"The search text is at most {MAX_SEARCH} characters.", "search")
         return [Genre.from_row(row) for row in await q.all_genres(info.context.db, search)]
+
+    @strawberry.field(
+        description="Movies on TMDb matching the text (at most 20), each with the catalog's "
+        "movie when it was imported already (staff). Errors: TMDB_NOT_CONFIGURED, "
+        "TMDB_UNAVAILABLE.",
+        permission_classes=[IsStaff],
+        metadata=list_size(tmdb.MAX_CANDIDATES),
+    )
+    async def search_tmdb(
+        self,
+        info: Info,
+        query: Annotated[str, strawberry.argument(description="Title text, 1 to 200 characters.")],
+    ) -> list[tmdb.TmdbCandidate]:
+        return await tmdb.search(info, query)
