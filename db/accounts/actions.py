@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -10,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,7 @@ from db.accounts.models import User
 from db.accounts.passwords import hash_password, verify_password
 from db.accounts.phones import MAX_PHONE_INPUT, login_phone, normalize_phone
 from db.errors import DomainError, Validator
+from db.reviews.models import Review
 
 USERNAME_RE = re.compile(r"^[a-z0-9_.]{3,32}$")
 USERNAME_RULE = "The username must be 3 to 32 characters of a-z, 0-9, '_' and '.'."
@@ -357,6 +359,120 @@ async def set_user_active(
     await session.flush()
     await session.refresh(user)
     return user
+
+
+ADMIN_FIELDS = frozenset({"full_name", "email", "phone", "role", "is_active"})
+DELETED_USERNAME = "deleted-{id}"
+# RFC 2606 reserves ".invalid": such an address can never be delivered to or registered
+# (the e-mail column is NOT NULL and unique, so a placeholder, not NULL).
+DELETED_EMAIL = "deleted-{id}@deleted.invalid"
+
+
+def is_anonymised(user: User) -> bool:
+    return user.username == DELETED_USERNAME.format(id=user.id)
+
+
+async def _check_not_last_admin(session: AsyncSession, user: User, field: str) -> None:
+    """The last active administrator may not be removed (no lock-out)."""
+    if user.role != Role.ADMIN or not user.is_active:
+        return
+    others = await session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == Role.ADMIN, User.is_active, User.id != user.id)
+    )
+    if not others:
+        raise DomainError(
+            Code.VALIDATION_ERROR, "The last active administrator cannot be removed.", field
+        )
+
+
+async def update_user(
+    session: AsyncSession,
+    *,
+    actor_id: int,
+    user_id: int,
+    changes: Mapping[str, Any],
+    phone_region: str = DEFAULT_PHONE_REGION,
+) -> User:
+    """An admin changes a user's name, e-mail, phone, role or active flag, in one transaction.
+    The role and active rules are those of `set_user_role`/`set_user_active` (an admin cannot
+    demote or deactivate themself; deactivation ends every session)."""
+    unknown = set(changes) - ADMIN_FIELDS
+    if unknown:
+        raise ValueError(f"not admin-editable fields: {sorted(unknown)}")
+    user = await _get_user(session, user_id, "userId")
+    if is_anonymised(user):
+        raise DomainError(Code.NOT_FOUND, "No such user.", "userId")
+    values = dict(changes)
+    v = Validator()
+    if "email" in values:
+        v.check(values["email"] is not None, "email", "The e-mail cannot be cleared.")
+    if "role" in values:
+        v.check(values["role"] in Role.__members__, "role", "Unknown role.")
+    if "is_active" in values:
+        v.check(values["is_active"] is not None, "isActive", "Give true or false.")
+    v.raise_if_any()
+    profile = {k: values[k] for k in ("full_name", "email", "phone") if k in values}
+    if profile:
+        user = await update_profile(
+            session, user_id=user.id, changes=profile, phone_region=phone_region
+        )
+    if "role" in values and values["role"] != user.role:
+        user = await set_user_role(session, actor_id=actor_id, user_id=user.id, role=values["role"])
+    if "is_active" in values and values["is_active"] != user.is_active:
+        user = await set_user_active(
+            session, actor_id=actor_id, user_id=user.id, is_active=values["is_active"]
+        )
+    return user
+
+
+async def _anonymise(session: AsyncSession, user: User) -> User:
+    """Wipe the account's personal data in place (privacy law: erasure), keeping the row so
+    that orders (accounting) and reviews (now anonymous) still point at it. Idempotent."""
+    if not is_anonymised(user):
+        user.username = DELETED_USERNAME.format(id=user.id)
+        user.email = DELETED_EMAIL.format(id=user.id)
+        # A random secret nobody knows: no password can match (the column is NOT NULL).
+        user.password_hash = hash_password(secrets.token_urlsafe(32))
+    user.phone = None
+    user.full_name = None
+    user.avatar_url = None
+    user.bio = None
+    user.birth_date = None
+    user.gender = None
+    user.is_active = False
+    await session.execute(
+        update(Review).where(Review.user_id == user.id).values(is_anonymous=True)
+    )
+    await tokens.revoke_all(session, user.id)
+    await session.flush()
+    await session.refresh(user)
+    return user
+
+
+async def delete_user(session: AsyncSession, *, actor_id: int, user_id: int) -> User:
+    """An admin erases an account (anonymises it; see `_anonymise`). Not their own: that is
+    `delete_own_account`, with the password."""
+    user = await _get_user(session, user_id, "userId")
+    if user.id == actor_id:
+        raise DomainError(
+            Code.VALIDATION_ERROR,
+            "You cannot delete your own account here; use deleteMyAccount.",
+            "userId",
+        )
+    await _check_not_last_admin(session, user, "userId")
+    return await _anonymise(session, user)
+
+
+async def delete_own_account(session: AsyncSession, *, user_id: int, password: str) -> User:
+    """A user erases their own account, confirming with their password."""
+    user = await _get_user(session, user_id)
+    valid, _ = verify_password(password, user.password_hash)
+    if not valid:
+        raise DomainError(Code.INVALID_CREDENTIALS, "The password is wrong.", "password")
+    await _check_not_last_admin(session, user, "password")
+    return await _anonymise(session, user)
 
 
 async def create_admin(session: AsyncSession, *, username: str, email: str, password: str) -> User:

@@ -94,3 +94,37 @@ class SetUserActiveInput:
     is_active: bool = strawberry.field(
         description="False signs the user out everywhere and stops their access tokens."
     )
+
+
+@strawberry.input(
+    description="Change a user's account (administrators only); omitted fields stay."
+)
+class UpdateUserInput:
+    user_id: strawberry.ID = strawberry.field(description="The user's global ID.")
+    full_name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Full name; null clears it."
+    )
+    email: str | None = strawberry.field(
+        default=strawberry.UNSET, description="New e-mail address (cannot be null)."
+    )
+    phone: str | None = strawberry.field(
+        default=strawberry.UNSET, description=PHONE_INPUT + " Null or an empty string clears it."
+    )
+    role: Role | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="New role (an administrator cannot remove their own ADMIN role).",
+    )
+    is_active: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="False signs the user out everywhere (not for your own account).",
+    )
+
+
+@strawberry.input(description="Erase a user's account (administrators only).")
+class DeleteUserInput:
+    user_id: strawberry.ID = strawberry.field(description="The user's global ID.")
+
+
+@strawberry.input(description="Erase your own account, confirmed with your password.")
+class DeleteMyAccountInput:
+    password: str = strawberry.field(description="Your current password.")

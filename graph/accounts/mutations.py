@@ -11,6 +11,8 @@ from db.errors import DomainError
 from graph.accounts.enums import AccountErrorCode
 from graph.accounts.inputs import (
     ChangePasswordInput,
+    DeleteMyAccountInput,
+    DeleteUserInput,
     LoginInput,
     LogoutInput,
     RefreshTokenInput,
@@ -18,10 +20,12 @@ from graph.accounts.inputs import (
     SetUserActiveInput,
     SetUserRoleInput,
     UpdateProfileInput,
+    UpdateUserInput,
 )
 from graph.accounts.me import Me
 from graph.accounts.ratelimit import (
     enforce_login,
+    enforce_password_check,
     enforce_profile_change,
     enforce_register,
     login_succeeded,
@@ -30,16 +34,18 @@ from graph.accounts.types import (
     AccountError,
     AuthPayload,
     ChangePasswordPayload,
+    DeleteAccountPayload,
     LogoutPayload,
     SetUserActivePayload,
     SetUserRolePayload,
     UpdateProfilePayload,
+    UpdateUserPayload,
     User,
 )
 from graph.auth import IsAdmin, IsAuthenticated, Viewer, create_access_token
 from graph.context import Context, Info
 from graph.errors import payload_errors, unauthenticated
-from graph.relay import decode_id
+from graph.relay import decode_id, to_global_id
 
 
 class _SignedInUser(Protocol):
@@ -300,3 +306,88 @@ class Mutation:
             return SetUserActivePayload(errors=_errors(exc))
         ctx.reset_loaders()
         return SetUserActivePayload(user=User.from_row(user, viewer), is_active=user.is_active)
+
+    @strawberry.mutation(
+        description="Change a user's full name, e-mail, phone, role or active flag "
+        "(administrators only). Omitted fields stay. An administrator cannot demote or "
+        "deactivate themself; deactivation signs the user out everywhere.",
+        permission_classes=[IsAdmin],
+    )
+    async def update_user(
+        self,
+        info: Info,
+        input: Annotated[
+            UpdateUserInput, strawberry.argument(description="The user and the fields to change.")
+        ],
+    ) -> UpdateUserPayload:
+        ctx = info.context
+        viewer = await ctx.require_viewer()
+        changes: dict[str, Any] = {
+            key: getattr(input, key)
+            for key in actions.ADMIN_FIELDS
+            if getattr(input, key) is not strawberry.UNSET
+        }
+        if changes.get("role") is not None:
+            changes["role"] = changes["role"].value
+        try:
+            pk = decode_id(input.user_id, "User", "userId")
+            async with ctx.db.transaction() as session:
+                user = await actions.update_user(
+                    session,
+                    actor_id=viewer.id,
+                    user_id=pk,
+                    changes=changes,
+                    phone_region=ctx.settings.default_phone_region,
+                )
+        except DomainError as exc:
+            return UpdateUserPayload(errors=_errors(exc))
+        ctx.reset_loaders()
+        return UpdateUserPayload(user=User.from_row(user, viewer), is_active=user.is_active)
+
+    @strawberry.mutation(
+        description="Erase a user's account (administrators only): name, e-mail, phone, "
+        "avatar and bio are wiped, the account can no longer sign in and its sessions end; "
+        "its reviews stay as anonymous ones and its orders stay for accounting. Idempotent. "
+        "Not for your own account (deleteMyAccount).",
+        permission_classes=[IsAdmin],
+    )
+    async def delete_user(
+        self,
+        info: Info,
+        input: Annotated[DeleteUserInput, strawberry.argument(description="The user to erase.")],
+    ) -> DeleteAccountPayload:
+        ctx = info.context
+        viewer = await ctx.require_viewer()
+        try:
+            pk = decode_id(input.user_id, "User", "userId")
+            async with ctx.db.transaction() as session:
+                user = await actions.delete_user(session, actor_id=viewer.id, user_id=pk)
+        except DomainError as exc:
+            return DeleteAccountPayload(errors=_errors(exc))
+        ctx.reset_loaders()
+        return DeleteAccountPayload(deleted_user_id=strawberry.ID(to_global_id("User", user.id)))
+
+    @strawberry.mutation(
+        description="Erase your own account, like deleteUser; confirmed with your password "
+        "(rate-limited like sign-in). Every session ends.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def delete_my_account(
+        self,
+        info: Info,
+        input: Annotated[
+            DeleteMyAccountInput, strawberry.argument(description="Your current password.")
+        ],
+    ) -> DeleteAccountPayload:
+        ctx = info.context
+        viewer = await ctx.require_viewer()
+        await enforce_password_check(ctx, viewer.id)
+        try:
+            async with ctx.db.transaction() as session:
+                user = await actions.delete_own_account(
+                    session, user_id=viewer.id, password=input.password
+                )
+        except DomainError as exc:
+            return DeleteAccountPayload(errors=_errors(exc))
+        ctx.reset_loaders()
+        return DeleteAccountPayload(deleted_user_id=strawberry.ID(to_global_id("User", user.id)))

@@ -65,6 +65,23 @@ async def enforce_profile_change(ctx: Context, user_id: int, email: str | None) 
     await enforce(ctx, keys, ctx.settings.register_rate_per_minute)
 
 
+async def enforce_password_check(ctx: Context, user_id: int) -> None:
+    """A password confirmation of a signed-in user (deleteMyAccount) is a guess like a
+    sign-in: it shares sign-in's per-address budget, and the account's hourly one."""
+    s = ctx.settings
+    await enforce(ctx, [f"login:ip:{client_address(ctx)}"], s.login_rate_per_minute)
+    if s.login_account_rate_per_hour > 0:
+        async with ctx.db.transaction() as session:
+            verdict = await ratelimit.hit(
+                session,
+                [f"login:account:user:{user_id}"],
+                limit=s.login_account_rate_per_hour,
+                window_seconds=HOUR,
+            )
+        if not verdict.allowed:
+            raise _limited(verdict.retry_after_seconds)
+
+
 async def enforce_login(ctx: Context, login: str) -> str:
     """Admit one sign-in attempt or raise RATE_LIMITED; returns the backoff key to clear
     (`login_succeeded`) when the password turns out right. Counting commits even when

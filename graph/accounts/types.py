@@ -183,3 +183,27 @@ class ServerTick:
     viewer: User | None = strawberry.field(
         description="The user the connection is signed in as (connection_init), or null."
     )
+
+
+@strawberry.type(description="Result of updateUser.")
+class UpdateUserPayload:
+    user: User | None = strawberry.field(default=None, description="The changed user.")
+    is_active: bool | None = strawberry.field(
+        default=None, description="Whether the account may now sign in."
+    )
+    errors: list[AccountError] = strawberry.field(
+        default_factory=list, description="Empty on success."
+    )
+
+
+@strawberry.type(
+    description="Result of deleteUser and deleteMyAccount: the account's personal data is "
+    "erased, its reviews stay as anonymous ones and its orders stay for accounting."
+)
+class DeleteAccountPayload:
+    deleted_user_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The global ID of the erased account."
+    )
+    errors: list[AccountError] = strawberry.field(
+        default_factory=list, description="Empty on success."
+    )
