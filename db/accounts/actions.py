@@ -413,7 +413,7 @@ async def update_user(
     if "is_active" in values:
         v.check(values["is_active"] is not None, "isActive", "Give true or false.")
     v.raise_if_any()
-    profile = {k: values[k] for k in ("full_name", "email", "phone") if k in values}
+    profile: dict[str, Any] = {k: values[k] for k in ("full_name", "email", "phone") if k in values}
     if profile:
         user = await update_profile(
             session, user_id=user.id, changes=profile, phone_region=phone_region
@@ -442,9 +442,7 @@ async def _anonymise(session: AsyncSession, user: User) -> User:
     user.birth_date = None
     user.gender = None
     user.is_active = False
-    await session.execute(
-        update(Review).where(Review.user_id == user.id).values(is_anonymous=True)
-    )
+    await session.execute(update(Review).where(Review.user_id == user.id).values(is_anonymous=True))
     await tokens.revoke_all(session, user.id)
     await session.flush()
     await session.refresh(user)

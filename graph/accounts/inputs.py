@@ -96,9 +96,7 @@ class SetUserActiveInput:
     )
 
 
-@strawberry.input(
-    description="Change a user's account (administrators only); omitted fields stay."
-)
+@strawberry.input(description="Change a user's account (administrators only); omitted fields stay.")
 class UpdateUserInput:
     user_id: strawberry.ID = strawberry.field(description="The user's global ID.")
     full_name: str | None = strawberry.field(

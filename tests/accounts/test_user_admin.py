@@ -126,7 +126,8 @@ async def test_delete_user_rules(gql: GraphQLClient, db: SharedConnectionDatabas
         body = await gql.raw(DELETE, {"id": gid(admin.id)}, token=gql.token_for(other))
         assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
         body = await gql.raw(
-            UPDATE, {"input": {"userId": gid(admin.id), "role": "CUSTOMER"}},
+            UPDATE,
+            {"input": {"userId": gid(admin.id), "role": "CUSTOMER"}},
             token=gql.token_for(other),
         )
         assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
@@ -135,7 +136,7 @@ async def test_delete_user_rules(gql: GraphQLClient, db: SharedConnectionDatabas
 async def test_delete_my_account(gql: GraphQLClient, db: SharedConnectionDatabase) -> None:
     bob = await _victim(db, gql, "bob")
     tokens = await _sign_in(gql, "bob")
-    wrong = (await gql.execute(DELETE_ME, {"p": "wrong-password"}, token=tokens["accessToken"]))
+    wrong = await gql.execute(DELETE_ME, {"p": "wrong-password"}, token=tokens["accessToken"])
     assert wrong["deleteMyAccount"]["errors"] == [
         {"code": "INVALID_CREDENTIALS", "field": "password"}
     ]
@@ -192,8 +193,12 @@ async def test_update_user(gql: GraphQLClient, db: SharedConnectionDatabase) -> 
 
     ok = await update(fullName="Ada B", phone="+33 6 12 34 56 78", role="MANAGER")
     assert ok == {
-        "user": {"username": "ada2", "phone": "+33612345678", "role": "MANAGER",
-                 "fullName": "Ada B"},
+        "user": {
+            "username": "ada2",
+            "phone": "+33612345678",
+            "role": "MANAGER",
+            "fullName": "Ada B",
+        },
         "isActive": True,
         "errors": [],
     }
