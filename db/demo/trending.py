@@ -60,8 +60,8 @@ async def seed(session: AsyncSession, _rng: random.Random, lines: list[str]) -> 
             .values(created_at=when, updated_at=when)
         )
 
-    # All-time ranking first (the refresh as of 8 days ago leaves only old activity in
-    # the trending score; the final refresh below recomputes both).
+    # The all-time ranking without the rising films' boost (the final refresh below
+    # recomputes both scores with it).
     await refresh_popularity(session, now)
     has_showtimes = text("EXISTS (SELECT 1 FROM showtimes s WHERE s.movie_id = movies.id)")
     rising = list(
