@@ -85,7 +85,8 @@ class Movie(Node):
     poster_url: str | None = strawberry.field(description="Poster image URL.")
     trailer_url: str | None = strawberry.field(description="Trailer video URL.")
     is_active: bool = strawberry.field(description="False once withdrawn from the catalog.")
-    popularity: float = strawberry.field(description=(
+    popularity: float = strawberry.field(
+        description=(
             "All-time popularity score (higher is more popular): activity on the movie, "
             "recomputed periodically (see the POPULARITY sort)."
         )

@@ -98,7 +98,8 @@ async def test_recent_activity_trends_old_activity_only_counts_all_time(
         db, old, new, idle
     )
     assert (old_pop, old_trend) == (4 * 2 + 4 * 1, 0.0)  # older than 7 days: not trending
-    assert new_pop == 3.0 and 2.99 < new_trend <= 3.0  # barely decayed
+    assert new_pop == 3.0
+    assert 2.99 < new_trend <= 3.0  # barely decayed
     assert (idle_pop, idle_trend) == (0.0, 0.0)  # the job owns popularity now
 
     trending = await gql.execute(MOVIES, {"sort": "TRENDING", "first": 3})
