@@ -40,6 +40,7 @@ from graph.accounts.revocations import start_session_revocations
 from graph.auth import bearer_token
 from graph.booking.subscriptions import start_seat_hub
 from graph.booking.sweeper import start_sweeper
+from graph.catalog.trending import start_trending_refresher
 from graph.context import Context
 from graph.database import database_url
 from graph.errors import BAD_USER_INPUT, ApiError, log_client_error
@@ -67,6 +68,7 @@ STARTUP_HOOKS: list[StartupHook] = [
     start_seat_hub,
     start_session_revocations,
     start_sweeper,
+    start_trending_refresher,
     start_payment_work,
     start_outbox_worker,
     tune_gc,

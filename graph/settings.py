@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     max_seats_per_hold: int = 10
     sales_window_days: int = 30
     sweeper_interval_seconds: float = 1.0
+    # Movies' popularity and trending score are recomputed every this many seconds
+    # (graph/catalog/trending.py, docs/catalog.md "Popularity and trending"); <= 0: off.
+    trending_interval_seconds: float = 600.0
     max_subscriptions_per_connection: int = 20
     subscriber_queue_size: int = 256
     # How often the seat hub compares its subscribers' sequences with the database's

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -348,3 +348,21 @@ async def watchlist_entry(
             WatchlistEntry.user_id == user_id, WatchlistEntry.movie_id == movie_id
         )
     )
+
+
+# Key of the advisory lock that lets one instance refresh popularity at a time.
+TRENDING_LOCK_KEY = 0x4D51_5452  # "MQTR"
+
+
+async def refresh_popularity(session: AsyncSession, at: datetime | None = None) -> int | None:
+    """Recompute every movie's `popularity` (all-time activity) and `trending_score` (the
+    last 7 days, decayed) with `marquee_refresh_popularity()` (migration 0017_trending), as
+    of `at` (default now). Returns how many movies changed, or None when another instance
+    holds the refresher's advisory lock (transaction-level: it is refreshing right now)."""
+    if not await session.scalar(select(func.pg_try_advisory_xact_lock(TRENDING_LOCK_KEY))):
+        return None
+    if at is None:
+        changed = await session.scalar(select(func.marquee_refresh_popularity()))
+    else:
+        changed = await session.scalar(select(func.marquee_refresh_popularity(at)))
+    return int(changed or 0)

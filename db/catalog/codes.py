@@ -19,6 +19,7 @@ class WatchlistStatus(StrEnum):
 
 class MovieSort(StrEnum):
     POPULARITY = "POPULARITY"
+    TRENDING = "TRENDING"
     RATING = "RATING"
     NEWEST = "NEWEST"
     TITLE = "TITLE"

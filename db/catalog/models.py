@@ -61,12 +61,19 @@ class Movie(Timestamps, Base):
     poster_url: Mapped[str | None] = mapped_column(String(500))
     trailer_url: Mapped[str | None] = mapped_column(String(500))
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+    # Recomputed by `marquee_refresh_popularity()` (the trending refresher, docs/catalog.md
+    # "Popularity and trending"): all-time activity, and the last 7 days' decayed activity.
     popularity: Mapped[float] = mapped_column(Float, nullable=False, server_default="0")
+    trending_score: Mapped[float] = mapped_column(Float, nullable=False, server_default="0")
     # Aggregates over PUBLISHED reviews, recomputed by the review actions under a row lock,
     # so a movie page reads them with the movie row (no aggregate query per page).
     review_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     average_rating: Mapped[Decimal | None] = mapped_column(Numeric(4, 2))
 
+
+# The POPULARITY and TRENDING sorts (score desc, id desc).
+Index("ix_movies_popularity", Movie.popularity.desc(), Movie.id.desc())
+Index("ix_movies_trending", Movie.trending_score.desc(), Movie.id.desc())
 
 # Trigram GIN indexes for search (case, accents and small typos); the search predicates in
 # db/catalog/queries.py use these same expressions so the planner can use the indexes.

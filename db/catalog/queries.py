@@ -138,6 +138,8 @@ def movie_order(sort: MovieSort) -> list[Any]:
     match sort:
         case MovieSort.POPULARITY:
             return [Movie.popularity.desc(), Movie.id.desc()]
+        case MovieSort.TRENDING:
+            return [Movie.trending_score.desc(), Movie.id.desc()]
         case MovieSort.RATING:
             return [
                 Movie.average_rating.desc().nulls_last(),

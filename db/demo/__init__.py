@@ -19,6 +19,7 @@ from db.demo import orders as orders_demo
 from db.demo import pages as pages_demo
 from db.demo import presale as presale_demo
 from db.demo import shop as shop_demo
+from db.demo import trending as trending_demo
 from db.demo.config import DemoSettings
 from db.orders.models import Order, Ticket
 from db.pages.models import Page
@@ -34,7 +35,8 @@ Seeder = Callable[[AsyncSession, random.Random, list[str]], Awaitable[None]]
 # The catalog goes before cinemas (showtimes need movies), the shop after cinemas (a
 # product sold at one cinema), then orders (they need customers, showtimes, the reviews and
 # the shop), then the presale premiere (it needs the loyalty points the orders give, and the
-# orders must not meet a closed sale).
+# orders must not meet a closed sale), and last the recent activity for TRENDING and the
+# first popularity refresh (it counts everything the others sold, wrote and added).
 SEEDERS: list[Seeder] = [
     accounts_demo.seed,
     catalog_demo.seed,
@@ -42,6 +44,7 @@ SEEDERS: list[Seeder] = [
     shop_demo.seed,
     orders_demo.seed,
     presale_demo.seed,
+    trending_demo.seed,
 ]
 
 # Seeders whose data quotes server settings get them as a fourth argument (`DemoSettings`,

@@ -85,7 +85,12 @@ class Movie(Node):
     poster_url: str | None = strawberry.field(description="Poster image URL.")
     trailer_url: str | None = strawberry.field(description="Trailer video URL.")
     is_active: bool = strawberry.field(description="False once withdrawn from the catalog.")
-    popularity: float = strawberry.field(description="Popularity score (higher is more popular).")
+    popularity: float = strawberry.field(
+        description=(
+            "All-time popularity score (higher is more popular): activity on the movie, "
+            "recomputed periodically (see the POPULARITY sort)."
+        )
+    )
     average_rating: float | None = strawberry.field(
         description="Average rating (1-10) of published reviews; null when there are none."
     )

@@ -160,7 +160,7 @@ async def test_sorts_are_stable_and_paging_walks_every_movie(
         )
     await create_review(db, user_id=user.id, movie_id=ids[3], rating=9)
     await create_review(db, user_id=user.id, movie_id=ids[5], rating=4)
-    for sort in ("POPULARITY", "RATING", "NEWEST", "TITLE"):
+    for sort in ("POPULARITY", "TRENDING", "RATING", "NEWEST", "TITLE"):
         full = await gql.execute(MOVIES, {"sort": sort, "first": 100})
         expected = [e["node"]["id"] for e in full["movies"]["edges"]]
         assert len(expected) == 7
