@@ -182,7 +182,8 @@ async def test_demo_trending_differs_from_popularity(gql: GraphQLClient, db: Dat
     assert any(line.startswith("demo trending: ") for line in lines)
     popular = _ids(await gql.execute(MOVIES, {"sort": "POPULARITY", "first": 3}))
     trending = _ids(await gql.execute(MOVIES, {"sort": "TRENDING", "first": 3}))
-    assert popular[0] != trending[0]
+    # The top three differ (the first may be the same film: the demo orders' tickets of
+    # this week count in both, and how many there are depends on the day).
     assert popular != trending
     # The refresh ran at the end of the seed: nothing is left to change.
     assert await refresh_once(db) == 0
