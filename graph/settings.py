@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     login_backoff_free_failures: int = 5
     login_backoff_max_seconds: int = 900
     register_rate_per_minute: int = 5
+    # Password links (docs/accounts.md, "Password links"): how long the link of an account
+    # an administrator created works, and a forgotten password's; requests for a reset link
+    # per client address and per account per minute.
+    password_set_ttl_hours: int = 72
+    password_reset_ttl_minutes: int = 60
+    password_reset_rate_per_minute: int = 3
+    # The address people reach this server at, for links in e-mails (default: host and port).
+    public_url: str | None = None
     # Phone numbers written without "+" and a country code (docs/accounts.md, "Phone
     # numbers") are read as national numbers of this region (ISO 3166 code: US, FR, GB …).
     default_phone_region: str = "US"
@@ -215,6 +223,10 @@ class Settings(BaseSettings):
         if not self.payment_webhook_secret:
             self.payment_webhook_secret = self._generated_secret("payment-webhook-secret")
         return self.payment_webhook_secret
+
+    def base_url(self) -> str:
+        """The server's address as customers reach it (links in e-mails)."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     def webhook_url(self) -> str:
         """Where the sandbox provider sends its webhooks."""

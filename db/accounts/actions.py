@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,11 +15,11 @@ from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.accounts import tokens
+from db.accounts import passwordtokens, tokens
 from db.accounts.codes import AccountErrorCode as Code
 from db.accounts.codes import Gender, Role
 from db.accounts.models import User
-from db.accounts.passwords import hash_password, verify_password
+from db.accounts.passwords import check_password, hash_password, verify_password
 from db.accounts.phones import MAX_PHONE_INPUT, login_phone, normalize_phone
 from db.errors import DomainError, Validator
 from db.reviews.models import Review
@@ -70,10 +70,6 @@ def login_lookup(login: str, phone_region: str) -> Select[User]:
     return select(User).where(match).order_by(rank).limit(1)
 
 
-def _check_password(password: str, v: Validator, field: str = "password") -> None:
-    v.check(8 <= len(password) <= 128, field, "The password must be 8 to 128 characters long.")
-
-
 async def register(
     session: AsyncSession,
     *,
@@ -90,7 +86,7 @@ async def register(
     v.check(bool(USERNAME_RE.match(username.lower())), "username", USERNAME_RULE)
     email = _normalize_email(email, v)
     normal_phone = _normalize_phone(phone, phone_region, v)
-    _check_password(password, v)
+    check_password(password, v)
     if full_name is not None:
         v.check(len(full_name) <= 200, "fullName", "The full name is at most 200 characters.")
     v.raise_if_any()
@@ -315,7 +311,7 @@ async def change_password(
             Code.INVALID_CREDENTIALS, "The current password is wrong.", "currentPassword"
         )
     v = Validator()
-    _check_password(new_password, v, "newPassword")
+    check_password(new_password, v, "newPassword")
     v.check(
         new_password != current_password,
         "newPassword",
@@ -323,6 +319,7 @@ async def change_password(
     )
     v.raise_if_any()
     user.password_hash = hash_password(new_password)
+    await passwordtokens.void_password_tokens(session, user.id)
     await tokens.revoke_all(session, user.id)
     token = await tokens.issue_refresh_token(session, user.id, ttl_days=refresh_ttl_days)
     await session.refresh(user)
@@ -443,6 +440,7 @@ async def _anonymise(session: AsyncSession, user: User) -> User:
     user.gender = None
     user.is_active = False
     await session.execute(update(Review).where(Review.user_id == user.id).values(is_anonymous=True))
+    await passwordtokens.void_password_tokens(session, user.id)
     await tokens.revoke_all(session, user.id)
     await session.flush()
     await session.refresh(user)
@@ -471,6 +469,61 @@ async def delete_own_account(session: AsyncSession, *, user_id: int, password: s
         raise DomainError(Code.INVALID_CREDENTIALS, "The password is wrong.", "password")
     await _check_not_last_admin(session, user, "password")
     return await _anonymise(session, user)
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    username: str,
+    email: str,
+    full_name: str | None,
+    phone: str | None,
+    role: str,
+    base_url: str,
+    ttl: timedelta,
+    phone_region: str = DEFAULT_PHONE_REGION,
+) -> tuple[User, str]:
+    """An administrator creates an account: it has no usable password until its owner sets
+    one through the link e-mailed to them (written to the outbox in this transaction).
+    Returns the user and the link's token."""
+    if role not in Role.__members__:
+        raise DomainError(Code.VALIDATION_ERROR, "Unknown role.", "role")
+    user = await register(
+        session,
+        username=username,
+        email=email,
+        # Nobody knows it: the account cannot sign in before its password is set.
+        password=secrets.token_urlsafe(32),
+        full_name=full_name,
+        role=role,
+        phone=phone,
+        phone_region=phone_region,
+    )
+    raw = await passwordtokens.send_password_link(
+        session, user, purpose=passwordtokens.Purpose.SET, ttl=ttl, base_url=base_url
+    )
+    return user, raw
+
+
+async def request_password_reset(
+    session: AsyncSession,
+    *,
+    login: str,
+    base_url: str,
+    ttl: timedelta,
+    phone_region: str = DEFAULT_PHONE_REGION,
+) -> str | None:
+    """Someone forgot the password of the account `login` names (username, e-mail or
+    phone): a reset link goes to its e-mail. The caller answers alike whether or not there
+    is such an account (no account discovery); the token is returned for tests only."""
+    if not login or len(login) > MAX_LOGIN_LENGTH:
+        return None
+    user = await session.scalar(login_lookup(login.strip(), phone_region))
+    if user is None or not user.is_active or is_anonymised(user):
+        return None
+    return await passwordtokens.send_password_link(
+        session, user, purpose=passwordtokens.Purpose.RESET, ttl=ttl, base_url=base_url
+    )
 
 
 async def create_admin(session: AsyncSession, *, username: str, email: str, password: str) -> User:

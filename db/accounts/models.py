@@ -87,6 +87,29 @@ class RefreshToken(Base):
     )
 
 
+class PasswordToken(Base):
+    """A one-time link to set a password: SET for an account an administrator created
+    (createUser), RESET for a forgotten password. Only the SHA-256 of the token is kept; the
+    e-mail carries the token itself (db/accounts/passwordtokens.py, docs/accounts.md)."""
+
+    __tablename__ = "password_tokens"
+    __table_args__ = (CheckConstraint("purpose IN ('SET', 'RESET')", name="purpose"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    purpose: Mapped[str] = mapped_column(String(8), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # Set when the token was used, or when a newer one, a sign-out everywhere or a password
+    # change made it void: a token works once, and only the latest of an account works.
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class RateLimit(Base):
     """Fixed-window attempt counters (login, registration), shared by every instance.
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from passlib.context import CryptContext
 
+from db.errors import Validator
+
 _context = CryptContext(schemes=["argon2", "bcrypt"], deprecated=["bcrypt"])
 
 
@@ -24,3 +26,8 @@ def verify_password(password: str, password_hash: str) -> tuple[bool, str | None
         return False, None
     valid, new_hash = _context.verify_and_update(password, password_hash)
     return bool(valid), new_hash
+
+
+def check_password(password: str, v: Validator, field: str = "password") -> None:
+    """The rule for a new password (sign-up, change, set by link)."""
+    v.check(8 <= len(password) <= 128, field, "The password must be 8 to 128 characters long.")

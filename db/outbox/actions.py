@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Text, and_, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.outbox.codes import EMAIL_TEMPLATES, Channel, OutboxStatus
@@ -28,6 +28,9 @@ from db.outbox.models import OutboxMessage
 # The right-hand side of the Message-IDs the outbox makes (RFC 5322: unique to the sender).
 MESSAGE_ID_DOMAIN = "marquee.localhost"
 ERROR_LENGTH = 300
+# The context key of the one secret a message may carry (a set-password link: see
+# db/accounts/passwordtokens.py). It is removed from the row once the message is settled.
+SECRET_KEY = "secret_link"
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +149,11 @@ async def claim_batch(
     )
 
 
+def _without_secret() -> Any:
+    """The row's context without its secret, if it has one (jsonb minus key)."""
+    return OutboxMessage.context.op("-", return_type=JSONB)(literal(SECRET_KEY, Text))
+
+
 def _claimed(id: int, attempt: int) -> Any:
     return and_(
         OutboxMessage.id == id,
@@ -164,7 +172,12 @@ async def mark_sent(session: AsyncSession, *, id: int) -> bool:
     stmt = (
         update(OutboxMessage)
         .where(OutboxMessage.id == id, OutboxMessage.status != OutboxStatus.SENT.value)
-        .values(status=OutboxStatus.SENT.value, sent_at=func.now(), last_error=None)
+        .values(
+            status=OutboxStatus.SENT.value,
+            sent_at=func.now(),
+            last_error=None,
+            context=_without_secret(),
+        )
         .execution_options(synchronize_session=False)
     )
     return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
@@ -192,7 +205,11 @@ async def mark_failed(session: AsyncSession, *, id: int, attempt: int, error: st
     stmt = (
         update(OutboxMessage)
         .where(_claimed(id, attempt))
-        .values(status=OutboxStatus.FAILED.value, last_error=short_error(error))
+        .values(
+            status=OutboxStatus.FAILED.value,
+            last_error=short_error(error),
+            context=_without_secret(),
+        )
         .execution_options(synchronize_session=False)
     )
     return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]

@@ -20,6 +20,8 @@ class EmailTemplate(StrEnum):
     ORDER_CONFIRMATION = "order_confirmation"
     REFUND = "refund"
     SHOWTIME_CANCELLED = "showtime_cancelled"
+    SET_PASSWORD = "set_password"
+    PASSWORD_RESET = "password_reset"
 
 
 EMAIL_TEMPLATES = frozenset(t.value for t in EmailTemplate)

@@ -126,3 +126,29 @@ class DeleteUserInput:
 @strawberry.input(description="Erase your own account, confirmed with your password.")
 class DeleteMyAccountInput:
     password: str = strawberry.field(description="Your current password.")
+
+
+@strawberry.input(description="A new account, created by an administrator.")
+class CreateUserInput:
+    username: str = strawberry.field(description="3 to 32 of a-z, 0-9, '_' and '.'.")
+    email: str = strawberry.field(
+        description="E-mail address; the link to choose a password is sent there."
+    )
+    full_name: str | None = strawberry.field(default=None, description="Full name.")
+    phone: str | None = strawberry.field(
+        default=None, description="Phone number (E.164, or national in the default region)."
+    )
+    role: Role = strawberry.field(default=Role.CUSTOMER, description="The account's role.")
+
+
+@strawberry.input(description="Ask for a link to choose a new password.")
+class RequestPasswordResetInput:
+    login: str = strawberry.field(description="The account's username, e-mail or phone number.")
+
+
+@strawberry.input(description="Choose a password with the token of a password link.")
+class ResetPasswordInput:
+    token: str = strawberry.field(
+        description="The token of the link (after `#token=` in the e-mailed address)."
+    )
+    new_password: str = strawberry.field(description="8 to 128 characters.")

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any, Protocol
 
 import strawberry
 
-from db.accounts import actions, tokens
+from db.accounts import actions, passwordtokens, tokens
 from db.errors import DomainError
 from graph.accounts.enums import AccountErrorCode
 from graph.accounts.inputs import (
     ChangePasswordInput,
+    CreateUserInput,
     DeleteMyAccountInput,
     DeleteUserInput,
     LoginInput,
     LogoutInput,
     RefreshTokenInput,
     RegisterInput,
+    RequestPasswordResetInput,
+    ResetPasswordInput,
     SetUserActiveInput,
     SetUserRoleInput,
     UpdateProfileInput,
@@ -26,6 +30,8 @@ from graph.accounts.me import Me
 from graph.accounts.ratelimit import (
     enforce_login,
     enforce_password_check,
+    enforce_password_redeem,
+    enforce_password_reset,
     enforce_profile_change,
     enforce_register,
     login_succeeded,
@@ -34,8 +40,10 @@ from graph.accounts.types import (
     AccountError,
     AuthPayload,
     ChangePasswordPayload,
+    CreateUserPayload,
     DeleteAccountPayload,
     LogoutPayload,
+    RequestPasswordResetPayload,
     SetUserActivePayload,
     SetUserRolePayload,
     UpdateProfilePayload,
@@ -391,3 +399,88 @@ class Mutation:
             return DeleteAccountPayload(errors=_errors(exc))
         ctx.reset_loaders()
         return DeleteAccountPayload(deleted_user_id=strawberry.ID(to_global_id("User", user.id)))
+
+    @strawberry.mutation(
+        description="Create an account (administrators only). It has no password: an "
+        "e-mail with a one-time link to choose one goes to its address "
+        "(MARQUEE_PASSWORD_SET_TTL_HOURS, 72 by default).",
+        permission_classes=[IsAdmin],
+    )
+    async def create_user(
+        self,
+        info: Info,
+        input: Annotated[CreateUserInput, strawberry.argument(description="The new account.")],
+    ) -> CreateUserPayload:
+        ctx = info.context
+        viewer = await ctx.require_viewer()
+        s = ctx.settings
+        try:
+            async with ctx.db.transaction() as session:
+                user, _ = await actions.create_user(
+                    session,
+                    username=input.username,
+                    email=input.email,
+                    full_name=input.full_name,
+                    phone=input.phone,
+                    role=input.role.value,
+                    base_url=s.base_url(),
+                    ttl=timedelta(hours=s.password_set_ttl_hours),
+                    phone_region=s.default_phone_region,
+                )
+        except DomainError as exc:
+            return CreateUserPayload(errors=_errors(exc))
+        return CreateUserPayload(user=User.from_row(user, viewer))
+
+    @strawberry.mutation(
+        description="Forgot your password? A one-time link to choose a new one goes to the "
+        "e-mail of the account the login names (valid MARQUEE_PASSWORD_RESET_TTL_MINUTES, "
+        "60 by default; only the latest link works). The answer is the same whether or not "
+        "such an account exists. Rate-limited per client address and per login."
+    )
+    async def request_password_reset(
+        self,
+        info: Info,
+        input: Annotated[
+            RequestPasswordResetInput,
+            strawberry.argument(description="The account's username, e-mail or phone."),
+        ],
+    ) -> RequestPasswordResetPayload:
+        ctx = info.context
+        s = ctx.settings
+        await enforce_password_reset(ctx, input.login)
+        async with ctx.db.transaction() as session:
+            await actions.request_password_reset(
+                session,
+                login=input.login,
+                base_url=s.base_url(),
+                ttl=timedelta(minutes=s.password_reset_ttl_minutes),
+                phone_region=s.default_phone_region,
+            )
+        return RequestPasswordResetPayload(accepted=True)
+
+    @strawberry.mutation(
+        description="Choose a password with a password link's token (from createUser or "
+        "requestPasswordReset). The link is spent, every session of the account ends, and "
+        "you are signed in: the payload has new tokens."
+    )
+    async def reset_password(
+        self,
+        info: Info,
+        input: Annotated[
+            ResetPasswordInput,
+            strawberry.argument(description="The link's token and the new password."),
+        ],
+    ) -> AuthPayload:
+        ctx = info.context
+        await enforce_password_redeem(ctx)
+        try:
+            async with ctx.db.transaction() as session:
+                user, refresh = await passwordtokens.redeem(
+                    session,
+                    raw=input.token,
+                    new_password=input.new_password,
+                    refresh_ttl_days=ctx.settings.refresh_token_ttl_days,
+                )
+        except DomainError as exc:
+            return AuthPayload(errors=_errors(exc))
+        return _signed_in(ctx, user, refresh)

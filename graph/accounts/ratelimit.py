@@ -65,6 +65,25 @@ async def enforce_profile_change(ctx: Context, user_id: int, email: str | None) 
     await enforce(ctx, keys, ctx.settings.register_rate_per_minute)
 
 
+async def enforce_password_reset(ctx: Context, login: str) -> None:
+    """Asking for a reset link sends an e-mail: per login (so nobody floods an inbox), and
+    per client address with sign-in's budget (so nobody floods the outbox)."""
+    await enforce(
+        ctx,
+        [f"reset:login:{login.strip().lower()[:320]}"],
+        ctx.settings.password_reset_rate_per_minute,
+    )
+    await enforce(ctx, [f"reset:ip:{client_address(ctx)}"], ctx.settings.login_rate_per_minute)
+
+
+async def enforce_password_redeem(ctx: Context) -> None:
+    """Using a password link: per client address, with sign-in's budget (a token cannot be
+    guessed, but each try costs a lookup and, when right, a password hash)."""
+    await enforce(
+        ctx, [f"reset:redeem:ip:{client_address(ctx)}"], ctx.settings.login_rate_per_minute
+    )
+
+
 async def enforce_password_check(ctx: Context, user_id: int) -> None:
     """A password confirmation of a signed-in user (deleteMyAccount) is a guess like a
     sign-in: it shares sign-in's per-address budget, and the account's hourly one."""

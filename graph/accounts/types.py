@@ -207,3 +207,30 @@ class DeleteAccountPayload:
     errors: list[AccountError] = strawberry.field(
         default_factory=list, description="Empty on success."
     )
+
+
+@strawberry.type(description="Result of createUser.")
+class CreateUserPayload:
+    user: User | None = strawberry.field(
+        default=None,
+        description="The new account. It cannot sign in until its owner has chosen a "
+        "password through the link e-mailed to them.",
+    )
+    errors: list[AccountError] = strawberry.field(
+        default_factory=list, description="Empty on success."
+    )
+
+
+@strawberry.type(
+    description="Result of requestPasswordReset. The answer is the same whether or not an "
+    "account matched (nobody learns which logins exist)."
+)
+class RequestPasswordResetPayload:
+    accepted: bool = strawberry.field(
+        default=False,
+        description="True when the request was taken: if the login names an active "
+        "account, a reset link is on its way to the account's e-mail.",
+    )
+    errors: list[AccountError] = strawberry.field(
+        default_factory=list, description="Empty on success."
+    )

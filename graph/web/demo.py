@@ -3,7 +3,6 @@ static/demo/demo.js, which talks GraphQL to /graphql over HTTP and WebSocket."""
 
 from __future__ import annotations
 
-import re
 from html import escape
 
 from starlette.requests import Request
@@ -12,12 +11,9 @@ from starlette.routing import BaseRoute, Route
 
 from db.demo.accounts import DEMO_PASSWORD, DEMO_USERS
 from graph.settings import Settings
-from graph.web.assets import STATIC_PATH
+from graph.web.assets import STATIC_PATH, page_headers
 
 PATH = "/demo"
-
-# A Host header is the client's to write: only a plain host[:port] goes into the policy.
-_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
 _PAGE = """<!doctype html>
 <html lang="en">
@@ -95,18 +91,6 @@ _PAGE = """<!doctype html>
 """
 
 
-def content_security_policy(host: str | None) -> str:
-    """Only this server: scripts, styles and connections ('self', and the WebSocket of the
-    same host spelled out for browsers whose 'self' does not cover ws:); QR codes are
-    data: images made of the server's SVG."""
-    sockets = f" ws://{host} wss://{host}" if host and _HOST.match(host) else ""
-    return (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src 'self'{sockets}; form-action 'self'; base-uri 'none'; "
-        "frame-ancestors 'none'"
-    )
-
-
 def routes(settings: Settings) -> list[BaseRoute]:
     users = " ".join(name for name, _, _, role in DEMO_USERS if role == "CUSTOMER")
     html = _PAGE.format(
@@ -116,14 +100,6 @@ def routes(settings: Settings) -> list[BaseRoute]:
     )
 
     async def page(request: Request) -> Response:
-        return HTMLResponse(
-            html,
-            headers={
-                "Content-Security-Policy": content_security_policy(request.headers.get("host")),
-                "X-Content-Type-Options": "nosniff",
-                "Referrer-Policy": "no-referrer",
-                "Cache-Control": "no-cache",
-            },
-        )
+        return HTMLResponse(html, headers=page_headers(request))
 
     return [Route(PATH, page, methods=["GET"])]

@@ -60,3 +60,18 @@ def showtime_cancelled(**overrides: Any) -> dict[str, Any]:
     }
     context.update(overrides)
     return context
+
+
+def _password_link(**overrides: Any) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "customer_name": "Ada Lovelace",
+        "username": "ada",
+        "expires_at": "2026-06-12T19:30:00+00:00",
+        "secret_link": "http://marquee.example/account/password#token=abc",
+    }
+    context.update(overrides)
+    return context
+
+
+set_password = _password_link
+password_reset = _password_link

@@ -12,6 +12,7 @@ from db.outbox.compose import RenderError, compose, render, when
 from tests.outbox import contexts
 
 MESSAGE_ID = "<0123abcd@marquee.localhost>"
+PASSWORD_TEMPLATES = {EmailTemplate.SET_PASSWORD, EmailTemplate.PASSWORD_RESET}
 
 
 @pytest.mark.parametrize("template", list(EmailTemplate))
@@ -20,12 +21,18 @@ def test_every_template_renders_subject_text_and_html(template: EmailTemplate) -
     rendered = render(template.value, context, message_id=MESSAGE_ID)
     assert rendered.subject
     assert "\n" not in rendered.subject
-    assert "MQ-100042" in rendered.text or "MQ-100042" in rendered.subject
     # The text version is not HTML; the HTML version escapes every value.
     assert "Hello Ada <script>alert(1)</script>," in rendered.text
     assert "<script>" not in rendered.html
     assert "Ada &lt;script&gt;alert(1)&lt;/script&gt;" in rendered.html
-    assert "Metropolis" in rendered.html
+    if template in PASSWORD_TEMPLATES:
+        link = context["secret_link"]
+        assert link in rendered.text
+        assert f'href="{link}"' in rendered.html
+        assert "your order" not in rendered.html  # not the sale's footer
+    else:
+        assert "MQ-100042" in rendered.text or "MQ-100042" in rendered.subject
+        assert "Metropolis" in rendered.html
 
 
 def test_order_confirmation_has_one_qr_code_per_ticket_with_a_payload() -> None:
