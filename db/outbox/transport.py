@@ -1,4 +1,5 @@
 """Where e-mails go: an SMTP server (aiosmtplib), or, with none configured, `.eml` files.
+`Transport` is the interface of every channel's delivery (db/outbox/sms.py has the SMS one).
 
 The SMTP server is given as a URL: `smtp://[user:password@]host[:port]` (port 25, or 587
 with `?starttls=true`), `smtps://...` for implicit TLS (port 465). `?starttls=true` requires
@@ -15,6 +16,7 @@ import os
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Generic, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import aiosmtplib
@@ -22,6 +24,8 @@ import aiosmtplib
 log = logging.getLogger("marquee.outbox")
 
 DEFAULT_TIMEOUT = 30.0
+
+M = TypeVar("M")
 
 
 class SendError(Exception):
@@ -92,21 +96,22 @@ class SmtpConfig:
         return text.replace(self.password, "***") if self.password else text
 
 
-class Transport:
-    """Sends one message at a time; `close` ends a batch (the SMTP connection is kept
-    between the messages of one batch only)."""
+class Transport(Generic[M]):
+    """Sends one message (of its channel: an EmailMessage, an SmsMessage) at a time and
+    raises SendError when it was not delivered; `close` ends a batch (the SMTP connection
+    is kept between the messages of one batch only)."""
 
     description = "?"
     timeout = DEFAULT_TIMEOUT  # the longest one `send` may take
 
-    async def send(self, row_id: int, message: EmailMessage) -> None:
+    async def send(self, row_id: int, message: M) -> None:
         raise NotImplementedError
 
     async def close(self) -> None:
         return None
 
 
-class SmtpTransport(Transport):
+class SmtpTransport(Transport[EmailMessage]):
     def __init__(self, config: SmtpConfig, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.config = config
         self.timeout = timeout
@@ -174,7 +179,24 @@ class SmtpTransport(Transport):
         client.close()
 
 
-class FileTransport(Transport):
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all: never a half-written file under the final name. A
+    second write of the same path replaces it (a re-sent row is one file, not two)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    temporary.replace(path)
+
+
+async def write_file(path: Path, data: bytes) -> None:
+    """`write_atomically` off the event loop; a failure is a SendError (retried)."""
+    try:
+        await asyncio.to_thread(write_atomically, path, data)
+    except Exception as exc:
+        raise SendError(f"{type(exc).__name__}: {exc}") from None
+
+
+class FileTransport(Transport[EmailMessage]):
     """Development without SMTP: each message becomes `<directory>/<row id>.eml` (a second
     attempt overwrites it), and the path is logged."""
 
@@ -184,16 +206,7 @@ class FileTransport(Transport):
         self.directory = directory
         self.description = f"files in {directory}"
 
-    def _write(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(data)
-        temporary.replace(path)  # never a half-written file under the final name
-
     async def send(self, row_id: int, message: EmailMessage) -> None:
         path = self.directory / f"{row_id}.eml"
-        try:
-            await asyncio.to_thread(self._write, path, message.as_bytes())
-        except Exception as exc:
-            raise SendError(f"{type(exc).__name__}: {exc}") from None
+        await write_file(path, message.as_bytes())
         log.info("e-mail %s written to %s", message["Message-ID"], path)
