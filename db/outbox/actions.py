@@ -93,7 +93,9 @@ async def enqueue_sms(
         raise ValueError(f"unknown SMS template {template!r}")
     if not E164_RE.match(to or ""):
         raise ValueError("the recipient must be one E.164 phone number (+33612345678)")
-    return await _enqueue(session, Channel.SMS, template, to, context, dedupe_key, message_id_domain)
+    return await _enqueue(
+        session, Channel.SMS, template, to, context, dedupe_key, message_id_domain
+    )
 
 
 async def _enqueue(

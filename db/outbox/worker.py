@@ -325,6 +325,4 @@ class SmsSender(Sender[SmsMessage]):
     channel = Channel.SMS
 
     def compose(self, row: ClaimedMessage) -> SmsMessage:
-        return compose_sms(
-            row.template, row.context, to=row.recipient, reference=row.message_id
-        )
+        return compose_sms(row.template, row.context, to=row.recipient, reference=row.message_id)
