@@ -246,7 +246,7 @@ def _check_url(value: str, v: Validator, field: str) -> None:
 def _check_sms_opt_in(values: dict[str, Any], user: User, v: Validator) -> None:
     """Text messages need a phone: opting in without one is refused, and a phone removed
     takes the opt-in with it (null opts out)."""
-    phone = values["phone"] if "phone" in values else user.phone
+    phone = values.get("phone", user.phone)
     if "sms_opt_in" in values:
         values["sms_opt_in"] = bool(values["sms_opt_in"])
         v.check(
