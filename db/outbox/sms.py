@@ -10,18 +10,14 @@ templates shorten titles and names so that they fit (tests/outbox/test_sms.py pr
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from db.outbox.codes import SMS_TEMPLATES
 from db.outbox.compose import RenderError, render_text
-from db.outbox.transport import Transport, write_file
-
-log = logging.getLogger("marquee.outbox")
+from db.outbox.transport import FileWriter, Transport
 
 MAX_SEGMENTS = 3
 
@@ -75,22 +71,15 @@ class SmsProvider(Transport[SmsMessage]):
     is retried."""
 
 
-class FileSmsProvider(SmsProvider):
-    """Development: each message becomes `<directory>/<row id>.txt` (written atomically; a
-    re-send of the same row overwrites it, so a row is one file however often it is sent),
-    and the path is logged."""
+class FileSmsProvider(FileWriter[SmsMessage], SmsProvider):
+    """Development: each message becomes `<directory>/<row id>.txt` (headers `To`,
+    `Reference`, `Segments`, a blank line, the text)."""
 
-    timeout = 10.0
+    suffix = ".txt"
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.description = f"files in {directory}"
-
-    async def send(self, row_id: int, message: SmsMessage) -> None:
-        path = self.directory / f"{row_id}.txt"
+    def encode(self, message: SmsMessage) -> tuple[bytes, str]:
         data = (
             f"To: {message.to}\nReference: {message.reference}\n"
             f"Segments: {message.segments}\n\n{message.text}\n"
         )
-        await write_file(path, data.encode())
-        log.info("text message %s written to %s", message.reference, path)
+        return data.encode(), f"text message {message.reference}"

@@ -188,25 +188,36 @@ def write_atomically(path: Path, data: bytes) -> None:
     temporary.replace(path)
 
 
-async def write_file(path: Path, data: bytes) -> None:
-    """`write_atomically` off the event loop; a failure is a SendError (retried)."""
-    try:
-        await asyncio.to_thread(write_atomically, path, data)
-    except Exception as exc:
-        raise SendError(f"{type(exc).__name__}: {exc}") from None
-
-
-class FileTransport(Transport[EmailMessage]):
-    """Development without SMTP: each message becomes `<directory>/<row id>.eml` (a second
-    attempt overwrites it), and the path is logged."""
+class FileWriter(Transport[M]):
+    """Development: each message becomes `<directory>/<row id><suffix>`, written atomically;
+    a re-send of the row overwrites its file (one file per row however often it is sent,
+    the same at-least-once rule as a real server), and the path is logged."""
 
     timeout = 10.0
+    suffix = ".out"
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.description = f"files in {directory}"
 
-    async def send(self, row_id: int, message: EmailMessage) -> None:
-        path = self.directory / f"{row_id}.eml"
-        await write_file(path, message.as_bytes())
-        log.info("e-mail %s written to %s", message["Message-ID"], path)
+    def encode(self, message: M) -> tuple[bytes, str]:
+        """(the file's content, what the log calls the message)."""
+        raise NotImplementedError
+
+    async def send(self, row_id: int, message: M) -> None:
+        data, name = self.encode(message)
+        path = self.directory / f"{row_id}{self.suffix}"
+        try:
+            await asyncio.to_thread(write_atomically, path, data)
+        except Exception as exc:
+            raise SendError(f"{type(exc).__name__}: {exc}") from None
+        log.info("%s written to %s", name, path)
+
+
+class FileTransport(FileWriter[EmailMessage]):
+    """Development without SMTP: `<directory>/<row id>.eml`, to open with any mail client."""
+
+    suffix = ".eml"
+
+    def encode(self, message: EmailMessage) -> tuple[bytes, str]:
+        return message.as_bytes(), f"e-mail {message['Message-ID']}"

@@ -1,20 +1,18 @@
 """The SMS channel of the outbox against real PostgreSQL commits: templates that fit three
 segments whatever the titles, the same exactly-once rule as e-mail (dedupe key, one sender
 per row across racing senders), retries then FAILED for a failing provider, a message too
-long refused, and the start-up hook's choice of provider."""
+long refused. (The start-up hook's choice of provider: test_startup.py.)"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from sqlalchemy import func, update
 
-from db.orders.signing import generate_signing_key, private_key_seed
 from db.outbox import actions, queries
 from db.outbox.compose import RenderError
 from db.outbox.models import OutboxMessage
@@ -22,9 +20,8 @@ from db.outbox.sms import MAX_SEGMENTS, FileSmsProvider, SmsMessage, compose_sms
 from db.outbox.transport import SendError
 from db.outbox.worker import RetryPolicy, SmsSender
 from db.session import Database
-from graph.outbox.worker import start_outbox_worker
-from graph.settings import Settings
 from tests.outbox import contexts
+from tests.outbox.conftest import drain
 
 PHONE = "+33612345678"
 LONG_LATIN = "The Extraordinarily Long and Winding Director's Cut of a Film " * 5
@@ -236,12 +233,6 @@ async def test_two_racing_senders_send_every_text_once(
         SmsSender(committed_db, CountingProvider(tmp_path, counts), batch_size=4) for _ in "ab"
     ]
 
-    async def drain(sender: SmsSender) -> int:
-        sent = 0
-        while (result := await sender.run_once()).claimed:
-            sent += result.sent
-        return sent
-
     shares = await asyncio.gather(*(drain(s) for s in senders))
     assert sum(shares) == 40
     assert all(shares), shares  # both took part
@@ -249,56 +240,3 @@ async def test_two_racing_senders_send_every_text_once(
     assert len(counts) == 40
     assert len(texts(tmp_path)) == 40
     assert await queries.status_counts(committed_db) == {"SENT": 40}
-
-
-def _settings(tmp_path: Path, **values: object) -> Settings:
-    defaults: dict[str, object] = {
-        "env": "test",
-        "jwt_secret": "test-secret-not-for-production-0123456789",
-        "data_dir": tmp_path,
-        "outbox_interval_seconds": 0.05,
-    }
-    return Settings(**{**defaults, **values})
-
-
-async def test_production_without_a_provider_texts_nothing_and_says_so(
-    committed_db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    settings = _settings(
-        tmp_path,
-        env="production",
-        ticket_signing_key=private_key_seed(generate_signing_key()),
-        allow_sandbox_payments_in_production=True,
-        payment_webhook_secret="w" * 40,
-    )
-    with caplog.at_level("WARNING", logger="marquee.outbox"):
-        stop = await start_outbox_worker(SimpleNamespace(settings=settings, db=committed_db))
-        await enqueue(committed_db, "order:1:sms")
-        await asyncio.sleep(0.2)
-        await stop()
-    assert "MARQUEE_SMS_PROVIDER is not set" in caplog.text
-    assert await queries.status_counts(committed_db) == {"PENDING": 1}
-    assert not (tmp_path / "sms").exists()
-
-
-async def test_the_hook_writes_texts_in_development_and_none_when_told(
-    committed_db: Database, tmp_path: Path
-) -> None:
-    off = _settings(tmp_path / "off", sms_provider="none")
-    stop = await start_outbox_worker(SimpleNamespace(settings=off, db=committed_db))
-    await enqueue(committed_db, "order:1:sms")
-    await asyncio.sleep(0.2)
-    await stop()
-    assert await queries.status_counts(committed_db) == {"PENDING": 1}
-
-    on = _settings(tmp_path / "on")  # development's default: files
-    stop = await start_outbox_worker(SimpleNamespace(settings=on, db=committed_db))
-    try:
-        for _ in range(200):
-            if await queries.status_counts(committed_db) == {"SENT": 1}:
-                break
-            await asyncio.sleep(0.02)
-    finally:
-        await stop()
-    assert await queries.status_counts(committed_db) == {"SENT": 1}
-    assert len(texts(tmp_path / "on" / "sms")) == 1
