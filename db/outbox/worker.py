@@ -2,14 +2,14 @@
 the outcome. `Sender` is that loop for any channel; `EmailSender` and `SmsSender` say how
 their channel's rows become messages (the transport says how they are delivered).
 
-One of each runs in every server process; rows are claimed with FOR UPDATE SKIP LOCKED and kept by
-a lease (db/outbox/actions.py), so each row has one sender at a time, across processes and
-instances. Delivery is at least once: a sender that dies after the SMTP server took a
-message but before SENT was written leaves the row to be sent again when its lease ends,
-with the same Message-ID (fixed at enqueue), by which the receiver can de-duplicate. A
-sender that lives through a database outage remembers its claims and their outcomes and
-writes them as soon as the database is back (delivered ones SENT, untried ones handed back),
-so only a dead process's claims wait for the lease.
+One of each runs in every server process; rows are claimed with FOR UPDATE SKIP LOCKED and
+kept by a lease (db/outbox/actions.py), so each row has one sender at a time, across
+processes and instances. Delivery is at least once: a sender that dies after the SMTP server
+(or SMS provider) took a message but before SENT was written leaves the row to be sent again
+when its lease ends, with the same Message-ID (fixed at enqueue), by which the receiver can
+de-duplicate. A sender that lives through a database outage remembers its claims and their
+outcomes and writes them as soon as the database is back (delivered ones SENT, untried ones
+handed back), so only a dead process's claims wait for the lease.
 """
 
 from __future__ import annotations
