@@ -148,6 +148,10 @@ class Settings(BaseSettings):
     mail_from: str = "Marquee <tickets@marquee.localhost>"
     outbox_interval_seconds: float = 1.0
     outbox_max_attempts: int = 10
+    # Text messages (docs/outbox.md, "Text messages"): "file" writes them under
+    # data_dir/sms (the default outside production), "none" sends none; production sends
+    # none unless one is configured (messages wait, PENDING).
+    sms_provider: Literal["file", "none"] | None = None
 
     tmdb_api_key: str | None = None
     tmdb_base_url: str = "https://api.themoviedb.org/3"

@@ -28,7 +28,17 @@ USERNAME_RE = re.compile(r"^[a-z0-9_.]{3,32}$")
 USERNAME_RULE = "The username must be 3 to 32 characters of a-z, 0-9, '_' and '.'."
 MAX_LOGIN_LENGTH = 320
 PROFILE_FIELDS = frozenset(
-    {"username", "email", "phone", "full_name", "birth_date", "gender", "avatar_url", "bio"}
+    {
+        "username",
+        "email",
+        "phone",
+        "sms_opt_in",
+        "full_name",
+        "birth_date",
+        "gender",
+        "avatar_url",
+        "bio",
+    }
 )
 DEFAULT_PHONE_REGION = "US"
 PHONE_RULE = (
@@ -229,6 +239,21 @@ def _check_url(value: str, v: Validator, field: str) -> None:
     )
 
 
+def _check_sms_opt_in(values: dict[str, Any], user: User, v: Validator) -> None:
+    """Text messages need a phone: opting in without one is refused, and a phone removed
+    takes the opt-in with it (null opts out)."""
+    phone = values.get("phone", user.phone)
+    if "sms_opt_in" in values:
+        values["sms_opt_in"] = bool(values["sms_opt_in"])
+        v.check(
+            phone is not None or not values["sms_opt_in"],
+            "smsOptIn",
+            "Give a phone number to receive text messages.",
+        )
+    elif phone is None:
+        values["sms_opt_in"] = False
+
+
 async def update_profile(
     session: AsyncSession,
     *,
@@ -237,7 +262,7 @@ async def update_profile(
     phone_region: str = DEFAULT_PHONE_REGION,
 ) -> User:
     """Change the given profile fields (a None value clears an optional field; an empty
-    phone clears it too)."""
+    phone clears it too, and with it the SMS opt-in)."""
     unknown = set(changes) - PROFILE_FIELDS
     if unknown:
         raise ValueError(f"not profile fields: {sorted(unknown)}")
@@ -252,6 +277,7 @@ async def update_profile(
         values["email"] = _normalize_email(values["email"] or "", v)
     if "phone" in values:
         values["phone"] = _normalize_phone(values["phone"], phone_region, v)
+    _check_sms_opt_in(values, user, v)
     if values.get("full_name") is not None:
         values["full_name"] = values["full_name"].strip() or None
         v.check(len(values["full_name"] or "") <= 200, "fullName", "At most 200 characters.")
@@ -433,6 +459,7 @@ async def _anonymise(session: AsyncSession, user: User) -> User:
         # A random secret nobody knows: no password can match (the column is NOT NULL).
         user.password_hash = hash_password(secrets.token_urlsafe(32))
     user.phone = None
+    user.sms_opt_in = False
     user.full_name = None
     user.avatar_url = None
     user.bio = None

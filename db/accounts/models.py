@@ -38,6 +38,8 @@ class User(Timestamps, Base):
         CheckConstraint(r"phone ~ '^\+[1-9][0-9]{1,14}$'", name="phone_e164"),
         # One account per phone number; most accounts have none (migration 0015_phone).
         Index("uq_users_phone", "phone", unique=True, postgresql_where=text("phone IS NOT NULL")),
+        # Text messages need a number to go to (migration 0019_sms).
+        CheckConstraint("phone IS NOT NULL OR NOT sms_opt_in", name="sms_opt_in_phone"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -46,6 +48,8 @@ class User(Timestamps, Base):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     full_name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(16))
+    # The customer agreed to booking confirmations and cancellation notices by SMS.
+    sms_opt_in: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
     birth_date: Mapped[date | None] = mapped_column(Date)
     gender: Mapped[str | None] = mapped_column(String(16))
     avatar_url: Mapped[str | None] = mapped_column(String(500))

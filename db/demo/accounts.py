@@ -25,6 +25,9 @@ DEMO_PHONES = {
     "bob": "+46701234567",
     "dmitri": "+12015550123",
 }
+# Of those, these also get their booking confirmations and cancellation notices by SMS
+# (in development: files under .marquee/sms/).
+DEMO_SMS_OPT_IN = frozenset({"alice", "dmitri"})
 
 
 async def seed(session: AsyncSession, rng: random.Random, lines: list[str]) -> None:
@@ -35,6 +38,7 @@ async def seed(session: AsyncSession, rng: random.Random, lines: list[str]) -> N
                 username=username,
                 email=email,
                 phone=DEMO_PHONES.get(username),
+                sms_opt_in=username in DEMO_SMS_OPT_IN,
                 password_hash=hashed,
                 full_name=name,
                 role=role,
@@ -48,4 +52,5 @@ async def seed(session: AsyncSession, rng: random.Random, lines: list[str]) -> N
     lines.append(
         "demo phone numbers (sign in with them too): "
         + ", ".join(f"{u} {p}" for u, p in DEMO_PHONES.items())
+        + f" (texted about bookings: {', '.join(sorted(DEMO_SMS_OPT_IN))})"
     )

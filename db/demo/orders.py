@@ -91,6 +91,7 @@ HOME_CITY = {"alice": "Paris", "chloe": "Paris", "bob": "New York", "dmitri": "N
 SEAT_COUNTS = (1, 2, 2, 2, 3, 4)
 # The outbox keys of the e-mails `fulfil` and `mark_refunded` write (deleted again here).
 CONFIRMATION_KEY = "order-confirmation:{}"
+CONFIRMATION_SMS_KEY = "order-confirmation-sms:{}"  # customers who opted in to SMS
 REFUND_KEY = "refund:{}"
 
 
@@ -308,7 +309,7 @@ async def _paid_upcoming(
     order = await _locked(session, order_id)
     if not await orders.fulfil(session, order, points_per_unit=POINTS_PER_UNIT, sign=_no_signature):
         raise RuntimeError(f"demo order {order_id} could not be fulfilled")
-    mails.append(CONFIRMATION_KEY.format(order_id))
+    mails += [CONFIRMATION_KEY.format(order_id), CONFIRMATION_SMS_KEY.format(order_id)]
     await _record_payment(
         session,
         rng,
@@ -338,7 +339,11 @@ async def _refunded_upcoming(
     await orders.mark_refunded(
         session, await _locked(session, order_id), reason="Cancelled at your request."
     )
-    mails += [CONFIRMATION_KEY.format(order_id), REFUND_KEY.format(order_id)]
+    mails += [
+        CONFIRMATION_KEY.format(order_id),
+        CONFIRMATION_SMS_KEY.format(order_id),
+        REFUND_KEY.format(order_id),
+    ]
 
 
 async def _cancelled_upcoming(session: AsyncSession, rng: random.Random, order_id: int) -> None:

@@ -58,7 +58,8 @@ from db.orders.pricing import (
     decode_json,
     pricing_error,
 )
-from db.outbox.actions import enqueue_email
+from db.outbox.actions import enqueue_email, enqueue_sms
+from db.outbox.codes import SmsTemplate
 from db.session import Database
 from db.showtimes.models import Showtime
 
@@ -371,6 +372,7 @@ async def fulfil(
 _MAIL_FACTS = text(
     """
     SELECT u.email, coalesce(u.full_name, u.username) AS customer_name,
+        CASE WHEN u.sms_opt_in THEN u.phone END AS sms_to,
         m.title AS movie_title, c.name AS cinema_name, c.time_zone, h.name AS hall_name,
         st.starts_at,
         (SELECT json_agg(json_build_object(
@@ -394,8 +396,9 @@ _MAIL_FACTS = text(
 
 async def _mail_facts(
     session: AsyncSession, order: LockedOrder
-) -> tuple[str, dict[str, Any], list[Any]]:
-    """(recipient, the context every e-mail of the order shares, the lines)."""
+) -> tuple[str, dict[str, Any], list[Any], str | None]:
+    """(recipient, the context every e-mail of the order shares, the lines, the phone to
+    text too: the customer's when they opted in and the order is for a showtime)."""
     row = (await session.execute(_MAIL_FACTS, {"order_id": order.id})).one()
     context: dict[str, Any] = {
         "order_number": order.number,
@@ -410,7 +413,8 @@ async def _mail_facts(
             starts_at=row.starts_at.isoformat(),
             time_zone=row.time_zone,
         )
-    return row.email, context, list(row.lines or [])
+    sms_to = row.sms_to if row.starts_at is not None else None
+    return row.email, context, list(row.lines or []), sms_to
 
 
 async def _enqueue_confirmation(
@@ -419,7 +423,7 @@ async def _enqueue_confirmation(
     tickets: list[tuple[int, str, Any]],
     sign: Signer,
 ) -> None:
-    to, context, lines = await _mail_facts(session, order)
+    to, context, lines, sms_to = await _mail_facts(session, order)
     by_line = {int(line["id"]): line for line in lines}
     context["total"] = str(order.total)
     context["lines"] = [
@@ -446,6 +450,15 @@ async def _enqueue_confirmation(
         context=context,
         dedupe_key=f"order-confirmation:{order.id}",
     )
+    if sms_to is not None:
+        # The key payOrder's settle function (migration 0019_sms) writes too: one message.
+        await enqueue_sms(
+            session,
+            template="order_confirmation",
+            to=sms_to,
+            context=context,
+            dedupe_key=f"order-confirmation-sms:{order.id}",
+        )
 
 
 # --- releasing an order's seats ------------------------------------------------------------
@@ -600,7 +613,7 @@ async def mark_refunded(
         )
     )
     await release_order_seats(session, order)
-    to, context, _ = await _mail_facts(session, order)
+    to, context, _, sms_to = await _mail_facts(session, order)
     context.update(amount=str(order.total), refund_amount=str(order.total), reason=reason)
     await enqueue_email(
         session,
@@ -609,6 +622,14 @@ async def mark_refunded(
         context=context,
         dedupe_key=f"{template}:{order.id}",
     )
+    if sms_to is not None and template == SmsTemplate.SHOWTIME_CANCELLED:
+        await enqueue_sms(
+            session,
+            template=template,
+            to=sms_to,
+            context=context,
+            dedupe_key=f"{template}-sms:{order.id}",
+        )
 
 
 @dataclass(frozen=True, slots=True)

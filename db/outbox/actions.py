@@ -22,7 +22,8 @@ from sqlalchemy import Text, and_, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.outbox.codes import EMAIL_TEMPLATES, Channel, OutboxStatus
+from db.accounts.phones import E164_RE
+from db.outbox.codes import EMAIL_TEMPLATES, SMS_TEMPLATES, Channel, OutboxStatus
 from db.outbox.models import OutboxMessage
 
 # The right-hand side of the Message-IDs the outbox makes (RFC 5322: unique to the sender).
@@ -73,6 +74,43 @@ async def enqueue_email(
         raise ValueError(f"unknown e-mail template {template!r}")
     if not to or "@" not in to or len(to) > 320 or any(c in to for c in "\r\n<>, "):
         raise ValueError("the recipient must be one plain e-mail address")
+    return await _enqueue(
+        session, Channel.EMAIL, template, to, context, dedupe_key, message_id_domain
+    )
+
+
+async def enqueue_sms(
+    session: AsyncSession,
+    *,
+    template: str,
+    to: str,
+    context: Mapping[str, Any],
+    dedupe_key: str,
+    message_id_domain: str = MESSAGE_ID_DOMAIN,
+) -> bool:
+    """Write a text message into the outbox in the caller's transaction, like
+    `enqueue_email` (same answer, same exactly-once rule by `dedupe_key`): `to` is an
+    E.164 number, the templates are in db/outbox/templates/sms/. The row's message id is
+    the reference a provider can de-duplicate re-sends by."""
+    if template not in SMS_TEMPLATES:
+        raise ValueError(f"unknown SMS template {template!r}")
+    if not E164_RE.match(to or ""):
+        raise ValueError("the recipient must be one E.164 phone number (+33612345678)")
+    return await _enqueue(
+        session, Channel.SMS, template, to, context, dedupe_key, message_id_domain
+    )
+
+
+async def _enqueue(
+    session: AsyncSession,
+    channel: Channel,
+    template: str,
+    to: str,
+    context: Mapping[str, Any],
+    dedupe_key: str,
+    message_id_domain: str,
+) -> bool:
+    """The insert both channels share (the recipient already checked for its channel)."""
     if not dedupe_key or len(dedupe_key) > 200:
         raise ValueError("dedupe_key must be 1 to 200 characters")
     payload = dict(context)
@@ -80,7 +118,7 @@ async def enqueue_email(
     stmt = (
         insert(OutboxMessage)
         .values(
-            channel=Channel.EMAIL.value,
+            channel=channel.value,
             template=template,
             recipient=to,
             context=payload,

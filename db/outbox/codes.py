@@ -5,13 +5,15 @@ from enum import StrEnum
 
 class OutboxStatus(StrEnum):
     PENDING = "PENDING"  # waiting for its first or next attempt (`next_attempt_at`)
-    SENT = "SENT"  # accepted by the SMTP server (or written as an .eml file)
+    SENT = "SENT"  # accepted by the SMTP server or SMS provider (or written as a file)
     FAILED = "FAILED"  # given up: rejected for good, unrenderable, or out of attempts
 
 
 class Channel(StrEnum):
+    """How a message travels; each channel has its own sender, templates and transport."""
+
     EMAIL = "EMAIL"
-    # SMS will go through the same table, with its own sender and templates.
+    SMS = "SMS"
 
 
 class EmailTemplate(StrEnum):
@@ -25,3 +27,13 @@ class EmailTemplate(StrEnum):
 
 
 EMAIL_TEMPLATES = frozenset(t.value for t in EmailTemplate)
+
+
+class SmsTemplate(StrEnum):
+    """The text messages there are templates for (`db/outbox/templates/sms/<name>.txt`)."""
+
+    ORDER_CONFIRMATION = "order_confirmation"
+    SHOWTIME_CANCELLED = "showtime_cancelled"
+
+
+SMS_TEMPLATES = frozenset(t.value for t in SmsTemplate)

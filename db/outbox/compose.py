@@ -32,15 +32,23 @@ class RenderError(Exception):
     """The message cannot be made (unknown template, missing or malformed context)."""
 
 
-def when(value: str, time_zone: str | None = None) -> str:
+def when(value: str, time_zone: str | None = None, *, short: bool = False) -> str:
     """An ISO time as people read it: 'Friday 12 June 2026, 19:30 CEST' (in `time_zone`
-    when given, else in the offset the string carries)."""
+    when given, else in the offset the string carries); `short` for text messages:
+    'Fri 12 Jun 2026 19:30 CEST'."""
     moment = datetime.fromisoformat(value)
     if time_zone and moment.tzinfo is not None:
         moment = moment.astimezone(ZoneInfo(time_zone))
-    text = f"{moment:%A} {moment.day} {moment:%B %Y}, {moment:%H:%M}"
+    if short:
+        text = f"{moment:%a} {moment.day} {moment:%b %Y} {moment:%H:%M}"
+    else:
+        text = f"{moment:%A} {moment.day} {moment:%B %Y}, {moment:%H:%M}"
     zone = moment.tzname()
     return f"{text} {zone}" if zone else text
+
+
+def when_short(value: str, time_zone: str | None = None) -> str:
+    return when(value, time_zone, short=True)
 
 
 _env = Environment(
@@ -53,6 +61,13 @@ _env = Environment(
     keep_trailing_newline=True,
 )
 _env.filters["when"] = when
+_env.filters["when_short"] = when_short
+
+
+def render_text(name: str, values: Mapping[str, Any]) -> str:
+    """One template of db/outbox/templates/ (the text messages' `sms/<name>.txt` too),
+    strict: a missing value raises."""
+    return _env.get_template(name).render(values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +117,9 @@ def render(template: str, context: Mapping[str, Any], *, message_id: str) -> Ren
         images = _qr_images(context, message_id)
         # The HTML finds a ticket's image as qr_cids[loop.index0].
         values = {**context, "qr_cids": {i: image.cid for i, image in images.items()}}
-        subject = _env.get_template(f"{template}.subject.txt").render(values)
-        text = _env.get_template(f"{template}.txt").render(values)
-        html = _env.get_template(f"{template}.html").render(values)
+        subject = render_text(f"{template}.subject.txt", values)
+        text = render_text(f"{template}.txt", values)
+        html = render_text(f"{template}.html", values)
     except Exception as exc:
         raise RenderError(f"{type(exc).__name__}: {exc}") from exc
     # One line, whatever the template or the values did.

@@ -1,4 +1,5 @@
 """Where e-mails go: an SMTP server (aiosmtplib), or, with none configured, `.eml` files.
+`Transport` is the interface of every channel's delivery (db/outbox/sms.py has the SMS one).
 
 The SMTP server is given as a URL: `smtp://[user:password@]host[:port]` (port 25, or 587
 with `?starttls=true`), `smtps://...` for implicit TLS (port 465). `?starttls=true` requires
@@ -15,6 +16,7 @@ import os
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Generic, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import aiosmtplib
@@ -22,6 +24,8 @@ import aiosmtplib
 log = logging.getLogger("marquee.outbox")
 
 DEFAULT_TIMEOUT = 30.0
+
+M = TypeVar("M")
 
 
 class SendError(Exception):
@@ -92,21 +96,22 @@ class SmtpConfig:
         return text.replace(self.password, "***") if self.password else text
 
 
-class Transport:
-    """Sends one message at a time; `close` ends a batch (the SMTP connection is kept
-    between the messages of one batch only)."""
+class Transport(Generic[M]):
+    """Sends one message (of its channel: an EmailMessage, an SmsMessage) at a time and
+    raises SendError when it was not delivered; `close` ends a batch (the SMTP connection
+    is kept between the messages of one batch only)."""
 
     description = "?"
     timeout = DEFAULT_TIMEOUT  # the longest one `send` may take
 
-    async def send(self, row_id: int, message: EmailMessage) -> None:
+    async def send(self, row_id: int, message: M) -> None:
         raise NotImplementedError
 
     async def close(self) -> None:
         return None
 
 
-class SmtpTransport(Transport):
+class SmtpTransport(Transport[EmailMessage]):
     def __init__(self, config: SmtpConfig, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.config = config
         self.timeout = timeout
@@ -174,26 +179,45 @@ class SmtpTransport(Transport):
         client.close()
 
 
-class FileTransport(Transport):
-    """Development without SMTP: each message becomes `<directory>/<row id>.eml` (a second
-    attempt overwrites it), and the path is logged."""
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all: never a half-written file under the final name. A
+    second write of the same path replaces it (a re-sent row is one file, not two)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    temporary.replace(path)
+
+
+class FileWriter(Transport[M]):
+    """Development: each message becomes `<directory>/<row id><suffix>`, written atomically;
+    a re-send of the row overwrites its file (one file per row however often it is sent,
+    the same at-least-once rule as a real server), and the path is logged."""
 
     timeout = 10.0
+    suffix = ".out"
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.description = f"files in {directory}"
 
-    def _write(self, path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(data)
-        temporary.replace(path)  # never a half-written file under the final name
+    def encode(self, message: M) -> tuple[bytes, str]:
+        """(the file's content, what the log calls the message)."""
+        raise NotImplementedError
 
-    async def send(self, row_id: int, message: EmailMessage) -> None:
-        path = self.directory / f"{row_id}.eml"
+    async def send(self, row_id: int, message: M) -> None:
+        data, name = self.encode(message)
+        path = self.directory / f"{row_id}{self.suffix}"
         try:
-            await asyncio.to_thread(self._write, path, message.as_bytes())
+            await asyncio.to_thread(write_atomically, path, data)
         except Exception as exc:
             raise SendError(f"{type(exc).__name__}: {exc}") from None
-        log.info("e-mail %s written to %s", message["Message-ID"], path)
+        log.info("%s written to %s", name, path)
+
+
+class FileTransport(FileWriter[EmailMessage]):
+    """Development without SMTP: `<directory>/<row id>.eml`, to open with any mail client."""
+
+    suffix = ".eml"
+
+    def encode(self, message: EmailMessage) -> tuple[bytes, str]:
+        return message.as_bytes(), f"e-mail {message['Message-ID']}"

@@ -1,13 +1,15 @@
-"""The e-mail sender: claims due rows, renders and sends each, records the outcome.
+"""The outbox senders: each claims due rows of its channel, renders and sends each, records
+the outcome. `Sender` is that loop for any channel; `EmailSender` and `SmsSender` say how
+their channel's rows become messages (the transport says how they are delivered).
 
-One runs in every server process; rows are claimed with FOR UPDATE SKIP LOCKED and kept by
-a lease (db/outbox/actions.py), so each row has one sender at a time, across processes and
-instances. Delivery is at least once: a sender that dies after the SMTP server took a
-message but before SENT was written leaves the row to be sent again when its lease ends,
-with the same Message-ID (fixed at enqueue), by which the receiver can de-duplicate. A
-sender that lives through a database outage remembers its claims and their outcomes and
-writes them as soon as the database is back (delivered ones SENT, untried ones handed back),
-so only a dead process's claims wait for the lease.
+One of each runs in every server process; rows are claimed with FOR UPDATE SKIP LOCKED and
+kept by a lease (db/outbox/actions.py), so each row has one sender at a time, across
+processes and instances. Delivery is at least once: a sender that dies after the SMTP server
+(or SMS provider) took a message but before SENT was written leaves the row to be sent again
+when its lease ends, with the same Message-ID (fixed at enqueue), by which the receiver can
+de-duplicate. A sender that lives through a database outage remembers its claims and their
+outcomes and writes them as soon as the database is back (delivered ones SENT, untried ones
+handed back), so only a dead process's claims wait for the lease.
 """
 
 from __future__ import annotations
@@ -17,16 +19,20 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from email.message import EmailMessage
+from typing import Any, Generic, TypeVar
 
 from db.outbox import actions
 from db.outbox.actions import ClaimedMessage
 from db.outbox.codes import Channel
 from db.outbox.compose import compose
+from db.outbox.sms import SmsMessage, compose_sms
 from db.outbox.transport import SendError, Transport
 from db.session import Database
 
 log = logging.getLogger("marquee.outbox")
+
+M = TypeVar("M")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,23 +81,22 @@ def with_qr_payloads(
     return {**context, "tickets": signed}
 
 
-class EmailSender:
+class Sender(Generic[M]):
+    """The sending loop of one channel (`channel`): subclasses turn a claimed row into the
+    transport's message (`compose`, run in a thread: it may be CPU work)."""
+
+    channel: Channel
+
     def __init__(
         self,
         db: Database,
-        transport: Transport,
+        transport: Transport[M],
         *,
-        mail_from: str,
         retry: RetryPolicy | None = None,
         batch_size: int = 10,
-        sign: Callable[[int, int, int], str] | None = None,
     ) -> None:
         self.db = db
-        # Signs the QR codes of tickets written without one (the sale's confirmation, whose
-        # transaction records the ticket, showtime and seat ids: db/orders, docs/orders.md).
-        self.sign = sign
         self.transport = transport
-        self.mail_from = mail_from
         self.retry = retry or RetryPolicy()
         self.batch_size = batch_size
         # The longest one message may take: connecting and the message are bounded by the
@@ -111,6 +116,10 @@ class EmailSender:
         # leaving them to wait for the lease to end.
         self._held: dict[int, ClaimedMessage] = {}
         self._outcomes: dict[int, SendError | None] = {}
+
+    def compose(self, row: ClaimedMessage) -> M:
+        """The message of `row`; RenderError (or any error) when it cannot be made."""
+        raise NotImplementedError
 
     def stop(self) -> None:
         """Finish the message in hand, hand the rest of the batch back, run no more rounds.
@@ -198,15 +207,7 @@ class EmailSender:
         """Send one row and record the outcome; the error when the server cannot be reached
         (then the rest of the batch need not try)."""
         try:
-            message = await asyncio.to_thread(
-                compose,
-                row.template,
-                with_qr_payloads(row.context, self.sign),
-                mail_from=self.mail_from,
-                to=row.recipient,
-                message_id=row.message_id,
-                date=row.created_at,
-            )
+            message = await asyncio.to_thread(self.compose, row)
         except Exception as exc:  # RenderError, or anything else: never the loop's end
             await self._record(result, row, SendError(f"not rendered: {exc}", permanent=True))
             return None
@@ -241,7 +242,7 @@ class EmailSender:
         async with self.db.transaction() as session:
             rows = await actions.claim_batch(
                 session,
-                channel=Channel.EMAIL.value,
+                channel=self.channel.value,
                 limit=self.batch_size,
                 lease_seconds=self.lease_seconds,
             )
@@ -256,7 +257,9 @@ class EmailSender:
                 if self.stopping:
                     break
                 if time.monotonic() > deadline:
-                    log.warning("outbox lease nearly spent: %d handed back", len(rows) - n)
+                    log.warning(
+                        "outbox %s lease nearly spent: %d handed back", self.channel, len(rows) - n
+                    )
                     break
                 unreachable = await self._deliver(result, row)
                 if unreachable is not None:
@@ -280,7 +283,46 @@ class EmailSender:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database may be restarting: try again next round
-                log.warning("outbox round failed: %s", exc)
+                log.warning("outbox round failed (%s): %s", self.channel, exc)
                 result = None
             if result is None or result.claimed < self.batch_size:
                 await asyncio.sleep(interval)
+
+
+class EmailSender(Sender[EmailMessage]):
+    channel = Channel.EMAIL
+
+    def __init__(
+        self,
+        db: Database,
+        transport: Transport[EmailMessage],
+        *,
+        mail_from: str,
+        retry: RetryPolicy | None = None,
+        batch_size: int = 10,
+        sign: Callable[[int, int, int], str] | None = None,
+    ) -> None:
+        super().__init__(db, transport, retry=retry, batch_size=batch_size)
+        self.mail_from = mail_from
+        # Signs the QR codes of tickets written without one (the sale's confirmation, whose
+        # transaction records the ticket, showtime and seat ids: db/orders, docs/orders.md).
+        self.sign = sign
+
+    def compose(self, row: ClaimedMessage) -> EmailMessage:
+        return compose(
+            row.template,
+            with_qr_payloads(row.context, self.sign),
+            mail_from=self.mail_from,
+            to=row.recipient,
+            message_id=row.message_id,
+            date=row.created_at,
+        )
+
+
+class SmsSender(Sender[SmsMessage]):
+    """Sends with an SmsProvider (db/outbox/sms.py)."""
+
+    channel = Channel.SMS
+
+    def compose(self, row: ClaimedMessage) -> SmsMessage:
+        return compose_sms(row.template, row.context, to=row.recipient, reference=row.message_id)

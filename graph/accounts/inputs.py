@@ -63,7 +63,14 @@ class UpdateProfileInput:
         default=strawberry.UNSET, description="New e-mail address (cannot be null)."
     )
     phone: str | None = strawberry.field(
-        default=strawberry.UNSET, description=PHONE_INPUT + " Null or an empty string clears it."
+        default=strawberry.UNSET,
+        description=PHONE_INPUT + " Null or an empty string clears it (and the SMS opt-in).",
+    )
+    sms_opt_in: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Receive the booking confirmation and showtime-cancelled notices by SMS "
+        "too (needs a phone: true without one is a VALIDATION_ERROR on smsOptIn); null or "
+        "false opts out.",
     )
     full_name: str | None = strawberry.field(default=strawberry.UNSET, description="Full name.")
     birth_date: date | None = strawberry.field(default=strawberry.UNSET, description="Birth date.")

@@ -37,6 +37,10 @@ class Me(User):
     birth_date: date | None = strawberry.field(description="Birth date (private).")
     gender: Gender | None = strawberry.field(description="Gender (private).")
     is_active: bool = strawberry.field(description="Whether the account may sign in.")
+    sms_opt_in: bool = strawberry.field(
+        description="Whether booking confirmations and showtime-cancelled notices also go "
+        "to your phone by SMS (private; set with updateProfile)."
+    )
     loyalty_points: int = strawberry.field(description="Loyalty points earned by purchases.")
     spent: strawberry.Private[Decimal]
     updated_at: datetime = strawberry.field(description="When the account last changed.")
@@ -135,6 +139,7 @@ class Me(User):
             birth_date=row.birth_date,
             gender=Gender(row.gender) if row.gender else None,
             is_active=row.is_active,
+            sms_opt_in=row.sms_opt_in,
             loyalty_points=row.loyalty_points,
             spent=row.total_spent,
             updated_at=row.updated_at,

@@ -1,4 +1,5 @@
-"""A real SMTP server (aiosmtpd, in a thread, on 127.0.0.1) that records what arrives."""
+"""A real SMTP server (aiosmtpd, in a thread, on 127.0.0.1) that records what arrives; a
+sender drained round after round."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from db.outbox.worker import Sender
 
 
 @dataclass(frozen=True)
@@ -120,3 +123,11 @@ def smtp_server() -> Iterator[SmtpServer]:
     server.start()
     yield server
     server.stop()
+
+
+async def drain(sender: Sender[Any]) -> int:
+    """Run rounds until one claims nothing; how many messages this sender sent."""
+    sent = 0
+    while (result := await sender.run_once()).claimed:
+        sent += result.sent
+    return sent

@@ -18,7 +18,7 @@ from db.outbox.transport import SmtpConfig, SmtpTransport
 from db.outbox.worker import EmailSender, RetryPolicy
 from db.session import Database
 from tests.outbox import contexts
-from tests.outbox.conftest import SmtpServer, free_port
+from tests.outbox.conftest import SmtpServer, drain, free_port
 
 FROM = "Marquee <tickets@marquee.localhost>"
 
@@ -170,12 +170,6 @@ async def test_two_racing_senders_send_every_message_exactly_once(
     smtp_server.recorder.data_delay = 0.002  # so that the two really interleave
     first = sender(committed_db, smtp_server.port, batch_size=5)
     second = sender(committed_db, smtp_server.port, batch_size=5)
-
-    async def drain(worker: EmailSender) -> int:
-        sent = 0
-        while (result := await worker.run_once()).claimed:
-            sent += result.sent
-        return sent
 
     counts = await asyncio.gather(drain(first), drain(second))
     assert sum(counts) == 50

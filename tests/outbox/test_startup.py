@@ -1,5 +1,6 @@
-"""The sender in the server: started by the start-up hook from settings, stopped with the
-app; SMTP when configured (its password never logged), else .eml files in development."""
+"""The senders in the server: started by the start-up hook from settings, stopped with the
+app; SMTP when configured (its password never logged), else .eml files in development;
+text messages as files in development, none when told, none in production unless set."""
 
 from __future__ import annotations
 
@@ -38,6 +39,17 @@ async def _enqueue(db: Database, key: str) -> None:
             template="order_confirmation",
             to="ada@example.com",
             context=contexts.order_confirmation(),
+            dedupe_key=key,
+        )
+
+
+async def _enqueue_sms(db: Database, key: str) -> None:
+    async with db.transaction() as session:
+        await actions.enqueue_sms(
+            session,
+            template="showtime_cancelled",
+            to="+33612345678",
+            context=contexts.showtime_cancelled(),
             dedupe_key=key,
         )
 
@@ -106,11 +118,37 @@ async def test_production_without_smtp_sends_nothing_and_says_so(
     with caplog.at_level("WARNING", logger="marquee.outbox"):
         stop = await start_outbox_worker(SimpleNamespace(settings=settings, db=committed_db))
         await _enqueue(committed_db, "order:1:confirmation")
+        await _enqueue_sms(committed_db, "order:1:sms")
         await asyncio.sleep(0.2)
         await stop()
     assert "MARQUEE_SMTP_URL is not set" in caplog.text
-    assert await queries.status_counts(committed_db) == {"PENDING": 1}
+    assert "MARQUEE_SMS_PROVIDER is not set" in caplog.text
+    assert await queries.status_counts(committed_db) == {"PENDING": 2}
     assert not (tmp_path / "outbox").exists()
+    assert not (tmp_path / "sms").exists()
+
+
+async def test_text_messages_are_files_in_development_and_none_when_told(
+    committed_db: Database, tmp_path: Path
+) -> None:
+    off = _settings(tmp_path / "off", sms_provider="none")
+    stop = await start_outbox_worker(SimpleNamespace(settings=off, db=committed_db))
+    await _enqueue_sms(committed_db, "order:1:sms")
+    await asyncio.sleep(0.2)
+    await stop()
+    assert await queries.status_counts(committed_db) == {"PENDING": 1}
+
+    stop = await start_outbox_worker(
+        SimpleNamespace(settings=_settings(tmp_path / "on"), db=committed_db)
+    )
+    try:
+        await _until_sent(committed_db)
+    finally:
+        await stop()
+    [row] = await queries.list_messages(committed_db)
+    written = (tmp_path / "on" / "sms" / f"{row.id}.txt").read_text()
+    assert written.startswith(f"To: +33612345678\nReference: {row.message_id}\n")
+    assert "MQ-100042" in written
 
 
 async def test_an_interval_of_zero_runs_no_sender(committed_db: Database, tmp_path: Path) -> None:
