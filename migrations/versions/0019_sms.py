@@ -1,7 +1,7 @@
 """text messages: users.sms_opt_in, and payOrder's settle writes the SMS confirmation
 
 Revision ID: 0019_sms
-Revises: 0017_trending
+Revises: 0018_password_tokens
 Create Date: 2026-12-03
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0019_sms"
-down_revision: str | None = "0017_trending"
+down_revision: str | None = "0018_password_tokens"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
