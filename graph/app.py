@@ -10,6 +10,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, overload
 
@@ -27,8 +28,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.http.types import QueryParams
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -50,6 +52,7 @@ from graph.orders import signing as orders_signing
 from graph.orders.services import start_payment_work
 from graph.orders.webhooks import payment_webhook
 from graph.outbox.worker import start_outbox_worker
+from graph.persisted import PersistedQueries, PersistedQueryError
 from graph.reports import export as reports_export
 from graph.schema import build_schema
 from graph.settings import Settings, get_settings
@@ -115,9 +118,25 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
                 if not _valid_ws_message(data):
                     await self.ws.close(4400, "Malformed message.")
                     return
+                if not await self._allowed(view, data):
+                    continue
                 yield data
         except WebSocketDisconnect:
             return
+
+    async def _allowed(self, view: MarqueeGraphQL, data: Any) -> bool:
+        """In allow-list mode a subscription's document must be registered too; one that is
+        not gets an `error` message for its id (graphql-transport-ws) and is not run."""
+        if data["type"] not in ("subscribe", "start") or view.persisted.inactive(None):
+            return True
+        try:
+            await view.persisted.resolve(view.state.db, data["payload"]["query"], None)
+        except PersistedQueryError as exc:
+            log_client_error(exc.code, exc.message)
+            message = {"id": data["id"], "type": "error", "payload": exc.body()["errors"]}
+            await self.ws.send_text(orjson.dumps(message).decode())
+            return False
+        return True
 
 
 def _valid_ws_message(data: Any) -> bool:
@@ -138,6 +157,20 @@ def _valid_ws_message(data: Any) -> bool:
     return True
 
 
+@dataclass
+class _PersistedRequestData(GraphQLRequestData):
+    """An operation of strawberry's path, with the hash to store its document under once it
+    has validated (automatic persisted queries)."""
+
+    learn: str | None = None
+
+
+def _executed(result: Any) -> bool:
+    """Whether an operation got as far as execution (so its document parsed, validated and
+    passed every limit): only such a document is stored as a persisted query."""
+    return getattr(result, "data", None) is not None
+
+
 class MarqueeGraphQL(GraphQL[Context, None]):
     websocket_adapter_class = TextWebSocketAdapter  # type: ignore[assignment]
 
@@ -147,6 +180,7 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         # Incremental delivery (@defer/@stream) returns other results: strawberry's path only.
         self._short_post = not self.schema.config.enable_experimental_incremental_execution
         self.max_response_bytes = state.settings.max_response_bytes
+        self.persisted = PersistedQueries(state.settings)
         # Open WebSocket connections of this worker, in all and per client address.
         self.ws_total = 0
         self.ws_per_address: collections.Counter[str] = collections.Counter()
@@ -201,6 +235,11 @@ class MarqueeGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "The request's JSON is nested too deeply.") from None
 
     async def _execute_post(self, request: Request, operation: dict[str, Any]) -> Response:
+        learn = None
+        extensions = operation.get("extensions")
+        if not self.persisted.inactive(extensions):
+            resolved = await self.persisted.resolve(self.state.db, operation["query"], extensions)
+            learn = resolved.learn
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, response=sub_response)
         try:
@@ -219,6 +258,8 @@ class MarqueeGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, exc.as_http_error_reason("POST")) from exc
         except MissingQueryError as exc:
             raise HTTPException(400, "No GraphQL query found in the request") from exc
+        if learn is not None and _executed(result):
+            await self.persisted.learn(self.state.db, learn, operation["query"])
         response_data = await self.process_result(request=request, result=result)
         if result.errors:
             self._handle_errors(result.errors, response_data)
@@ -247,6 +288,8 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         except HTTPException as exc:
             log_client_error(BAD_USER_INPUT, exc.reason)
             response = _http_error(exc, request.method, media_type or "application/json")
+        except PersistedQueryError as exc:
+            response = _persisted_query_error(exc, media_type or "application/json")
         else:
             if graphql_response and response.media_type == "application/json":
                 response.headers["content-type"] = GRAPHQL_RESPONSE_CONTENT_TYPE
@@ -262,6 +305,56 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         return request.method == "GET" and self.should_render_graphql_ide(
             self.request_adapter_class(request)
         )
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a GET that names a persisted query by hash (no `query`, but `extensions`):
+        that is an operation, whatever its Accept says."""
+        params: QueryParams = request.query_params
+        return "extensions" not in params and super().should_render_graphql_ide(request)
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """Strawberry's parse, then each operation's document resolved by the persisted-query
+        rules (graph/persisted.py): a hash alone becomes the document it names."""
+        data = await super().parse_http_body(request)
+        items = data if isinstance(data, list) else [data]
+        resolved_items = []
+        for item in items:
+            if self.persisted.inactive(item.extensions):
+                resolved_items.append(item)
+                continue
+            resolved = await self.persisted.resolve(self.state.db, item.query, item.extensions)
+            resolved_items.append(
+                _PersistedRequestData(
+                    query=resolved.query,
+                    variables=item.variables,
+                    operation_name=item.operation_name,
+                    extensions=item.extensions,
+                    protocol=item.protocol,
+                    learn=resolved.learn,
+                )
+            )
+        return resolved_items if isinstance(data, list) else resolved_items[0]
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> Any:
+        result = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        if (
+            isinstance(request_data, _PersistedRequestData)
+            and request_data.learn is not None
+            and request_data.query is not None
+            and _executed(result)
+        ):
+            await self.persisted.learn(self.state.db, request_data.learn, request_data.query)
+        return result
 
     async def process_result(self, request: Request, result: Any) -> GraphQLHTTPResponse:  # type: ignore[override]
         data = await super().process_result(request, result)
@@ -451,6 +544,15 @@ def _http_error(exc: HTTPException, method: str, media_type: str) -> Response:
         headers=headers,
         media_type=media_type,
     )
+
+
+def _persisted_query_error(exc: PersistedQueryError, media_type: str) -> Response:
+    """A request refused by the persisted-query rules: its code, in the negotiated media
+    type; HTTP 200 for the answers Apollo clients retry on (graph/persisted.py)."""
+    log_client_error(exc.code, exc.message)
+    if media_type == GRAPHQL_RESPONSE_JSON:
+        media_type = GRAPHQL_RESPONSE_CONTENT_TYPE
+    return JSONResponse(exc.body(), status_code=exc.status, media_type=media_type)
 
 
 def _response_too_large(limit: int) -> dict[str, Any]:
