@@ -2,7 +2,8 @@
 register allow-listed documents, and note when a document was last used.
 
 The hash is computed by the caller and checked against the text there; these functions
-trust it, and the table's check constraint keeps it 64 lowercase hex digits."""
+trust it, and the table's check constraint keeps it 64 lowercase hex digits. Times are
+clock_timestamp(), not now(): the order of uses within one long transaction still counts."""
 
 from __future__ import annotations
 
@@ -21,7 +22,13 @@ async def learn(session: AsyncSession, sha256: str, document: str, cap: int) -> 
     cannot grow the table without limit (registered rows are never evicted)."""
     inserted = await session.scalar(
         insert(PersistedQuery)
-        .values(sha256=sha256, document=document, registered=False)
+        .values(
+            sha256=sha256,
+            document=document,
+            registered=False,
+            created_at=func.clock_timestamp(),
+            last_used_at=func.clock_timestamp(),
+        )
         .on_conflict_do_nothing(index_elements=[PersistedQuery.sha256])
         .returning(PersistedQuery.sha256)
     )
@@ -62,5 +69,5 @@ async def touch(session: AsyncSession, sha256: str) -> None:
     await session.execute(
         update(PersistedQuery)
         .where(PersistedQuery.sha256 == sha256)
-        .values(last_used_at=func.now())
+        .values(last_used_at=func.clock_timestamp())
     )
