@@ -19,8 +19,10 @@ import pytest
 from db.persisted import actions, queries
 from db.session import Database, SharedConnectionDatabase
 from graph.app import create_app
+from graph.relay import to_global_id
 from graph.settings import Settings
-from tests.realtime.harness import ROOT
+from tests.factories import create_bookable_showtime
+from tests.realtime.harness import ROOT, SEAT_AVAILABILITY, WsClient, serve_in_process
 
 MOVIES = "query Movies($first: Int!) { movies(first: $first) { totalCount } }"
 LOGIN = (
@@ -273,6 +275,30 @@ async def test_allowlist_accepts_only_registered_documents(client: Client, db: D
     async with client(persisted_queries="allowlist", introspection=False) as http:
         status, body = await post(http, {"query": INTROSPECTION})
         assert (status, code(body)) == (400, "PERSISTED_QUERY_NOT_ALLOWED")
+
+
+async def test_allowlist_holds_over_the_websocket(
+    committed_db: Database, settings: Settings
+) -> None:
+    """A subscription's document must be registered too; an unregistered one gets an
+    `error` message with the code and is not run, and the connection stays usable."""
+    show = await create_bookable_showtime(committed_db)
+    async with committed_db.transaction() as session:
+        await actions.register(session, [(sha(SEAT_AVAILABILITY), SEAT_AVAILABILITY)])
+    app = create_app(
+        settings.model_copy(update={"persisted_queries": "allowlist"}), database=committed_db
+    )
+    variables = {"id": to_global_id("Showtime", show.id)}
+    async with serve_in_process(app) as url, WsClient.connect(url) as ws:
+        await app.state.marquee.services["seat_hub"].connected.wait()
+        unregistered = SEAT_AVAILABILITY.replace("seatId status", "seatId")
+        refused = await ws.subscribe(unregistered, variables)
+        message = await ws.message(refused)
+        assert message["type"] == "error", message
+        assert message["payload"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_ALLOWED"
+        accepted = await ws.subscribe(SEAT_AVAILABILITY, variables)
+        event = await ws.next(accepted)
+        assert event["seatAvailability"]["snapshot"] is True
 
 
 async def test_a_get_with_extensions_is_an_operation_not_graphiql(
