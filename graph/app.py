@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -181,6 +182,7 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         self._short_post = not self.schema.config.enable_experimental_incremental_execution
         self.max_response_bytes = state.settings.max_response_bytes
         self.persisted = PersistedQueries(state.settings)
+        self.persisted_max_age = state.settings.persisted_queries_max_age
         # Open WebSocket connections of this worker, in all and per client address.
         self.ws_total = 0
         self.ws_per_address: collections.Counter[str] = collections.Counter()
@@ -298,6 +300,11 @@ class MarqueeGraphQL(GraphQL[Context, None]):
                 # batch (when enabled) keeps its status: the spec speaks of single requests.
                 if results == 1 and request_errors == 1:
                     response.status_code = 400
+        if request.method == "GET" and "persistedQuery" in request.query_params.get(
+            "extensions", ""
+        ):
+            # A CDN may cache a 200 without Cache-Control (PersistedQueryNotFound is one).
+            response = _http_cache(request, response, self.persisted_max_age)
         await response(scope, receive, send)
 
     def _wants_ide(self, request: Request) -> bool:
@@ -544,6 +551,47 @@ def _http_error(exc: HTTPException, method: str, media_type: str) -> Response:
         headers=headers,
         media_type=media_type,
     )
+
+
+def _http_cache(request: Request, response: Response, max_age: int) -> Response:
+    """Cache headers for a GET of a persisted query (the URL names the document by hash, so
+    a CDN can key on it): public, with an ETag (and 304 for a matching If-None-Match), only
+    for an anonymous request (no Authorization, no Cookie) answered 200 without errors.
+    Anything else is `no-store`: an answer for a signed-in viewer, or a transient error
+    (a timeout, a rate limit), must never be served to someone else."""
+    body = getattr(response, "body", None)
+    cacheable = (
+        response.status_code == 200
+        and isinstance(body, bytes)
+        and "authorization" not in request.headers
+        and "cookie" not in request.headers
+    )
+    if cacheable:
+        assert isinstance(body, bytes)
+        try:
+            cacheable = "errors" not in orjson.loads(body)
+        except orjson.JSONDecodeError:
+            cacheable = False
+    if not cacheable:
+        response.headers["cache-control"] = "no-store"
+        return response
+    assert isinstance(body, bytes)
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={max_age}",
+        # The same URL answers another media type, or another viewer: not the same entry.
+        "Vary": "Accept, Authorization, Cookie",
+    }
+    if etag in _etags(request.headers.get("if-none-match", "")):
+        return Response(status_code=304, headers=headers)
+    response.headers.update(headers)
+    return response
+
+
+def _etags(header: str) -> set[str]:
+    """The entity tags of an If-None-Match header (weak ones compared by their value)."""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
 
 
 def _persisted_query_error(exc: PersistedQueryError, media_type: str) -> Response:

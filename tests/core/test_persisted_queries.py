@@ -19,9 +19,10 @@ import pytest
 from db.persisted import actions, queries
 from db.session import Database, SharedConnectionDatabase
 from graph.app import create_app
+from graph.auth import create_access_token
 from graph.relay import to_global_id
 from graph.settings import Settings
-from tests.factories import create_bookable_showtime
+from tests.factories import create_bookable_showtime, create_user
 from tests.realtime.harness import ROOT, SEAT_AVAILABILITY, WsClient, serve_in_process
 
 MOVIES = "query Movies($first: Int!) { movies(first: $first) { totalCount } }"
@@ -138,6 +139,48 @@ async def test_a_stored_mutation_stays_405_over_get(http: httpx.AsyncClient) -> 
     # Over POST the hash alone runs it.
     status, body = await post(http, {"variables": variables, "extensions": persisted(LOGIN)})
     assert body["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS"
+
+
+async def test_anonymous_persisted_gets_are_cacheable_and_nothing_else(
+    client: Client, db: Database, settings: Settings
+) -> None:
+    """ETag and public Cache-Control only for an anonymous GET of a persisted query answered
+    without errors; a signed-in viewer's answer and an error are `no-store`."""
+    params = {
+        "extensions": json.dumps(persisted(MOVIES)),
+        "variables": json.dumps({"first": 1}),
+    }
+    user = await create_user(db)
+    token = create_access_token(user.id, user.role, settings)
+    async with client(persisted_queries_max_age=30) as http:
+        missing = await http.get("/graphql", params=params)
+        assert code(missing.json()) == "PERSISTED_QUERY_NOT_FOUND"
+        assert missing.headers["cache-control"] == "no-store"
+        assert "etag" not in missing.headers
+        await http.get("/graphql", params={**params, "query": MOVIES})
+
+        found = await http.get("/graphql", params=params)
+        ok(found.status_code, found.json())
+        assert found.headers["cache-control"] == "public, max-age=30"
+        assert "Authorization" in found.headers["vary"]
+        etag = found.headers["etag"]
+        again = await http.get("/graphql", params=params, headers={"If-None-Match": etag})
+        assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag)
+        other = await http.get("/graphql", params=params, headers={"If-None-Match": '"x"'})
+        assert other.status_code == 200
+        assert other.content == found.content
+
+        signed_in = await http.get(
+            "/graphql",
+            params=params,
+            headers={"Authorization": f"Bearer {token}", "If-None-Match": etag},
+        )
+        ok(signed_in.status_code, signed_in.json())
+        assert signed_in.headers["cache-control"] == "no-store"
+        assert "etag" not in signed_in.headers
+        # A plain GET (no persisted query) is as before: no cache headers at all.
+        plain = await http.get("/graphql", params={"query": "{ __typename }"})
+        assert "cache-control" not in plain.headers
 
 
 async def test_hash_mismatch_and_bad_extensions_are_coded_errors(
