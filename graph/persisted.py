@@ -96,6 +96,12 @@ class PersistedQueries:
         self.introspection = settings.introspection
         self.max_tokens = settings.max_tokens
         self._cache: collections.OrderedDict[str, _Entry] = collections.OrderedDict()
+        # A token bucket for learning: each new document is a write, and one anonymous
+        # client could otherwise make every request one. Past it, documents still run;
+        # they are stored later, when the client sends them again.
+        self.learn_rate = settings.persisted_queries_learn_per_second
+        self._learn_tokens = max(1.0, self.learn_rate)
+        self._learn_checked = time.monotonic()
 
     def inactive(self, extensions: Any) -> bool:
         """True when a request needs nothing from here (the common case, checked cheaply)."""
@@ -136,10 +142,25 @@ class PersistedQueries:
         return Resolved(query, learn=None if digest in self._cache else digest)
 
     async def learn(self, db: Database, digest: str, document: str) -> None:
-        """Store a document that has parsed and validated (APQ mode only)."""
+        """Store a document that has parsed and validated (APQ mode only), unless this worker
+        has learned as many as its rate allows just now."""
+        if not self._may_learn():
+            return
         async with db.transaction() as session:
             await actions.learn(session, digest, document, self.max_learned)
         self._remember(digest, document, registered=False, touched=time.monotonic())
+
+    def _may_learn(self) -> bool:
+        now = time.monotonic()
+        capacity = max(1.0, self.learn_rate)
+        self._learn_tokens = min(
+            capacity, self._learn_tokens + (now - self._learn_checked) * self.learn_rate
+        )
+        self._learn_checked = now
+        if self._learn_tokens < 1.0:
+            return False
+        self._learn_tokens -= 1.0
+        return True
 
     async def _lookup(self, db: Database, digest: str) -> str | None:
         """The document of a hash usable in this mode: from the cache, else PostgreSQL (and

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     # used go. Documents each worker keeps in memory, so that a hash costs no query.
     persisted_queries_max_learned: int = Field(default=10_000, ge=1)
     persisted_queries_cache_size: int = Field(default=1_000, ge=1)
+    # New documents each worker stores per second at most (the rest run unstored, and are
+    # stored when sent again): one anonymous client cannot turn every request into a write.
+    persisted_queries_learn_per_second: float = Field(default=20.0, gt=0)
     # Cache-Control max-age of an anonymous GET of a persisted query answered without errors
     # (with an ETag, so a CDN can revalidate); 0 = revalidate every time.
     persisted_queries_max_age: int = Field(default=0, ge=0)

@@ -257,6 +257,20 @@ async def test_learned_documents_are_capped_least_recently_used_first(
         assert code(body) == "PERSISTED_QUERY_NOT_FOUND"
 
 
+async def test_learning_is_rate_limited_per_worker(client: Client, db: Database) -> None:
+    """Past the rate, a document runs but is not stored; the client's next hash-only request
+    is told PersistedQueryNotFound and sends the text again, as the protocol has it."""
+    first, second = "query First { __typename }", "query Second { __typename }"
+    async with client(persisted_queries_learn_per_second=0.001) as http:
+        for document in (first, second):
+            status, body = await post(http, {"query": document, "extensions": persisted(document)})
+            assert (status, body["data"]) == (200, {"__typename": "Query"})
+        _, body = await post(http, {"extensions": persisted(second)})
+        assert code(body) == "PERSISTED_QUERY_NOT_FOUND"
+    assert await queries.find_document(db, sha(first)) is not None
+    assert await queries.find_document(db, sha(second)) is None
+
+
 async def test_another_instance_finds_what_one_stored(client: Client) -> None:
     async with client() as first:
         status, body = await post(
