@@ -16,7 +16,7 @@ import hashlib
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     DocumentNode,
@@ -24,9 +24,13 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    NameNode,
     OperationDefinitionNode,
+    SelectionSetNode,
+    Visitor,
     parse,
     print_ast,
+    visit,
 )
 
 from db.persisted import actions, queries
@@ -238,20 +242,46 @@ def _introspection_only(query: str, max_tokens: int) -> bool:
 
 def documents_of(text: str) -> list[str]:
     """The documents a client may send for the operations of one .graphql file: the text
-    as written, the file as printed by a GraphQL library (what gql sends, with an
-    operationName), and each operation alone with the fragments it uses, printed (what
-    Apollo Client sends: one operation per document). Raises GraphQLError on bad syntax."""
+    as written; the file as printed by a GraphQL library (what gql sends, with an
+    operationName); and each operation alone with the fragments it uses, printed, as is
+    and with `__typename` added as Apollo Client adds it (Apollo sends one operation per
+    document). Raises GraphQLError on bad syntax."""
     document = parse(text)
     forms = [text, print_ast(document)]
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    if len(operations) > 1:
-        for operation in operations:
+    for operation in document.definitions:
+        if isinstance(operation, OperationDefinitionNode):
             used = _fragments_used(operation, fragments)
-            forms.append(print_ast(DocumentNode(definitions=(operation, *used))))
+            alone = DocumentNode(definitions=(operation, *used))
+            forms += [print_ast(alone), print_ast(with_typename(alone))]
     return list(dict.fromkeys(forms))
+
+
+def with_typename(document: DocumentNode) -> DocumentNode:
+    """The document as Apollo Client sends it: `__typename` added to every selection set
+    except an operation's own, unless the set already asks for a field named `__…` (or
+    belongs to a field marked `@export`)."""
+    return cast(DocumentNode, visit(document, _AddTypename()))
+
+
+class _AddTypename(Visitor):
+    def enter_selection_set(
+        self, node: SelectionSetNode, key: Any, parent: Any, *args: Any
+    ) -> SelectionSetNode | None:
+        if isinstance(parent, OperationDefinitionNode):
+            return None
+        if any(isinstance(s, FieldNode) and s.name.value.startswith("__") for s in node.selections):
+            return None
+        if isinstance(parent, FieldNode) and any(
+            d.name.value == "export" for d in parent.directives or ()
+        ):
+            return None
+        typename = FieldNode(
+            name=NameNode(value="__typename"), arguments=(), directives=(), selection_set=None
+        )
+        return SelectionSetNode(selections=(*node.selections, typename))
 
 
 def _fragments_used(

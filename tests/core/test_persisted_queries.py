@@ -398,18 +398,25 @@ async def test_cli_registers_and_lists(
         return out.decode()
 
     out = await marquee("register", str(source))
-    # The file as written and as printed, and each operation alone (A with its fragment).
+    # The file as written, and each operation alone (A with its fragment), printed.
     alone_a = (
         "query A {\n  movies(first: 1) {\n    edges {\n      node {\n        ...T\n      }\n"
         "    }\n  }\n}\n\nfragment T on Movie {\n  title\n}"
     )
+    # As Apollo Client sends it: __typename in every selection set but the operation's own.
+    apollo_a = (
+        "query A {\n  movies(first: 1) {\n    edges {\n      node {\n        ...T\n"
+        "        __typename\n      }\n      __typename\n    }\n    __typename\n  }\n}\n\n"
+        "fragment T on Movie {\n  title\n  __typename\n}"
+    )
     alone_b = "query B {\n  __typename\n}"
-    for document in (source.read_text(), alone_a, alone_b):
+    for document in (source.read_text(), alone_a, apollo_a, alone_b):
         assert sha(document) in out, out
         row = await queries.find_document(committed_db, sha(document))
         assert row is not None
         assert row.registered
-    assert out.strip().endswith("4 documents registered")
+    # And the whole file printed (as gql sends it); B as Apollo sends it is B alone.
+    assert out.strip().endswith("5 documents registered")
     listing = await marquee("list")
     assert f"{sha(alone_b)}  registered" in listing, listing
 
