@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import hashlib
 import json
 import logging
 import os
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, overload
 
@@ -27,8 +29,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.http.types import QueryParams
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -50,6 +53,7 @@ from graph.orders import signing as orders_signing
 from graph.orders.services import start_payment_work
 from graph.orders.webhooks import payment_webhook
 from graph.outbox.worker import start_outbox_worker
+from graph.persisted import PersistedQueries, PersistedQueryError
 from graph.reports import export as reports_export
 from graph.schema import build_schema
 from graph.settings import Settings, get_settings
@@ -115,9 +119,25 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
                 if not _valid_ws_message(data):
                     await self.ws.close(4400, "Malformed message.")
                     return
+                if not await self._allowed(view, data):
+                    continue
                 yield data
         except WebSocketDisconnect:
             return
+
+    async def _allowed(self, view: MarqueeGraphQL, data: Any) -> bool:
+        """In allow-list mode a subscription's document must be registered too; one that is
+        not gets an `error` message for its id (graphql-transport-ws) and is not run."""
+        if data["type"] not in ("subscribe", "start") or view.persisted.inactive(None):
+            return True
+        try:
+            await view.persisted.resolve(view.state.db, data["payload"]["query"], None)
+        except PersistedQueryError as exc:
+            log_client_error(exc.code, exc.message)
+            message = {"id": data["id"], "type": "error", "payload": exc.body()["errors"]}
+            await self.ws.send_text(orjson.dumps(message).decode())
+            return False
+        return True
 
 
 def _valid_ws_message(data: Any) -> bool:
@@ -138,6 +158,20 @@ def _valid_ws_message(data: Any) -> bool:
     return True
 
 
+@dataclass
+class _PersistedRequestData(GraphQLRequestData):
+    """An operation of strawberry's path, with the hash to store its document under once it
+    has validated (automatic persisted queries)."""
+
+    learn: str | None = None
+
+
+def _executed(result: Any) -> bool:
+    """Whether an operation got as far as execution (so its document parsed, validated and
+    passed every limit): only such a document is stored as a persisted query."""
+    return getattr(result, "data", None) is not None
+
+
 class MarqueeGraphQL(GraphQL[Context, None]):
     websocket_adapter_class = TextWebSocketAdapter  # type: ignore[assignment]
 
@@ -147,6 +181,8 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         # Incremental delivery (@defer/@stream) returns other results: strawberry's path only.
         self._short_post = not self.schema.config.enable_experimental_incremental_execution
         self.max_response_bytes = state.settings.max_response_bytes
+        self.persisted = PersistedQueries(state.settings)
+        self.persisted_max_age = state.settings.persisted_queries_max_age
         # Open WebSocket connections of this worker, in all and per client address.
         self.ws_total = 0
         self.ws_per_address: collections.Counter[str] = collections.Counter()
@@ -201,6 +237,11 @@ class MarqueeGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "The request's JSON is nested too deeply.") from None
 
     async def _execute_post(self, request: Request, operation: dict[str, Any]) -> Response:
+        learn = None
+        extensions = operation.get("extensions")
+        if not self.persisted.inactive(extensions):
+            resolved = await self.persisted.resolve(self.state.db, operation["query"], extensions)
+            learn = resolved.learn
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, response=sub_response)
         try:
@@ -219,6 +260,8 @@ class MarqueeGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, exc.as_http_error_reason("POST")) from exc
         except MissingQueryError as exc:
             raise HTTPException(400, "No GraphQL query found in the request") from exc
+        if learn is not None and _executed(result):
+            await self.persisted.learn(self.state.db, learn, operation["query"])
         response_data = await self.process_result(request=request, result=result)
         if result.errors:
             self._handle_errors(result.errors, response_data)
@@ -247,6 +290,8 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         except HTTPException as exc:
             log_client_error(BAD_USER_INPUT, exc.reason)
             response = _http_error(exc, request.method, media_type or "application/json")
+        except PersistedQueryError as exc:
+            response = _persisted_query_error(exc, media_type or "application/json")
         else:
             if graphql_response and response.media_type == "application/json":
                 response.headers["content-type"] = GRAPHQL_RESPONSE_CONTENT_TYPE
@@ -255,6 +300,11 @@ class MarqueeGraphQL(GraphQL[Context, None]):
                 # batch (when enabled) keeps its status: the spec speaks of single requests.
                 if results == 1 and request_errors == 1:
                     response.status_code = 400
+        if request.method == "GET" and "persistedQuery" in request.query_params.get(
+            "extensions", ""
+        ):
+            # A CDN may cache a 200 without Cache-Control (PersistedQueryNotFound is one).
+            response = _http_cache(request, response, self.persisted_max_age)
         await response(scope, receive, send)
 
     def _wants_ide(self, request: Request) -> bool:
@@ -262,6 +312,56 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         return request.method == "GET" and self.should_render_graphql_ide(
             self.request_adapter_class(request)
         )
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a GET that names a persisted query by hash (no `query`, but `extensions`):
+        that is an operation, whatever its Accept says."""
+        params: QueryParams = request.query_params
+        return "extensions" not in params and super().should_render_graphql_ide(request)
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """Strawberry's parse, then each operation's document resolved by the persisted-query
+        rules (graph/persisted.py): a hash alone becomes the document it names."""
+        data = await super().parse_http_body(request)
+        items = data if isinstance(data, list) else [data]
+        resolved_items = []
+        for item in items:
+            if self.persisted.inactive(item.extensions):
+                resolved_items.append(item)
+                continue
+            resolved = await self.persisted.resolve(self.state.db, item.query, item.extensions)
+            resolved_items.append(
+                _PersistedRequestData(
+                    query=resolved.query,
+                    variables=item.variables,
+                    operation_name=item.operation_name,
+                    extensions=item.extensions,
+                    protocol=item.protocol,
+                    learn=resolved.learn,
+                )
+            )
+        return resolved_items if isinstance(data, list) else resolved_items[0]
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> Any:
+        result = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        if (
+            isinstance(request_data, _PersistedRequestData)
+            and request_data.learn is not None
+            and request_data.query is not None
+            and _executed(result)
+        ):
+            await self.persisted.learn(self.state.db, request_data.learn, request_data.query)
+        return result
 
     async def process_result(self, request: Request, result: Any) -> GraphQLHTTPResponse:  # type: ignore[override]
         data = await super().process_result(request, result)
@@ -451,6 +551,56 @@ def _http_error(exc: HTTPException, method: str, media_type: str) -> Response:
         headers=headers,
         media_type=media_type,
     )
+
+
+def _http_cache(request: Request, response: Response, max_age: int) -> Response:
+    """Cache headers for a GET of a persisted query (the URL names the document by hash, so
+    a CDN can key on it): public, with an ETag (and 304 for a matching If-None-Match), only
+    for an anonymous request (no Authorization, no Cookie) answered 200 without errors.
+    Anything else is `no-store`: an answer for a signed-in viewer, or a transient error
+    (a timeout, a rate limit), must never be served to someone else."""
+    body = getattr(response, "body", None)
+    cacheable = (
+        response.status_code == 200
+        and isinstance(body, bytes)
+        and "authorization" not in request.headers
+        and "cookie" not in request.headers
+    )
+    if cacheable:
+        assert isinstance(body, bytes)
+        try:
+            cacheable = "errors" not in orjson.loads(body)
+        except orjson.JSONDecodeError:
+            cacheable = False
+    if not cacheable:
+        response.headers["cache-control"] = "no-store"
+        return response
+    assert isinstance(body, bytes)
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={max_age}",
+        # The same URL answers another media type, or another viewer: not the same entry.
+        "Vary": "Accept, Authorization, Cookie",
+    }
+    if etag in _etags(request.headers.get("if-none-match", "")):
+        return Response(status_code=304, headers=headers)
+    response.headers.update(headers)
+    return response
+
+
+def _etags(header: str) -> set[str]:
+    """The entity tags of an If-None-Match header (weak ones compared by their value)."""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+
+
+def _persisted_query_error(exc: PersistedQueryError, media_type: str) -> Response:
+    """A request refused by the persisted-query rules: its code, in the negotiated media
+    type; HTTP 200 for the answers Apollo clients retry on (graph/persisted.py)."""
+    log_client_error(exc.code, exc.message)
+    if media_type == GRAPHQL_RESPONSE_JSON:
+        media_type = GRAPHQL_RESPONSE_CONTENT_TYPE
+    return JSONResponse(exc.body(), status_code=exc.status, media_type=media_type)
 
 
 def _response_too_large(limit: int) -> dict[str, Any]:

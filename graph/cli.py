@@ -1,5 +1,5 @@
 """The `marquee` command: serve, migrate, seed, create-admin, export-schema,
-rotate-ticket-key."""
+rotate-ticket-key, and the commands of domains (import-tmdb, persisted-queries)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from db.demo.config import DemoSettings
 from db.errors import DomainError
 from db.migrate import in_transaction, run_migrations
 from db.orders import signing
+from graph import persisted_cli
 from graph.catalog import cli as catalog_cli
 from graph.database import database_url, embedded_server
 from graph.logs import configure_logging
@@ -287,6 +288,7 @@ def main(argv: list[str] | None = None) -> None:
 
 EXTRA_COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     catalog_cli.register,
+    persisted_cli.register,
 ]
 
 

@@ -85,6 +85,20 @@ class Settings(BaseSettings):
     max_response_bytes: int = 8 * 1024 * 1024
     max_ws_connections_per_address: int = 200
     max_ws_connections: int = 5000
+    # Persisted queries (docs/persisted-queries.md): "apq" learns documents that clients
+    # send with their SHA-256 (Apollo's automatic persisted queries); "allowlist" accepts
+    # only documents registered with `marquee persisted-queries register`; "off" neither.
+    persisted_queries: Literal["off", "apq", "allowlist"] = "apq"
+    # Learned (not registered) documents kept in PostgreSQL; past this the least recently
+    # used go. Documents each worker keeps in memory, so that a hash costs no query.
+    persisted_queries_max_learned: int = Field(default=10_000, ge=1)
+    persisted_queries_cache_size: int = Field(default=1_000, ge=1)
+    # New documents each worker stores per second at most (the rest run unstored, and are
+    # stored when sent again): one anonymous client cannot turn every request into a write.
+    persisted_queries_learn_per_second: float = Field(default=20.0, gt=0)
+    # Cache-Control max-age of an anonymous GET of a persisted query answered without errors
+    # (with an ETag, so a CDN can revalidate); 0 = revalidate every time.
+    persisted_queries_max_age: int = Field(default=0, ge=0)
 
     # Sign-in limits (docs/accounts.md, "Rate limits"): attempts per client address per
     # minute; attempts per account (any address) per hour; consecutive failures per

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from db.persisted.queries import list_documents
 from db.session import Database
 from graph.app import create_app
+from graph.persisted import documents_of, sha256_hex
 from graph.settings import Settings
 from tests.factories import create_bookable_showtime, create_movie
 from tests.realtime.harness import serve_in_process
@@ -29,6 +31,7 @@ from tests.tools import require
 
 ROOT = Path(__file__).resolve().parents[2]
 APOLLO = Path(__file__).resolve().parent / "apollo"
+OPERATIONS = APOLLO.parent / "operations.graphql"
 # Enough movies for several pages of the scripts' page size (4).
 MOVIES = 10
 CLIENT_TIMEOUT = 120.0
@@ -113,11 +116,20 @@ async def _run_client(args: list[str], cwd: Path, env: dict[str, str]) -> str:
     return text
 
 
-async def test_apollo_client_end_to_end(apollo_modules: Path, site: Site) -> None:
+async def test_apollo_client_end_to_end(
+    apollo_modules: Path, site: Site, committed_db: Database
+) -> None:
     node = shutil.which("node")
     assert node is not None
     output = await _run_client([node, "client.mjs", site.url, str(site.movies)], cwd=APOLLO, env={})
     assert "apollo client: every step as expected" in output, output
+    # What Apollo sent through automatic persisted queries is among the documents that
+    # `marquee persisted-queries register` makes of the same file (docs/persisted-queries.md):
+    # an allow-list built from the clients' documents admits the real client.
+    learned = {row.sha256 for row in await list_documents(committed_db) if not row.registered}
+    registrable = {sha256_hex(d) for d in documents_of(OPERATIONS.read_text())}
+    assert learned, "Apollo's persisted query was not stored"
+    assert learned <= registrable, "Apollo sent a document the register command does not make"
 
 
 async def test_gql_client_end_to_end(site: Site) -> None:

@@ -1,6 +1,7 @@
 // Apollo Client (HTTP) + graphql-ws (subscriptions) driving Marquee end to end: registers,
 // pages through the movies, opens a showtime, watches its seats, holds, checks out, pays,
-// lists its tickets and cancels, asserting what it sees (docs/clients.md).
+// lists its tickets and cancels, asserting what it sees (docs/clients.md); first, an
+// anonymous client runs a query through automatic persisted queries over GET.
 //
 //   node client.mjs http://127.0.0.1:8000 [expected movie count]
 //
@@ -8,9 +9,10 @@
 // and exits 1. The operations are those of the Python gql client (../operations.graphql).
 
 import { readFileSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from "@apollo/client";
+import { PersistedQueryLink } from "@apollo/client/link/persisted-queries";
 import { GraphQLWsLink } from "@apollo/client/link/subscriptions";
 import { Kind, OperationTypeNode, parse } from "graphql";
 import { createClient } from "graphql-ws";
@@ -171,8 +173,56 @@ async function browse(client, expected) {
   return movies;
 }
 
+// Automatic persisted queries over GET (docs/persisted-queries.md): the first request
+// sends only the hash and is told PersistedQueryNotFound, the link sends the query with
+// it, and from then on the hash alone, over GET, gets the same data.
+async function persistedQueries(endpoint) {
+  const exchanges = [];
+  async function recording(input, init) {
+    const url = new URL(typeof input === "string" ? input : input.url);
+    const method = (init?.method ?? "GET").toUpperCase();
+    const response = await fetch(input, init);
+    const body = await response.clone().json();
+    const sentQuery =
+      method === "GET" ? url.searchParams.has("query") : "query" in JSON.parse(init.body);
+    const codes = (body.errors ?? []).map((e) => e.extensions?.code);
+    exchanges.push({ method, sentQuery, codes, data: body.data != null });
+    return response;
+  }
+  const sha256 = (text) => createHash("sha256").update(text).digest("hex");
+  const link = new PersistedQueryLink({ sha256, useGETForHashedQueries: true }).concat(
+    new HttpLink({ uri: endpoint, fetch: recording }),
+  );
+  const client = new ApolloClient({
+    link,
+    cache: new InMemoryCache(),
+    defaultOptions: { query: { fetchPolicy: "network-only" } },
+  });
+  const variables = { first: PAGE_SIZE, after: null };
+  const first = await query(client, "Movies", variables);
+  const again = await query(client, "Movies", variables);
+  check(
+    JSON.stringify(first) === JSON.stringify(again),
+    "the persisted query answered other data than the query",
+  );
+  const [unknown, withQuery, hashed] = exchanges;
+  const seen = JSON.stringify(exchanges);
+  check(exchanges.length === 3, `persisted queries took ${exchanges.length} requests: ${seen}`);
+  check(
+    unknown.method === "GET" && !unknown.sentQuery && unknown.codes[0] === "PERSISTED_QUERY_NOT_FOUND",
+    `the first hash was not answered PERSISTED_QUERY_NOT_FOUND: ${seen}`,
+  );
+  check(withQuery.sentQuery && withQuery.data, `the retry with the query failed: ${seen}`);
+  check(
+    hashed.method === "GET" && !hashed.sentQuery && hashed.data && hashed.codes.length === 0,
+    `the hash alone over GET did not answer: ${seen}`,
+  );
+  console.log("persisted query over GET: not found, stored, then found by hash");
+}
+
 async function run(baseUrl, expectedMovies) {
   const endpoint = `${baseUrl.replace(/\/$/, "")}/graphql`;
+  await persistedQueries(endpoint);
   const anonymous = makeClient(endpoint, null);
   const name = `apollo_${randomBytes(4).toString("hex")}`;
   const registered = (
