@@ -3,7 +3,7 @@ learned from clients (Apollo's automatic persisted queries) or registered as an
 allow-list (docs/persisted-queries.md).
 
 Revision ID: 0020_persisted_queries
-Revises: 0017_trending
+Revises: 0019_sms
 Create Date: 2026-12-03
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020_persisted_queries"
-down_revision: str | None = "0017_trending"
+down_revision: str | None = "0019_sms"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
