@@ -220,7 +220,13 @@ class StreamingReplica:
 
     def _run(self, *args: str) -> None:
         user = "embedded_postgres" if os.geteuid() == 0 else None
-        subprocess.run(args, check=True, capture_output=True, text=True, user=user, timeout=60)
+        done = subprocess.run(args, capture_output=True, text=True, user=user, timeout=60)
+        if done.returncode:
+            log_file = self.data_dir / "replica.log"
+            detail = log_file.read_text()[-2000:] if log_file.exists() else ""
+            raise RuntimeError(
+                f"{Path(args[0]).name} failed ({done.returncode}): {done.stderr.strip()}\n{detail}"
+            )
 
     def create(self) -> None:
         """Copy the primary (`pg_basebackup -R`: it also writes `primary_conninfo` and
@@ -246,6 +252,10 @@ class StreamingReplica:
             "-c",
             "fast",  # checkpoint now instead of waiting for the next one
         )
+        # The primary's socket lives in its data directory, so the copy has its socket lock
+        # file, which would stop the replica from starting ("another postmaster").
+        for stale in self.data_dir.glob(".s.PGSQL.*"):
+            stale.unlink()
 
     def start(self) -> None:
         self._run(
