@@ -134,6 +134,8 @@ class Database:
         self._sessions = create_session_factory(engine)
         self._static: dict[int, StaticSQL] = {}
         self._replica: Database = self
+        # Where LISTEN connections go when not to `engine`'s URL (db/listen.py).
+        self.listen_url: str | None = None
 
     @property
     def replica(self) -> Database:
@@ -339,6 +341,7 @@ class SharedConnectionDatabase(Database):
         )
         self._static = {}
         self._replica = self
+        self.listen_url = None
 
     async def fetch(
         self, stmt: Executable, params: Mapping[str, Any] | None = None

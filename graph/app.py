@@ -42,7 +42,7 @@ from graph.booking.subscriptions import start_seat_hub
 from graph.booking.sweeper import start_sweeper
 from graph.catalog.trending import start_trending_refresher
 from graph.context import Context
-from graph.database import database_url, read_database_url
+from graph.database import database_url, normalize_url, read_database_url
 from graph.errors import BAD_USER_INPUT, ApiError, log_client_error
 from graph.gc_tuning import tune_gc
 from graph.logs import configure_logging, request_id_var
@@ -580,7 +580,8 @@ REPLICA_CONNECT_TIMEOUT = 2.0
 
 def open_database(settings: Settings) -> Database:
     """The primary's engine, and the replica's when DATABASE_READ_URL names one: each with
-    its own pool (docs/scaling.md, "Connection budgets")."""
+    its own pool (docs/scaling.md, "Connection budgets"); LISTEN goes to
+    DATABASE_LISTEN_URL when set (DATABASE_URL may be PgBouncer in transaction mode)."""
     db = Database(
         create_engine(
             database_url(settings),
@@ -588,6 +589,8 @@ def open_database(settings: Settings) -> Database:
             max_overflow=settings.db_max_overflow,
         )
     )
+    if settings.database_listen_url:
+        db.listen_url = normalize_url(settings.database_listen_url)
     read_url = read_database_url(settings)
     if read_url:
         replica = create_engine(

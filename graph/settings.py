@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("DATABASE_READ_URL", "MARQUEE_DATABASE_READ_URL"),
     )
+    # DATABASE_LISTEN_URL (no prefix): where LISTEN connections go when DATABASE_URL is a
+    # pooler in transaction mode (PgBouncer); empty = DATABASE_URL.
+    database_listen_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_LISTEN_URL", "MARQUEE_DATABASE_LISTEN_URL"),
+    )
     db_read_pool_size: int = 20
     db_read_max_overflow: int = 10
     replica_retry_seconds: float = 5.0

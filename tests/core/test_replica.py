@@ -234,6 +234,28 @@ async def test_a_replica_that_is_down_sends_its_reads_to_the_primary(
     assert db_session.replica_statements_total > served
 
 
+async def test_listen_connections_go_to_the_listen_url(
+    pair: Pair, replica_settings: Settings
+) -> None:
+    """DATABASE_LISTEN_URL takes the process's LISTEN connections away from DATABASE_URL
+    (which may be PgBouncer): here to another database of the primary, where PostgreSQL
+    shows them."""
+    settings = replica_settings.model_copy(
+        update={"database_listen_url": pair.primary.url("postgres")}
+    )
+    listening = None
+    async with serve_in_process(create_app(settings)):
+        deadline = time.monotonic() + 10  # the hubs connect in the background
+        while listening is None and time.monotonic() < deadline:
+            listening = await _sql(
+                pair.primary_url,
+                "SELECT array_agg(DISTINCT datname) FROM pg_stat_activity "
+                "WHERE application_name = 'marquee-listen'",
+            )
+            await asyncio.sleep(0.05)
+    assert listening == ["postgres"]
+
+
 async def test_without_a_read_url_every_read_is_on_the_primary(
     pair: Pair, replica_settings: Settings
 ) -> None:
