@@ -62,7 +62,9 @@ class Pair:
 
 
 @pytest.fixture(scope="module")
-def pair() -> Iterator[Pair]:
+def pair(pg_server: Any) -> Iterator[Pair]:
+    # After pg_server: the embedded servers' runtime directory (XDG_RUNTIME_DIR, set by the
+    # first one started) is then the test server's, not the temporary one removed below.
     require("pg_basebackup", StreamingReplica.binary("pg_basebackup").exists())
     # A short path: PostgreSQL's unix sockets live in the data directories.
     base = Path(tempfile.mkdtemp(prefix="marquee-replica-", dir="/tmp"))
