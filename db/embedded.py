@@ -197,3 +197,86 @@ def resolve_database_url(configured: str | None, data_dir: Path) -> str:
     atexit.register(pg.release)
     pg.ensure_database(DEV_DATABASE)
     return pg.url(DEV_DATABASE)
+
+
+class StreamingReplica:
+    """A hot standby of a PostgreSQL reached on a unix socket (the embedded one), made with
+    `pg_basebackup -R` and run from the embedded binaries on a socket directory of its own.
+
+    For the replica test and for trying DATABASE_READ_URL on one machine (docs/scaling.md):
+    the primary needs nothing special, since PostgreSQL's defaults already stream
+    (`wal_level=replica`, `max_wal_senders=10`) and initdb's pg_hba lets local connections
+    replicate. Like the embedded server, it runs as `embedded_postgres` when we are root."""
+
+    def __init__(self, primary_socket_dir: Path, data_dir: Path) -> None:
+        self.primary_socket_dir = primary_socket_dir
+        self.data_dir = data_dir.expanduser().resolve()
+
+    @staticmethod
+    def binary(name: str) -> Path:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        return Path(POSTGRES_BIN_PATH) / name
+
+    def _run(self, *args: str) -> None:
+        user = "embedded_postgres" if os.geteuid() == 0 else None
+        done = subprocess.run(args, capture_output=True, text=True, user=user, timeout=60)
+        if done.returncode:
+            log_file = self.data_dir / "replica.log"
+            detail = log_file.read_text()[-2000:] if log_file.exists() else ""
+            raise RuntimeError(
+                f"{Path(args[0]).name} failed ({done.returncode}): {done.stderr.strip()}\n{detail}"
+            )
+
+    def create(self) -> None:
+        """Copy the primary (`pg_basebackup -R`: it also writes `primary_conninfo` and
+        `standby.signal`, so the copy starts as a streaming standby)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
+        if os.geteuid() == 0:
+            import pwd
+
+            account = pwd.getpwnam("embedded_postgres")
+            os.chown(self.data_dir, account.pw_uid, account.pw_gid)
+        self._run(
+            str(self.binary("pg_basebackup")),
+            "-D",
+            str(self.data_dir),
+            "-h",
+            str(self.primary_socket_dir),
+            "-U",
+            "postgres",
+            "-R",  # write the standby configuration
+            "-X",
+            "stream",  # WAL written during the copy comes along
+            "-c",
+            "fast",  # checkpoint now instead of waiting for the next one
+        )
+        # The primary's socket lives in its data directory, so the copy has its socket lock
+        # file, which would stop the replica from starting ("another postmaster").
+        for stale in self.data_dir.glob(".s.PGSQL.*"):
+            stale.unlink()
+
+    def start(self) -> None:
+        self._run(
+            str(self.binary("pg_ctl")),
+            "-D",
+            str(self.data_dir),
+            "-w",
+            "-t",
+            "30",
+            "-o",
+            f'-h "" -k {self.data_dir}',  # no TCP; the socket lives in the data directory
+            "-l",
+            str(self.data_dir / "replica.log"),
+            "start",
+        )
+
+    def stop(self) -> None:
+        if (self.data_dir / "postmaster.pid").exists():
+            self._run(
+                str(self.binary("pg_ctl")), "-D", str(self.data_dir), "-w", "-m", "fast", "stop"
+            )
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+asyncpg://postgres@/{database}?host={self.data_dir}"

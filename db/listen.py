@@ -46,8 +46,10 @@ def asyncpg_connector(sqlalchemy_url: str) -> Connect:
 
 
 def listen_connector(db: Database) -> Connect:
-    """`asyncpg_connector` for the database `db` uses."""
-    return asyncpg_connector(db.engine.url.render_as_string(hide_password=False))
+    """`asyncpg_connector` for the database `db` uses, or for its `listen_url`: behind
+    PgBouncer in transaction mode LISTEN needs a direct connection to the primary, since
+    a pooled server connection is handed to another client after every transaction."""
+    return asyncpg_connector(db.listen_url or db.engine.url.render_as_string(hide_password=False))
 
 
 class Listener:

@@ -6,11 +6,18 @@ loader batch checks a connection out of the pool (autocommit, no BEGIN/ROLLBACK 
 runs one statement and gives it back. Writes happen in `transaction()`, one session and one
 transaction per mutation. Tests swap in `SharedConnectionDatabase`, which runs everything on
 one connection inside an outer transaction that is rolled back after each test.
+
+A streaming replica (DATABASE_READ_URL) gets an engine of its own, reached only through
+`Database.replica`: the reads that tolerate replica lag ask for it by name (docs/scaling.md
+says which), everything else stays on the primary, and a replica that cannot be reached
+sends those reads back to the primary.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -28,8 +35,20 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+log = logging.getLogger(__name__)
 
-def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10) -> AsyncEngine:
+
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 20,
+    max_overflow: int = 10,
+    application_name: str = "marquee",
+    connect_timeout: float | None = None,
+) -> AsyncEngine:
+    connect_args: dict[str, Any] = {"server_settings": {"application_name": application_name}}
+    if connect_timeout is not None:
+        connect_args["timeout"] = connect_timeout
     return create_async_engine(
         url,
         pool_size=pool_size,
@@ -40,7 +59,7 @@ def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10) -> A
         pool_recycle=1800,
         # Statement parameters stay out of exception texts (and so out of logs and errors).
         hide_parameters=True,
-        connect_args={"server_settings": {"application_name": "marquee"}},
+        connect_args=connect_args,
     )
 
 
@@ -114,6 +133,23 @@ class Database:
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sessions = create_session_factory(engine)
         self._static: dict[int, StaticSQL] = {}
+        self._replica: Database = self
+        # Where LISTEN connections go when not to `engine`'s URL (db/listen.py).
+        self.listen_url: str | None = None
+
+    @property
+    def replica(self) -> Database:
+        """Where reads that tolerate replica lag go: the streaming replica when one is
+        configured (`with_replica`), else this same primary. Only for data that may be a
+        moment old (the catalog, review listings, cinemas and halls); never seat status,
+        holds, orders, payments, the viewer's own data, nor any read of a mutation's request
+        (its payload must see its own write)."""
+        return self._replica
+
+    def with_replica(self, engine: AsyncEngine, *, retry_seconds: float = 5.0) -> Database:
+        """Send `replica` reads to a streaming replica on `engine` (returns self)."""
+        self._replica = ReplicaDatabase(engine, primary=self, retry_seconds=retry_seconds)
+        return self
 
     def static_sql(self, stmt: Executable) -> StaticSQL:
         """The compiled form of a statement built once (module level or cached)."""
@@ -185,6 +221,109 @@ class Database:
         await self.scalar(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self._replica is not self:
+            await self._replica.dispose()
+        await self.engine.dispose()
+
+
+# The errors that say "the replica cannot be reached or cannot answer this now", after which
+# a lag-tolerant read is run on the primary instead: no connection (refused, reset, timed
+# out, too many clients, the server starting or stopping) or a query cancelled because of a
+# conflict with WAL replay (40001 on a hot standby).
+_REPLICA_DOWN = (
+    OSError,  # TimeoutError included
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.SerializationError,
+)
+
+replica_statements_total = 0  # per process, statements the replica answered (/metrics)
+replica_fallbacks_total = 0  # reads sent back to the primary because the replica failed
+
+
+def _replica_down(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        cause = exc.orig.__cause__ if exc.orig is not None else None
+        return isinstance(cause, _REPLICA_DOWN) or isinstance(exc.orig, _REPLICA_DOWN)
+    return isinstance(exc, _REPLICA_DOWN)
+
+
+class ReplicaDatabase(Database):
+    """Reads on a streaming replica, falling back to the primary.
+
+    A read the replica fails to answer for want of a connection is run on the primary, and
+    for `retry_seconds` after that every replica read goes straight to the primary (a dead
+    replica would otherwise cost a connect timeout per read); then the replica is tried
+    again. Falling back is what a customer expects: the catalog stays up while the replica
+    is rebuilt, at the price of load on the primary (which a warning in the log names)."""
+
+    def __init__(self, engine: AsyncEngine, *, primary: Database, retry_seconds: float) -> None:
+        super().__init__(engine)
+        self.primary = primary
+        self.retry_seconds = retry_seconds
+        self._down_until = 0.0
+        self._replica = self
+
+    def _usable(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, exc: BaseException) -> None:
+        global replica_fallbacks_total
+        replica_fallbacks_total += 1
+        if self._usable():
+            log.warning(
+                "replica unavailable (%s); reads go to the primary for %.0f s",
+                type(exc).__name__,
+                self.retry_seconds,
+            )
+        self._down_until = time.monotonic() + self.retry_seconds
+
+    async def fetch(
+        self, stmt: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
+        global replica_fallbacks_total, replica_statements_total
+        if not self._usable():
+            replica_fallbacks_total += 1
+            return await self.primary.fetch(stmt, params)
+        try:
+            rows = await super().fetch(stmt, params)
+        except Exception as exc:
+            if not _replica_down(exc):
+                raise
+            self._failed(exc)
+            return await self.primary.fetch(stmt, params)
+        replica_statements_total += 1
+        return rows
+
+    async def fetch_static(
+        self, stmt: Executable, params: Mapping[str, Any] | None = None
+    ) -> Sequence[Record]:
+        global replica_fallbacks_total, replica_statements_total
+        if not self._usable():
+            replica_fallbacks_total += 1
+            return await self.primary.fetch_static(stmt, params)
+        try:
+            rows = await super().fetch_static(stmt, params)
+        except Exception as exc:
+            if not _replica_down(exc):
+                raise
+            self._failed(exc)
+            return await self.primary.fetch_static(stmt, params)
+        replica_statements_total += 1
+        return rows
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A replica is read-only: a write asked of it is a bug in the caller."""
+        raise RuntimeError("writes go to the primary (Database.transaction), not the replica")
+        yield  # pragma: no cover
+
+    async def dispose(self) -> None:
         await self.engine.dispose()
 
 
@@ -201,6 +340,8 @@ class SharedConnectionDatabase(Database):
             connection, join_transaction_mode="create_savepoint"
         )
         self._static = {}
+        self._replica = self
+        self.listen_url = None
 
     async def fetch(
         self, stmt: Executable, params: Mapping[str, Any] | None = None

@@ -45,7 +45,7 @@ from graph.booking.subscriptions import start_seat_hub
 from graph.booking.sweeper import start_sweeper
 from graph.catalog.trending import start_trending_refresher
 from graph.context import Context
-from graph.database import database_url
+from graph.database import database_url, normalize_url, read_database_url
 from graph.errors import BAD_USER_INPUT, ApiError, log_client_error
 from graph.gc_tuning import tune_gc
 from graph.logs import configure_logging, request_id_var
@@ -724,6 +724,38 @@ class RequestMiddleware:
             request_id_var.reset(token)
 
 
+# Seconds a replica may take to accept a connection before its read goes to the primary.
+REPLICA_CONNECT_TIMEOUT = 2.0
+
+
+def open_database(settings: Settings) -> Database:
+    """The primary's engine, and the replica's when DATABASE_READ_URL names one: each with
+    its own pool (docs/scaling.md, "Connection budgets"); LISTEN goes to
+    DATABASE_LISTEN_URL when set (DATABASE_URL may be PgBouncer in transaction mode)."""
+    db = Database(
+        create_engine(
+            database_url(settings),
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
+    )
+    if settings.database_listen_url:
+        db.listen_url = normalize_url(settings.database_listen_url)
+    read_url = read_database_url(settings)
+    if read_url:
+        replica = create_engine(
+            read_url,
+            pool_size=settings.db_read_pool_size,
+            max_overflow=settings.db_read_max_overflow,
+            application_name="marquee-replica",
+            # A replica that does not answer costs a read this long once, then the primary
+            # serves for replica_retry_seconds.
+            connect_timeout=REPLICA_CONNECT_TIMEOUT,
+        )
+        db.with_replica(replica, retry_seconds=settings.replica_retry_seconds)
+    return db
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Starlette:
     settings = settings or get_settings()
 
@@ -739,13 +771,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owns_db = state.db is None
         if owns_db:
-            state.db = Database(
-                create_engine(
-                    database_url(settings),
-                    pool_size=settings.db_pool_size,
-                    max_overflow=settings.db_max_overflow,
-                )
-            )
+            state.db = open_database(settings)
         cleanups = [await hook(state) for hook in STARTUP_HOOKS]
         try:
             yield
@@ -780,6 +806,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                 "# HELP marquee_sql_statements_total SQL statements run by this process\n"
                 "# TYPE marquee_sql_statements_total counter\n"
                 f"marquee_sql_statements_total {db_session.statements_total}\n"
+                "# HELP marquee_sql_replica_statements_total Of those, answered by the replica\n"
+                "# TYPE marquee_sql_replica_statements_total counter\n"
+                f"marquee_sql_replica_statements_total {db_session.replica_statements_total}\n"
+                "# HELP marquee_replica_fallbacks_total Replica reads run on the primary instead\n"
+                "# TYPE marquee_replica_fallbacks_total counter\n"
+                f"marquee_replica_fallbacks_total {db_session.replica_fallbacks_total}\n"
                 # Which worker answered: with several workers each scrape reaches one of
                 # them, so the benchmark sums per-process counters keyed by this.
                 "# HELP marquee_process_id The id of the worker process that answered\n"

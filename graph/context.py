@@ -49,6 +49,17 @@ class Context:
         self._viewer_lock: asyncio.Lock | None = None
         # The viewer's full users row, as read when the token was checked.
         self.viewer_row: Any = None
+        # Set when this context runs a mutation: from then on even lag-tolerant reads use
+        # the primary, so a payload (and, on a WebSocket, every later operation) sees the
+        # write. Never cleared.
+        self.wrote = False
+
+    @property
+    def read_db(self) -> Database:
+        """Where reads that tolerate replica lag go (the catalog, review listings, cinemas
+        and halls): the replica, unless this context ran a mutation. Everything else reads
+        through `db`, the primary (docs/scaling.md, "What never goes to the replica")."""
+        return self.db if self.wrote else self.db.replica
 
     def loader(self, cls: type[L]) -> L:
         """The request's instance of a `<Target>By<Key>Loader`."""

@@ -7,11 +7,13 @@ through `self.context.db`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiodataloader import DataLoader
 
 if TYPE_CHECKING:
+    from db.session import Database
     from graph.context import Context
 
 K = TypeVar("K")
@@ -24,6 +26,23 @@ class ContextLoader(DataLoader[K, V]):
     def __init__(self, context: Context) -> None:
         super().__init__()
         self.context = context
+
+
+async def replica_rows_by_ids(
+    context: Context,
+    read: Callable[[Database, list[int]], Awaitable[Sequence[Any]]],
+    keys: list[int],
+) -> list[Any]:
+    """Rows by id (`row.id`) from the replica (`context.read_db`); the ids it does not have
+    are asked of the primary, since they may be rows written a moment ago that the replica
+    has yet to replay (a new movie that a showtime already points at). Costs a statement
+    only when an id is missing."""
+    rows = list(await read(context.read_db, keys))
+    if context.read_db is not context.db and len(rows) < len(set(keys)):
+        found = {row.id for row in rows}
+        missing = [k for k in dict.fromkeys(keys) if k not in found]
+        rows += await read(context.db, missing)
+    return rows
 
 
 class Prefixed:

@@ -29,7 +29,7 @@ from graph.catalog.mutations import Mutation as CatalogMutation
 from graph.catalog.queries import Query as CatalogQuery
 from graph.cinemas.mutations import Mutation as CinemasMutation
 from graph.cinemas.queries import Query as CinemasQuery
-from graph.context import Info
+from graph.context import Context, Info
 from graph.documents import PreparedDocuments, parse_cached
 from graph.errors import ErrorCodes, log_graphql_errors
 from graph.execution import execution_context_for
@@ -255,6 +255,14 @@ class MarqueeSchema(strawberry.Schema):
         a FORBIDDEN as loudly as a crash. One line each instead (graph/errors.py)."""
         log_graphql_errors(errors)
 
+    def _note_writes(self, context: Any, query: str | None, operation_name: str | None) -> None:
+        """A mutation's context reads from the primary from now on (Context.read_db)."""
+        if query is None or not isinstance(context, Context):
+            return
+        if _operation_type(query, operation_name, self.max_tokens) not in ("query", "subscription"):
+            # A mutation, or a document whose operation cannot be told: the primary is safe.
+            context.wrote = True
+
     def _slot(self, query: str | None, operation_name: str | None) -> Any:
         if self.admission is None or query is None:
             return contextlib.nullcontext()
@@ -289,6 +297,7 @@ class MarqueeSchema(strawberry.Schema):
             allowed_operation_types = _ONE_RESULT.intersection(
                 allowed_operation_types or _ONE_RESULT
             )
+        self._note_writes(context_value, query, operation_name)
         run = super().execute(
             query,
             variable_values,
@@ -313,6 +322,7 @@ class MarqueeSchema(strawberry.Schema):
     ) -> Any:
         """The WebSocket path: a query or mutation yields one result, which is admitted
         and timed as over HTTP; a subscription streams as strawberry streams it."""
+        self._note_writes(context_value, query, operation_name)
         source = await super().stream(
             query,
             variable_values,

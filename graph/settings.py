@@ -47,6 +47,22 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".marquee")
     db_pool_size: int = 20
     db_max_overflow: int = 10
+    # DATABASE_READ_URL (no prefix): a streaming replica for the reads that tolerate lag
+    # (docs/scaling.md); empty = every read on the primary. Its pool is sized apart, and
+    # after a failed replica read those reads use the primary for replica_retry_seconds.
+    database_read_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_READ_URL", "MARQUEE_DATABASE_READ_URL"),
+    )
+    # DATABASE_LISTEN_URL (no prefix): where LISTEN connections go when DATABASE_URL is a
+    # pooler in transaction mode (PgBouncer); empty = DATABASE_URL.
+    database_listen_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_LISTEN_URL", "MARQUEE_DATABASE_LISTEN_URL"),
+    )
+    db_read_pool_size: int = 20
+    db_read_max_overflow: int = 10
+    replica_retry_seconds: float = 5.0
 
     host: str = "127.0.0.1"
     port: int = 8000

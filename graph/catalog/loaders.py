@@ -12,7 +12,7 @@ from collections import defaultdict
 from db.catalog import queries
 from db.catalog.codes import WatchlistStatus
 from graph.catalog import types as catalog_types
-from graph.loaders import ContextLoader
+from graph.loaders import ContextLoader, replica_rows_by_ids
 
 
 class MovieByIdLoader(ContextLoader[int, "catalog_types.Movie | None"]):
@@ -20,7 +20,7 @@ class MovieByIdLoader(ContextLoader[int, "catalog_types.Movie | None"]):
 
     async def batch_load_fn(self, keys: list[int]) -> list[catalog_types.Movie | None]:
         from_row = catalog_types.Movie.from_row
-        rows = await queries.movies_by_ids(self.context.db, keys)
+        rows = await replica_rows_by_ids(self.context, queries.movies_by_ids, keys)
         found = {row.id: from_row(row) for row in rows}
         return [found.get(k) for k in keys]
 
@@ -32,7 +32,7 @@ class MovieByIdLoader(ContextLoader[int, "catalog_types.Movie | None"]):
 class GenreByIdLoader(ContextLoader[int, "catalog_types.Genre | None"]):
     async def batch_load_fn(self, keys: list[int]) -> list[catalog_types.Genre | None]:
         from_row = catalog_types.Genre.from_row
-        rows = await queries.genres_by_ids(self.context.db, keys)
+        rows = await replica_rows_by_ids(self.context, queries.genres_by_ids, keys)
         found = {row.id: from_row(row) for row in rows}
         return [found.get(k) for k in keys]
 
@@ -42,7 +42,7 @@ class GenresByMovieIdLoader(ContextLoader[int, "list[catalog_types.Genre]"]):
 
     async def batch_load_fn(self, keys: list[int]) -> list[list[catalog_types.Genre]]:
         from_row = catalog_types.Genre.from_row
-        rows = await queries.genres_by_movie_ids(self.context.db, keys)
+        rows = await queries.genres_by_movie_ids(self.context.read_db, keys)
         found: dict[int, list[catalog_types.Genre]] = defaultdict(list)
         for row in rows:
             found[row.movie_id].append(from_row(row))
@@ -83,7 +83,7 @@ class SimilarMoviesByMovieIdLoader(ContextLoader[tuple[int, int], "list[catalog_
         for limit, ids in by_limit.items():
             if limit <= 0:
                 continue
-            for row in await queries.similar_movies(self.context.db, ids, limit):
+            for row in await queries.similar_movies(self.context.read_db, ids, limit):
                 movie = catalog_types.Movie.from_row(row)
                 movie_loader.prime(movie.pk, movie)
                 found[(row.source_id, limit)].append(movie)

@@ -145,7 +145,7 @@ class Query:
         args = PageArgs(first=first, after=after, last=last, before=before)
         viewer = await info.context.viewer() if filter and filter.include_inactive else None
         f = _movie_filter(filter, bool(viewer and viewer.is_staff))
-        db = info.context.db
+        db = info.context.read_db  # the catalog may be a moment old (docs/scaling.md)
 
         async def count() -> int:
             return await q.count_movies(db, f)
@@ -196,7 +196,7 @@ class Query:
     ) -> list[Genre]:
         if search is not None and len(search) > MAX_SEARCH:
             raise bad_input(f"The search text is at most {MAX_SEARCH} characters.", "search")
-        return [Genre.from_row(row) for row in await q.all_genres(info.context.db, search)]
+        return [Genre.from_row(row) for row in await q.all_genres(info.context.read_db, search)]
 
     @strawberry.field(
         description="Movies on TMDb matching the text (at most 20), each with the catalog's "

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from db.cinemas import queries
 from db.cinemas.layout import group_rows, layout_version
 from graph.cinemas import types as cinema_types
-from graph.loaders import ContextLoader
+from graph.loaders import ContextLoader, replica_rows_by_ids
 
 if TYPE_CHECKING:
     from graph.cinemas.types import Cinema, Hall, HallLayout, Seat
@@ -20,14 +20,14 @@ if TYPE_CHECKING:
 
 class CinemaByIdLoader(ContextLoader[int, "Cinema | None"]):
     async def batch_load_fn(self, keys: list[int]) -> list[Cinema | None]:
-        rows = await queries.cinemas_by_ids(self.context.db, keys)
+        rows = await replica_rows_by_ids(self.context, queries.cinemas_by_ids, keys)
         found = {row.id: cinema_types.Cinema.from_row(row) for row in rows}
         return [found.get(k) for k in keys]
 
 
 class HallByIdLoader(ContextLoader[int, "Hall | None"]):
     async def batch_load_fn(self, keys: list[int]) -> list[Hall | None]:
-        rows = await queries.halls_by_ids(self.context.db, keys)
+        rows = await replica_rows_by_ids(self.context, queries.halls_by_ids, keys)
         found = {row.id: cinema_types.Hall.from_row(row) for row in rows}
         return [found.get(k) for k in keys]
 
@@ -37,7 +37,7 @@ class HallsByCinemaLoader(ContextLoader[int, "list[Hall]"]):
 
     async def batch_load_fn(self, keys: list[int]) -> list[list[Hall]]:
         found: dict[int, list[Hall]] = defaultdict(list)
-        for row in await queries.halls_by_cinema_ids(self.context.db, keys):
+        for row in await queries.halls_by_cinema_ids(self.context.read_db, keys):
             found[row.cinema_id].append(cinema_types.Hall.from_row(row))
         return [found.get(k, []) for k in keys]
 

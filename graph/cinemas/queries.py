@@ -54,7 +54,7 @@ async def list_cinemas(
     info: Info, filter: CinemaFilter | None, args: PageArgs
 ) -> Connection[Cinema]:
     search = search_from_filter(filter)
-    db = info.context.db
+    db = info.context.read_db  # cinemas may be a moment old (docs/scaling.md)
 
     async def count() -> int:
         return await queries.count_cinemas(db, search)

@@ -53,7 +53,7 @@ class ReviewsByMovieIdLoader(ContextLoader[ReviewPageKey, "Connection[review_typ
             totals: dict[int, int] = {}
             items: dict[int, list[review_types.Review]] = defaultdict(list)
             rows = await queries.review_pages(
-                self.context.db, movie_ids, sort, offset, limit, viewer_id, is_staff
+                self.context.read_db, movie_ids, sort, offset, limit, viewer_id, is_staff
             )
             for row in rows:
                 source_id = row["source_id"]
@@ -120,9 +120,9 @@ class ReviewsByUserIdLoader(ContextLoader[UserReviewPageKey, "Connection[review_
         for (own, offset, limit), user_ids in groups.items():
             totals: dict[int, int] = {}
             items: dict[int, list[review_types.Review]] = defaultdict(list)
-            rows = await queries.user_review_pages(
-                self.context.db, user_ids, offset, limit, own=own
-            )
+            # A user's public reviews may lag; the viewer's own list (`me`) may not.
+            db = self.context.db if own else self.context.read_db
+            rows = await queries.user_review_pages(db, user_ids, offset, limit, own=own)
             for row in rows:
                 source_id = row["source_id"]
                 totals[source_id] = row["total"]

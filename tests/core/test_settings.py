@@ -40,6 +40,17 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     assert settings.cors_origins == ["https://app.example.com"]
 
 
+def test_replica_and_listen_urls_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unprefixed like DATABASE_URL (docs/scaling.md); the replica's pool is sized apart."""
+    monkeypatch.setenv("DATABASE_READ_URL", "postgresql://u:p@replica:5432/marquee")
+    monkeypatch.setenv("DATABASE_LISTEN_URL", "postgresql://u:p@primary:5432/marquee")
+    monkeypatch.setenv("MARQUEE_DB_READ_POOL_SIZE", "6")
+    settings = Settings()
+    assert settings.database_read_url == "postgresql://u:p@replica:5432/marquee"
+    assert settings.database_listen_url == "postgresql://u:p@primary:5432/marquee"
+    assert settings.db_read_pool_size == 6
+
+
 def test_development_secret_is_generated_once_with_mode_0600(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     first = Settings(env="development", data_dir=data_dir).secret()
