@@ -70,14 +70,19 @@ def _users_where(search: str | None, role: str | None) -> ColumnElement[bool]:
             User.email.ilike(pattern),
             User.full_name.ilike(pattern),
         )
+        # Phones are stored as E.164 digits: "06 12 34" or "+33 6 12" finds them by their
+        # digits (at least four, so that a year or a short number does not match everyone).
+        digits = "".join(c for c in search if c.isdigit())
+        if len(digits) >= 4:
+            where = where | User.phone.contains(digits.lstrip("0"), autoescape=True)
     if role is not None:
         where = where & (User.role == role)
     return where
 
 
 async def count_users(db: Database, *, search: str | None, role: str | None) -> int:
-    """How many users contain `search` (literally) in their username, e-mail or full name
-    and have `role` (None: any)."""
+    """How many users contain `search` (literally) in their username, e-mail or full name,
+    or its digits in their phone number, and have `role` (None: any)."""
     stmt = select(func.count()).select_from(User).where(_users_where(search, role))
     return int(await db.scalar(stmt))
 

@@ -47,7 +47,10 @@ class Query:
         info: Info,
         search: Annotated[
             str | None,
-            strawberry.argument(description="Part of the username, e-mail or full name."),
+            strawberry.argument(
+                description="Part of the username, e-mail or full name, or at least four "
+                "digits of the phone number (spaces and signs ignored)."
+            ),
         ] = None,
         role: Annotated[Role | None, strawberry.argument(description="Only this role.")] = None,
         first: Annotated[int | None, strawberry.argument(description="Page size (≤ 100).")] = None,

@@ -380,3 +380,22 @@ async def test_demo_customers_sign_in_with_their_phones(
             await gql.execute(LOGIN, {"login": written, "password": accounts_demo.DEMO_PASSWORD})
         )["login"]
         assert payload["user"] == {"username": username, "phone": phone}
+
+
+async def test_admins_find_users_by_the_digits_of_their_phone(
+    gql: GraphQLClient, db: SharedConnectionDatabase
+) -> None:
+    admin = await create_user(db, role="ADMIN")
+    ada = await create_user(db, username="ada_phone", phone="+33612345678")
+    await create_user(db, username="bob_phone", phone="+14155550100")
+    query = "query ($s: String!) { users(search: $s) { edges { node { username } } } }"
+    token = gql.token_for(admin)
+
+    async def found(search: str) -> list[str]:
+        data = await gql.execute(query, {"s": search}, token=token)
+        return [e["node"]["username"] for e in data["users"]["edges"]]
+
+    for search in ("+33 6 12 34", "06 12 34 56 78", "612345678", "ada_ph"):
+        assert await found(search) == [ada.username], search
+    assert await found("555-0100") == ["bob_phone"]
+    assert await found("612") == []  # under four digits: no phone search
