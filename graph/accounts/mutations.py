@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any, Protocol
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.accounts import actions, passwordtokens, tokens
 from db.errors import DomainError
@@ -84,6 +86,20 @@ def _signed_in(ctx: Context, user: _SignedInUser, token: tokens.IssuedToken) -> 
     )
 
 
+SignIn = Callable[[AsyncSession], Awaitable[tuple[_SignedInUser, tokens.IssuedToken]]]
+
+
+async def _sign_in_by(ctx: Context, action: SignIn) -> AuthPayload:
+    """Run an action that ends signed in (register, login, resetPassword) in one
+    transaction: its errors, or the new session's tokens."""
+    try:
+        async with ctx.db.transaction() as session:
+            user, refresh = await action(session)
+    except DomainError as exc:
+        return AuthPayload(errors=_errors(exc))
+    return _signed_in(ctx, user, refresh)
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Create an account and sign in.")
@@ -100,21 +116,19 @@ class Mutation:
     ) -> AuthPayload:
         ctx = info.context
         await enforce_register(ctx, input.email)
-        try:
-            async with ctx.db.transaction() as session:
-                user, refresh = await actions.sign_up(
-                    session,
-                    username=input.username,
-                    email=input.email,
-                    password=input.password,
-                    full_name=input.full_name,
-                    phone=input.phone,
-                    phone_region=ctx.settings.default_phone_region,
-                    refresh_ttl_days=ctx.settings.refresh_token_ttl_days,
-                )
-        except DomainError as exc:
-            return AuthPayload(errors=_errors(exc))
-        return _signed_in(ctx, user, refresh)
+        return await _sign_in_by(
+            ctx,
+            lambda session: actions.sign_up(
+                session,
+                username=input.username,
+                email=input.email,
+                password=input.password,
+                full_name=input.full_name,
+                phone=input.phone,
+                phone_region=ctx.settings.default_phone_region,
+                refresh_ttl_days=ctx.settings.refresh_token_ttl_days,
+            ),
+        )
 
     @strawberry.mutation(
         description="Sign in with a username, e-mail or phone number and a password."
@@ -131,19 +145,19 @@ class Mutation:
     ) -> AuthPayload:
         ctx = info.context
         backoff_key = await enforce_login(ctx, input.login)
-        try:
-            async with ctx.db.transaction() as session:
-                user, refresh = await actions.login(
-                    session,
-                    login=input.login,
-                    password=input.password,
-                    refresh_ttl_days=ctx.settings.refresh_token_ttl_days,
-                    phone_region=ctx.settings.default_phone_region,
-                )
-        except DomainError as exc:
-            return AuthPayload(errors=_errors(exc))
-        await login_succeeded(ctx, backoff_key)
-        return _signed_in(ctx, user, refresh)
+        payload = await _sign_in_by(
+            ctx,
+            lambda session: actions.login(
+                session,
+                login=input.login,
+                password=input.password,
+                refresh_ttl_days=ctx.settings.refresh_token_ttl_days,
+                phone_region=ctx.settings.default_phone_region,
+            ),
+        )
+        if not payload.errors:
+            await login_succeeded(ctx, backoff_key)
+        return payload
 
     @strawberry.mutation(
         description="Trade a refresh token for a new access token and a new refresh token. "
@@ -473,14 +487,12 @@ class Mutation:
     ) -> AuthPayload:
         ctx = info.context
         await enforce_password_redeem(ctx)
-        try:
-            async with ctx.db.transaction() as session:
-                user, refresh = await passwordtokens.redeem(
-                    session,
-                    raw=input.token,
-                    new_password=input.new_password,
-                    refresh_ttl_days=ctx.settings.refresh_token_ttl_days,
-                )
-        except DomainError as exc:
-            return AuthPayload(errors=_errors(exc))
-        return _signed_in(ctx, user, refresh)
+        return await _sign_in_by(
+            ctx,
+            lambda session: passwordtokens.redeem(
+                session,
+                raw=input.token,
+                new_password=input.new_password,
+                refresh_ttl_days=ctx.settings.refresh_token_ttl_days,
+            ),
+        )

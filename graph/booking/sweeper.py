@@ -7,15 +7,13 @@ transaction) lets only one of them sweep at a time, the others skip that round.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from db.booking.actions import sweep_expired_holds
 from db.orders.actions import delete_old_idempotency_keys, expire_orders
 from db.session import Database
+from graph.periodic import Stop, start_periodic
 
 log = logging.getLogger("marquee.sweeper")
 
@@ -37,31 +35,13 @@ async def sweep_once(db: Database) -> int:
     return count
 
 
-async def run_sweeper(db: Database, interval: float) -> None:
-    while True:
-        try:
-            await sweep_once(db)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the database may be restarting: try again next round
-            log.warning("hold sweep failed: %s", exc)
-        await asyncio.sleep(interval)
-
-
-async def start_sweeper(state: Any) -> Callable[[], Awaitable[None]]:
+async def start_sweeper(state: Any) -> Stop:
     """Start-up hook (graph.app.STARTUP_HOOKS); MARQUEE_SWEEPER_INTERVAL_SECONDS <= 0
     turns the sweeper off in this process."""
-    interval = float(state.settings.sweeper_interval_seconds)
-    task = (
-        asyncio.create_task(run_sweeper(state.db, interval), name="hold-sweeper")
-        if interval > 0
-        else None
+    return start_periodic(
+        lambda: sweep_once(state.db),
+        float(state.settings.sweeper_interval_seconds),
+        name="hold-sweeper",
+        what="hold sweep",
+        log=log,
     )
-
-    async def stop() -> None:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    return stop

@@ -9,14 +9,12 @@ left the scores at most one interval old).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from db.catalog.actions import refresh_popularity
 from db.session import Database
+from graph.periodic import Stop, start_periodic
 
 log = logging.getLogger("marquee.trending")
 
@@ -31,30 +29,13 @@ async def refresh_once(db: Database) -> int | None:
     return changed
 
 
-async def run_refresher(db: Database, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await refresh_once(db)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the database may be restarting: try again next round
-            log.warning("trending refresh failed: %s", exc)
-
-
-async def start_trending_refresher(state: Any) -> Callable[[], Awaitable[None]]:
+async def start_trending_refresher(state: Any) -> Stop:
     """Start-up hook (graph.app.STARTUP_HOOKS)."""
-    interval = float(state.settings.trending_interval_seconds)
-    task = (
-        asyncio.create_task(run_refresher(state.db, interval), name="trending-refresher")
-        if interval > 0
-        else None
+    return start_periodic(
+        lambda: refresh_once(state.db),
+        float(state.settings.trending_interval_seconds),
+        name="trending-refresher",
+        what="trending refresh",
+        log=log,
+        wait_first=True,
     )
-
-    async def stop() -> None:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    return stop

@@ -6,7 +6,6 @@ customer's wrong promo code guesses (docs/shop.md)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -23,6 +22,7 @@ from db.payments.providers import PaymentProvider
 from db.payments.sandbox import SandboxProvider
 from db.session import Database
 from graph.context import Context
+from graph.periodic import stop_task
 from graph.settings import Settings
 
 log = logging.getLogger("marquee.payments")
@@ -71,10 +71,7 @@ class Payments:
     async def stop(self) -> None:
         """Stop the task that `kick_cancelled_showtimes` started, if it still runs."""
         task, self._finisher = self._finisher, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
 
 
 def payments_of(services: dict[str, Any], db: Database, settings: Settings) -> Payments:
@@ -122,10 +119,7 @@ async def start_payment_work(state: Any) -> Callable[[], Awaitable[None]]:
         task = asyncio.create_task(run_payment_work(payments, settings), name="payments")
 
     async def stop() -> None:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
         made: Payments | None = state.services.get("payments")
         if made is not None:
             await made.stop()

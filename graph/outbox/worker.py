@@ -11,7 +11,6 @@ alike: MARQUEE_SMS_PROVIDER (`file`: `<data_dir>/sms/`, the default outside prod
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +19,7 @@ from db.outbox.sms import FileSmsProvider, SmsProvider
 from db.outbox.transport import FileTransport, SmtpConfig, SmtpTransport, Transport
 from db.outbox.worker import EmailSender, RetryPolicy, Sender, SmsSender
 from db.session import Database
+from graph.periodic import stop_task
 from graph.settings import Settings
 
 log = logging.getLogger("marquee.outbox")
@@ -89,8 +89,6 @@ async def start_outbox_worker(state: Any) -> Callable[[], Awaitable[None]]:
         for sender, _ in running:
             sender.stop()
         for _, task in running:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
 
     return stop
