@@ -8,7 +8,9 @@ one refunded or cancelled order, so `me { orders tickets }` has something to sho
   with `tok_visa` leaves): the sandbox provider commits its charges in transactions of its
   own, which cannot happen inside this one. Every other upcoming order also buys one or
   two snacks, drinks or combos of the demo shop sold at its cinema (stock reserved by
-  checkout like any other).
+  checkout like any other). The first two paid upcoming orders also buy a piece of
+  merchandise, to pick up at the cinema: the first one's is READY, the second one's was
+  handed over already (`mark_picked_up` by the manager, PICKED_UP).
 - The refunded order (alice, chloe: every other customer from the first) is such an order,
   refunded as `cancelOrder` does: the payment and the charge REFUNDED, then `mark_refunded`.
   The cancelled order (the others) is a checkout whose card was declined (a FAILED payment),
@@ -87,6 +89,7 @@ UPCOMING_AFTER = timedelta(hours=2)
 PAST_DAYS = (2, 12)
 # The staff account that checked the past tickets in.
 SCANNER = "manager"
+MERCHANDISE_ORDERS = 2
 HOME_CITY = {"alice": "Paris", "chloe": "Paris", "bob": "New York", "dmitri": "New York"}
 SEAT_COUNTS = (1, 2, 2, 2, 3, 4)
 # The outbox keys of the e-mails `fulfil` and `mark_refunded` write (deleted again here).
@@ -237,9 +240,11 @@ async def _record_payment(
 # --- upcoming orders, through the real sale -------------------------------------------------
 
 
-async def _snacks(session: AsyncSession, show: _Show) -> list[tuple[int, int]]:
-    """(product, variant) of the food, drinks and combos sold at the show's cinema, in its
-    tickets' currency, with stock to spare (the demo shop)."""
+async def _snacks(
+    session: AsyncSession, show: _Show, categories: tuple[str, ...] = ("SNACK", "DRINK", "COMBO")
+) -> list[tuple[int, int]]:
+    """(product, variant) of the food, drinks and combos (or `categories`) sold at the
+    show's cinema, in its tickets' currency, with stock to spare (the demo shop)."""
     cinema = select(Hall.cinema_id).where(Hall.id == show.hall_id).scalar_subquery()
     currency = (
         select(ShowtimePrice.currency)
@@ -259,7 +264,7 @@ async def _snacks(session: AsyncSession, show: _Show) -> list[tuple[int, int]]:
         .where(
             Product.is_active,
             ProductVariant.is_active,
-            Product.category.in_(["SNACK", "DRINK", "COMBO"]),
+            Product.category.in_(categories),
             Product.currency == currency,
             or_(ProductVariant.stock.is_(None), ProductVariant.stock > 10),
             sold_here,
@@ -275,9 +280,11 @@ async def _checkout(
     show: _Show,
     seats: list[_Seat],
     snacks: random.Random | None = None,
+    merchandise: bool = False,
 ) -> int:
     """Hold and check out; with `snacks` (a generator of its own, so the rest of the demo
-    stays as it was), one or two products of the cinema go with the seats."""
+    stays as it was), one or two products of the cinema go with the seats; with
+    `merchandise`, also the first merchandise item sold there (to pick up at the cinema)."""
     products: list[ProductLine] = []
     if snacks is not None:
         menu = await _snacks(session, show)
@@ -285,6 +292,9 @@ async def _checkout(
             snacks.sample(menu, min(len(menu), snacks.randint(1, 2)))
         ):
             products.append(ProductLine(index, product, variant, snacks.randint(1, 2)))
+    if merchandise:
+        for product, variant in (await _snacks(session, show, ("MERCHANDISE",)))[:1]:
+            products.append(ProductLine(len(products), product, variant, 1))
     hold = await hold_seats(
         session,
         user_id=user_id,
@@ -633,6 +643,9 @@ async def seed(session: AsyncSession, rng: random.Random, lines: list[str]) -> N
     # Upcoming orders (and the refunded or cancelled one) through the real sale, every other
     # one with snacks from the demo shop.
     snacks = random.Random(20261203)
+    # The first MERCHANDISE_ORDERS paid upcoming orders also buy merchandise: the first is
+    # ready to pick up, the others were picked up at the cinema already (markPickedUp).
+    merch: list[int] = []
     for i, (name, user_id) in enumerate(customers):
         city = HOME_CITY.get(name, cities[i % len(cities)])
         mine = [show for show in shows if show.city == city] or shows
@@ -641,19 +654,33 @@ async def seed(session: AsyncSession, rng: random.Random, lines: list[str]) -> N
             seats = picker.pick(rng, show.id, show.hall_id, rng.choice(SEAT_COUNTS))
             if not seats:
                 continue
+            with_merch = k < count and len(merch) < MERCHANDISE_ORDERS
             order_id = await _checkout(
-                session, user_id, show, seats, snacks if (i + k) % 2 == 0 else None
+                session,
+                user_id,
+                show,
+                seats,
+                snacks if (i + k) % 2 == 0 else None,
+                merchandise=with_merch,
             )
             if k < count:
                 await _paid_upcoming(session, rng, order_id, mails)
                 tally.upcoming += 1
                 tally.tickets += len(seats)
+                if with_merch:
+                    merch.append(order_id)
             elif i % 2 == 0:
                 await _refunded_upcoming(session, rng, order_id, mails)
                 tally.refunded += 1
             else:
                 await _cancelled_upcoming(session, rng, order_id)
                 tally.cancelled += 1
+    for order_id in merch[1:] if scanner is not None else []:
+        assert scanner is not None
+        number = await session.scalar(select(Order.number).where(Order.id == order_id))
+        picked = await orders.mark_picked_up(session, staff_id=scanner, order_number=number)
+        if picked.error is not None:
+            raise RuntimeError(f"demo pickup of order {number}: {picked.error}")
     # No demo e-mails (module docstring): gone before anything could send them.
     await session.execute(delete(OutboxMessage).where(OutboxMessage.dedupe_key.in_(mails)))
 
@@ -728,7 +755,8 @@ async def seed(session: AsyncSession, rng: random.Random, lines: list[str]) -> N
         f"demo orders: {paid} paid orders ({tally.upcoming} upcoming, {tally.past} past; "
         f"{tally.tickets} tickets, {tally.checked_in} checked in), {tally.refunded} refunded, "
         f"{tally.cancelled} cancelled, for {', '.join(name for name, _ in customers)} "
-        f"({tally.verified} past orders for a film the customer reviewed)"
+        f"({tally.verified} past orders for a film the customer reviewed; merchandise "
+        f"with {len(merch)} upcoming orders, {max(0, len(merch) - 1)} picked up)"
     )
     lines.append(
         f"  sign in as {customers[0][0]} (password '{DEMO_PASSWORD}') and ask "

@@ -174,6 +174,16 @@ async def test_demo_orders(gql: GraphQLClient, db: Database) -> None:
 
     assert any(line.startswith("demo orders: ") and "paid orders" in line for line in lines)
 
+    # Merchandise to pick up at the cinema: one order's is ready, another's was handed over.
+    merchandise = await db.fetch(
+        text(
+            "SELECT o.status, l.picked_up_at IS NOT NULL AS picked_up FROM order_lines l "
+            "JOIN orders o ON o.id = l.order_id JOIN products p ON p.id = l.product_id "
+            "WHERE p.category = 'MERCHANDISE' ORDER BY o.id"
+        )
+    )
+    assert [(r.status, r.picked_up) for r in merchandise] == [("PAID", False), ("PAID", True)]
+
     signer = gql.settings.ticket_signer()
     for name in CUSTOMERS:
         user = (await db.fetch(select(User.id, User.role).where(User.username == name)))[0]
