@@ -354,7 +354,7 @@ def side_by_side(ours: list[Result], theirs: list[Result], peer: str) -> str:
         f"{'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'Marquee/peer':>13}",
     ]
     for r in ours:
-        p = by_name.get(r.scenario)
+        p = by_name.get(r.scenario.removesuffix("+cache"))  # bench.run.CACHED
         left = f"{r.scenario:<14} {r.rps:>8.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f}   "
         if p is None:
             lines.append(left + f"{'(no equivalent)':>26}")

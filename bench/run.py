@@ -27,6 +27,10 @@ from bench.server import ROOT, Counters, Server, wrk_path
 BACKGROUND_WINDOW = 3.0  # seconds without load to measure the server's own SQL rate
 
 
+# The suffix of a row measured with the response cache on (--response-cache).
+CACHED = "+cache"
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on (for bench/README.md)."""
     cpu = platform.processor() or "?"
@@ -232,6 +236,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also measure this peer on the same database and equivalent queries, side by side "
         "(postgraphile: installed from npm into bench/postgraphile; needs node and npm)",
     )
+    p.add_argument(
+        "--response-cache",
+        action="store_true",
+        help="run the server with MARQUEE_RESPONSE_CACHE on (off otherwise); every row is "
+        f"then named <scenario>{CACHED} (docs/caching.md)",
+    )
     p.add_argument("--list", action="store_true", help="list the scenarios and exit")
     return p.parse_args(argv)
 
@@ -274,7 +284,12 @@ def main(argv: list[str] | None = None) -> int:
             server = Server.attach(args.url, opts.workers)
         else:
             print(f"starting the server (data in {args.data_dir}) ...", flush=True)
-            server = Server.start(opts.workers, args.data_dir, fresh=not args.keep_data)
+            server = Server.start(
+                opts.workers,
+                args.data_dir,
+                fresh=not args.keep_data,
+                response_cache=args.response_cache,
+            )
         if args.peer:
             print(f"starting {args.peer} ({opts.workers} workers, same database) ...", flush=True)
             peer = peers.PostGraphile.start(server, opts.workers)
@@ -294,12 +309,16 @@ def main(argv: list[str] | None = None) -> int:
                         if args.repeat > 1:
                             print(row(peer_runs[-1], f"  peer run {i + 1}"), flush=True)
                 result = median(runs)
+                if args.response_cache:
+                    # Rows of their own: cached figures are never read as execution's.
+                    result = dataclasses.replace(result, scenario=scenario.name + CACHED)
             except BenchError as exc:
                 failed = True
                 print(f"{scenario.name:<14} FAILED: {exc}", flush=True)
                 continue
             results.append(result)
-            print(row(result, scenario.name + (" (median)" if args.repeat > 1 else "")), flush=True)
+            label = result.scenario + (" (median)" if args.repeat > 1 else "")
+            print(row(result, label), flush=True)
             if result.non_2xx or result.socket_errors:
                 failed = True
             if peer_runs:

@@ -85,10 +85,18 @@ class Server:
 
     @classmethod
     def start(
-        cls, workers: int, data_dir: Path, *, fresh: bool = True, timeout: float = 180.0
+        cls,
+        workers: int,
+        data_dir: Path,
+        *,
+        fresh: bool = True,
+        timeout: float = 180.0,
+        response_cache: bool = False,
     ) -> Server:
         """`fresh`: a new embedded database for this run (not with DATABASE_URL), so figures
-        never depend on what earlier runs left behind, and migrations always apply."""
+        never depend on what earlier runs left behind, and migrations always apply.
+        `response_cache`: MARQUEE_RESPONSE_CACHE for the server; off unless asked for, so
+        the scenarios measure execution and cached figures never mix in (bench/README.md)."""
         port = free_port()
         data_dir.mkdir(parents=True, exist_ok=True)
         lock = _lock(data_dir)
@@ -97,6 +105,7 @@ class Server:
         env = dict(os.environ)
         env["MARQUEE_DATA_DIR"] = str(data_dir)
         env.setdefault("MARQUEE_ENV", "development")
+        env["MARQUEE_RESPONSE_CACHE"] = "true" if response_cache else "false"
         server = cls(f"http://127.0.0.1:{port}", workers, data_dir)
         server._lock = lock
         server.log_path = data_dir / "server.log"

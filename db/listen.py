@@ -81,6 +81,11 @@ class Listener:
         (which would look alive and hear nothing) from a live one."""
         await self._conn.fetchval("SELECT 1")
 
+    async def notify(self, channel: str, payload: str) -> None:
+        """NOTIFY on this connection (which hears its own notifications too, after every
+        one committed before it: the response cache's barrier, graph/response_cache.py)."""
+        await self._conn.execute("SELECT pg_notify($1, $2)", channel, payload)
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._conn.terminate()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -17,7 +16,7 @@ from typing import Any, overload
 
 import orjson
 from cross_web import HTTPException
-from graphql import VariableDefinitionNode
+from graphql import GraphQLSchema, VariableDefinitionNode
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -43,6 +42,7 @@ from graph.accounts.revocations import start_session_revocations
 from graph.auth import bearer_token
 from graph.booking.subscriptions import start_seat_hub
 from graph.booking.sweeper import start_sweeper
+from graph.cacheable import Plan, cached_plan, is_mutation
 from graph.catalog.trending import start_trending_refresher
 from graph.context import Context
 from graph.database import database_url, normalize_url, read_database_url
@@ -55,6 +55,13 @@ from graph.orders.webhooks import payment_webhook
 from graph.outbox.worker import start_outbox_worker
 from graph.persisted import PersistedQueries, PersistedQueryError
 from graph.reports import export as reports_export
+from graph.response_cache import (
+    RESPONSE_CACHE_SERVICE,
+    ResponseCache,
+    Snapshot,
+    etag_of,
+    start_response_cache,
+)
 from graph.schema import build_schema
 from graph.settings import Settings, get_settings
 from graph.web import graphiql
@@ -71,6 +78,7 @@ StartupHook = Callable[[Any], Awaitable[Callable[[], Awaitable[None]]]]
 STARTUP_HOOKS: list[StartupHook] = [
     start_seat_hub,
     start_session_revocations,
+    start_response_cache,
     start_sweeper,
     start_trending_refresher,
     start_payment_work,
@@ -166,6 +174,34 @@ class _PersistedRequestData(GraphQLRequestData):
     learn: str | None = None
 
 
+@dataclass(slots=True)
+class _Lookup:
+    """An operation the response cache answers (`hit`: the stored body) or will keep the
+    answer of, under `key`, if the tables of `plan` still have the generations of
+    `snapshot` once it has run."""
+
+    cache: ResponseCache
+    key: tuple[str, str | None, bytes]
+    plan: Plan
+    snapshot: Snapshot
+    hit: bytes | None
+
+
+def _cache_store(request: Request, lookup: _Lookup, response: Response) -> None:
+    """Keep an answer that succeeded without any error (and with data: a response over
+    the size limit is replaced by an error without data, graph/app.py encode_json)."""
+    body = getattr(response, "body", None)
+    if (
+        lookup.hit is None
+        and response.status_code == 200
+        and isinstance(body, bytes)
+        and body.startswith(b'{"data":{')
+        and not request.scope.get(_RESULT_ERRORS)
+    ):
+        lookup.cache.put(lookup.key, body, lookup.plan.tables, lookup.snapshot)
+        request.scope[_CACHED_ETAG] = etag_of(body)
+
+
 def _executed(result: Any) -> bool:
     """Whether an operation got as far as execution (so its document parsed, validated and
     passed every limit): only such a document is stored as a persisted query."""
@@ -183,6 +219,7 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         self.max_response_bytes = state.settings.max_response_bytes
         self.persisted = PersistedQueries(state.settings)
         self.persisted_max_age = state.settings.persisted_queries_max_age
+        self._graphql_schema: GraphQLSchema = self.schema._schema  # type: ignore[attr-defined]
         # Open WebSocket connections of this worker, in all and per client address.
         self.ws_total = 0
         self.ws_per_address: collections.Counter[str] = collections.Counter()
@@ -229,12 +266,26 @@ class MarqueeGraphQL(GraphQL[Context, None]):
                 raise HTTPException(
                     415, "Send the operation as JSON: Content-Type: application/json."
                 )
+        lookup = None
+        if (
+            isinstance(request, Request)
+            and request.scope["method"] == "GET"
+            and context is UNSET
+            and root_value is UNSET
+            and self._live_cache() is not None
+        ):
+            lookup = await self._get_lookup(request)
+            if lookup is not None and lookup.hit is not None:
+                return Response(lookup.hit, media_type="application/json")
         try:
-            return await super().run(request, context, root_value)  # type: ignore[arg-type]
+            response = await super().run(request, context, root_value)  # type: ignore[arg-type]
         except RecursionError:
             # JSON nested thousands deep (a body, or GET's `variables`): strawberry's
             # json.loads recurses per level. A client error, answered as one.
             raise HTTPException(400, "The request's JSON is nested too deeply.") from None
+        if lookup is not None and isinstance(request, Request) and isinstance(response, Response):
+            _cache_store(request, lookup, response)
+        return response
 
     async def _execute_post(self, request: Request, operation: dict[str, Any]) -> Response:
         learn = None
@@ -242,6 +293,17 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         if not self.persisted.inactive(extensions):
             resolved = await self.persisted.resolve(self.state.db, operation["query"], extensions)
             learn = resolved.learn
+        lookup = self._lookup(
+            request,
+            operation["query"],
+            operation.get("variables"),
+            operation.get("operationName"),
+            extensions,
+        )
+        if lookup is not None and lookup.hit is not None:
+            if learn is not None:
+                await self.persisted.learn(self.state.db, learn, operation["query"])
+            return Response(lookup.hit, media_type="application/json")
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, response=sub_response)
         try:
@@ -262,10 +324,82 @@ class MarqueeGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "No GraphQL query found in the request") from exc
         if learn is not None and _executed(result):
             await self.persisted.learn(self.state.db, learn, operation["query"])
+        if _executed(result):
+            await self._after_write(operation["query"], operation.get("operationName"))
         response_data = await self.process_result(request=request, result=result)
         if result.errors:
             self._handle_errors(result.errors, response_data)
-        return self.create_response(response_data=response_data, sub_response=sub_response)
+        response = self.create_response(response_data=response_data, sub_response=sub_response)
+        if lookup is not None:
+            _cache_store(request, lookup, response)
+        return response
+
+    def _live_cache(self) -> ResponseCache | None:
+        cache: ResponseCache | None = self.state.services.get(RESPONSE_CACHE_SERVICE)
+        return cache if cache is not None and cache.live else None
+
+    def _lookup(
+        self,
+        request: Request,
+        query: str | None,
+        variables: Any,
+        operation_name: Any,
+        extensions: Any,
+    ) -> _Lookup | None:
+        """The response cache's answer to an operation (`hit`), or what to store its answer
+        under; None when the answer is not to be cached (graph/cacheable.py, docs/caching.md):
+        a signed-in request (Authorization or Cookie), extensions other than a persisted
+        query's hash (`cost` changes the answer), an operation with a field not declared
+        public, or one whose variables set an input that depends on the clock."""
+        cache = self._live_cache()
+        if (
+            cache is None
+            or query is None
+            or "authorization" in request.headers
+            or "cookie" in request.headers
+            or not isinstance(variables, dict | None)
+            or not isinstance(operation_name, str | None)
+            or (extensions and (not isinstance(extensions, dict) or set(extensions) - _PQ))
+        ):
+            return None
+        plan = cached_plan(
+            self._graphql_schema, query, operation_name, self.state.settings.max_tokens
+        )
+        if plan is None or not plan.allows(variables):
+            return None
+        key = (query, operation_name, orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS))
+        entry = cache.get(key)
+        if entry is not None:
+            request.scope[_CACHED_ETAG] = entry.etag
+            return _Lookup(cache, key, plan, (), entry.body)
+        return _Lookup(cache, key, plan, cache.snapshot(plan.tables), None)
+
+    async def _get_lookup(self, request: Request) -> _Lookup | None:
+        """`_lookup` for a GET: its parameters read as strawberry reads them, a persisted
+        query's hash resolved to its document (a document learned on the way is stored
+        on a hit too, as it would be when executed)."""
+        params = request.query_params
+        try:
+            variables = orjson.loads(params["variables"]) if "variables" in params else None
+            extensions = orjson.loads(params["extensions"]) if "extensions" in params else None
+        except orjson.JSONDecodeError:
+            return None  # strawberry's path answers with its error
+        query = params.get("query")
+        learn = None
+        if not self.persisted.inactive(extensions):
+            resolved = await self.persisted.resolve(self.state.db, query, extensions)
+            query, learn = resolved.query, resolved.learn
+        lookup = self._lookup(request, query, variables, params.get("operationName"), extensions)
+        if lookup is not None and lookup.hit is not None and learn is not None and query:
+            await self.persisted.learn(self.state.db, learn, query)
+        return lookup
+
+    async def _after_write(self, query: str, operation_name: Any) -> None:
+        """After a mutation, wait until this worker's cache has heard every change committed
+        so far, so the client's next read (here) sees its write (graph/response_cache.py)."""
+        cache = self._live_cache()
+        if cache is not None and is_mutation(query, operation_name, self.state.settings.max_tokens):
+            await cache.sync()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As strawberry's, but a request it cannot use (malformed JSON, a mutation over GET,
@@ -361,10 +495,14 @@ class MarqueeGraphQL(GraphQL[Context, None]):
             and _executed(result)
         ):
             await self.persisted.learn(self.state.db, request_data.learn, request_data.query)
+        if request_data.query is not None and _executed(result):
+            await self._after_write(request_data.query, request_data.operation_name)
         return result
 
     async def process_result(self, request: Request, result: Any) -> GraphQLHTTPResponse:  # type: ignore[override]
         data = await super().process_result(request, result)
+        if getattr(result, "errors", None):
+            request.scope[_RESULT_ERRORS] = True  # never cached
         # Under application/graphql-response+json, an operation that failed before execution
         # (syntax, validation, limits, variables) has no `data` entry and answers 400.
         counts = request.scope.get(_GRAPHQL_RESPONSE)
@@ -451,6 +589,11 @@ GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 GRAPHQL_RESPONSE_CONTENT_TYPE = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
 # Under this scope key a request answered as graphql-response+json counts its results.
 _GRAPHQL_RESPONSE = "marquee.graphql_response"
+# Scope keys: the operation's result had errors; the ETag of a cached (or just stored) body.
+_RESULT_ERRORS = "marquee.result_errors"
+_CACHED_ETAG = "marquee.cached_etag"
+# The only request extension a cached answer may have been asked with.
+_PQ = frozenset({"persistedQuery"})
 # Strawberry's streaming transports choose their own media type; they are not refused here.
 _STREAMING = ("multipart/mixed", "text/event-stream")
 
@@ -566,7 +709,10 @@ def _http_cache(request: Request, response: Response, max_age: int) -> Response:
         and "authorization" not in request.headers
         and "cookie" not in request.headers
     )
-    if cacheable:
+    # An answer of the response cache (served or just stored) comes with its ETag, and
+    # is known to be free of errors: no need to parse and hash it again.
+    etag: str | None = request.scope.get(_CACHED_ETAG) if cacheable else None
+    if cacheable and etag is None:
         assert isinstance(body, bytes)
         try:
             cacheable = "errors" not in orjson.loads(body)
@@ -576,7 +722,7 @@ def _http_cache(request: Request, response: Response, max_age: int) -> Response:
         response.headers["cache-control"] = "no-store"
         return response
     assert isinstance(body, bytes)
-    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    etag = etag or etag_of(body)
     headers = {
         "ETag": etag,
         "Cache-Control": f"public, max-age={max_age}",

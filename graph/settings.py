@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     # (with an ETag, so a CDN can revalidate); 0 = revalidate every time.
     persisted_queries_max_age: int = Field(default=0, ge=0)
 
+    # Exact caching of anonymous public reads (docs/caching.md): each worker keeps answers
+    # of declared-public operations until PostgreSQL announces a change of a table they
+    # read; bounded in entries and bytes (least recently used go first).
+    response_cache: bool = True
+    response_cache_max_entries: int = Field(default=2_000, ge=1)
+    response_cache_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+
     # Sign-in limits (docs/accounts.md, "Rate limits"): attempts per client address per
     # minute; attempts per account (any address) per hour; consecutive failures per
     # (account, address) before an exponential backoff starts, and its ceiling.
