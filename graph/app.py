@@ -187,6 +187,10 @@ class _Lookup:
     hit: bytes | None
 
 
+# A request scope key: the GET being answered may be kept by the response cache.
+_FOR_CACHE = "marquee.for_cache"
+
+
 def _cache_store(request: Request, lookup: _Lookup, response: Response) -> None:
     """Keep an answer that succeeded without any error (and with data: a response over
     the size limit is replaced by an error without data, graph/app.py encode_json)."""
@@ -277,6 +281,8 @@ class MarqueeGraphQL(GraphQL[Context, None]):
             lookup = await self._get_lookup(request)
             if lookup is not None and lookup.hit is not None:
                 return Response(lookup.hit, media_type="application/json")
+            # Read what the cache may keep from the primary (get_context reads the flag).
+            request.scope[_FOR_CACHE] = lookup is not None
         try:
             response = await super().run(request, context, root_value)  # type: ignore[arg-type]
         except RecursionError:
@@ -306,6 +312,7 @@ class MarqueeGraphQL(GraphQL[Context, None]):
             return Response(lookup.hit, media_type="application/json")
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, response=sub_response)
+        context.for_cache = lookup is not None
         try:
             result = await self.schema.execute(
                 operation["query"],
@@ -542,13 +549,15 @@ class MarqueeGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         token = bearer_token(request.headers.get("authorization"))
-        return Context(
+        context = Context(
             db=self.state.db,
             settings=self.state.settings,
             request=request,
             token=token,
             services=self.state.services,
         )
+        context.for_cache = bool(request.scope.get(_FOR_CACHE))
+        return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """A token in `connection_init` ({"Authorization": "Bearer …"}) signs the

@@ -53,13 +53,18 @@ class Context:
         # the primary, so a payload (and, on a WebSocket, every later operation) sees the
         # write. Never cleared.
         self.wrote = False
+        # Set when the answer may be kept by the response cache: it must be read from the
+        # primary, which the change announcements describe; a lagging replica could give
+        # data older than the last announcement, and the cache would keep it
+        # (docs/caching.md, "Replicas").
+        self.for_cache = False
 
     @property
     def read_db(self) -> Database:
         """Where reads that tolerate replica lag go (the catalog, review listings, cinemas
         and halls): the replica, unless this context ran a mutation. Everything else reads
         through `db`, the primary (docs/scaling.md, "What never goes to the replica")."""
-        return self.db if self.wrote else self.db.replica
+        return self.db if self.wrote or self.for_cache else self.db.replica
 
     def loader(self, cls: type[L]) -> L:
         """The request's instance of a `<Target>By<Key>Loader`."""

@@ -27,6 +27,7 @@ from graph.app import create_app, open_database
 from graph.auth import create_access_token
 from graph.cli import run_migrations
 from graph.relay import to_global_id
+from graph.response_cache import RESPONSE_CACHE_SERVICE
 from graph.settings import Settings
 from tests.factories import create_bookable_showtime, create_genre, create_movie, create_user
 from tests.realtime.conftest import hold_over_http
@@ -125,7 +126,9 @@ def replica_settings(pair: Pair, tmp_path: Path) -> Settings:
         db_pool_size=4,
         db_read_pool_size=4,
         replica_retry_seconds=0.5,
-        # No background writers: the statement counts below are the requests' own.
+        # No background writers: the statement counts below are the requests' own. No
+        # response cache: what it may keep is read from the primary (tested on its own).
+        response_cache=False,
         trending_interval_seconds=0,
         outbox_interval_seconds=0,
         reconcile_interval_seconds=0,
@@ -205,6 +208,34 @@ async def test_lag_tolerant_reads_go_to_the_replica_and_the_rest_to_the_primary(
     while await found(server, "Lagging Light") == 0:
         assert time.monotonic() < deadline, "the replica never showed the new movie"
         await asyncio.sleep(0.05)
+
+
+async def test_what_the_response_cache_may_keep_is_read_from_the_primary(
+    pair: Pair, primary_db: Database, replica_settings: Settings
+) -> None:
+    """A lagging replica must not hand the cache data older than the last announcement:
+    a cache miss that will be stored reads the primary; a hit reads nothing."""
+    settings = replica_settings.model_copy(update={"response_cache": True})
+    app = create_app(settings)
+    async with serve_in_process(app) as url:
+        cache = app.state.marquee.services[RESPONSE_CACHE_SERVICE]
+        deadline = time.monotonic() + 10
+        while not cache.live:
+            assert time.monotonic() < deadline, "the response cache never went live"
+            await asyncio.sleep(0.02)
+        await caught_up(pair)
+        await _sql(pair.replica_url, "SELECT pg_wal_replay_pause()")
+        try:
+            await create_movie(primary_db, title="Cached Candour")
+            before = db_session.replica_statements_total
+            # The announcement of the insert reaches the cache first (it reads nothing
+            # stale), then the miss reads the primary: the paused replica lacks the movie.
+            await asyncio.sleep(0.2)
+            assert await found(url, "Cached Candour") == 1
+            assert await found(url, "Cached Candour") == 1  # now a hit
+            assert db_session.replica_statements_total == before
+        finally:
+            await _sql(pair.replica_url, "SELECT pg_wal_replay_resume()")
 
 
 async def test_a_replica_that_is_down_sends_its_reads_to_the_primary(
