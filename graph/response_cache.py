@@ -26,6 +26,8 @@ import collections
 import contextlib
 import hashlib
 import logging
+import math
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -84,6 +86,7 @@ class ResponseCache:
         max_entries: int,
         max_bytes: int,
         sync_timeout: float = 2.0,
+        quiet_seconds: float = 15.0,
         ping_interval: float = 5.0,
         max_backoff: float = 5.0,
     ) -> None:
@@ -91,6 +94,9 @@ class ResponseCache:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.sync_timeout = sync_timeout
+        # Longer than any operation runs (the time limit): see `sync`.
+        self.quiet_seconds = quiet_seconds
+        self._last_miss = -math.inf  # when the last cacheable read began (monotonic)
         self.ping_interval = ping_interval
         self.max_backoff = max_backoff
         self._entries: collections.OrderedDict[Key, Entry] = collections.OrderedDict()
@@ -126,6 +132,7 @@ class ResponseCache:
 
     def snapshot(self, tables: Iterable[str]) -> Snapshot:
         """The generations to hand back to `put`: taken before the operation runs."""
+        self._last_miss = time.monotonic()
         return (self._epoch, *(self._generations[t] for t in sorted(tables)))
 
     def put(self, key: Key, body: bytes, tables: frozenset[str], snapshot: Snapshot) -> None:
@@ -185,6 +192,12 @@ class ResponseCache:
         listener = self._listener
         if not self.live or listener is None:
             return  # nothing is served or stored while not live
+        if not self._entries and time.monotonic() - self._last_miss > self.quiet_seconds:
+            # Nothing kept and no cacheable read for longer than an operation may run, so
+            # nothing can be stale or about to be stored stale: a read that starts now
+            # reads after the write's commit. Saves the round trip for the mutations of a
+            # worker that serves no cacheable reads (holds, checkout, payment).
+            return
         self._syncs_sent += 1
         number = self._syncs_sent
         waiter = asyncio.get_running_loop().create_future()
@@ -276,6 +289,7 @@ async def start_response_cache(state: Any) -> Callable[[], Awaitable[None]]:
         connect=listen_connector(state.db),
         max_entries=settings.response_cache_max_entries,
         max_bytes=settings.response_cache_max_bytes,
+        quiet_seconds=settings.operation_timeout_seconds + 5.0,
     )
     await cache.start()
     state.services[RESPONSE_CACHE_SERVICE] = cache

@@ -307,6 +307,33 @@ async def test_a_staff_update_shows_in_the_next_read(
         assert _title(await app.post(MOVIE, variables)) == "After"
 
 
+async def test_a_worker_without_cacheable_reads_skips_the_barrier(
+    committed_db: Database, settings: Settings
+) -> None:
+    """The barrier guards entries and reads in flight; with neither (a worker serving only
+    holds and checkouts) a mutation does not pay its round trip."""
+    _, variables = await _movie(committed_db)
+    staff = await create_user(committed_db, role="MANAGER")
+    auth = {"Authorization": f"Bearer {create_access_token(staff.id, staff.role, settings)}"}
+    change = {"input": {"id": variables["id"], "title": "Changed"}}
+    async with running(committed_db, settings) as app:
+        cache = app.cache
+        sent = cache._syncs_sent
+        await app.post(UPDATE_MOVIE, change, headers=auth)
+        assert cache._syncs_sent == sent  # no entry, no cacheable read ever: skipped
+        # A cacheable read began recently (it may still be running, about to store):
+        # the barrier is needed again, even with the cache empty.
+        await app.post(MOVIE, variables)
+        cache.flush()
+        assert len(cache) == 0
+        await app.post(UPDATE_MOVIE, change, headers=auth)
+        assert cache._syncs_sent == sent + 1
+        # Once no cacheable read has begun for longer than an operation may run: skipped.
+        cache.quiet_seconds = 0.0
+        await app.post(UPDATE_MOVIE, change, headers=auth)
+        assert cache._syncs_sent == sent + 1
+
+
 async def test_a_change_by_plain_sql_shows_on_every_instance(
     committed_db: Database, settings: Settings
 ) -> None:
