@@ -186,6 +186,15 @@ class _Generator:
             f"if {target} is BAIL: return BAIL",
         ]
         same = leaf.same
+        if same is None and leaf.memo_type is not None:
+            # An enum: the member's name from the memo that coerce_leaf fills.
+            memo = self.constant(leaf.memo, "memo")
+            member = self.constant(leaf.memo_type, "type")
+            body.append(f"if type({value}) is {member}: {target} = {memo}.get({value})")
+            body.append(f"else: {target} = None")
+            body.append(f"if {target} is None:")
+            body.extend(f"    {line}" for line in fallback)
+            return
         if same is None:
             body.extend(fallback)
             return
