@@ -34,7 +34,6 @@ MARQUEE_FAST_EXECUTION is on (graph/execution/__init__.py).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from decimal import Decimal
 from operator import attrgetter
 from typing import Any, Final
 
@@ -55,15 +54,13 @@ from graph.execution.compat import (
     definition_key,
     gather_with_cancel,
     get_argument_values,
-    get_strawberry_type_cast,
     is_default_resolver,
 )
+from graph.execution.compiled import compiled_for
 from graph.execution.plans import (
     _DELEGATE,
     _LEAF,
     _LIST,
-    _MAX_INT,
-    _MIN_INT,
     _NORMAL,
     _OBJECT,
     _SHARED_LIMIT,
@@ -75,22 +72,19 @@ from graph.execution.plans import (
     _ListSpec,
     _Object,
     _object,
-    _plain_class,
     _plain_selection,
     _Plan,
     _shareable,
     _Shared,
     _shared_plans,
     _variables_below,
+    accepts,
+    coerce_leaf,
 )
 from graph.execution.ready import NOT_READY, READY_VALUE
 from graph.realtime import SharedEventExecution
 
 _DEFINITION: Final = definition_key()
-
-# Values of these exact types are never awaitable nor exceptions (the probes the normal
-# path runs on every resolved value).
-_PLAIN_VALUES: frozenset[type] = frozenset({str, int, float, bool, Decimal})
 
 
 class FastListExecution(SharedEventExecution):
@@ -117,7 +111,7 @@ class FastListExecution(SharedEventExecution):
         if position_context is None and self._fast:
             plan = self._plan(return_type, field_details_list)
             if plan is not None:
-                return self._complete_object(plan, result, path)
+                return self._run_object(plan, result, path)
         return super().collect_and_execute_subfields(
             return_type, field_details_list, path, result, position_context
         )
@@ -206,7 +200,7 @@ class FastListExecution(SharedEventExecution):
             if any(d.defer_usage is not None for d in details):
                 return None
             entries.append(self._entry(object_type, response_key, details))
-        return _Plan(object_type, object_type.name, tuple(entries))
+        return _Plan(object_type, object_type.name, tuple(entries), [0])
 
     def _entry(self, parent: GraphQLObjectType, key: str, details: FieldDetailsList) -> _Entry:
         normal = _Entry(key, _NORMAL, None, False, None, details, None)
@@ -222,6 +216,7 @@ class FastListExecution(SharedEventExecution):
         if definition is None or definition.extensions or field_def.resolve is None:
             return normal
         getter: Callable[[Any], Any]
+        attribute: str | None = None
         ready = (definition.metadata or {}).get(READY_VALUE)
         if (
             definition.base_resolver is None
@@ -232,6 +227,7 @@ class FastListExecution(SharedEventExecution):
             and not node.arguments
         ):
             getter = attrgetter(definition.python_name)
+            attribute = definition.python_name
         elif definition.base_resolver is not None and callable(ready):
             try:
                 args = (
@@ -250,17 +246,18 @@ class FastListExecution(SharedEventExecution):
         non_null = isinstance(field_type, GraphQLNonNull)
         inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
         if is_leaf_type(inner):
-            return _Entry(key, _LEAF, getter, non_null, _Leaf(inner), details, field_type)
+            leaf = _Leaf(inner)
+            return _Entry(key, _LEAF, getter, non_null, leaf, details, field_type, attribute)
         if isinstance(inner, GraphQLObjectType):
             obj = _object(inner)
             if obj is None:
                 return normal
-            return _Entry(key, _OBJECT, getter, non_null, obj, details, field_type)
+            return _Entry(key, _OBJECT, getter, non_null, obj, details, field_type, attribute)
         if isinstance(inner, GraphQLList):
             spec = self._list_spec(inner.of_type)
             if spec is None:
                 return normal
-            return _Entry(key, _LIST, getter, non_null, spec, details, field_type)
+            return _Entry(key, _LIST, getter, non_null, spec, details, field_type, attribute)
         return normal
 
     def _list_spec(self, item_type: GraphQLOutputType) -> _ListSpec | None:
@@ -280,6 +277,18 @@ class FastListExecution(SharedEventExecution):
 
     # --- completion ---
 
+    def _run_object(self, plan: _Plan, source: Any, path: Path) -> Any:
+        """The object by its compiled plan when there is one and it does not bail, else
+        interpreted (`_complete_object`)."""
+        compiled = compiled_for(plan, self._plan, self.is_awaitable)
+        if compiled is not None:
+            compiled.runs += 1
+            completed = compiled.function(source)
+            if completed is not _DELEGATE:
+                return completed
+            compiled.bail(plan)
+        return self._complete_object(plan, source, path)
+
     def _complete_object(self, plan: _Plan, source: Any, path: Path) -> Any:
         """The object's result dict, or an awaitable of it (graphql-core's execute_fields)."""
         result: dict[str, Any] = {}
@@ -287,7 +296,7 @@ class FastListExecution(SharedEventExecution):
         type_name = plan.name
         is_awaitable = self.is_awaitable
         try:
-            for key, kind, getter, non_null, detail, details, field_type in plan.entries:
+            for key, kind, getter, non_null, detail, details, field_type, _ in plan.entries:
                 if kind == _TYPENAME:
                     result[key] = type_name
                     continue
@@ -369,7 +378,7 @@ class FastListExecution(SharedEventExecution):
         plan = self._plan(obj.type, details)
         if plan is None:
             return super().collect_and_execute_subfields(obj.type, details, path, value, None)
-        return self._complete_object(plan, value, path)
+        return self._run_object(plan, value, path)
 
     def _complete_list(
         self, spec: _ListSpec, details: FieldDetailsList, path: Path, items: Any
@@ -402,6 +411,20 @@ class FastListExecution(SharedEventExecution):
             elif type(value) not in accepted and not self._accepts(obj, value):
                 return _DELEGATE
         plan = self._plan(obj.type, details)
+        if plan is not None:
+            compiled = compiled_for(plan, self._plan, self.is_awaitable)
+            if compiled is not None:
+                compiled.runs += 1
+                function = compiled.function
+                for value in items:
+                    completed = None if value is None else function(value)
+                    if completed is _DELEGATE:
+                        compiled.bail(plan)
+                        out.clear()
+                        break
+                    append(completed)
+                else:
+                    return out
         pending: list[int] = []
         try:
             for index, value in enumerate(items):
@@ -442,22 +465,7 @@ class FastListExecution(SharedEventExecution):
         return get_completed()
 
     def _accepts(self, obj: _Object, value: Any) -> bool:
-        """Whether the value can be completed as the object type here: not an exception,
-        not awaitable, and accepted by is_type_of. Remembers the value's class when the
-        answer cannot differ for its other instances: a plain class (`_plain_class`), and
-        accepted by is_type_of without a strawberry.cast (strawberry's check is then an
-        isinstance check, which depends on the class only)."""
-        if isinstance(value, Exception) or self.is_awaitable(value):
-            return False
-        if obj.is_type_of is not None:
-            if not obj.is_type_of(value, None):
-                return False
-            if get_strawberry_type_cast(value) is not None:
-                return True
-        cls = type(value)
-        if _plain_class(cls):
-            obj.accepted.add(cls)
-        return True
+        return accepts(obj, value, self.is_awaitable)
 
     async def _guard(
         self,
@@ -475,28 +483,4 @@ class FastListExecution(SharedEventExecution):
 
     def _coerce(self, leaf: _Leaf, value: Any) -> Any:
         """The coerced leaf, or _DELEGATE when graphql-core must complete it."""
-        same = leaf.same
-        if (
-            same is not None
-            and type(value) is same
-            and (same is not int or _MIN_INT <= value <= _MAX_INT)  # type: ignore[operator]
-        ):
-            return value
-        memo_type = leaf.memo_type
-        if memo_type is not None and type(value) is memo_type:
-            coerced = leaf.memo.get(value)
-            if coerced is not None:
-                return coerced
-        elif type(value) not in _PLAIN_VALUES and (
-            isinstance(value, Exception) or self.is_awaitable(value)
-        ):
-            return _DELEGATE
-        try:
-            coerced = leaf.coerce(value)
-        except Exception:
-            return _DELEGATE
-        if coerced is None or coerced is Undefined:
-            return _DELEGATE
-        if memo_type is not None and type(value) is memo_type:
-            leaf.memo[value] = coerced
-        return coerced
+        return coerce_leaf(leaf, value, self.is_awaitable)

@@ -5,6 +5,7 @@ position, a class or a selection can take the fast path at all."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from enum import Enum
 from types import CoroutineType, GeneratorType
 from typing import Any, Final, NamedTuple
@@ -25,6 +26,7 @@ from graphql import (
     Node,
     ObjectValueNode,
     SelectionSetNode,
+    Undefined,
     ValueNode,
     VariableNode,
 )
@@ -32,6 +34,7 @@ from graphql import (
 from graph.execution.compat import (
     FieldDetailsList,
     FragmentDetails,
+    get_strawberry_type_cast,
     is_strawberry_is_type_of,
 )
 from graph.execution.ready import ReadyGetter
@@ -62,6 +65,10 @@ _SAME_VALUE: dict[GraphQLLeafType, type] = {
     GraphQLInt: int,
 }
 _MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
+
+# Values of these exact types are never awaitable nor exceptions (the probes the normal
+# path runs on every resolved value).
+_PLAIN_VALUES: frozenset[type] = frozenset({str, int, float, bool, Decimal})
 
 
 class _Leaf:
@@ -124,12 +131,16 @@ class _Entry(NamedTuple):
     detail: Any  # _Leaf, _Object or _ListSpec
     details: FieldDetailsList
     field_type: GraphQLOutputType | None
+    attribute: str | None = None  # the Python attribute a plain field reads
 
 
 class _Plan(NamedTuple):
     type: GraphQLObjectType
     name: str
     entries: tuple[_Entry, ...]
+    # The compiled form (graph/execution/compiled.py): [uses so far] until it is compiled,
+    # then [_Compiled] or [None] (cannot be compiled, or bailed out too often).
+    compiled: list[Any]
 
 
 class _Shared:
@@ -229,3 +240,52 @@ def _plain_selection(field_details_list: FieldDetailsList) -> bool:
             if directive.name.value not in _CONDITIONS:
                 return False
     return True
+
+
+IsAwaitable = Callable[[Any], bool]
+
+
+def accepts(obj: _Object, value: Any, is_awaitable: IsAwaitable) -> bool:
+    """Whether the value can be completed as the object type here: not an exception,
+    not awaitable, and accepted by is_type_of. Remembers the value's class when the
+    answer cannot differ for its other instances: a plain class (`_plain_class`), and
+    accepted by is_type_of without a strawberry.cast (strawberry's check is then an
+    isinstance check, which depends on the class only)."""
+    if isinstance(value, Exception) or is_awaitable(value):
+        return False
+    if obj.is_type_of is not None:
+        if not obj.is_type_of(value, None):
+            return False
+        if get_strawberry_type_cast(value) is not None:
+            return True
+    cls = type(value)
+    if _plain_class(cls):
+        obj.accepted.add(cls)
+    return True
+
+
+def coerce_leaf(leaf: _Leaf, value: Any, is_awaitable: IsAwaitable) -> Any:
+    """The coerced leaf, or _DELEGATE when graphql-core must complete it."""
+    same = leaf.same
+    if (
+        same is not None
+        and type(value) is same
+        and (same is not int or _MIN_INT <= value <= _MAX_INT)  # type: ignore[operator]
+    ):
+        return value
+    memo_type = leaf.memo_type
+    if memo_type is not None and type(value) is memo_type:
+        coerced = leaf.memo.get(value)
+        if coerced is not None:
+            return coerced
+    elif type(value) not in _PLAIN_VALUES and (isinstance(value, Exception) or is_awaitable(value)):
+        return _DELEGATE
+    try:
+        coerced = leaf.coerce(value)
+    except Exception:
+        return _DELEGATE
+    if coerced is None or coerced is Undefined:
+        return _DELEGATE
+    if memo_type is not None and type(value) is memo_type:
+        leaf.memo[value] = coerced
+    return coerced

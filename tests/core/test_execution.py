@@ -34,7 +34,9 @@ from db.session import Database
 from db.showtimes.models import ShowtimePrice
 from graph.context import Context
 from graph.execution import NOT_READY, compat, execution_context_for, ready_value
+from graph.execution.compiled import _Compiled
 from graph.execution.fast import FastListExecution
+from graph.execution.plans import _shared_plans
 from graph.realtime import SharedEventExecution
 from graph.relay import to_global_id
 from graph.schema import build_schema
@@ -172,6 +174,17 @@ async def seat_map(db: Database, gql: GraphQLClient) -> SeatMapFixture:
     return SeatMapFixture(to_global_id("Showtime", show), gql.token_for(me))
 
 
+def compiled_runs() -> int:
+    """How many times compiled plans ran (objects, or whole lists of them) over the plans
+    shared across executions (graph/execution/compiled.py)."""
+    return sum(
+        plan.compiled[0].runs
+        for shared in _shared_plans.values()
+        for _, plan in shared.plans.values()
+        if plan is not None and isinstance(plan.compiled[0], _Compiled)
+    )
+
+
 async def _both(
     db: Database,
     settings: Settings,
@@ -179,16 +192,23 @@ async def _both(
     variables: dict[str, Any],
     token: str | None = None,
 ) -> tuple[bytes, bytes]:
-    """(normal path, fast path) responses of the real schema, each with a fresh context."""
+    """(normal path, fast path) responses of the real schema, each with a fresh context.
+    The fast schema runs the document three times: the first time interpreted (its plans are
+    made), then with the plans compiled (COMPILE_AFTER = 2); all three must answer alike."""
     bodies = []
     for cls in (SharedEventExecution, CountingExecution):
         schema = build_schema(settings, execution_context_class=cls)
-        result = await schema.execute(
-            query,
-            variable_values=variables,
-            context_value=Context(db=db, settings=settings, token=token),
-        )
-        bodies.append(_body(result))
+        runs = 1 if cls is SharedEventExecution else 3
+        answers = set()
+        for _ in range(runs):
+            result = await schema.execute(
+                query,
+                variable_values=variables,
+                context_value=Context(db=db, settings=settings, token=token),
+            )
+            answers.add(_body(result))
+        assert len(answers) == 1, answers
+        bodies.append(answers.pop())
     return bodies[0], bodies[1]
 
 
@@ -569,32 +589,52 @@ class Weird:
     """Not a Tag: its fields are missing."""
 
 
-@pytest.mark.parametrize(
-    "root",
-    [
-        pytest.param(_with(2, n=None), id="null-in-non-null-leaf"),
-        pytest.param(_with(0, color="GREEN"), id="bad-enum-value"),
-        pytest.param(_with(3, color="red"), id="enum-by-value"),
-        pytest.param(_with(1, n="12"), id="int-from-string"),
-        pytest.param(_with(1, n="twelve"), id="int-coercion-error"),
-        pytest.param(_with(4, n=2**40), id="int-out-of-range"),
-        pytest.param(_with(1, n=lambda: _seven()), id="awaitable-attribute"),
-        pytest.param(_with(1, n=ValueError("boom")), id="exception-value"),
-        pytest.param(_with(0, tags=[Tag(name="x"), None]), id="null-item-in-non-null-list"),
-        pytest.param(_with(0, tags=None), id="null-non-null-list"),
-        pytest.param(_with(0, tags=(Tag(name="tuple"),)), id="tuple-list"),
-        pytest.param(_with(0, tags=lambda: iter([Tag(name="gen")])), id="iterator-list"),
-        pytest.param(_with(0, codes=[1, None, "x"]), id="bad-item-in-leaf-list"),
-        pytest.param(_with(0, tag=Weird()), id="object-without-attributes"),
-        pytest.param(lambda: _root(items=[*_items(2), None]), id="null-item"),
-        pytest.param(lambda: _root(items=(_items(3))), id="plain"),
-        pytest.param(lambda: _root(items=[]), id="empty"),
-        pytest.param(lambda: _root(items=None), id="null-root-list"),
-    ],
-)
+UNUSUAL = [
+    pytest.param(_with(2, n=None), id="null-in-non-null-leaf"),
+    pytest.param(_with(0, color="GREEN"), id="bad-enum-value"),
+    pytest.param(_with(3, color="red"), id="enum-by-value"),
+    pytest.param(_with(1, n="12"), id="int-from-string"),
+    pytest.param(_with(1, n="twelve"), id="int-coercion-error"),
+    pytest.param(_with(4, n=2**40), id="int-out-of-range"),
+    pytest.param(_with(1, n=lambda: _seven()), id="awaitable-attribute"),
+    pytest.param(_with(1, n=ValueError("boom")), id="exception-value"),
+    pytest.param(_with(0, tags=[Tag(name="x"), None]), id="null-item-in-non-null-list"),
+    pytest.param(_with(0, tags=None), id="null-non-null-list"),
+    pytest.param(_with(0, tags=(Tag(name="tuple"),)), id="tuple-list"),
+    pytest.param(_with(0, tags=lambda: iter([Tag(name="gen")])), id="iterator-list"),
+    pytest.param(_with(0, codes=[1, None, "x"]), id="bad-item-in-leaf-list"),
+    pytest.param(_with(0, tag=Weird()), id="object-without-attributes"),
+    pytest.param(lambda: _root(items=[*_items(2), None]), id="null-item"),
+    pytest.param(lambda: _root(items=(_items(3))), id="plain"),
+    pytest.param(lambda: _root(items=[]), id="empty"),
+    pytest.param(lambda: _root(items=None), id="null-root-list"),
+]
+
+
+@pytest.mark.parametrize("root", UNUSUAL)
 async def test_unusual_values_give_the_normal_errors(root: Callable[[], Root]) -> None:
     normal, fast = await _both_small(ITEMS, root)
     assert fast == normal
+
+
+@pytest.mark.parametrize("root", UNUSUAL)
+async def test_compiled_plans_bail_out_to_the_normal_errors(root: Callable[[], Root]) -> None:
+    """The document runs on one schema with ordinary values until every plan is compiled,
+    then with the unusual value: the compiled functions must bail out (the interpreted path
+    then gives graphql-core's nulls and errors), and ordinary values still answer alike
+    afterwards."""
+    bodies = []
+    for cls in (SharedEventExecution, CountingExecution):
+        schema = strawberry.Schema(query=Root, types=[Pet], execution_context_class=cls)
+        ordinary = {_body(await schema.execute(ITEMS, root_value=_root())) for _ in range(3)}
+        before = compiled_runs()
+        unusual = _body(await schema.execute(ITEMS, root_value=root()))
+        ordinary.add(_body(await schema.execute(ITEMS, root_value=_root())))
+        assert len(ordinary) == 1
+        bodies.append((ordinary.pop(), unusual))
+        if cls is CountingExecution:
+            assert compiled_runs() > before
+    assert bodies[1] == bodies[0]
 
 
 async def test_fields_with_resolvers_are_identical() -> None:
@@ -796,7 +836,11 @@ async def _both_boxes(query: str, root: Callable[[], Any]) -> tuple[bytes, bytes
     bodies = []
     for cls in (SharedEventExecution, CountingExecution):
         schema = strawberry.Schema(query=BoxRoot, execution_context_class=cls)
-        bodies.append(_body(await schema.execute(query, root_value=root())))
+        # Three times on the fast schema: interpreted, then compiled where it applies.
+        runs = 1 if cls is SharedEventExecution else 3
+        answers = {_body(await schema.execute(query, root_value=root())) for _ in range(runs)}
+        assert len(answers) == 1, answers
+        bodies.append(answers.pop())
     return bodies[0], bodies[1]
 
 
