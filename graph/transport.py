@@ -196,6 +196,10 @@ class LeanPost:
             status = response.status_code
             response_headers = response.raw_headers
             response_headers.append((b"x-request-id", rid.encode()))
+            if send is server_send:
+                # What CORSMiddleware adds to a response without an Origin (and without a
+                # Vary of its own, as the view's never has): the answer depends on Origin.
+                response_headers.append((b"vary", b"Origin"))
             started = True
             await send(
                 {"type": "http.response.start", "status": status, "headers": response_headers}
