@@ -7,8 +7,8 @@ embedded PostgreSQL, settings through the environment), then, round after round,
 on each in turn (`{ __typename }` by default, 32 connections) and prints req/s and the
 workers' CPU µs per request, with the medians at the end.
 
-Variants: `baseline` (MARQUEE_LEAN_HTTP=false, MARQUEE_HTTP_COALESCE_WRITES=false), `lean`
-(the lean path only), `lean+coalesce` (both, the default).
+Variants: `baseline` (MARQUEE_LEAN_HTTP=false), `lean` (the default). Add one by naming its
+settings in VARIANTS.
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ from bench.cpu import _children, _process_cpu
 from bench.server import ROOT, Server, wrk_path
 
 VARIANTS = {
-    "baseline": {"MARQUEE_LEAN_HTTP": "false", "MARQUEE_HTTP_COALESCE_WRITES": "false"},
-    "lean": {"MARQUEE_LEAN_HTTP": "true", "MARQUEE_HTTP_COALESCE_WRITES": "false"},
-    "lean+coalesce": {"MARQUEE_LEAN_HTTP": "true", "MARQUEE_HTTP_COALESCE_WRITES": "true"},
+    "baseline": {"MARQUEE_LEAN_HTTP": "false"},
+    "lean": {"MARQUEE_LEAN_HTTP": "true"},
 }
 
 
@@ -60,7 +59,9 @@ def main() -> None:
             os.environ.clear()
             os.environ.update(saved)
         for name in names:  # warm-up
-            wrk.run(wrk_path(), servers[name].graphql_url, lua, duration=2, connections=32, threads=2)
+            wrk.run(
+                wrk_path(), servers[name].graphql_url, lua, duration=2, connections=32, threads=2
+            )
         for round_ in range(args.rounds):
             for name in names:
                 server = servers[name]

@@ -221,7 +221,6 @@ def cmd_serve(args: argparse.Namespace) -> None:
             worker_timeout=settings.worker_timeout_seconds,
             forwarded_allow_ips=settings.forwarded_allow_ips,
             ws_max_size=settings.max_body_bytes,
-            coalesce_writes=settings.http_coalesce_writes,
             on_ready=lambda: print(ready, flush=True),
         )
     except _Stop:

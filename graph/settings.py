@@ -70,8 +70,6 @@ class Settings(BaseSettings):
     # A JSON POST of one operation to /graphql skips Starlette's middleware stack and router
     # (graph/transport.py, `LeanPost`); off, every request takes the Starlette app.
     lean_http: bool = True
-    # `marquee serve`: a response's head and body in one socket write (graph/http_protocol.py).
-    http_coalesce_writes: bool = True
     # The /demo page names the demo customers and their password as hints; `marquee serve
     # --demo` turns it on for its workers (the data it loads has those accounts).
     demo_hints: bool = False

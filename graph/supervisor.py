@@ -27,8 +27,6 @@ from types import FrameType
 
 import uvicorn
 
-from graph.http_protocol import CoalescingHttpToolsProtocol
-
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 1.0
@@ -235,12 +233,10 @@ def serve(
     worker_timeout: float,
     forwarded_allow_ips: str,
     ws_max_size: int = 16 * 1024 * 1024,
-    coalesce_writes: bool = True,
     on_ready: Callable[[], None] | None = None,
 ) -> int | None:
     """Serve the ASGI app factory `app` ("module:function") until a stop signal;
-    `on_ready` is called once every worker serves. With `coalesce_writes`, a response's
-    head and body go out in one socket write (graph/http_protocol.py)."""
+    `on_ready` is called once every worker serves."""
     config = uvicorn.Config(
         app,
         factory=True,
@@ -248,7 +244,7 @@ def serve(
         port=port,
         workers=workers,
         loop="uvloop",
-        http=CoalescingHttpToolsProtocol if coalesce_writes else "httptools",
+        http="httptools",
         log_level="warning",
         access_log=False,
         # X-Forwarded-For is believed only from the proxies named in the setting.

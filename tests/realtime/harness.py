@@ -44,16 +44,12 @@ class _QuietServer(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serve_in_process(
-    app: Any, port: int | None = None, http: Any = "auto", lifespan: str = "on"
-) -> AsyncIterator[str]:
+async def serve_in_process(app: Any, port: int | None = None) -> AsyncIterator[str]:
     """Serve an ASGI app (lifespan included: the seat hub and sweeper start) on a free
-    port (or `port`) in this event loop, with uvicorn's `http` protocol; yields the base URL."""
+    port (or `port`) in this event loop; yields the base URL."""
     port = port or free_port()
     server = _QuietServer(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, lifespan=lifespan, log_level="warning", http=http
-        )
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
     )
     task = asyncio.create_task(server.serve())
     while not server.started:
