@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Histogram
@@ -65,6 +65,12 @@ def _finish(scope: Scope, rid: str, status: int, start: float) -> None:
         )
 
 
+def new_request_id() -> str:
+    """32 random hex digits, as `uuid4().hex` gave, at an eighth of its cost (1 µs, not 8: 3%
+    of a `{ __typename }`): a request id only has to be unique, not an RFC 4122 UUID."""
+    return os.urandom(16).hex()
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -96,14 +102,14 @@ class RequestMiddleware:
             # A WebSocket connection's id (from its upgrade request, or a fresh one) is the
             # request id of every operation on it, in the log lines of their errors.
             rid = dict(scope["headers"]).get(b"x-request-id", b"").decode()[:64]
-            ws_token = request_id_var.set(rid or uuid.uuid4().hex)
+            ws_token = request_id_var.set(rid or new_request_id())
             try:
                 await self.app(scope, receive, send)
             finally:
                 request_id_var.reset(ws_token)
             return
         headers = dict(scope["headers"])
-        rid = headers.get(b"x-request-id", b"").decode()[:64] or uuid.uuid4().hex
+        rid = headers.get(b"x-request-id", b"").decode()[:64] or new_request_id()
         token = request_id_var.set(rid)
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
@@ -182,7 +188,7 @@ class LeanPost:
         if operation is None or media_type is None:
             await full(scope, _replay(body, more, receive), send)
             return
-        rid = headers.get(b"x-request-id", b"").decode()[:64] or uuid.uuid4().hex
+        rid = headers.get(b"x-request-id", b"").decode()[:64] or new_request_id()
         token = request_id_var.set(rid)
         start = time.perf_counter()
         status = 500

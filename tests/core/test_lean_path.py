@@ -248,7 +248,10 @@ async def test_plain_posts_skip_starlette(db: SharedConnectionDatabase, settings
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         answer = await http.post("/graphql", json={"query": "{ __typename }"})
         assert answer.json()["data"] == {"__typename": "Query"}
-        assert len(answer.headers["x-request-id"]) == 32
+        again = await http.post("/graphql", json={"query": "{ __typename }"})
+        ids = {answer.headers["x-request-id"], again.headers["x-request-id"]}
+        assert len(ids) == 2
+        assert all(len(rid) == 32 and int(rid, 16) >= 0 for rid in ids)
         with pytest.raises(_Refused):
             await http.post(
                 "/graphql", content=b"{not json", headers={"content-type": "application/json"}
@@ -256,4 +259,4 @@ async def test_plain_posts_skip_starlette(db: SharedConnectionDatabase, settings
         with pytest.raises(_Refused):
             await http.post("/healthz", json={"query": "{ __typename }"})
     after = REGISTRY.get_sample_value("marquee_http_requests_total", labels)
-    assert after == before + 1
+    assert after == before + 2
