@@ -7,8 +7,6 @@ import contextlib
 import json
 import logging
 import os
-import time
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,14 +15,14 @@ from typing import Any, overload
 import orjson
 from cross_web import HTTPException
 from graphql import GraphQLSchema, VariableDefinitionNode
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
@@ -48,7 +46,7 @@ from graph.context import Context
 from graph.database import database_url, normalize_url, read_database_url
 from graph.errors import BAD_USER_INPUT, ApiError, log_client_error
 from graph.gc_tuning import tune_gc
-from graph.logs import configure_logging, request_id_var
+from graph.logs import configure_logging
 from graph.orders import signing as orders_signing
 from graph.orders.services import start_payment_work
 from graph.orders.webhooks import payment_webhook
@@ -64,13 +62,11 @@ from graph.response_cache import (
 )
 from graph.schema import build_schema
 from graph.settings import Settings, get_settings
+from graph.transport import LeanPost, MarqueeApp, RequestMiddleware
 from graph.web import graphiql
 from graph.web import routes as web_routes
 
 log = logging.getLogger("marquee.http")
-
-REQUESTS = Counter("marquee_http_requests_total", "HTTP requests", ["method", "status"])
-LATENCY = Histogram("marquee_http_request_seconds", "HTTP request latency")
 
 # Domains with background services (the realtime listener, the hold sweeper) register
 # start-up hooks here: each gets the app state and returns an async cleanup callable.
@@ -310,8 +306,7 @@ class MarqueeGraphQL(GraphQL[Context, None]):
             if learn is not None:
                 await self.persisted.learn(self.state.db, learn, operation["query"])
             return Response(lookup.hit, media_type="application/json")
-        sub_response = await self.get_sub_response(request)
-        context = await self.get_context(request, response=sub_response)
+        context = await self.get_context(request, response=None)
         context.for_cache = lookup is not None
         try:
             result = await self.schema.execute(
@@ -336,7 +331,9 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         response_data = await self.process_result(request=request, result=result)
         if result.errors:
             self._handle_errors(result.errors, response_data)
-        response = self.create_response(response_data=response_data, sub_response=sub_response)
+        # What strawberry's create_response gives with the sub-response get_context never
+        # hands on (so nothing can set its headers or status): the body, 200, JSON.
+        response = Response(self.encode_json(response_data), media_type="application/json")
         if lookup is not None:
             _cache_store(request, lookup, response)
         return response
@@ -422,12 +419,32 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         if media_type is None and not self._wants_ide(request):
             await _not_acceptable()(scope, receive, send)
             return
+        response = await self._answer(request, media_type, self.run(request))
+        if request.method == "GET" and "persistedQuery" in request.query_params.get(
+            "extensions", ""
+        ):
+            # A CDN may cache a 200 without Cache-Control (PersistedQueryNotFound is one).
+            response = _http_cache(request, response, self.persisted_max_age)
+        await response(scope, receive, send)
+
+    async def answer_post(
+        self, request: Request, operation: dict[str, Any], media_type: str
+    ) -> Response:
+        """The lean path's answer (graph/transport.py) to a JSON POST of one plain operation
+        (`plain_operation`) whose Accept gave `media_type`: as `__call__` answers it."""
+        return await self._answer(request, media_type, self._execute_post(request, operation))
+
+    async def _answer(
+        self, request: Request, media_type: str | None, answer: Awaitable[Response]
+    ) -> Response:
+        """`answer` with the refusals it raises turned into coded responses, and the status
+        and media type of application/graphql-response+json applied."""
         graphql_response = media_type == GRAPHQL_RESPONSE_JSON
         if graphql_response:
-            scope[_GRAPHQL_RESPONSE] = [0, 0]  # results, request errors among them
+            request.scope[_GRAPHQL_RESPONSE] = [0, 0]  # results, request errors among them
         response: Response
         try:
-            response = await self.run(request)
+            response = await answer
         except HTTPException as exc:
             log_client_error(BAD_USER_INPUT, exc.reason)
             response = _http_error(exc, request.method, media_type or "application/json")
@@ -436,17 +453,34 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         else:
             if graphql_response and response.media_type == "application/json":
                 response.headers["content-type"] = GRAPHQL_RESPONSE_CONTENT_TYPE
-                results, request_errors = scope[_GRAPHQL_RESPONSE]
+                results, request_errors = request.scope[_GRAPHQL_RESPONSE]
                 # One operation that failed before execution: a request error (400). A
                 # batch (when enabled) keeps its status: the spec speaks of single requests.
                 if results == 1 and request_errors == 1:
                     response.status_code = 400
-        if request.method == "GET" and "persistedQuery" in request.query_params.get(
-            "extensions", ""
+        return response
+
+    @staticmethod
+    def media_type(accept: str) -> str | None:
+        """The response media type for an Accept header (`negotiate`)."""
+        return negotiate(accept)
+
+    @staticmethod
+    def plain_operation(body: bytes) -> dict[str, Any] | None:
+        """The operation of a JSON body that is one object with a string `query` (and
+        `variables` and `extensions` objects or null), or None for anything else."""
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None  # strawberry's path answers with its error
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("query"), str)
+            or not isinstance(data.get("variables"), dict | None)
+            or not isinstance(data.get("extensions"), dict | None)
         ):
-            # A CDN may cache a 200 without Cache-Control (PersistedQueryNotFound is one).
-            response = _http_cache(request, response, self.persisted_max_age)
-        await response(scope, receive, send)
+            return None
+        return data
 
     def _wants_ide(self, request: Request) -> bool:
         """A browser's GET for GraphiQL (text/html, no query): strawberry answers it."""
@@ -775,108 +809,7 @@ async def _plain_json_operation(request: Request) -> dict[str, Any] | None:
     accept = headers.get("accept", "")
     if "multipart/mixed" in accept or "text/event-stream" in accept:
         return None  # streaming transports
-    try:
-        data = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        return None  # strawberry's path answers with its error
-    if (
-        not isinstance(data, dict)
-        or not isinstance(data.get("query"), str)
-        or not isinstance(data.get("variables"), dict | None)
-        or not isinstance(data.get("extensions"), dict | None)
-    ):
-        return None
-    return data
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-def _too_large() -> Response:
-    log_client_error(BAD_USER_INPUT, "request body too large")
-    return JSONResponse(
-        {
-            "errors": [
-                {"message": "Request body too large.", "extensions": {"code": "BAD_USER_INPUT"}}
-            ]
-        },
-        status_code=413,
-    )
-
-
-class RequestMiddleware:
-    """Request id, body size limit, access log and metrics, as plain ASGI (cheap)."""
-
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
-        self.app = app
-        self.max_body = max_body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            if scope["type"] != "websocket":
-                await self.app(scope, receive, send)
-                return
-            # A WebSocket connection's id (from its upgrade request, or a fresh one) is the
-            # request id of every operation on it, in the log lines of their errors.
-            rid = dict(scope["headers"]).get(b"x-request-id", b"").decode()[:64]
-            ws_token = request_id_var.set(rid or uuid.uuid4().hex)
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                request_id_var.reset(ws_token)
-            return
-        headers = dict(scope["headers"])
-        rid = headers.get(b"x-request-id", b"").decode()[:64] or uuid.uuid4().hex
-        token = request_id_var.set(rid)
-        length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            await _too_large()(scope, receive, send)
-            request_id_var.reset(token)
-            return
-        received = 0
-        started = False
-        status = 500
-        start = time.perf_counter()
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise _BodyTooLarge
-            return message
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, started
-            if message["type"] == "http.response.start":
-                started = True
-                status = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, send_with_id)
-        except _BodyTooLarge:
-            if not started:
-                await _too_large()(scope, receive, send_with_id)
-        finally:
-            elapsed = time.perf_counter() - start
-            REQUESTS.labels(scope["method"], str(status)).inc()
-            LATENCY.observe(elapsed)
-            if log.isEnabledFor(logging.INFO):
-                log.info(
-                    "request",
-                    extra={
-                        "request_id": rid,
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "ms": round(elapsed * 1000, 2),
-                    },
-                )
-            request_id_var.reset(token)
+    return MarqueeGraphQL.plain_operation(await request.body())
 
 
 # Seconds a replica may take to accept a connection before its read goes to the primary.
@@ -911,7 +844,7 @@ def open_database(settings: Settings) -> Database:
     return db
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, database: Database | None = None) -> MarqueeApp:
     settings = settings or get_settings()
 
     class State:
@@ -976,7 +909,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         )
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    app = Starlette(
+    cors: dict[str, Any] = {
+        "allow_origins": settings.cors_origins,
+        "allow_methods": ["GET", "POST", "OPTIONS"],
+        "allow_headers": ["Authorization", "Content-Type", "X-Request-ID"],
+        "expose_headers": ["X-Request-ID"],
+    }
+    app = MarqueeApp(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
@@ -990,23 +929,20 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             *web_routes(settings),
         ],
         middleware=[
-            Middleware(
-                CORSMiddleware,
-                allow_origins=settings.cors_origins,
-                allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-                expose_headers=["X-Request-ID"],
-            ),
+            Middleware(CORSMiddleware, **cors),
             Middleware(RequestMiddleware, max_body=settings.max_body_bytes),
         ],
         lifespan=lifespan,
     )
+    if settings.lean_http:
+        # The same CORS rules for the lean path: Starlette's code, on no app of its own.
+        app.lean = LeanPost(graphql, settings.max_body_bytes, CORSMiddleware(app.router, **cors))
     app.state.marquee = state
     app.state.marquee_schema = graphql.schema
     return app
 
 
-def create_server_app() -> Starlette:
+def create_server_app() -> MarqueeApp:
     """The factory uvicorn runs in each worker process: workers are fresh interpreters, so
     logging is configured here (level from MARQUEE_LOG_LEVEL, set by `marquee serve`)."""
     configure_logging(os.environ.get("MARQUEE_LOG_LEVEL", "INFO").upper())

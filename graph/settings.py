@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     refresh_token_ttl_days: int = 14
 
     graphiql: bool = True
+    # A JSON POST of one operation to /graphql skips Starlette's middleware stack and router
+    # (graph/transport.py, `LeanPost`); off, every request takes the Starlette app.
+    lean_http: bool = True
     # The /demo page names the demo customers and their password as hints; `marquee serve
     # --demo` turns it on for its workers (the data it loads has those accounts).
     demo_hints: bool = False
