@@ -29,6 +29,7 @@ SCENARIOS: list[Scenario] = [
     typename.SCENARIO,
     me.SCENARIO,
     movies.SCENARIO,
+    *movies.PAGE_SIZES,
     seatmap.SCENARIO,
     seatmap.PACKED_SCENARIO,
     holds.SCENARIO,
