@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import hashlib
 import logging
 import math
@@ -36,7 +35,8 @@ from typing import Any
 from prometheus_client import Counter, Gauge
 
 from db.changes import CHANGES_CHANNEL
-from db.listen import Connect, Listener, listen_connector
+from db.listen import Connect, listen_connector
+from graph.listening import KeptListener
 
 log = logging.getLogger("marquee.response_cache")
 
@@ -76,8 +76,12 @@ class Entry:
     size: int
 
 
-class ResponseCache:
+class ResponseCache(KeptListener):
     """An LRU of answers bounded by entries and bytes, kept exact by LISTEN."""
+
+    channel = CHANGES_CHANNEL
+    task_name = "response-cache"
+    what = "response cache"
 
     def __init__(
         self,
@@ -90,29 +94,23 @@ class ResponseCache:
         ping_interval: float = 5.0,
         max_backoff: float = 5.0,
     ) -> None:
-        self._connect = connect
+        super().__init__(
+            connect=connect, log=log, ping_interval=ping_interval, max_backoff=max_backoff
+        )
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.sync_timeout = sync_timeout
         # Longer than any operation runs (the time limit): see `sync`.
         self.quiet_seconds = quiet_seconds
         self._last_miss = -math.inf  # when the last cacheable read began (monotonic)
-        self.ping_interval = ping_interval
-        self.max_backoff = max_backoff
         self._entries: collections.OrderedDict[Key, Entry] = collections.OrderedDict()
         self._by_table: dict[str, set[Key]] = collections.defaultdict(set)
         self._generations: dict[str, int] = collections.defaultdict(int)
         self._epoch = 0
         self.bytes = 0
-        self.live = False
-        self.ready = asyncio.Event()  # set while live (tests wait for it)
-        self.connections = 0
-        self._listener: Listener | None = None
-        self._connection_lock = asyncio.Lock()  # one operation at a time on the connection
         self._me = uuid.uuid4().hex  # tells this cache's barriers from other workers'
         self._syncs_sent = 0
         self._sync_waiters: dict[int, asyncio.Future[None]] = {}
-        self._task: asyncio.Task[None] | None = None
 
     # --- entries ---
 
@@ -230,53 +228,10 @@ class ResponseCache:
         else:
             self.invalidate(payload)
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._listen_forever(), name="response-cache")
-
-    async def stop(self) -> None:
-        self._set_live(False)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
     def _set_live(self, live: bool) -> None:
         # Either way the entries go: what was heard before a drop may be incomplete.
         self.flush()
-        self.live = live
-        if live:
-            self.ready.set()
-        else:
-            self.ready.clear()
-
-    async def _listen_forever(self) -> None:
-        delay = 0.1
-        while True:
-            listener: Listener | None = None
-            try:
-                listener = await Listener.open(self._connect, CHANGES_CHANNEL, self._on_notify)
-                self._listener = listener
-                self.connections += 1
-                self._set_live(True)
-                delay = 0.1
-                while not listener.lost.is_set():
-                    try:
-                        await asyncio.wait_for(listener.lost.wait(), self.ping_interval)
-                    except TimeoutError:
-                        async with self._connection_lock:
-                            await asyncio.wait_for(listener.ping(), self.ping_interval)
-                log.warning("response cache LISTEN connection lost; reconnecting")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("response cache LISTEN failed (%s); retrying in %.1fs", exc, delay)
-            finally:
-                self._listener = None
-                self._set_live(False)
-                if listener is not None:
-                    listener.close()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.max_backoff)
+        super()._set_live(live)
 
 
 async def start_response_cache(state: Any) -> Callable[[], Awaitable[None]]:

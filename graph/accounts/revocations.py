@@ -17,8 +17,6 @@ the viewer's row anyway; a request never gains a statement either way.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -26,8 +24,9 @@ from typing import Any
 
 from db.accounts.codes import SESSION_CHANNEL
 from db.accounts.queries import sessions_ended_since
-from db.listen import Connect, Listener, listen_connector
+from db.listen import Connect, listen_connector
 from db.session import Database
+from graph.listening import KeptListener
 
 log = logging.getLogger("marquee.accounts.revocations")
 
@@ -40,8 +39,12 @@ SLACK_SECONDS = 60.0
 LoadEnded = Callable[[], Awaitable[Iterable[str]]]
 
 
-class SessionRevocations:
+class SessionRevocations(KeptListener):
     """Session ids (family UUIDs as hex) revoked within the last access-token lifetime."""
+
+    channel = SESSION_CHANNEL
+    task_name = "session-revocations"
+    what = "session"
 
     def __init__(
         self,
@@ -52,16 +55,12 @@ class SessionRevocations:
         ping_interval: float = 5.0,
         max_backoff: float = 5.0,
     ) -> None:
-        self._connect = connect
+        super().__init__(
+            connect=connect, log=log, ping_interval=ping_interval, max_backoff=max_backoff
+        )
         self._load = load
         self.retention_seconds = retention_seconds
-        self.ping_interval = ping_interval
-        self.max_backoff = max_backoff
         self._ended: dict[str, float] = {}  # session id -> monotonic time to forget it
-        self.live = False
-        self.ready = asyncio.Event()  # set while live (tests wait for it)
-        self.connections = 0
-        self._task: asyncio.Task[None] | None = None
 
     def is_ended(self, session_id: str) -> bool:
         return session_id in self._ended
@@ -79,57 +78,18 @@ class SessionRevocations:
     def __len__(self) -> int:
         return len(self._ended)
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._listen_forever(), name="session-revocations")
-
-    async def stop(self) -> None:
-        self._set_live(False)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    def _set_live(self, live: bool) -> None:
-        self.live = live
-        if live:
-            self.ready.set()
-        else:
-            self.ready.clear()
-
     def _on_notify(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         ids = [p for p in payload.split(",") if len(p) == 32]
         if ids:
             self.add(ids)
 
-    async def _listen_forever(self) -> None:
-        delay = 0.1
-        while True:
-            listener: Listener | None = None
-            try:
-                listener = await Listener.open(self._connect, SESSION_CHANNEL, self._on_notify)
-                # LISTEN first, then load: a revocation committed in between is in one of
-                # the two. What was heard before the connection dropped stays (still true).
-                self.add(await self._load())
-                self.connections += 1
-                self._set_live(True)
-                delay = 0.1
-                while not listener.lost.is_set():
-                    try:
-                        await asyncio.wait_for(listener.lost.wait(), self.ping_interval)
-                    except TimeoutError:
-                        await asyncio.wait_for(listener.ping(), self.ping_interval)
-                        self.prune()
-                log.warning("session LISTEN connection lost; reconnecting")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("session LISTEN failed (%s); retrying in %.1fs", exc, delay)
-            finally:
-                self._set_live(False)
-                if listener is not None:
-                    listener.close()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.max_backoff)
+    async def _connected(self) -> None:
+        # LISTEN first, then load: a revocation committed in between is in one of the two.
+        # What was heard before the connection dropped stays (still true).
+        self.add(await self._load())
+
+    def _pinged(self) -> None:
+        self.prune()
 
 
 def make_revocations(db: Database, access_token_ttl_seconds: int) -> SessionRevocations:
