@@ -69,6 +69,11 @@ def create_session_factory(
     return async_sessionmaker(bind, expire_on_commit=False, autoflush=False, **kwargs)
 
 
+# What `Database.transaction()` yields, for the layers above that pass it on to db/ functions
+# without touching SQLAlchemy themselves.
+Session = AsyncSession
+
+
 class Record(asyncpg.Record):  # type: ignore[misc]
     """A row of `Database.fetch_static`: by index, by name and as attributes (like a Row)."""
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 from typing import Annotated, Any, Protocol
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.accounts import actions, passwordtokens, tokens
 from db.errors import DomainError
+from db.session import Session
 from graph.accounts.enums import AccountErrorCode
 from graph.accounts.inputs import (
     ChangePasswordInput,
@@ -86,7 +86,7 @@ def _signed_in(ctx: Context, user: _SignedInUser, token: tokens.IssuedToken) -> 
     )
 
 
-SignIn = Callable[[AsyncSession], Awaitable[tuple[_SignedInUser, tokens.IssuedToken]]]
+SignIn = Callable[[Session], Awaitable[tuple[_SignedInUser, tokens.IssuedToken]]]
 
 
 async def _sign_in_by(ctx: Context, action: SignIn) -> AuthPayload:
