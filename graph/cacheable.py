@@ -275,6 +275,10 @@ class _Walk:
         self.fragments = fragments
         self.tables: set[str] = set()
         self.volatile: list[tuple[ValueNode, frozenset[str]]] = []
+        # Fragments walked already: a fragment adds the same tables however often it is
+        # spread, so each is walked once. (This runs before validation: walking every
+        # spread, ten fragments each spreading the next twice would be 2**10 walks.)
+        self.walked: set[str] = set()
 
     def selections(self, selection_set: SelectionSetNode, parent: Any, spread: set[str]) -> None:
         if not isinstance(parent, GraphQLObjectType):
@@ -296,7 +300,9 @@ class _Walk:
                     or fragment.type_condition.name.value != parent.name
                 ):
                     raise _NotCacheable
-                self.selections(fragment.selection_set, parent, spread | {name})
+                if name not in self.walked:
+                    self.walked.add(name)
+                    self.selections(fragment.selection_set, parent, spread | {name})
 
     def field(self, node: FieldNode, parent: GraphQLObjectType, spread: set[str]) -> None:
         name = node.name.value

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -166,6 +167,22 @@ def _selecting(path: list[str], leaf: str) -> str:
     for field in reversed(path):
         inner = f"{field} {{ {inner} }}"
     return f"{{ {inner} }}"
+
+
+def test_fragments_spread_many_times_are_walked_once(schema: Any) -> None:
+    """The walk runs before validation: a fragment spread twice by the next, twenty-four deep,
+    would be 2**24 walks if each spread were walked again (a regression fails the time limit)."""
+    lines = ["fragment F0 on Query { movies(first: 1) { totalCount } }"]
+    lines += [f"fragment F{n} on Query {{ ...F{n - 1} ...F{n - 1} }}" for n in range(1, 25)]
+    document = parse("query { ...F24 }\n" + "\n".join(lines))
+    started = time.perf_counter()
+    found = plan(schema, document, None)
+    assert time.perf_counter() - started < 1.0
+    assert found is not None
+    assert "movies" in found.tables
+    # A cycle is still refused (validation rejects it; nothing is cached).
+    cyclic = parse("query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }")
+    assert plan(schema, cyclic, None) is None
 
 
 def test_an_undeclared_field_of_a_declared_type_is_never_cacheable(schema: Any) -> None:
