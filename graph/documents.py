@@ -8,18 +8,30 @@ request (about 15 µs per extension on a `{ __typename }`, see bench/README.md).
 
 Order matters: the linear shape check runs first and graphql-core's validation only for a
 document that passed it (its field-merging rule is quadratic in what it compares).
+
+Prepared operations (`PreparedOperations`): once a (query, operation name) has parsed and
+passed the shape limits and validation on strawberry's full path, the next request for it
+runs straight through graphql-core's execute (`MarqueeSchema.execute`): strawberry's
+per-request execution context, extension runner, hook contexts and middleware manager
+cost about 60 µs of a `{ __typename }` (bench/README.md). What depends on the request is
+still checked every time, by the same functions the extension uses (`request_checks`: the
+variables' text and the cost); a request that fails them takes the full path, which
+answers with its errors. tests/core/test_execution.py compares both paths on every bench
+and suite query.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode
 from graphql.language.parser import parse
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
+from strawberry.types.graphql import OperationType
 
 from graph.limits import ShapeLimits, actual_cost, check_shape, check_text, operation_cost
 
@@ -64,20 +76,122 @@ def parse_cached(query: str, max_tokens: int) -> DocumentNode:
     return _parse(query, max_tokens=max_tokens)
 
 
+@dataclass(frozen=True, slots=True)
+class RequestLimits:
+    max_cost: int
+    max_list_input: int
+
+
+def request_checks(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    query: str | None,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+    limits: RequestLimits,
+) -> tuple[int | None, list[GraphQLError]]:
+    """What depends on the request, not the document: the variables' text, and the
+    operation's cost (cached per document when no variable changes it). (cost, errors)."""
+    if variables:
+        error = check_text(variables, "variables")
+        if error is not None:
+            return None, [error]
+    key = (query, operation_name)
+    cost = _COSTS.get(key)
+    if cost is None:
+        try:
+            found = operation_cost(
+                schema, document, operation_name, variables, limits.max_list_input
+            )
+        except GraphQLError as error:
+            return None, [error]
+        cost = found.fields
+        if not found.uses_variables:
+            if len(_COSTS) >= CACHE_SIZE:
+                _COSTS.clear()
+            _COSTS[key] = cost
+    if cost is not None and cost > limits.max_cost:
+        return cost, [
+            GraphQLError(
+                f"Query cost {cost} exceeds the limit of {limits.max_cost}; ask for fewer "
+                "items or fields.",
+                extensions={"code": "BAD_USER_INPUT"},
+            )
+        ]
+    return cost, []
+
+
+def cost_report(
+    cost: int | None, max_cost: int, operation_extensions: dict[str, Any] | None, data: Any
+) -> dict[str, Any]:
+    """`extensions.cost`: `requested` (the worst case the limit judged) and `limit` on
+    every response; `actual` (the fields the result holds, counted the same way) when
+    the request asks for it with `"extensions": {"cost": {"actual": true}}`: it is a
+    walk over the whole result, which would tax every large response."""
+    if cost is None:
+        return {}
+    report: dict[str, Any] = {"requested": cost, "limit": max_cost}
+    asked = (operation_extensions or {}).get("cost")
+    if isinstance(asked, dict) and asked.get("actual") is True:
+        report["actual"] = actual_cost(data) if data is not None else 0
+    return {"cost": report}
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A document that parsed and passed the shape limits and validation, and the name and
+    type of the operation a request for it runs (the name the request gave, or that of the
+    document's only operation)."""
+
+    document: DocumentNode
+    operation_name: str | None
+    operation_type: OperationType
+
+
+class PreparedOperations:
+    """The prepared (query, operation name) pairs of one schema (at most CACHE_SIZE; the
+    oldest half goes when full). Filled by `PreparedDocuments` on the full path; read by
+    `MarqueeSchema.execute`. `enabled` off: nothing is recorded, every request takes the
+    full path."""
+
+    def __init__(self, limits: RequestLimits, *, enabled: bool) -> None:
+        self.limits = limits
+        self.enabled = enabled
+        self.entries: dict[tuple[str, str | None], Prepared] = {}
+
+    def get(self, query: str, operation_name: str | None) -> Prepared | None:
+        return self.entries.get((query, operation_name))
+
+    def note(self, query: str, prepared: Prepared) -> None:
+        """Record what a request for `query` runs: under the operation's name, and under no
+        name when the document has only that operation (a request that names none)."""
+        if not self.enabled:
+            return
+        if len(self.entries) >= CACHE_SIZE:
+            for key in list(self.entries)[: CACHE_SIZE // 2]:
+                del self.entries[key]
+        self.entries[(query, prepared.operation_name)] = prepared
+        operations = [
+            d for d in prepared.document.definitions if isinstance(d, OperationDefinitionNode)
+        ]
+        if len(operations) == 1:
+            self.entries[(query, None)] = prepared
+
+
 class PreparedDocuments(SchemaExtension):
     def __init__(
         self,
         *,
         limits: ShapeLimits,
         max_tokens: int,
-        max_cost: int,
-        max_list_input: int,
+        request_limits: RequestLimits,
+        prepared: PreparedOperations | None = None,
         report_cost: bool = True,
     ) -> None:
         self.limits = limits
-        self.max_list_input = max_list_input
         self.max_tokens = max_tokens
-        self.max_cost = max_cost
+        self.request_limits = request_limits
+        self.prepared = prepared
         self.report_cost = report_cost
         self.cost: int | None = None
 
@@ -91,59 +205,35 @@ class PreparedDocuments(SchemaExtension):
         context = self.execution_context
         assert context.graphql_document is not None
         assert context.query is not None
+        schema = context.schema._schema
         errors = _shape_errors(context.query, self.limits, self.max_tokens)
         if not errors:
-            errors = _validate(
-                context.schema._schema, context.graphql_document, context.validation_rules
-            )
+            errors = _validate(schema, context.graphql_document, context.validation_rules)
         if not errors:
-            errors = self._check_request(context.schema._schema, context.graphql_document)
+            if self.prepared is not None:
+                self.prepared.note(
+                    context.query,
+                    Prepared(
+                        context.graphql_document, context.operation_name, context.operation_type
+                    ),
+                )
+            self.cost, errors = request_checks(
+                schema,
+                context.graphql_document,
+                context.query,
+                context.operation_name,
+                context.variables,
+                self.request_limits,
+            )
         context.pre_execution_errors = errors
         yield
 
-    def _check_request(self, schema: GraphQLSchema, document: DocumentNode) -> list[GraphQLError]:
-        """What depends on the variables: their text, and the operation's cost."""
-        context = self.execution_context
-        variables = context.variables
-        if variables:
-            error = check_text(variables, "variables")
-            if error is not None:
-                return [error]
-        key = (context.query, context.operation_name)
-        cost = _COSTS.get(key)
-        if cost is None:
-            try:
-                found = operation_cost(
-                    schema, document, context.operation_name, variables, self.max_list_input
-                )
-            except GraphQLError as error:
-                return [error]
-            cost = found.fields
-            if not found.uses_variables:
-                if len(_COSTS) >= CACHE_SIZE:
-                    _COSTS.clear()
-                _COSTS[key] = cost
-        self.cost = cost
-        if cost is not None and cost > self.max_cost:
-            return [
-                GraphQLError(
-                    f"Query cost {cost} exceeds the limit of {self.max_cost}; ask for fewer "
-                    "items or fields.",
-                    extensions={"code": "BAD_USER_INPUT"},
-                )
-            ]
-        return []
-
     def get_results(self) -> dict[str, Any]:
-        """`extensions.cost`: `requested` (the worst case the limit judged) and `limit` on
-        every response; `actual` (the fields the result holds, counted the same way) when
-        the request asks for it with `"extensions": {"cost": {"actual": true}}`: it is a
-        walk over the whole result, which would tax every large response."""
-        if self.cost is None or not self.report_cost:
+        """`extensions.cost` (`cost_report`)."""
+        if not self.report_cost:
             return {}
-        report: dict[str, Any] = {"requested": self.cost, "limit": self.max_cost}
-        asked = (self.execution_context.operation_extensions or {}).get("cost")
-        if isinstance(asked, dict) and asked.get("actual") is True:
-            data = getattr(self.execution_context.result, "data", None)
-            report["actual"] = actual_cost(data) if data is not None else 0
-        return {"cost": report}
+        context = self.execution_context
+        data = getattr(context.result, "data", None)
+        return cost_report(
+            self.cost, self.request_limits.max_cost, context.operation_extensions, data
+        )

@@ -137,9 +137,35 @@ def _classify(error: GraphQLError) -> str:
     return INTERNAL_SERVER_ERROR
 
 
+def coded_errors(errors: list[GraphQLError], *, mask: bool) -> list[GraphQLError]:
+    """Each error with its `extensions.code`; an unexpected fault's details hidden when
+    `mask` (they are logged, once, with the traceback by the schema's process_errors)."""
+    cleaned: list[GraphQLError] = []
+    for error in errors:
+        code = _classify(error)
+        ext = dict(error.extensions or {})
+        ext["code"] = code
+        message = error.message
+        if code == INTERNAL_SERVER_ERROR:
+            message = internal_message(error.original_error, mask=mask)
+        cleaned.append(
+            GraphQLError(
+                message,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                original_error=error.original_error,
+                extensions=ext,
+            )
+        )
+    return cleaned
+
+
 class ErrorCodes(SchemaExtension):
     """Give every top-level error an `extensions.code`; hide unexpected faults' details
-    in production (they are logged with the request id instead, `log_graphql_errors`)."""
+    in production (they are logged with the request id instead, `log_graphql_errors`).
+    Prepared operations (graph/documents.py) apply `coded_errors` themselves."""
 
     def __init__(self, *, mask: bool) -> None:
         self.mask = mask
@@ -156,24 +182,4 @@ class ErrorCodes(SchemaExtension):
         result = self.execution_context.result
         if not result or not result.errors:
             return
-        cleaned: list[GraphQLError] = []
-        for error in result.errors:
-            code = _classify(error)
-            ext = dict(error.extensions or {})
-            ext["code"] = code
-            message = error.message
-            if code == INTERNAL_SERVER_ERROR:
-                # Logged (once, with the traceback) by the schema's process_errors.
-                message = internal_message(error.original_error, mask=self.mask)
-            cleaned.append(
-                GraphQLError(
-                    message,
-                    nodes=error.nodes,
-                    source=error.source,
-                    positions=error.positions,
-                    path=error.path,
-                    original_error=error.original_error,
-                    extensions=ext,
-                )
-            )
-        result.errors = cleaned
+        result.errors = coded_errors(result.errors, mask=self.mask)

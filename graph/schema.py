@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from functools import lru_cache
@@ -11,6 +12,8 @@ from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError, OperationDefinitionNode
+from graphql import execute as graphql_execute
+from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -30,8 +33,16 @@ from graph.catalog.queries import Query as CatalogQuery
 from graph.cinemas.mutations import Mutation as CinemasMutation
 from graph.cinemas.queries import Query as CinemasQuery
 from graph.context import Context, Info
-from graph.documents import PreparedDocuments, parse_cached
-from graph.errors import ErrorCodes, log_graphql_errors
+from graph.documents import (
+    Prepared,
+    PreparedDocuments,
+    PreparedOperations,
+    RequestLimits,
+    cost_report,
+    parse_cached,
+    request_checks,
+)
+from graph.errors import ErrorCodes, coded_errors, log_graphql_errors
 from graph.execution import execution_context_for
 from graph.limits import ShapeLimits
 from graph.logs import request_id_var
@@ -237,10 +248,17 @@ class MarqueeSchema(strawberry.Schema):
       read from the parsed document and the operation name, never from the text.
     - an operation that runs longer than MARQUEE_OPERATION_TIMEOUT_SECONDS is cancelled and
       answered with a `TIMEOUT` error (its transaction, if any, rolls back).
+
+    A query or mutation already prepared (graph/documents.py) runs straight through
+    graphql-core (`_run_prepared`), with the same checks, errors and extensions.
     """
 
-    def __init__(self, *args: Any, settings: Settings, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, settings: Settings, prepared: PreparedOperations, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.prepared = prepared
+        self.mask = settings.env != "development"
         self.max_tokens = settings.max_tokens
         self.timeout = settings.operation_timeout_seconds
         self.deadlines = Deadlines(self.timeout)
@@ -255,18 +273,21 @@ class MarqueeSchema(strawberry.Schema):
         a FORBIDDEN as loudly as a crash. One line each instead (graph/errors.py)."""
         log_graphql_errors(errors)
 
-    def _note_writes(self, context: Any, query: str | None, operation_name: str | None) -> None:
+    def _kind(self, query: str | None, operation_name: str | None) -> str | None:
+        """`query`, `mutation` or `subscription` (None: it cannot be told)."""
+        if query is None:
+            return None
+        return _operation_type(query, operation_name, self.max_tokens)
+
+    @staticmethod
+    def _note_writes(context: Any, kind: str | None) -> None:
         """A mutation's context reads from the primary from now on (Context.read_db)."""
-        if query is None or not isinstance(context, Context):
-            return
-        if _operation_type(query, operation_name, self.max_tokens) not in ("query", "subscription"):
+        if isinstance(context, Context) and kind not in ("query", "subscription"):
             # A mutation, or a document whose operation cannot be told: the primary is safe.
             context.wrote = True
 
-    def _slot(self, query: str | None, operation_name: str | None) -> Any:
-        if self.admission is None or query is None:
-            return contextlib.nullcontext()
-        if _operation_type(query, operation_name, self.max_tokens) != "query":
+    def _slot(self, kind: str | None) -> Any:
+        if self.admission is None or kind != "query":
             return contextlib.nullcontext()
         return self.admission
 
@@ -285,6 +306,28 @@ class MarqueeSchema(strawberry.Schema):
         allowed_operation_types: Iterable[OperationType] | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
+        if allowed_operation_types is None or OperationType.SUBSCRIPTION in allowed_operation_types:
+            allowed_operation_types = _ONE_RESULT.intersection(
+                allowed_operation_types or _ONE_RESULT
+            )
+        entry = None if query is None else self.prepared.get(query, operation_name)
+        if entry is not None and entry.operation_type in allowed_operation_types:
+            cost, errors = request_checks(
+                self._schema,
+                entry.document,
+                query,
+                entry.operation_name,
+                variable_values,
+                self.prepared.limits,
+            )
+            if not errors:  # else the full path answers with them
+                prepared_kind = entry.operation_type.value
+                self._note_writes(context_value, prepared_kind)
+                prepared = self._run_prepared(
+                    entry, cost, variable_values, context_value, root_value, operation_extensions
+                )
+                async with self._slot(prepared_kind):
+                    return await self._timed(prepared)
         if (
             operation_name is None
             and query is not None
@@ -293,11 +336,9 @@ class MarqueeSchema(strawberry.Schema):
             errors = [_unnamed_operation()]
             self.process_errors(errors)
             return PreExecutionError(data=None, errors=errors)
-        if allowed_operation_types is None or OperationType.SUBSCRIPTION in allowed_operation_types:
-            allowed_operation_types = _ONE_RESULT.intersection(
-                allowed_operation_types or _ONE_RESULT
-            )
-        self._note_writes(context_value, query, operation_name)
+        kind = self._kind(query, operation_name)
+        if query is not None:
+            self._note_writes(context_value, kind)
         run = super().execute(
             query,
             variable_values,
@@ -307,8 +348,50 @@ class MarqueeSchema(strawberry.Schema):
             allowed_operation_types,
             operation_extensions,
         )
-        async with self._slot(query, operation_name):
+        async with self._slot(kind):
             return await self._timed(run)
+
+    async def _run_prepared(
+        self,
+        entry: Prepared,
+        cost: int | None,
+        variable_values: dict[str, Any] | None,
+        context_value: Any,
+        root_value: Any,
+        operation_extensions: dict[str, Any] | None,
+    ) -> ExecutionResult:
+        """What strawberry's `execute` gives for a document that passed parsing, validation
+        and the request's checks, without its execution context and extension runner: the
+        errors logged (`process_errors`) then coded (`ErrorCodes`), the cost reported
+        (`PreparedDocuments`). An exception from graphql-core (never seen) is answered as
+        strawberry answers it: one error, logged, not coded."""
+        try:
+            result = graphql_execute(
+                self._schema,
+                entry.document,
+                root_value=root_value,
+                variable_values=variable_values,
+                operation_name=entry.operation_name,
+                context_value=context_value,
+                is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+                executor_class=self.execution_context_class,
+                operation_extensions=operation_extensions,
+            )
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as exc:  # as strawberry's execute
+            error = (
+                exc if isinstance(exc, GraphQLError) else GraphQLError(str(exc), original_error=exc)
+            )
+            self.process_errors([error])
+            report = cost_report(cost, self.prepared.limits.max_cost, operation_extensions, None)
+            return ExecutionResult(data=None, errors=[error], extensions=report)
+        errors = result.errors
+        if errors:
+            self.process_errors(errors)
+            errors = coded_errors(errors, mask=self.mask)
+        report = cost_report(cost, self.prepared.limits.max_cost, operation_extensions, result.data)
+        return ExecutionResult(data=result.data, errors=errors, extensions=report)
 
     async def stream(  # type: ignore[override]
         self,
@@ -322,7 +405,9 @@ class MarqueeSchema(strawberry.Schema):
     ) -> Any:
         """The WebSocket path: a query or mutation yields one result, which is admitted
         and timed as over HTTP; a subscription streams as strawberry streams it."""
-        self._note_writes(context_value, query, operation_name)
+        kind = self._kind(query, operation_name)
+        if query is not None:
+            self._note_writes(context_value, kind)
         source = await super().stream(
             query,
             variable_values,
@@ -332,18 +417,13 @@ class MarqueeSchema(strawberry.Schema):
             operation_extensions,
             allowed_operation_types,
         )
-        if query is None or _operation_type(query, operation_name, self.max_tokens) not in (
-            "query",
-            "mutation",
-        ):
+        if kind not in ("query", "mutation"):
             return source
-        return self._single(source, query, operation_name)
+        return self._single(source, kind)
 
-    async def _single(
-        self, source: Any, query: str, operation_name: str | None
-    ) -> AsyncGenerator[Any, None]:
+    async def _single(self, source: Any, kind: str) -> AsyncGenerator[Any, None]:
         async with contextlib.aclosing(source):
-            async with self._slot(query, operation_name):
+            async with self._slot(kind):
                 result = await self._timed(anext(source))
             yield result
             async for more in source:
@@ -363,14 +443,16 @@ def build_schema(
         max_fragment_spreads=s.max_fragment_spreads,
         max_duplicate_fields=s.max_duplicate_fields,
     )
+    request_limits = RequestLimits(max_cost=s.max_query_cost, max_list_input=s.max_list_input)
+    prepared = PreparedOperations(request_limits, enabled=s.prepared_operations)
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         # Parser + validation caches, token limit, document limits and the cost
-        # (graph/documents.py, graph/limits.py).
+        # (graph/documents.py, graph/limits.py); it records prepared operations.
         lambda: PreparedDocuments(
             limits=limits,
             max_tokens=s.max_tokens,
-            max_cost=s.max_query_cost,
-            max_list_input=s.max_list_input,
+            request_limits=request_limits,
+            prepared=prepared,
         ),
         lambda: ErrorCodes(mask=s.env != "development"),
     ]
@@ -387,6 +469,7 @@ def build_schema(
         # unless MARQUEE_FAST_EXECUTION is off or its compatibility check failed.
         execution_context_class=execution_context_class or execution_context_for(settings),
         settings=settings,
+        prepared=prepared,
     )
 
 

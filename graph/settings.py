@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     # The execution fast path for ready objects and lists (graph/execution/); off = graphql-core's
     # ordinary completion. It is also off when its compatibility check fails (a warning says so).
     fast_execution: bool = True
+    # Prepared operations (graph/documents.py): a document that parsed and validated once runs
+    # again straight through graphql-core's execute, without strawberry's per-request
+    # extension machinery; off = every operation through strawberry's full path.
+    prepared_operations: bool = True
 
     jwt_secret: str | None = None
     jwt_algorithm: str = "HS256"

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 import pytest
 import strawberry
-from graphql import NamedTypeNode, NonNullTypeNode, OperationDefinitionNode, parse
+from graphql import NamedTypeNode, NonNullTypeNode, OperationDefinitionNode, parse, validate
 from sqlalchemy import delete, insert, select
 
 import bench.scenarios
@@ -66,7 +66,7 @@ class CountingExecution(FastListExecution):
 
 def _body(result: Any) -> bytes:
     errors = [e.formatted for e in result.errors] if result.errors else None
-    return orjson.dumps({"data": result.data, "errors": errors})
+    return orjson.dumps({"data": result.data, "errors": errors, "extensions": result.extensions})
 
 
 # --- seat maps against PostgreSQL -----------------------------------------------------------
@@ -193,12 +193,17 @@ async def _both(
     token: str | None = None,
 ) -> tuple[bytes, bytes]:
     """(normal path, fast path) responses of the real schema, each with a fresh context.
-    The fast schema runs the document three times: the first time interpreted (its plans are
-    made), then with the plans compiled (COMPILE_AFTER = 2); all three must answer alike."""
+    The normal schema runs graphql-core's completion under strawberry's full path, once.
+    The fast schema runs the document three times: the first time interpreted and through
+    strawberry's full path (its plans are made, the operation is prepared), then as a
+    prepared operation with the plans compiled (COMPILE_AFTER = 2); all three must answer
+    alike."""
     bodies = []
+    normal_settings = settings.model_copy(update={"prepared_operations": False})
     for cls in (SharedEventExecution, CountingExecution):
-        schema = build_schema(settings, execution_context_class=cls)
-        runs = 1 if cls is SharedEventExecution else 3
+        normal = cls is SharedEventExecution
+        schema = build_schema(normal_settings if normal else settings, execution_context_class=cls)
+        runs = 1 if normal else 3
         answers = set()
         for _ in range(runs):
             result = await schema.execute(
@@ -209,6 +214,8 @@ async def _both(
             answers.add(_body(result))
         assert len(answers) == 1, answers
         bodies.append(answers.pop())
+        invalid = bool(validate(schema._schema, parse(query)))
+        assert (schema.prepared.get(query, None) is None) is (normal or invalid)
     return bodies[0], bodies[1]
 
 
