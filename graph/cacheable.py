@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -40,6 +39,7 @@ from graphql import (
 )
 
 from graph.documents import parse_cached
+from graph.textcache import text_cache
 
 _CATALOG = frozenset({"movies"})
 _GENRES = frozenset({"genres", "movie_genres"})
@@ -327,7 +327,7 @@ class _Walk:
             self.selections(node.selection_set, get_named_type(definition.type), spread)
 
 
-@lru_cache(maxsize=1024)
+@text_cache()
 def cached_plan(
     schema: GraphQLSchema, query: str, operation_name: str | None, max_tokens: int
 ) -> Plan | None:
@@ -340,7 +340,7 @@ def cached_plan(
     return plan(schema, document, operation_name)
 
 
-@lru_cache(maxsize=1024)
+@text_cache()
 def is_mutation(query: str, operation_name: str | None, max_tokens: int) -> bool:
     """Whether the operation a request runs is a mutation (after which this worker's cache
     catches up with the changes before answering, graph/response_cache.py)."""

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode
@@ -34,11 +33,12 @@ from strawberry.schema.schema import validate_document
 from strawberry.types.graphql import OperationType
 
 from graph.limits import ShapeLimits, actual_cost, check_shape, check_text, operation_cost
+from graph.textcache import MAX_TEXT, MAX_TREES, TextCache, document_weight, text_cache
 
-CACHE_SIZE = 1024  # distinct query texts kept per process
+CACHE_SIZE = 1024  # distinct query texts kept per process (and at most MAX_TEXT of text)
 
 
-@lru_cache(maxsize=CACHE_SIZE)
+@text_cache(max_weight=MAX_TREES, weigh=document_weight)
 def _parse_or_error(query: str, max_tokens: int) -> DocumentNode | GraphQLError:
     """Failures are cached too: a document that fails to parse (too many tokens, nested too
     deeply) would otherwise cost a full parse every time it is sent."""
@@ -61,12 +61,18 @@ def _parse(query: str, max_tokens: int) -> DocumentNode:
     return result
 
 
-_validate = lru_cache(maxsize=CACHE_SIZE)(validate_document)
+@text_cache()
+def _validate(schema: GraphQLSchema, query: str, max_tokens: int, rules: Any) -> list[GraphQLError]:
+    """graphql-core's validation, once per query text (not per document object: a key that
+    holds the document would keep its tree after the parse cache let it go)."""
+    return validate_document(schema, _parse(query, max_tokens), rules)
+
+
 # (query, operation name) -> cost, for documents whose cost no variable changes
-_COSTS: dict[tuple[str | None, str | None], int | None] = {}
+_COSTS = TextCache(CACHE_SIZE, MAX_TEXT)
 
 
-@lru_cache(maxsize=CACHE_SIZE)
+@text_cache()
 def _shape_errors(query: str, limits: ShapeLimits, max_tokens: int) -> list[GraphQLError]:
     return check_shape(_parse(query, max_tokens=max_tokens), limits, query)
 
@@ -97,7 +103,8 @@ def request_checks(
         if error is not None:
             return None, [error]
     key = (query, operation_name)
-    cost = _COSTS.get(key)
+    known = _COSTS.get(key)
+    cost = None if known is None else known[0]
     if cost is None:
         try:
             found = operation_cost(
@@ -107,9 +114,7 @@ def request_checks(
             return None, [error]
         cost = found.fields
         if not found.uses_variables:
-            if len(_COSTS) >= CACHE_SIZE:
-                _COSTS.clear()
-            _COSTS[key] = cost
+            _COSTS.put(key, cost, len(query or "") or 1)
     if cost is not None and cost > limits.max_cost:
         return cost, [
             GraphQLError(
@@ -149,33 +154,32 @@ class Prepared:
 
 
 class PreparedOperations:
-    """The prepared (query, operation name) pairs of one schema (at most CACHE_SIZE; the
-    oldest half goes when full). Filled by `PreparedDocuments` on the full path; read by
-    `MarqueeSchema.execute`. `enabled` off: nothing is recorded, every request takes the
-    full path."""
+    """The prepared (query, operation name) pairs of one schema, bounded as the parse cache
+    is (graph/textcache.py: the documents they hold count). Filled by `PreparedDocuments`
+    on the full path; read by `MarqueeSchema.execute`. `enabled` off: nothing is recorded,
+    every request takes the full path."""
 
     def __init__(self, limits: RequestLimits, *, enabled: bool) -> None:
         self.limits = limits
         self.enabled = enabled
-        self.entries: dict[tuple[str, str | None], Prepared] = {}
+        self.entries = TextCache(CACHE_SIZE, MAX_TREES)
 
     def get(self, query: str, operation_name: str | None) -> Prepared | None:
-        return self.entries.get((query, operation_name))
+        found = self.entries.get((query, operation_name))
+        return None if found is None else found[0]
 
     def note(self, query: str, prepared: Prepared) -> None:
         """Record what a request for `query` runs: under the operation's name, and under no
         name when the document has only that operation (a request that names none)."""
         if not self.enabled:
             return
-        if len(self.entries) >= CACHE_SIZE:
-            for key in list(self.entries)[: CACHE_SIZE // 2]:
-                del self.entries[key]
-        self.entries[(query, prepared.operation_name)] = prepared
+        weight = document_weight((query,), prepared.document)
+        self.entries.put((query, prepared.operation_name), prepared, weight)
         operations = [
             d for d in prepared.document.definitions if isinstance(d, OperationDefinitionNode)
         ]
         if len(operations) == 1:
-            self.entries[(query, None)] = prepared
+            self.entries.put((query, None), prepared, weight)
 
 
 class PreparedDocuments(SchemaExtension):
@@ -208,7 +212,7 @@ class PreparedDocuments(SchemaExtension):
         schema = context.schema._schema
         errors = _shape_errors(context.query, self.limits, self.max_tokens)
         if not errors:
-            errors = _validate(schema, context.graphql_document, context.validation_rules)
+            errors = _validate(schema, context.query, self.max_tokens, context.validation_rules)
         if not errors:
             if self.prepared is not None:
                 self.prepared.note(

@@ -7,7 +7,6 @@ import contextlib
 import inspect
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
-from functools import lru_cache
 from typing import Annotated, Any
 
 import strawberry
@@ -60,6 +59,7 @@ from graph.shop.mutations import Mutation as ShopMutation
 from graph.shop.queries import Query as ShopQuery
 from graph.showtimes.mutations import Mutation as ShowtimesMutation
 from graph.showtimes.queries import Query as ShowtimesQuery
+from graph.textcache import text_cache
 
 log = logging.getLogger("marquee.errors")
 
@@ -133,7 +133,7 @@ Subscription = (
 )
 
 
-@lru_cache(maxsize=1024)
+@text_cache()
 def _operation_type(query: str, operation_name: str | None, max_tokens: int) -> str | None:
     """`query`, `mutation` or `subscription` for the operation a request runs, read from the
     parsed document (None when it does not parse or names no single operation)."""
@@ -149,7 +149,7 @@ def _operation_type(query: str, operation_name: str | None, max_tokens: int) -> 
     return operations[0].operation.value
 
 
-@lru_cache(maxsize=1024)
+@text_cache()
 def _operation_count(query: str, max_tokens: int) -> int:
     """How many operations the document defines (0 when it does not parse)."""
     try:

@@ -1,0 +1,69 @@
+"""The document caches are bounded by what they keep (graph/textcache.py), not only by how
+many entries: distinct large documents from an anonymous client must not make a worker keep
+gigabytes of syntax trees."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+from graph.documents import _parse_or_error, parse_cached
+from graph.textcache import MAX_TREES, TextCache, document_weight
+
+
+def _big_document(seed: int) -> str:
+    """About 3,900 tokens (under the default limit of 4,000), 23 kB of text, distinct."""
+    return "{ " + " ".join(f"a{seed}x{i}: __typename" for i in range(1300)) + " }"
+
+
+def test_least_recently_used_entries_go_first_by_weight_and_by_count() -> None:
+    cache = TextCache(max_entries=3, max_weight=100)
+    cache.put("a", 1, 40)
+    cache.put("b", 2, 40)
+    assert cache.get("a") == (1, 40)  # "b" is now the least recently used
+    cache.put("c", 3, 40)  # 120 > 100: "b" goes
+    assert cache.get("b") is None
+    assert list(cache.entries) == ["a", "c"]
+    assert cache.weight == 80
+    cache.put("d", 4, 1)
+    cache.put("e", 5, 1)  # four entries > 3: "a" goes
+    assert list(cache.entries) == ["c", "d", "e"]
+    cache.put("huge", 6, 101)  # heavier than the whole cache: never kept
+    assert cache.get("huge") is None
+    assert list(cache.entries) == ["c", "d", "e"]
+    cache.put("c", 7, 10)  # replacing an entry replaces its weight
+    assert cache.weight == 12
+
+
+def test_the_weight_of_a_document_covers_its_tree() -> None:
+    text = _big_document(999_999)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        document = parse_cached(text, 4000)
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    weight = document_weight((text,), document)
+    assert kept <= weight * 1.1, (kept, weight)
+    assert weight <= kept * 2, (kept, weight)
+
+
+def test_many_distinct_large_documents_keep_a_bounded_amount() -> None:
+    cache = _parse_or_error.cache  # type: ignore[attr-defined]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for seed in range(60):  # 60 x 1.6 MB = 94 MB if every tree were kept
+            parse_cached(_big_document(seed), 4000)
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert cache.weight <= MAX_TREES
+    assert len(cache.entries) < 45
+    assert kept < MAX_TREES * 1.25, kept
+    # The most recent ones are still there (a cache, not a refusal).
+    assert cache.get((_big_document(59), 4000)) is not None
