@@ -218,6 +218,9 @@ def _start_instances(server: Server, n: int) -> list[Instance]:
     # of 100 connections would otherwise run out while 500 subscribers arrive at once.
     env["MARQUEE_DB_POOL_SIZE"] = "5"
     env["MARQUEE_DB_MAX_OVERFLOW"] = "5"
+    # Every subscriber comes from 127.0.0.1: the per-address cap (200 by default, issue 8)
+    # refused the 201st upgrade with a 403, and the scenario failed.
+    env["MARQUEE_MAX_WS_CONNECTIONS_PER_ADDRESS"] = str(SUBSCRIBERS)
     instances = []
     try:
         for i in range(n):
