@@ -6,13 +6,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, Row, Select, bindparam, exists, func, or_, select, true
 
 from db.accounts.models import RefreshToken, User
 from db.search import contains_pattern
-from db.session import Database
+from db.session import Database, Record
 
 # What a `User` object is built from (the public profile and the fields the user themself
 # and staff see); other domains join these columns to their rows (review authors).
@@ -28,27 +29,33 @@ USER_COLUMNS = (
 )
 
 
-def _viewer_row(user_id: int) -> Select[Any]:
-    return select(User.__table__).where(User.id == user_id, User.is_active.is_(True))
-
-
-def _viewer_row_and_session(user_id: int, session_id: uuid.UUID) -> Select[Any]:
-    ended = exists().where(
-        RefreshToken.family_id == session_id, RefreshToken.revoked_at.is_not(None)
-    )
-    return _viewer_row(user_id).add_columns(ended.label("session_ended"))
+@cache
+def _viewer_statement(with_session: bool) -> Select[Any]:
+    """The whole row of an active user (`user_id`), and with `with_session` whether that
+    session (`session_id`, a refresh-token family) was revoked: built once, run on the
+    driver (`Database.fetch_static`), as every signed-in request runs it."""
+    user_id = bindparam("user_id", type_=User.id.type)
+    stmt = select(User.__table__).where(User.id == user_id, User.is_active.is_(True))
+    if not with_session:
+        return stmt
+    family = bindparam("session_id", type_=RefreshToken.family_id.type)
+    ended = exists().where(RefreshToken.family_id == family, RefreshToken.revoked_at.is_not(None))
+    return stmt.add_columns(ended.label("session_ended"))
 
 
 async def viewer_row(
     db: Database, user_id: int, *, check_session: uuid.UUID | None = None
-) -> Row[Any] | None:
+) -> Record | None:
     """The whole users row of an active user, or None (`me` reuses it: one statement for
     both). With `check_session`, the row also says (`session_ended`) whether that session
     (refresh-token family) was revoked: used only while the process's revocation cache is
     not live, so a request never costs a second statement."""
     if check_session is None:
-        return await db.fetch_one(_viewer_row(user_id))
-    return await db.fetch_one(_viewer_row_and_session(user_id, check_session))
+        rows = await db.fetch_static(_viewer_statement(False), {"user_id": user_id})
+    else:
+        params = {"user_id": user_id, "session_id": check_session}
+        rows = await db.fetch_static(_viewer_statement(True), params)
+    return rows[0] if rows else None
 
 
 async def user_row(db: Database, user_id: int) -> Row[Any] | None:

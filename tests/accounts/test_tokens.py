@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
+import pytest
 from sqlalchemy import func, select, update
 
 from db.accounts.models import RefreshToken, User
 from db.accounts.tokens import hash_token
 from db.session import SharedConnectionDatabase
+from graph.auth import InvalidToken, decode_access_token
 from tests.conftest import GraphQLClient
 from tests.factories import create_user
 
@@ -84,6 +87,32 @@ async def test_forged_or_malformed_access_token_is_unauthenticated(
     for token in (forged, wrong_type, "garbage"):
         body = await gql.raw(ME, token=token)
         assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", token
+
+
+async def test_a_verified_token_is_still_refused_once_expired_or_under_another_key(
+    gql: GraphQLClient, db: SharedConnectionDatabase
+) -> None:
+    """graph/auth.py keeps the claims of tokens it verified: the expiry is still checked on
+    every request, and the kept claims only count for the key that verified them."""
+    user = await create_user(db)
+    now = datetime.now(UTC)
+    claims = {
+        "sub": str(user.id),
+        "role": user.role,
+        "type": "access",
+        "iat": now,
+        "exp": now + timedelta(seconds=2),
+    }
+    token = jwt.encode(claims, gql.settings.secret(), algorithm=gql.settings.jwt_algorithm)
+    assert await gql.execute(ME, token=token) == {"me": {"username": user.username}}
+    assert await gql.execute(ME, token=token) == {"me": {"username": user.username}}
+    other = gql.settings.model_copy(update={"jwt_secret": "another-secret-of-sufficient-length"})
+    with pytest.raises(InvalidToken):
+        decode_access_token(token, other)
+    await asyncio.sleep((claims["exp"] - datetime.now(UTC)).total_seconds() + 0.1)
+    body = await gql.raw(ME, token=token)
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "expired" in body["errors"][0]["message"]
 
 
 async def test_anonymous_me_is_null(gql: GraphQLClient) -> None:
