@@ -243,8 +243,11 @@ class MarqueeSchema(strawberry.Schema):
     POST and GET, batches, WebSocket):
 
     - at most MARQUEE_MAX_CONCURRENT_REQUESTS queries execute at once in a worker, in FIFO
-      order; mutations and subscriptions do not wait (mutations mostly wait on row locks,
-      and queueing them behind queries halved hold throughput). The kind of operation is
+      order, and apart from them at most MARQUEE_MAX_CONCURRENT_MUTATIONS mutations
+      (mutations mostly wait on row locks, and queueing them behind queries halved hold
+      throughput; without a cap of their own, 32 holds at once per worker kept the
+      connection pool opening and closing overflow connections, a PostgreSQL backend
+      started for every few holds). Subscriptions do not wait. The kind of operation is
       read from the parsed document and the operation name, never from the text.
     - an operation that runs longer than MARQUEE_OPERATION_TIMEOUT_SECONDS is cancelled and
       answered with a `TIMEOUT` error (its transaction, if any, rolls back).
@@ -264,6 +267,8 @@ class MarqueeSchema(strawberry.Schema):
         self.deadlines = Deadlines(self.timeout)
         limit = settings.max_concurrent_requests
         self.admission: asyncio.Semaphore | None = asyncio.Semaphore(limit) if limit > 0 else None
+        writes = settings.max_concurrent_mutations
+        self.mutations: asyncio.Semaphore | None = asyncio.Semaphore(writes) if writes > 0 else None
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -287,9 +292,11 @@ class MarqueeSchema(strawberry.Schema):
             context.wrote = True
 
     def _slot(self, kind: str | None) -> Any:
-        if self.admission is None or kind != "query":
-            return contextlib.nullcontext()
-        return self.admission
+        if kind == "query" and self.admission is not None:
+            return self.admission
+        if kind == "mutation" and self.mutations is not None:
+            return self.mutations
+        return contextlib.nullcontext()
 
     async def _timed(self, awaitable: Awaitable[ExecutionResult]) -> ExecutionResult:
         if self.timeout <= 0:

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     # believed; empty = none: the client address is the TCP peer.
     forwarded_allow_ips: str = ""
     max_concurrent_requests: int = 4
+    # Mutations executing at once per worker (0 = no limit); more wait in order. Each holds a
+    # connection for its transaction: beyond the pool's size the pool opens and closes
+    # overflow connections all the time (a PostgreSQL backend started per mutation).
+    max_concurrent_mutations: int = 16
     # The execution fast path for ready objects and lists (graph/execution/); off = graphql-core's
     # ordinary completion. It is also off when its compatibility check fails (a warning says so).
     fast_execution: bool = True
