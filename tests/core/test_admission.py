@@ -6,6 +6,8 @@ slots of their own (MARQUEE_MAX_CONCURRENT_MUTATIONS), which queries do not wait
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -23,15 +25,23 @@ mutation ($input: RegisterInput!) { register(input: $input) { user { username } 
 """
 
 
+@contextlib.asynccontextmanager
+async def _client(
+    db: Database, settings: Settings, **limits: int
+) -> AsyncIterator[tuple[GraphQLClient, Any]]:
+    """A client of an app with these limits, and the app's schema (its semaphores)."""
+    limited = settings.model_copy(update=limits)
+    app = create_app(limited, database=db)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield GraphQLClient(http, limited), app.state.marquee_schema
+
+
 async def test_queries_wait_in_arrival_order_and_mutations_pass(
     committed_db: Database, settings: Settings
 ) -> None:
-    limited = settings.model_copy(update={"max_concurrent_requests": 1})
-    app = create_app(limited, database=committed_db)
-    admission = app.state.marquee_schema.admission
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        gql = GraphQLClient(http, limited)
+    async with _client(committed_db, settings, max_concurrent_requests=1) as (gql, schema):
+        admission = schema.admission
         users = [await create_user(committed_db, username=f"queued{n}") for n in range(5)]
         finished: list[str] = []
 
@@ -74,12 +84,8 @@ async def test_mutations_have_slots_of_their_own(
 ) -> None:
     """With the only mutation slot taken, a mutation waits and a query does not; the
     mutation runs once the slot is free."""
-    limited = settings.model_copy(update={"max_concurrent_mutations": 1})
-    app = create_app(limited, database=committed_db)
-    mutations = app.state.marquee_schema.mutations
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        gql = GraphQLClient(http, limited)
+    async with _client(committed_db, settings, max_concurrent_mutations=1) as (gql, schema):
+        mutations = schema.mutations
         user = await create_user(committed_db, username="reader")
         await mutations.acquire()  # a long mutation holds the only slot
         try:
