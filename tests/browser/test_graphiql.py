@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from graphql import OperationDefinitionNode, parse, print_ast
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from db.session import Database
 from graph.app import create_app
@@ -71,14 +72,21 @@ async def set_headers(page: Any, headers: dict[str, str]) -> None:
 
 
 async def result_containing(page: Any, text: str) -> dict[str, Any]:
-    """The result pane's JSON once it contains `text`."""
-    await page.wait_for_function(
-        "([selector, text]) => {"
-        " const el = document.querySelector(selector);"
-        " return el && el.CodeMirror.getValue().includes(text); }",
-        arg=[RESULT, text],
-        timeout=15_000,
-    )
+    """The result pane's JSON once it contains `text` (on a timeout, the failure says what
+    the pane and the query editor held: CI failed here once, and neither was known)."""
+    try:
+        await page.wait_for_function(
+            "([selector, text]) => {"
+            " const el = document.querySelector(selector);"
+            " return el && el.CodeMirror.getValue().includes(text); }",
+            arg=[RESULT, text],
+            timeout=15_000,
+        )
+    except PlaywrightTimeoutError as timeout:
+        shown = await page.eval_on_selector(RESULT, "el => el.CodeMirror.getValue()")
+        query = await editor_text(page, QUERY_EDITOR)
+        message = f"{text!r} not in the result pane: {shown!r}\nquery: {query!r}"
+        raise AssertionError(message) from timeout
     result: dict[str, Any] = json.loads(await editor_text(page, RESULT))
     return result
 
