@@ -60,7 +60,17 @@ async def open_tool(page: Any, name: str) -> None:
 
 
 async def run(page: Any, query: str, variables: dict[str, Any] | None = None) -> None:
+    """Run `query` (one named operation) from the editor. GraphiQL takes the operation name
+    from the editor 100 ms after a change (debounced) and stores it: clicking before then
+    sent the new document with the previous operation's name (CI failed so, twice)."""
+    [operation] = [d for d in parse(query).definitions if isinstance(d, OperationDefinitionNode)]
+    assert operation.name is not None
     await set_editor(page, QUERY_EDITOR, query)
+    await page.wait_for_function(
+        "name => localStorage.getItem('graphiql:operationName') === name",
+        arg=operation.name.value,
+        timeout=5_000,
+    )
     await open_tool(page, "Variables")
     await set_editor(page, VARIABLES_EDITOR, json.dumps(variables or {}))
     await page.locator(".graphiql-execute-button").click()
