@@ -3,8 +3,9 @@
 Every distinct query text a client sends may be kept by the document caches (parsed
 documents, shape and validation results, costs, prepared operations, response-cache
 plans). Bounded by entries alone (1,024 each, as `functools.lru_cache` was), an anonymous
-client sending 1,024 distinct documents of 4,000 tokens (about 22 kB each) made a worker
-keep 1.5 GB of syntax trees, and distinct 256 kB bodies kept 256 MB of text per cache.
+client sending 1,024 distinct documents of 4,000 tokens (about 22 kB each) could make a
+worker keep about 1.5 GB of syntax trees (1.5 MB measured per such tree, times 1,024), and
+distinct 256 kB bodies 256 MB of text per cache.
 `text_cache` evicts the least recently used entries until both the entries and their
 weight (by default the length of the texts among the arguments; for parsed documents an
 estimate of the tree, `document_weight`) fit.
