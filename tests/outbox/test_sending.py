@@ -382,11 +382,18 @@ async def test_a_stopped_sender_hands_back_what_it_has_not_sent(
 ) -> None:
     for n in range(4):
         await enqueue(committed_db, f"order:{n}:refund", template="refund")
-    smtp_server.recorder.data_delay = 0.3
     worker = sender(committed_db, smtp_server.port)
+
+    async def stop_during_the_first(received: int) -> None:
+        # The stop comes while the first message is in hand (kept by the server, not yet
+        # answered), as the server's shutdown does. Stopping once the test saw it arrive
+        # raced the sender, which had at times already started the second.
+        if received == 1:
+            worker.stop()
+
+    smtp_server.recorder.on_data = stop_during_the_first
     task = asyncio.create_task(worker.run_once())
     await smtp_server.wait_for(1)
-    worker.stop()  # as the server's shutdown does (and cancels the task)
     result = await task
     assert (result.claimed, result.sent, result.released) == (4, 1, 3)
 
