@@ -11,7 +11,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import ColumnElement, Select, case, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +32,11 @@ from db.accounts.codes import Gender, Role
 from db.accounts.models import User
 from db.accounts.passwords import check_password, hash_password, verify_password
 from db.accounts.phones import MAX_PHONE_INPUT, login_phone, normalize_phone
+from db.booking.actions import release_hold
+from db.booking.models import SeatHold
+from db.catalog.models import Favorite, WatchlistEntry
 from db.errors import DomainError, Validator
+from db.orders.models import Order
 from db.reviews.models import Review
 
 USERNAME_RE = re.compile(r"^[a-z0-9_.]{3,32}$")
@@ -467,6 +482,16 @@ async def _anonymise(session: AsyncSession, user: User) -> User:
     user.gender = None
     user.is_active = False
     await session.execute(update(Review).where(Review.user_id == user.id).values(is_anonymous=True))
+    # What the account kept for itself goes: favorites and the watchlist, and seats held but
+    # not checked out (freed and announced on the seat maps now, not when the hold expires).
+    # A checked-out order awaiting payment stays (accounting) and expires as usual.
+    await session.execute(delete(Favorite).where(Favorite.user_id == user.id))
+    await session.execute(delete(WatchlistEntry).where(WatchlistEntry.user_id == user.id))
+    unordered = select(SeatHold.id).where(
+        SeatHold.user_id == user.id, ~exists().where(Order.hold_id == SeatHold.id)
+    )
+    for hold_id in (await session.scalars(unordered.order_by(SeatHold.id))).all():
+        await release_hold(session, user_id=user.id, hold_id=hold_id)
     await passwordtokens.void_password_tokens(session, user.id)
     await tokens.revoke_all(session, user.id)
     await session.flush()

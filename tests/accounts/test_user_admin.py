@@ -10,7 +10,12 @@ from sqlalchemy import text
 from db.session import SharedConnectionDatabase
 from graph.relay import to_global_id
 from tests.conftest import GraphQLClient
-from tests.factories import create_movie, create_review, create_user
+from tests.factories import (
+    create_bookable_showtime,
+    create_movie,
+    create_review,
+    create_user,
+)
 
 UPDATE = """
 mutation ($input: UpdateUserInput!) { updateUser(input: $input) {
@@ -112,6 +117,43 @@ async def test_admin_deletes_a_user_by_anonymising_it(
     again = (await gql.execute(DELETE, {"id": gid(ada.id)}, token=token))["deleteUser"]
     assert again == {"deletedUserId": gid(ada.id), "errors": []}
     await create_user(db, username="ada", phone="+33612345678")
+
+
+async def test_erasure_drops_favorites_watchlist_and_unpaid_holds(
+    gql: GraphQLClient, db: SharedConnectionDatabase
+) -> None:
+    """What the account kept for itself goes with it: favorites, the watchlist, and seats it
+    held without checking out are free again at once (the order awaiting payment stays)."""
+    admin = await create_user(db, role="ADMIN")
+    eve = await _victim(db, gql, "eve")
+    token = gql.token_for(eve)
+    movie = to_global_id("Movie", await create_movie(db))
+    mine = """mutation ($m: ID!, $s: ID!, $seats: [ID!]!) {
+      addFavorite(input: {movieId: $m}) { errors { code } }
+      setWatchlistStatus(input: {movieId: $m, status: WANT_TO_WATCH}) { errors { code } }
+      holdSeats(input: {showtimeId: $s, seatIds: $seats}) { errors { code } } }"""
+    show = await create_bookable_showtime(db)
+    seats = [to_global_id("Seat", pk) for pk in show.seat_ids[:2]]
+    done = await gql.execute(
+        mine,
+        {"m": movie, "s": to_global_id("Showtime", show.id), "seats": seats},
+        token=token,
+    )
+    assert [done[k]["errors"] for k in done] == [[], [], []]
+    count = (
+        "SELECT (SELECT count(*) FROM favorites WHERE user_id = :id) AS favorites,"
+        " (SELECT count(*) FROM watchlist_entries WHERE user_id = :id) AS watchlist,"
+        " (SELECT count(*) FROM seat_holds WHERE user_id = :id) AS holds,"
+        " (SELECT count(*) FROM seat_occupancy WHERE showtime_id = :st) AS taken"
+    )
+    before = await _row(db, count, id=eve.id, st=show.id)
+    assert tuple(before) == (1, 1, 1, 2)
+    result = await gql.execute(DELETE, {"id": gid(eve.id)}, token=gql.token_for(admin))
+    assert result["deleteUser"]["errors"] == []
+    after = await _row(db, count, id=eve.id, st=show.id)
+    assert tuple(after) == (0, 0, 0, 0)
+    orders = await _row(db, "SELECT count(*) AS n FROM orders WHERE user_id = :id", id=eve.id)
+    assert orders.n == 1
 
 
 async def test_delete_user_rules(gql: GraphQLClient, db: SharedConnectionDatabase) -> None:
