@@ -73,6 +73,10 @@ class Context:
             found = self._loaders[cls] = cls(self)  # type: ignore[call-arg]
         return found  # type: ignore[no-any-return]
 
+    def loader_if_used(self, cls: type[L]) -> L | None:
+        """The request's instance of a loader if something already asked for it."""
+        return self._loaders.get(cls)  # type: ignore[return-value]
+
     def reset_loaders(self) -> None:
         """Forget cached loads (after a mutation changed what they hold)."""
         self._loaders.clear()

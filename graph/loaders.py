@@ -23,8 +23,10 @@ V = TypeVar("V")
 class ContextLoader(DataLoader[K, V]):
     """A loader bound to the request context (reads through `context.db`)."""
 
-    def __init__(self, context: Context) -> None:
-        super().__init__()
+    def __init__(self, context: Context, cache_map: dict[Any, Any] | None = None) -> None:
+        """`cache_map`: where `load` keeps its futures by key, for a loader that lets other
+        loaders see what the request asked of it (default: a private dict)."""
+        super().__init__(cache_map=cache_map)
         self.context = context
 
 

@@ -142,9 +142,16 @@ def group_rows(items: Sequence[T], label: Callable[[T], str]) -> list[tuple[str,
     return list(rows.items())
 
 
-def layout_version(seats: Sequence[tuple[int, str, int, str, int, int, bool]]) -> str:
-    """A hash of (id, row, number, type, x, y, blocked) of every seat in drawing order."""
-    digest = hashlib.blake2b(digest_size=8)
-    for pk, row, number, kind, x, y, blocked in seats:
-        digest.update(f"{pk},{row},{number},{kind},{x},{y},{int(blocked)};".encode())
-    return digest.hexdigest()
+def layout_text(seats: Sequence[tuple[int, str, int, str, int, int, bool]]) -> str:
+    """What a layout's version hashes: (id, row, number, type, x, y, blocked) of every seat
+    in drawing order. `db.showtimes.queries.packed_seat_states` builds the same text in SQL
+    (a test compares the two versions)."""
+    return "".join(
+        f"{pk},{row},{number},{kind},{x},{y},{int(blocked)};"
+        for pk, row, number, kind, x, y, blocked in seats
+    )
+
+
+def layout_version(text: str) -> str:
+    """The version of a layout from its `layout_text`: a short hash."""
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()

@@ -10,7 +10,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from db.cinemas import queries
-from db.cinemas.layout import group_rows, layout_version
+from db.cinemas.layout import group_rows, layout_text, layout_version
 from graph.cinemas import types as cinema_types
 from graph.loaders import ContextLoader, replica_rows_by_ids
 
@@ -52,7 +52,9 @@ class SeatByIdLoader(ContextLoader[int, "Seat | None"]):
 def build_layout(seats: list[Seat]) -> HallLayout:
     return cinema_types.HallLayout(
         version=layout_version(
-            [(s.pk, s.row_label, s.number, s.type.value, s.x, s.y, s.is_blocked) for s in seats]
+            layout_text(
+                [(s.pk, s.row_label, s.number, s.type.value, s.x, s.y, s.is_blocked) for s in seats]
+            )
         ),
         width=max((s.x for s in seats), default=0),
         height=max((s.y for s in seats), default=0),

@@ -6,6 +6,7 @@ can be imported first."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -25,7 +26,7 @@ from graph.showtimes import types as showtime_types
 from graph.showtimes.inputs import ShowtimeFilter
 
 if TYPE_CHECKING:
-    from graph.context import Info
+    from graph.context import Context, Info
     from graph.showtimes.types import PresaleWave, Showtime, ShowtimePrice
 
 MAX_LOCAL_DAYS = 31
@@ -79,18 +80,57 @@ class SeatStatesByShowtimeLoader(ContextLoader[int, list[Any]]):
     """Every seat of each showtime with its status for this request's viewer, in drawing
     order, plus the showtime's sequence: one statement for any number of seat maps."""
 
+    def __init__(self, context: Context) -> None:
+        # The showtimes this request asked for (what `load` caches), for availability.
+        self.requested: dict[int, asyncio.Future[list[Any]]] = {}
+        super().__init__(context, cache_map=self.requested)
+
     async def batch_load_fn(self, keys: list[int]) -> list[list[Any]]:
         viewer = await self.context.viewer()
         found: dict[int, list[Any]] = defaultdict(list)
         for row in await queries.seat_states(self.context.db, keys, viewer.id if viewer else None):
-            found[row.showtime_id].append(row)
+            found[row[queries.SEAT_STATE_SHOWTIME_ID]].append(row)  # by position: per seat
         return [found.get(k, []) for k in keys]
 
 
+class PackedSeatStatesByShowtimeLoader(ContextLoader[int, Any]):
+    """The compact seat map of each showtime for this request's viewer, aggregated in
+    PostgreSQL (`queries.packed_seat_states`): one statement, one row per showtime."""
+
+    def __init__(self, context: Context) -> None:
+        # The showtimes this request asked for (what `load` caches), for availability.
+        self.requested: dict[int, asyncio.Future[Any]] = {}
+        super().__init__(context, cache_map=self.requested)
+
+    async def batch_load_fn(self, keys: list[int]) -> list[Any]:
+        viewer = await self.context.viewer()
+        rows = await queries.packed_seat_states(
+            self.context.db, keys, viewer.id if viewer else None
+        )
+        found = {row.showtime_id: row for row in rows}
+        return [found.get(k) for k in keys]
+
+
 class AvailableSeatCountByShowtimeLoader(ContextLoader[int, int]):
+    """Available seats per showtime: one grouped statement, or none for the showtimes whose
+    seat map the same request reads anyway (typed or packed): counted from those rows, which
+    are the same snapshot as the map the client gets."""
+
     async def batch_load_fn(self, keys: list[int]) -> list[int]:
-        rows = await queries.available_seat_counts(self.context.db, keys)
-        found = {row.id: int(row.available) for row in rows}
+        found: dict[int, int] = {}
+        states = self.context.loader_if_used(SeatStatesByShowtimeLoader)
+        packed = self.context.loader_if_used(PackedSeatStatesByShowtimeLoader)
+        for key in keys:
+            if states is not None and key in states.requested:
+                status = queries.SEAT_STATE_STATUS
+                found[key] = sum(1 for r in await states.requested[key] if r[status] == "AVAILABLE")
+            elif packed is not None and key in packed.requested:
+                row = await packed.requested[key]
+                found[key] = int(row.available) if row is not None else 0
+        rest = [k for k in keys if k not in found]
+        if rest:
+            for row in await queries.available_seat_counts(self.context.db, rest):
+                found[row.id] = int(row.available)
         return [found.get(k, 0) for k in keys]
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import strawberry
 
 from db.cinemas.codes import STATUS_CHARS
-from db.cinemas.layout import MAX_ROWS, MEAN_SEATS_PER_ROW, group_rows, layout_version
+from db.cinemas.layout import MAX_ROWS, MEAN_SEATS_PER_ROW, layout_version
 from graph.auth import Viewer
 from graph.catalog import loaders as catalog_loaders
 from graph.cinemas import loaders as cinema_loaders
@@ -35,13 +35,10 @@ if TYPE_CHECKING:
 
 _SEAT_TYPES = {t.value: t for t in SeatType}
 _SEAT_STATUSES = {s.value: s for s in SeatStatus}
+_STATUS_CHARS = {s.value: STATUS_CHARS[s] for s in SeatStatus}
 # graph.relay's one global-ID cache, typed as making the IDs the seat map's loop fills in
 # (strawberry.ID(...) around each call would cost a call per seat).
 _global_id = cast("Callable[[str, int], strawberry.ID]", to_global_id)
-
-
-def _row_label(row: Any) -> str:
-    return str(row.row_label)
 
 
 @strawberry.type(description="The price of one seat type for a showtime.")
@@ -255,33 +252,24 @@ class Showtime(Node):
         description="Compact seat statuses for fast clients (pair with the cached Hall.layout)."
     )
     async def seat_statuses(self, info: Info) -> PackedSeatStatuses:
-        rows, _ = await _seat_states(info, self.pk, with_prices=False)
-        chars: list[str] = []
-        ordered: list[Any] = []
-        for _, seats in group_rows(rows, _row_label):
-            ordered.extend(seats)
-            chars.extend(
-                "M" if r.held_by_me else STATUS_CHARS[_SEAT_STATUSES[r.status]] for r in seats
+        packed = await info.context.loader(showtime_loaders.PackedSeatStatesByShowtimeLoader).load(
+            self.pk
+        )
+        if packed is None:  # a hall without seats
+            return PackedSeatStatuses(
+                statuses="", sequence=0, layout_version=layout_version(""), available_seat_count=0
             )
-        # The layout's version from the same rows: no second statement, no seat objects.
-        version = layout_version(
-            [(r.id, r.row_label, r.number, r.seat_type, r.x, r.y, r.is_blocked) for r in ordered]
-        )
         return PackedSeatStatuses(
-            statuses="".join(chars),
-            sequence=int(rows[0].seat_sequence) if rows else 0,
-            layout_version=version,
-            available_seat_count=chars.count("A"),
+            statuses=packed.statuses,
+            sequence=int(packed.seat_sequence),
+            layout_version=layout_version(packed.layout_text),
+            available_seat_count=int(packed.available),
         )
 
 
-async def _seat_states(
-    info: Info, showtime_pk: int, with_prices: bool = True
-) -> tuple[list[Any], list[ShowtimePrice]]:
+async def _seat_states(info: Info, showtime_pk: int) -> tuple[list[Any], list[ShowtimePrice]]:
     """Seats + occupancy + sequence and the prices, each batched across showtimes."""
     states = info.context.loader(showtime_loaders.SeatStatesByShowtimeLoader).load(showtime_pk)
-    if not with_prices:
-        return list(await states), []
     rows, prices = await asyncio.gather(
         states, info.context.loader(showtime_loaders.PricesByShowtimeLoader).load(showtime_pk)
     )

@@ -120,6 +120,70 @@ async def test_seat_map_statuses(gql: GraphQLClient, db: Database) -> None:
     layout_ids = [s["id"] for r in mine["hall"]["layout"]["rows"] for s in r["seats"]]
     assert layout_ids == [s["id"] for s in flat]
 
+    # Counted from the seat map's rows above; asked alone, by its own grouped statement.
+    alone = await gql.execute(
+        "query ($id: ID!) { showtime(id: $id) { availableSeatCount } }",
+        {"id": to_global_id("Showtime", show)},
+    )
+    assert alone["showtime"]["availableSeatCount"] == 2
+
     anonymous = await seat_map(None)
     assert not any(s["heldByMe"] for r in anonymous["seatMap"]["rows"] for s in r["seats"])
     assert anonymous["seatStatuses"]["statuses"] == "SHAHAB"
+
+
+async def test_packed_statuses_follow_the_layout_of_an_irregular_hall(
+    gql: GraphQLClient, db: Database
+) -> None:
+    """The packed string is aggregated in SQL; it must follow `Hall.layout` order (rows in
+    order of first appearance in drawing order, seats in drawing order) and carry the same
+    layout version as `Hall.layout` even when labels and positions disagree: here row "C"
+    is drawn first, row "A" twice (above and below "B"), and one row runs right to left."""
+    hall = await create_hall(
+        db,
+        await create_cinema(db),
+        rows=(("A", 3, "STANDARD"), ("B", 3, "VIP"), ("C", 3, "STANDARD"), ("D", 2, "VIP")),
+    )
+    show = await create_showtime(
+        db, movie_id=await create_movie(db), hall_id=hall, prices={"STANDARD": "9", "VIP": "14"}
+    )
+    seats = [
+        r.id
+        for r in await db.fetch(
+            select(Seat.id).where(Seat.hall_id == hall).order_by(Seat.y, Seat.x)
+        )
+    ]
+    async with db.transaction() as session:
+        for pk in seats[6:9]:  # row C moves to the top
+            await session.execute(update(Seat).where(Seat.id == pk).values(y=-1))
+        for i, pk in enumerate(seats[3:6]):  # row B runs right to left
+            await session.execute(update(Seat).where(Seat.id == pk).values(x=10 - i))
+        for i, pk in enumerate(seats[9:11]):  # the last row is labelled A too, below B
+            await session.execute(
+                update(Seat).where(Seat.id == pk).values(row_label="A", number=4 + i)
+            )
+    me = await create_user(db)
+    await occupy(db, show, seats[4], "SOLD")
+    await occupy(db, show, seats[7], "HELD", user_id=me.id)
+    await occupy(db, show, seats[10], "HELD", user_id=(await create_user(db)).id)
+    data = await gql.execute(
+        SEAT_MAP, {"id": to_global_id("Showtime", show)}, token=gql.token_for(me)
+    )
+    showtime = data["showtime"]
+    layout = showtime["hall"]["layout"]
+    assert [r["label"] for r in layout["rows"]] == ["C", "A", "B"]
+    typed = {s["id"]: s for r in showtime["seatMap"]["rows"] for s in r["seats"]}
+    marks = {"AVAILABLE": "A", "HELD": "H", "SOLD": "S", "BLOCKED": "B"}
+    expected = "".join(
+        "M" if typed[s["id"]]["heldByMe"] else marks[typed[s["id"]]["status"]]
+        for r in layout["rows"]
+        for s in r["seats"]
+    )
+    assert expected == "AMA" + "AAAAH" + "ASA"
+    assert showtime["seatStatuses"] == {
+        "statuses": expected,
+        "sequence": showtime["seatMap"]["sequence"],
+        "layoutVersion": layout["version"],
+        "availableSeatCount": expected.count("A"),
+    }
+    assert showtime["availableSeatCount"] == expected.count("A")
