@@ -285,8 +285,8 @@ def seat_status() -> ColumnElement[str]:
 
 
 # Positions in a row of `seat_states` (read by position: once per seat).
-SEAT_STATE_STATUS = 7
-SEAT_STATE_SHOWTIME_ID = 10
+SEAT_STATE_STATUS = 4
+SEAT_STATE_SHOWTIME_ID = 7
 
 
 async def seat_states(
@@ -294,8 +294,9 @@ async def seat_states(
 ) -> Sequence[Record]:
     """Every seat of each showtime's hall with its status (for the viewer, if any) and the
     showtime's realtime sequence, one consistent snapshot per showtime. Rows are
-    (id, row_label, number, seat_type, x, y, is_blocked, status, held_by_me, seat_sequence,
-    showtime_id), grouped by showtime, each in drawing order."""
+    (id, row_label, number, seat_type, status, held_by_me, seat_sequence, showtime_id),
+    grouped by showtime, each in drawing order (the positions are the layout's, not needed
+    per showtime: fewer values to decode per seat)."""
     params: dict[str, Any] = {"ids": list(showtime_ids)}
     if viewer_id is None:
         return await db.fetch_static(_seat_states(False), params)
@@ -323,9 +324,6 @@ def _seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
             Seat.row_label,
             Seat.number,
             Seat.seat_type,
-            Seat.x,
-            Seat.y,
-            Seat.is_blocked,
             seat_status().label("status"),
             func.coalesce(held_by_me, false()).label("held_by_me"),
             Showtime.seat_sequence,
@@ -365,6 +363,9 @@ def _packed_seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
     # levels: a window cannot be taken over another window at one level).
     drawn = (
         states.add_columns(
+            Seat.x,
+            Seat.y,
+            Seat.is_blocked,
             func.row_number()
             .over(partition_by=Showtime.id, order_by=(Seat.y, Seat.x, Seat.id))
             .label("ord")

@@ -231,7 +231,7 @@ class Showtime(Node):
         # dict lookups instead of enum construction, cached global IDs (graph.relay).
         out: list[SeatRow] = []
         by_label: dict[str, list[SeatMapSeat]] = {}
-        for pk, label, number, kind, _x, _y, _blocked, status, mine, _seq, _showtime in rows:
+        for pk, label, number, kind, status, mine, _seq, _showtime in rows:
             seats = by_label.get(label)
             if seats is None:
                 seats = by_label[label] = []
