@@ -401,8 +401,12 @@ class MarqueeGraphQL(GraphQL[Context, None]):
     async def _after_write(self, query: str, operation_name: Any) -> None:
         """After a mutation, wait until this worker's cache has heard every change committed
         so far, so the client's next read (here) sees its write (graph/response_cache.py)."""
+        if is_mutation(query, operation_name, self.state.settings.max_tokens):
+            await self._cache_barrier()
+
+    async def _cache_barrier(self) -> None:
         cache = self._live_cache()
-        if cache is not None and is_mutation(query, operation_name, self.state.settings.max_tokens):
+        if cache is not None:
             await cache.sync()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -591,6 +595,8 @@ class MarqueeGraphQL(GraphQL[Context, None]):
             services=self.state.services,
         )
         context.for_cache = bool(request.scope.get(_FOR_CACHE))
+        if isinstance(request, WebSocket):
+            context.after_write = self._cache_barrier
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import strawberry
@@ -58,6 +59,10 @@ class Context:
         # data older than the last announcement, and the cache would keep it
         # (docs/caching.md, "Replicas").
         self.for_cache = False
+        # On a WebSocket: awaited after each mutation the connection runs, before its answer
+        # goes out (the response cache's barrier: the client's next read, over HTTP too,
+        # sees the write). HTTP mutations wait for it in the view.
+        self.after_write: Callable[[], Awaitable[None]] | None = None
 
     @property
     def read_db(self) -> Database:

@@ -426,12 +426,15 @@ class MarqueeSchema(strawberry.Schema):
         )
         if kind not in ("query", "mutation"):
             return source
-        return self._single(source, kind)
+        return self._single(source, kind, context_value)
 
-    async def _single(self, source: Any, kind: str) -> AsyncGenerator[Any, None]:
+    async def _single(self, source: Any, kind: str, context: Any) -> AsyncGenerator[Any, None]:
         async with contextlib.aclosing(source):
             async with self._slot(kind):
                 result = await self._timed(anext(source))
+            after_write = getattr(context, "after_write", None)
+            if kind == "mutation" and after_write is not None:
+                await after_write()
             yield result
             async for more in source:
                 yield more

@@ -15,6 +15,8 @@ import httpx
 import orjson
 import pytest
 from graphql import GraphQLInputObjectType, GraphQLObjectType, get_named_type, parse
+from httpx_ws import aconnect_ws
+from httpx_ws.transport import ASGIWebSocketTransport
 from sqlalchemy import text
 
 import db.session as db_session
@@ -321,6 +323,48 @@ async def test_a_staff_update_shows_in_the_next_read(
             {"input": {"id": variables["id"], "title": "After"}},
             headers={"Authorization": f"Bearer {token}"},
         )
+        assert _title(await app.post(MOVIE, variables)) == "After"
+
+
+async def test_a_staff_update_over_websocket_shows_in_the_next_read(
+    committed_db: Database, settings: Settings
+) -> None:
+    """A mutation sent over the WebSocket waits for the barrier too, before its answer."""
+    _, variables = await _movie(committed_db)
+    staff = await create_user(committed_db, role="MANAGER")
+    token = create_access_token(staff.id, staff.role, settings)
+    connect = listen_connector(committed_db)
+
+    async def slow_connect() -> Any:
+        return _SlowConnection(await connect(), delay=0.5)
+
+    async with (
+        running(committed_db, settings) as app,
+        _own_cache(app, slow_connect) as cache,
+        httpx.AsyncClient(
+            transport=ASGIWebSocketTransport(app=app.app), base_url="http://test"
+        ) as client,
+        aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        await asyncio.wait_for(cache.ready.wait(), 10)
+        assert _title(await app.post(MOVIE, variables)) == "Before"
+        assert len(cache) == 1
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        await ws.send_json(init)
+        assert (await ws.receive_json(timeout=5))["type"] == "connection_ack"
+        change = {"input": {"id": variables["id"], "title": "After"}}
+        await ws.send_json(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": UPDATE_MOVIE, "variables": change},
+            }
+        )
+        answer = await ws.receive_json(timeout=5)
+        assert answer["payload"]["data"]["updateMovie"] == {
+            "movie": {"title": "After"},
+            "errors": [],
+        }
         assert _title(await app.post(MOVIE, variables)) == "After"
 
 
