@@ -68,7 +68,8 @@ def _validate(schema: GraphQLSchema, query: str, max_tokens: int, rules: Any) ->
     return validate_document(schema, _parse(query, max_tokens), rules)
 
 
-# (query, operation name) -> cost, for documents whose cost no variable changes
+# (query, operation name, list input limit) -> cost, for documents whose cost no variable
+# changes (the limit is in the key: schemas built with other settings share this cache)
 _COSTS = TextCache(CACHE_SIZE, MAX_TEXT)
 
 
@@ -102,7 +103,7 @@ def request_checks(
         error = check_text(variables, "variables")
         if error is not None:
             return None, [error]
-    key = (query, operation_name)
+    key = (query, operation_name, limits.max_list_input)
     known = _COSTS.get(key)
     cost = None if known is None else known[0]
     if cost is None:

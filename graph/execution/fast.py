@@ -177,7 +177,9 @@ class FastListExecution(SharedEventExecution):
         if shared is None or shared.nodes != nodes:
             shared = _Shared(nodes, _variables_below(nodes, self.fragments))
             if len(_shared_plans) >= _SHARED_LIMIT:
-                _shared_plans.clear()
+                # The oldest selection goes (insertion order): one rebuild for it if it is
+                # still in use, where dropping them all would rebuild every hot plan at once.
+                del _shared_plans[next(iter(_shared_plans))]
             _shared_plans[shared_key] = shared
         coerced = self.variable_values.coerced
         values = tuple(coerced.get(name, Undefined) for name in shared.variables)

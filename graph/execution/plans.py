@@ -157,7 +157,7 @@ class _Shared:
         self.plans: dict[tuple[Any, ...], tuple[FieldDetailsList, _Plan | None]] = {}
 
 
-_SHARED_LIMIT: Final = 2048  # selections; the whole cache is dropped when full
+_SHARED_LIMIT: Final = 2048  # selections; when full, the oldest is dropped for a new one
 _SHARED_VALUES_LIMIT: Final = 32  # variable combinations per selection
 _shared_plans: dict[tuple[GraphQLObjectType, tuple[int, ...]], _Shared] = {}
 

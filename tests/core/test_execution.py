@@ -36,7 +36,7 @@ from graph.context import Context
 from graph.execution import NOT_READY, compat, execution_context_for, ready_value
 from graph.execution.compiled import _Compiled
 from graph.execution.fast import FastListExecution
-from graph.execution.plans import _shared_plans
+from graph.execution.plans import _SHARED_LIMIT, _Shared, _shared_plans
 from graph.realtime import SharedEventExecution
 from graph.relay import to_global_id
 from graph.schema import build_schema
@@ -631,8 +631,8 @@ async def test_compiled_plans_bail_out_to_the_normal_errors(root: Callable[[], R
     then gives graphql-core's nulls and errors), and ordinary values still answer alike
     afterwards."""
     bodies = []
-    # The shared plans are dropped all at once when 2,048 selections fill them: start empty,
-    # so that this test's few selections are not dropped between the two counts below.
+    # When 2,048 selections fill the shared plans, the oldest go: start empty, so that this
+    # test's few selections are not dropped between the two counts below.
     _shared_plans.clear()
     for cls in (SharedEventExecution, CountingExecution):
         schema = strawberry.Schema(query=Root, types=[Pet], execution_context_class=cls)
@@ -645,6 +645,24 @@ async def test_compiled_plans_bail_out_to_the_normal_errors(root: Callable[[], R
         if cls is CountingExecution:
             assert compiled_runs() > before
     assert bodies[1] == bodies[0]
+
+
+async def test_full_shared_plans_drop_only_the_oldest_selections() -> None:
+    """A new selection in full shared plans pushes out the oldest one, not all of them (the
+    hot plans of a busy worker stay compiled)."""
+    _shared_plans.clear()
+    fillers = [(None, (-i,)) for i in range(_SHARED_LIMIT)]
+    for key in fillers:
+        _shared_plans[key] = _Shared((), ())  # type: ignore[index]
+    schema = strawberry.Schema(query=Root, types=[Pet], execution_context_class=CountingExecution)
+    await schema.execute(ITEMS, root_value=_root())
+    added = [key for key in _shared_plans if key not in fillers]
+    assert added
+    assert len(_shared_plans) == _SHARED_LIMIT
+    assert [key in _shared_plans for key in fillers] == (
+        [False] * len(added) + [True] * (_SHARED_LIMIT - len(added))
+    )
+    _shared_plans.clear()
 
 
 async def test_fields_with_resolvers_are_identical() -> None:

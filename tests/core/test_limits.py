@@ -22,6 +22,8 @@ from httpx_ws.transport import ASGIWebSocketTransport
 
 from db.session import Database, SharedConnectionDatabase
 from graph.app import create_app
+from graph.documents import RequestLimits, parse_cached, request_checks
+from graph.schema import build_schema
 from graph.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.factories import create_cinema, create_hall, create_movie, create_showtime, create_user
@@ -243,6 +245,21 @@ async def test_response_size_is_capped(db: SharedConnectionDatabase, settings: S
         assert _code(body) == "BAD_USER_INPUT"
         assert "larger than 300 bytes" in body["errors"][0]["message"]
         assert (await gql.execute("{ __typename }")) == {"__typename": "Query"}
+
+
+def test_a_cached_cost_does_not_carry_over_to_another_list_limit() -> None:
+    """Costs are cached per document when no variable changes them; a schema built with a
+    smaller list input limit (other settings, same process) must still refuse the list."""
+    schema = build_schema(Settings(env="test", jwt_secret="x" * 32))._schema
+    ids = ", ".join(f'"{n}"' for n in range(10))
+    query = f"{{ nodes(ids: [{ids}]) {{ id }} }}"
+    document = parse_cached(query, 10_000)
+    roomy = RequestLimits(max_cost=10_000, max_list_input=100)
+    tight = RequestLimits(max_cost=10_000, max_list_input=5)
+    for _ in range(2):
+        assert request_checks(schema, document, query, None, None, roomy)[1] == []
+        _, errors = request_checks(schema, document, query, None, None, tight)
+        assert [e.extensions["code"] for e in errors] == ["BAD_USER_INPUT"]  # type: ignore[index]
 
 
 async def test_list_inputs_are_capped(db: SharedConnectionDatabase, gql: GraphQLClient) -> None:
