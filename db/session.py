@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import greenlet_spawn
 
 log = logging.getLogger(__name__)
 
@@ -177,8 +178,12 @@ class Database:
         sql = self.static_sql(stmt)
         args = sql.arguments(params)
         for attempt in (0, 1):
-            async with self._reader.connect() as conn:
-                raw = await conn.get_raw_connection()
+            # The pool's connection itself, not a SQLAlchemy Connection around it: no
+            # isolation level set on checkout and reset on checkin (the reader's AUTOCOMMIT
+            # option), ~30 µs of CPU per statement instead of ~80. The driver runs the one
+            # statement outside any transaction, which is what AUTOCOMMIT gave.
+            raw = await self._reader.raw_connection()
+            try:
                 driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
                 note_statement(sql.text)
                 try:
@@ -189,6 +194,10 @@ class Database:
                     raw.invalidate()
                     if attempt:
                         raise
+            finally:
+                # Back to the pool (its reset runs in SQLAlchemy's greenlet, as on the
+                # Connection path).
+                await greenlet_spawn(raw.close)
         raise AssertionError("unreachable")
 
     async def fetch(

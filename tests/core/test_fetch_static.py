@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import Integer, bindparam, literal, select
+from sqlalchemy import Float, Integer, bindparam, func, literal, select
 
 from db.session import Database, capture_statements
 from tests.factories import create_user
@@ -41,3 +42,28 @@ async def test_defaults_and_required(db: Database) -> None:
     assert db.static_sql(STMT) is db.static_sql(STMT)  # compiled once
     with pytest.raises(KeyError):
         await db.fetch_static(STMT, {})
+
+
+SLEEP = select(func.pg_sleep(bindparam("s", type_=Float)).label("slept"))
+BACKEND = select(func.pg_backend_pid().label("pid"))
+
+
+async def test_pooled_connections_go_back_and_dead_ones_are_replaced(
+    committed_db: Database,
+) -> None:
+    """On pooled connections (not the test's shared one): each statement hands its
+    connection back, a connection killed under it is dropped and the read retried once, and
+    a read cancelled mid-statement leaves the pool usable."""
+    pool: Any = committed_db.engine.sync_engine.pool
+    async with committed_db.engine.connect() as other:
+        await other.execute(select(1))  # holds its own connection
+        pid = (await committed_db.fetch_static(BACKEND))[0].pid
+        assert pool.checkedout() == 1
+        await other.execute(select(func.pg_terminate_backend(pid)))
+    # The pool's idle connection is the dead one; the read gets another and succeeds.
+    assert (await committed_db.fetch_static(STMT, {"n": 2}))[0].next == 3
+    assert pool.checkedout() == 0
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(committed_db.fetch_static(SLEEP, {"s": 5.0}), 0.2)
+    assert pool.checkedout() == 0
+    assert (await committed_db.fetch_static(STMT, {"n": 4}))[0].next == 5
