@@ -368,7 +368,7 @@ def _packed_seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
             Seat.is_blocked,
             func.row_number()
             .over(partition_by=Showtime.id, order_by=(Seat.y, Seat.x, Seat.id))
-            .label("ord")
+            .label("ord"),
         )
         .order_by(None)
         .subquery("drawn")
