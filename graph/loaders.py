@@ -7,6 +7,7 @@ through `self.context.db`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,10 +25,18 @@ class ContextLoader(DataLoader[K, V]):
     """A loader bound to the request context (reads through `context.db`)."""
 
     def __init__(self, context: Context, cache_map: dict[Any, Any] | None = None) -> None:
-        """`cache_map`: where `load` keeps its futures by key, for a loader that lets other
-        loaders see what the request asked of it (default: a private dict)."""
+        """`cache_map`: where `load` keeps its futures by key (default: a private dict)."""
         super().__init__(cache_map=cache_map)
         self.context = context
+
+
+class RequestedLoader(ContextLoader[K, V]):
+    """A loader whose keys asked for in this request other loaders may look at:
+    `requested` maps each key to its future (what `load` caches)."""
+
+    def __init__(self, context: Context) -> None:
+        self.requested: dict[K, asyncio.Future[V]] = {}
+        super().__init__(context, cache_map=self.requested)
 
 
 async def replica_rows_by_ids(

@@ -6,7 +6,6 @@ can be imported first."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -18,7 +17,7 @@ from db.showtimes import queries
 from db.showtimes.codes import PresaleAudience
 from db.showtimes.queries import Parent, ShowtimeSpec
 from graph.errors import bad_input
-from graph.loaders import ContextLoader
+from graph.loaders import ContextLoader, RequestedLoader
 from graph.pagination import DEFAULT_PAGE, Connection, PageArgs, build_connection, decode_cursor
 from graph.relay import query_id
 from graph.scalars import Money
@@ -26,7 +25,7 @@ from graph.showtimes import types as showtime_types
 from graph.showtimes.inputs import ShowtimeFilter
 
 if TYPE_CHECKING:
-    from graph.context import Context, Info
+    from graph.context import Info
     from graph.showtimes.types import PresaleWave, Showtime, ShowtimePrice
 
 MAX_LOCAL_DAYS = 31
@@ -76,14 +75,10 @@ class PricesByShowtimeLoader(ContextLoader[int, "list[ShowtimePrice]"]):
         return [found.get(k, []) for k in keys]
 
 
-class SeatStatesByShowtimeLoader(ContextLoader[int, list[Any]]):
+class SeatStatesByShowtimeLoader(RequestedLoader[int, list[Any]]):
     """Every seat of each showtime with its status for this request's viewer, in drawing
-    order, plus the showtime's sequence: one statement for any number of seat maps."""
-
-    def __init__(self, context: Context) -> None:
-        # The showtimes this request asked for (what `load` caches), for availability.
-        self.requested: dict[int, asyncio.Future[list[Any]]] = {}
-        super().__init__(context, cache_map=self.requested)
+    order, plus the showtime's sequence: one statement for any number of seat maps.
+    (`requested`: for AvailableSeatCountByShowtimeLoader.)"""
 
     async def batch_load_fn(self, keys: list[int]) -> list[list[Any]]:
         viewer = await self.context.viewer()
@@ -93,14 +88,10 @@ class SeatStatesByShowtimeLoader(ContextLoader[int, list[Any]]):
         return [found.get(k, []) for k in keys]
 
 
-class PackedSeatStatesByShowtimeLoader(ContextLoader[int, Any]):
+class PackedSeatStatesByShowtimeLoader(RequestedLoader[int, Any]):
     """The compact seat map of each showtime for this request's viewer, aggregated in
-    PostgreSQL (`queries.packed_seat_states`): one statement, one row per showtime."""
-
-    def __init__(self, context: Context) -> None:
-        # The showtimes this request asked for (what `load` caches), for availability.
-        self.requested: dict[int, asyncio.Future[Any]] = {}
-        super().__init__(context, cache_map=self.requested)
+    PostgreSQL (`queries.packed_seat_states`): one statement, one row per showtime.
+    (`requested`: for AvailableSeatCountByShowtimeLoader.)"""
 
     async def batch_load_fn(self, keys: list[int]) -> list[Any]:
         viewer = await self.context.viewer()
