@@ -301,23 +301,34 @@ async def _own_cache(app: Instance, connect: Callable[[], Any]) -> AsyncIterator
         await cache.stop()
 
 
-async def test_a_staff_update_shows_in_the_next_read(
-    committed_db: Database, settings: Settings
-) -> None:
-    """Even when the announcement arrives late, the mutation's answer waits for it."""
-    _, variables = await _movie(committed_db)
-    staff = await create_user(committed_db, role="MANAGER")
+@contextlib.asynccontextmanager
+async def _late_announcements(
+    db: Database, settings: Settings
+) -> AsyncIterator[tuple[Instance, dict[str, Any], str]]:
+    """An instance whose cache hears every announcement half a second late (the worst case
+    of one arriving after the writer's answer), a movie read it has cached, and a staff
+    token: (instance, the read's variables, token)."""
+    _, variables = await _movie(db)
+    staff = await create_user(db, role="MANAGER")
     token = create_access_token(staff.id, staff.role, settings)
-    connect = listen_connector(committed_db)
+    connect = listen_connector(db)
 
     async def slow_connect() -> Any:
         return _SlowConnection(await connect(), delay=0.5)
 
-    async with running(committed_db, settings) as app, _own_cache(app, slow_connect) as cache:
+    async with running(db, settings) as app, _own_cache(app, slow_connect) as cache:
         await asyncio.wait_for(cache.ready.wait(), 10)
         assert _title(await app.post(MOVIE, variables)) == "Before"
         assert _title(await app.post(MOVIE, variables)) == "Before"  # cached
         assert len(cache) == 1
+        yield app, variables, token
+
+
+async def test_a_staff_update_shows_in_the_next_read(
+    committed_db: Database, settings: Settings
+) -> None:
+    """Even when the announcement arrives late, the mutation's answer waits for it."""
+    async with _late_announcements(committed_db, settings) as (app, variables, token):
         await app.post(
             UPDATE_MOVIE,
             {"input": {"id": variables["id"], "title": "After"}},
@@ -330,36 +341,19 @@ async def test_a_staff_update_over_websocket_shows_in_the_next_read(
     committed_db: Database, settings: Settings
 ) -> None:
     """A mutation sent over the WebSocket waits for the barrier too, before its answer."""
-    _, variables = await _movie(committed_db)
-    staff = await create_user(committed_db, role="MANAGER")
-    token = create_access_token(staff.id, staff.role, settings)
-    connect = listen_connector(committed_db)
-
-    async def slow_connect() -> Any:
-        return _SlowConnection(await connect(), delay=0.5)
-
     async with (
-        running(committed_db, settings) as app,
-        _own_cache(app, slow_connect) as cache,
+        _late_announcements(committed_db, settings) as (app, variables, token),
         httpx.AsyncClient(
             transport=ASGIWebSocketTransport(app=app.app), base_url="http://test"
         ) as client,
         aconnect_ws("/graphql", client, subprotocols=["graphql-transport-ws"]) as ws,
     ):
-        await asyncio.wait_for(cache.ready.wait(), 10)
-        assert _title(await app.post(MOVIE, variables)) == "Before"
-        assert len(cache) == 1
         init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
         await ws.send_json(init)
         assert (await ws.receive_json(timeout=5))["type"] == "connection_ack"
         change = {"input": {"id": variables["id"], "title": "After"}}
-        await ws.send_json(
-            {
-                "id": "1",
-                "type": "subscribe",
-                "payload": {"query": UPDATE_MOVIE, "variables": change},
-            }
-        )
+        payload = {"query": UPDATE_MOVIE, "variables": change}
+        await ws.send_json({"id": "1", "type": "subscribe", "payload": payload})
         answer = await ws.receive_json(timeout=5)
         assert answer["payload"]["data"]["updateMovie"] == {
             "movie": {"title": "After"},
