@@ -8,7 +8,7 @@ straight on the driver (`Database.fetch_static`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -297,10 +297,7 @@ async def seat_states(
     (id, row_label, number, seat_type, status, held_by_me, seat_sequence, showtime_id),
     grouped by showtime, each in drawing order (the positions are the layout's, not needed
     per showtime: fewer values to decode per seat)."""
-    params: dict[str, Any] = {"ids": list(showtime_ids)}
-    if viewer_id is None:
-        return await db.fetch_static(_seat_states(False), params)
-    return await db.fetch_static(_seat_states(True), {**params, "viewer_id": viewer_id})
+    return await _per_viewer(db, _seat_states, showtime_ids, viewer_id)
 
 
 @cache
@@ -350,10 +347,20 @@ async def packed_seat_states(
     `M` held by the viewer, else `STATUS_CHARS` of the status. `layout_text` is what
     `db.cinemas.layout.layout_version` hashes, in drawing order. One row per showtime instead
     of one per seat: the worker decodes three values, not 300 rows."""
+    return await _per_viewer(db, _packed_seat_states, showtime_ids, viewer_id)
+
+
+async def _per_viewer(
+    db: Database,
+    statement: Callable[[bool], Select[*tuple[Any, ...]]],
+    showtime_ids: list[int],
+    viewer_id: int | None,
+) -> Sequence[Record]:
+    """Run the anonymous form of a seat-state statement, or the viewer's (`heldByMe`)."""
     params: dict[str, Any] = {"ids": list(showtime_ids)}
     if viewer_id is None:
-        return await db.fetch_static(_packed_seat_states(False), params)
-    return await db.fetch_static(_packed_seat_states(True), {**params, "viewer_id": viewer_id})
+        return await db.fetch_static(statement(False), params)
+    return await db.fetch_static(statement(True), {**params, "viewer_id": viewer_id})
 
 
 @cache
