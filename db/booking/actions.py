@@ -28,6 +28,7 @@ from sqlalchemy import (
     Executable,
     Integer,
     Text,
+    and_,
     bindparam,
     delete,
     exists,
@@ -314,6 +315,17 @@ async def release_hold(session: AsyncSession, *, user_id: int, hold_id: int) -> 
     return ReleaseResult(hold_id, showtime_id, sorted(freed))
 
 
+def _occupancy(status: str) -> ColumnElement[bool]:
+    return exists().where(SeatOccupancy.hold_id == SeatHold.id, SeatOccupancy.status == status)
+
+
+# An expired hold the sweeper deletes: seats still HELD by it, or nothing paid (a hold that
+# became tickets keeps its row: it belongs to its order then).
+SWEEPABLE_HOLD: ColumnElement[bool] = and_(
+    SeatHold.expires_at <= func.now(), or_(_occupancy("HELD"), not_(_occupancy("SOLD")))
+)
+
+
 async def sweep_expired_holds(session: AsyncSession, *, limit: int = 1000) -> dict[int, list[int]]:
     """Delete expired holds and announce the freed seats; returns {showtime_id: seat_ids}.
 
@@ -323,15 +335,9 @@ async def sweep_expired_holds(session: AsyncSession, *, limit: int = 1000) -> di
     got_lock = await session.scalar(select(func.pg_try_advisory_xact_lock(SWEEPER_LOCK_KEY)))
     if not got_lock:
         return {}
-
-    def occupancy(status: str) -> ColumnElement[bool]:
-        return exists().where(SeatOccupancy.hold_id == SeatHold.id, SeatOccupancy.status == status)
-
-    # Expired holds with seats to free, or nothing paid (a hold that became tickets keeps
-    # its row: it belongs to its order then).
     expired = (
         select(SeatHold.id)
-        .where(SeatHold.expires_at <= func.now(), or_(occupancy("HELD"), not_(occupancy("SOLD"))))
+        .where(SWEEPABLE_HOLD)
         .order_by(SeatHold.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -347,7 +353,7 @@ async def sweep_expired_holds(session: AsyncSession, *, limit: int = 1000) -> di
         )
     ).all()
     await session.execute(
-        delete(SeatHold).where(SeatHold.id.in_(hold_ids), not_(occupancy("SOLD")))
+        delete(SeatHold).where(SeatHold.id.in_(hold_ids), not_(_occupancy("SOLD")))
     )
     by_showtime: dict[int, list[int]] = {}
     for showtime_id, seat_id in freed:

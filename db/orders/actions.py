@@ -28,6 +28,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     delete,
+    exists,
     func,
     literal_column,
     or_,
@@ -40,7 +41,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.accounts.models import User
-from db.booking.actions import SWEEPER_LOCK_KEY, announce_seat_changes
+from db.booking.actions import SWEEPABLE_HOLD, SWEEPER_LOCK_KEY, announce_seat_changes
 from db.booking.models import SeatOccupancy
 from db.errors import DomainError
 from db.orders.codes import (
@@ -162,6 +163,28 @@ async def read_stored_result(
     if row.result is None:
         return StoredResult(False, None, [])
     return StoredResult(True, row.result.get("order_id"), list(row.result.get("errors", [])))
+
+
+# Whether the sweeper's round has anything to do: expired holds to free, unpaid orders to
+# expire, idempotency keys to forget (each by its index). Built once.
+_SWEEP_DUE = select(
+    or_(
+        exists().where(SWEEPABLE_HOLD),
+        exists().where(
+            # Written out, not a parameter: a generic plan can use the partial index.
+            Order.status == literal_column(f"'{OrderStatus.PENDING_PAYMENT.value}'"),
+            Order.expires_at <= func.now(),
+        ),
+        exists().where(IdempotencyKey.created_at < func.now() - IDEMPOTENCY_TTL),
+    )
+)
+
+
+async def sweep_due(db: Database) -> bool:
+    """A probe on the driver before the sweeper's transaction: every process sweeps every
+    second, and most rounds find nothing (graph/booking/sweeper.py)."""
+    rows = await db.fetch_static(_SWEEP_DUE)
+    return bool(rows[0][0])
 
 
 async def delete_old_idempotency_keys(session: AsyncSession) -> int:

@@ -239,6 +239,8 @@ class Sender(Generic[M]):
         # Measured before the claim, so that it runs out no later than the lease, which
         # starts inside the claim's transaction.
         started = time.monotonic()
+        if not await actions.any_due(self.db, self.channel.value):
+            return result
         async with self.db.transaction() as session:
             rows = await actions.claim_batch(
                 session,

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from db.booking.actions import sweep_expired_holds
-from db.orders.actions import delete_old_idempotency_keys, expire_orders
+from db.orders.actions import delete_old_idempotency_keys, expire_orders, sweep_due
 from db.session import Database
 from graph.periodic import Stop, start_periodic
 
@@ -21,7 +21,10 @@ BATCH = 1000
 
 
 async def sweep_once(db: Database) -> int:
-    """One sweep in one transaction; returns how many seats it freed."""
+    """One sweep in one transaction; returns how many seats it freed. A round with nothing
+    due opens no transaction (`sweep_due`)."""
+    if not await sweep_due(db):
+        return 0
     async with db.transaction() as session:
         freed = await sweep_expired_holds(session, limit=BATCH)
         # Orders whose hold time ran out unpaid: EXPIRED, their seats released (same lock).

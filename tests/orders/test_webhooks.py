@@ -13,7 +13,7 @@ import httpx
 from sqlalchemy import text
 
 from db.payments import webhooks
-from db.session import Database
+from db.session import Database, capture_statements
 from graph.app import create_app
 from graph.orders.services import payments_of
 from graph.settings import Settings
@@ -112,8 +112,13 @@ async def test_async_payment_confirmed_by_the_sandbox(
     """The sandbox's own delivery, through the app (its due time brought forward: the
     test's clock is its transaction's)."""
     token, order_id = await _pending_async_order(gql, db)
-    await _rows(db, "UPDATE sandbox_charges SET webhook_due_at = now() RETURNING id")
     payments = payments_of({}, db, settings)
+    # Not due yet: a round (four a second in each process) is one probe, no transaction.
+    with capture_statements() as statements:
+        assert await payments.sandbox.deliver_due_webhooks(gql.http) == 0
+    assert len(statements) == 1
+    assert statements[0].startswith("SELECT")
+    await _rows(db, "UPDATE sandbox_charges SET webhook_due_at = now() RETURNING id")
     assert await payments.sandbox.deliver_due_webhooks(gql.http) == 1
     found = await gql.execute(ORDER, {"id": order_id}, token=token)
     assert found["order"]["status"] == "PAID"

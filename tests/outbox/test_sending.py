@@ -16,7 +16,7 @@ from db.outbox.compose import compose
 from db.outbox.models import OutboxMessage
 from db.outbox.transport import SmtpConfig, SmtpTransport
 from db.outbox.worker import EmailSender, RetryPolicy
-from db.session import Database
+from db.session import Database, capture_statements
 from tests.outbox import contexts
 from tests.outbox.conftest import SmtpServer, drain, free_port
 
@@ -428,3 +428,21 @@ async def test_a_cancelled_sender_hands_back_what_it_has_not_sent(
     # Whatever was not recorded as sent is due again at once, the attempt not counted.
     assert all(r.status == "SENT" or r.attempts == 0 for r in rows), rows
     assert sum(r.status == "PENDING" for r in rows) >= 3
+
+
+async def test_a_round_with_nothing_due_is_one_probe(committed_db: Database) -> None:
+    """Each process runs a round every second per channel: with nothing due it reads one
+    row on the driver and claims nothing (no transaction, no SMTP connection)."""
+    idle = sender(committed_db, free_port())  # nothing listens there: nothing may be sent
+    with capture_statements() as statements:
+        result = await idle.run_once()
+    assert result.claimed == 0
+    assert len(statements) == 1
+    assert statements[0].startswith("SELECT")
+    await enqueue(committed_db, "order:1:refund", template="refund")
+    assert await actions.any_due(committed_db, Channel.EMAIL.value)
+    assert not await actions.any_due(committed_db, Channel.SMS.value)
+    async with committed_db.transaction() as session:
+        await actions.claim_batch(session, channel=Channel.EMAIL.value, limit=10, lease_seconds=60)
+    # Leased to a sender: not due until the lease runs out.
+    assert not await actions.any_due(committed_db, Channel.EMAIL.value)
