@@ -23,20 +23,50 @@ from db.session import Database, Record
 from db.showtimes.models import Showtime
 
 
-def verified_purchase() -> ColumnElement[bool]:
-    """The author holds a paid ticket (VALID or USED) for a showtime of the movie that has
-    started."""
+def verified_purchase(
+    user_id: ColumnElement[int] = Review.user_id,  # type: ignore[assignment]
+    movie_id: ColumnElement[int] = Review.movie_id,  # type: ignore[assignment]
+) -> ColumnElement[bool]:
+    """The user (a review's author by default) holds a paid ticket (VALID or USED) for a
+    showtime of the movie that has started."""
     return (
         select(Ticket.id)
         .join(Showtime, Showtime.id == Ticket.showtime_id)
         .where(
-            Ticket.user_id == Review.user_id,
+            Ticket.user_id == user_id,
             Ticket.status != "CANCELLED",  # VALID or USED (not an IN list: static SQL)
-            Showtime.movie_id == Review.movie_id,
+            Showtime.movie_id == movie_id,
             Showtime.starts_at <= func.now(),
         )
         .exists()
     )
+
+
+# (user id, movie id) pairs, those with a verified purchase; built once (`fetch_static`).
+_PAIRS = (
+    func.unnest(
+        bindparam("user_ids", type_=ARRAY(BigInteger)),
+        bindparam("movie_ids", type_=ARRAY(BigInteger)),
+    )
+    .table_valued("user_id", "movie_id")
+    .render_derived(name="pair")
+)
+_VERIFIED_PAIRS = select(_PAIRS.c.user_id, _PAIRS.c.movie_id).where(
+    verified_purchase(_PAIRS.c.user_id, _PAIRS.c.movie_id)
+)
+
+
+async def verified_purchases(
+    db: Database, pairs: Sequence[tuple[int, int]]
+) -> set[tuple[int, int]]:
+    """Which (user, movie) pairs have a verified purchase (`Review.verifiedPurchase`): one
+    statement for a whole page of reviews, and only when the field is asked for (it reads
+    tickets and showtimes, which no other review field needs)."""
+    rows = await db.fetch_static(
+        _VERIFIED_PAIRS,
+        {"user_ids": [u for u, _ in pairs], "movie_ids": [m for _, m in pairs]},
+    )
+    return {(row[0], row[1]) for row in rows}
 
 
 REVIEW_COLUMNS = (
@@ -54,7 +84,6 @@ REVIEW_COLUMNS = (
     Review.unhelpful_count,
     Review.created_at,
     Review.updated_at,
-    verified_purchase().label("verified_purchase"),
 )
 
 

@@ -98,6 +98,15 @@ class ViewerVoteByReviewIdLoader(ContextLoader[int, bool | None]):
         return [found.get(k) for k in keys]
 
 
+class VerifiedPurchaseLoader(ContextLoader[tuple[int, int], bool]):
+    """`Review.verifiedPurchase` by (author, movie): one statement for every review the
+    request shows, run only when the field is selected."""
+
+    async def batch_load_fn(self, keys: list[tuple[int, int]]) -> list[bool]:
+        found = await queries.verified_purchases(self.context.read_db, keys)
+        return [k in found for k in keys]
+
+
 # (user id, own, offset, limit): `own` lists every review of the user (`me { reviews }`),
 # otherwise only the published, non-anonymous ones (`User.reviews`).
 UserReviewPageKey = tuple[int, bool, int, int]

@@ -56,9 +56,6 @@ class Review(Node):
     moderation_reason: str | None = strawberry.field(description="Why a moderator hid it.")
     helpful_count: int = strawberry.field(description="Votes saying the review was helpful.")
     unhelpful_count: int = strawberry.field(description="Votes saying it was not helpful.")
-    verified_purchase: bool = strawberry.field(
-        description="The author held a paid ticket for a past showtime of the movie."
-    )
     is_mine: bool = strawberry.field(description="Whether the viewer wrote this review.")
     created_at: datetime = strawberry.field(description="When it was written.")
     updated_at: datetime = strawberry.field(description="When it was last edited.")
@@ -85,7 +82,6 @@ class Review(Node):
             moderation_reason=m["moderation_reason"],
             helpful_count=m["helpful_count"],
             unhelpful_count=m["unhelpful_count"],
-            verified_purchase=bool(m["verified_purchase"]),
             is_mine=viewer_id is not None and m["user_id"] == viewer_id,
             created_at=m["created_at"],
             updated_at=m["updated_at"],
@@ -106,6 +102,11 @@ class Review(Node):
         # The foreign key cascades, so the movie exists.
         loader = info.context.loader(catalog_loaders.MovieByIdLoader)
         return cast("Movie", deferred(loader.load(self.movie_pk)))
+
+    @strawberry.field(description="The author held a paid ticket for a past showtime of the movie.")
+    def verified_purchase(self, info: Info) -> bool:
+        loader = info.context.loader(review_loaders.VerifiedPurchaseLoader)
+        return deferred(loader.load((self.user_pk, self.movie_pk)))
 
     @strawberry.field(
         description="The viewer's vote: true helpful, false not helpful, null no vote."

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from db.session import Database
+from db.session import Database, capture_statements
 from tests.conftest import GraphQLClient
 from tests.factories import create_bookable_showtime, create_user
 from tests.orders.flows import (
@@ -241,7 +241,6 @@ async def test_orders_and_tickets_are_private(gql: GraphQLClient, db: Database) 
 
 
 async def test_me_orders_statements_do_not_grow(gql: GraphQLClient, db: Database) -> None:
-    from db.session import capture_statements
 
     user = await create_user(db)
     token = gql.token_for(user)
@@ -297,6 +296,28 @@ async def test_review_is_verified_after_a_past_showtime(gql: GraphQLClient, db: 
         {"id": review["createReview"]["review"]["id"]},
     )
     assert found["node"]["verifiedPurchase"] is True
+    # In a page of reviews: a reviewer without a ticket is not verified, and the field costs
+    # one statement for the whole page, only when it is selected.
+    other = gql.token_for(await create_user(db))
+    created = await gql.execute(
+        "mutation ($input: CreateReviewInput!) { createReview(input: $input) { errors { code } } }",
+        {"input": {"movieId": gid("Movie", movie), "rating": 3, "title": "Meh", "body": "No."}},
+        token=other,
+    )
+    assert created["createReview"]["errors"] == []
+    page = """query ($id: ID!) { movie(id: $id) { reviews(first: 5) { edges { node {
+                 title %s } } } } }"""
+    counts = []
+    for fields in ("", "verifiedPurchase"):
+        with capture_statements() as log:
+            listed = await gql.execute(page % fields, {"id": gid("Movie", movie)})
+        counts.append(len(log))
+    nodes = listed["movie"]["reviews"]["edges"]
+    assert {e["node"]["title"]: e["node"]["verifiedPurchase"] for e in nodes} == {
+        "Good": True,
+        "Meh": False,
+    }
+    assert counts[1] == counts[0] + 1
 
 
 async def test_total_spent_is_in_the_currency_paid(gql: GraphQLClient, db: Database) -> None:
