@@ -21,7 +21,7 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 from db.reviews.codes import ReviewSort
 from graph.accounts.loaders import UserByIdLoader
 from graph.catalog.loaders import GenresByMovieIdLoader
-from graph.catalog.types import Genre, Movie
+from graph.catalog.types import CARD_FIELDS, Genre, Movie
 from graph.context import Info
 from graph.pagination import PageArgs
 from graph.relay import to_global_id
@@ -83,12 +83,14 @@ async def prefetch_movies(info: Info, field: SelectedField, movies: Sequence[Mov
     await asyncio.gather(*jobs)
 
 
-def selects_genres(info: Info) -> bool:
+def card_only(field: SelectedField) -> bool:
+    """Whether this movie connection's nodes select only CARD_FIELDS (so card rows do)."""
+    return all(f.name in CARD_FIELDS for f in connection_nodes(field))
+
+
+def selects_genres(field: SelectedField) -> bool:
     """Whether this connection field selects `edges { node { genres } }`."""
-    field = info.selected_fields[0]
-    return isinstance(field, SelectedField) and any(
-        f.name == "genres" for f in connection_nodes(field)
-    )
+    return any(f.name == "genres" for f in connection_nodes(field))
 
 
 def attach_genres(info: Info, movies: Sequence[Movie], rows: Sequence[Any]) -> None:

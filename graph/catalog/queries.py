@@ -14,7 +14,7 @@ from graph.catalog import tmdb
 from graph.catalog.enums import MovieSort, WatchlistStatus
 from graph.catalog.inputs import MovieFilter
 from graph.catalog.loaders import GenreByIdLoader, MovieByIdLoader
-from graph.catalog.prefetch import attach_genres, prefetch_movies, selects_genres
+from graph.catalog.prefetch import attach_genres, card_only, prefetch_movies, selects_genres
 from graph.catalog.types import Genre, Movie, WatchlistEntry
 from graph.context import Info
 from graph.errors import bad_input
@@ -89,8 +89,10 @@ async def viewer_favorites(
     return connection
 
 
-async def _prefetch(info: Info, movies: list[Movie]) -> None:
-    field = info.selected_fields[0]
+async def _prefetch(info: Info, movies: list[Movie], field: Any = None) -> None:
+    """Look ahead for this movie connection field (`field`: its selection, when the
+    resolver has it already; strawberry builds `selected_fields` afresh on each call)."""
+    field = field or info.selected_fields[0]
     if isinstance(field, SelectedField):
         await prefetch_movies(info, field, movies)
 
@@ -146,6 +148,7 @@ class Query:
         viewer = await info.context.viewer() if filter and filter.include_inactive else None
         f = _movie_filter(filter, bool(viewer and viewer.is_staff))
         db = info.context.read_db  # the catalog may be a moment old (docs/scaling.md)
+        field = info.selected_fields[0]
 
         async def count() -> int:
             return await q.count_movies(db, f)
@@ -159,16 +162,21 @@ class Query:
             # The page rows carry the list's total (a window count): one statement, and a
             # separate count only when the page is empty.
             offset, limit = args.window()
-            genres = selects_genres(info)
+            genres = isinstance(field, SelectedField) and selects_genres(field)
+            # Card rows when the nodes ask for nothing more; they are not primed into
+            # MovieByIdLoader (another field of the request may want a whole movie).
+            card = isinstance(field, SelectedField) and card_only(field)
             rows: Sequence[Any] = (
-                await q.list_movies(db, f, sort, offset, limit, with_genres=genres) if limit else []
+                await q.list_movies(db, f, sort, offset, limit, with_genres=genres, card=card)
+                if limit
+                else []
             )
             total = rows[0].total_count if rows else await count()
-            movies = _movies(rows, info)
+            movies = [Movie.from_card_row(row) for row in rows] if card else _movies(rows, info)
             if genres:
                 attach_genres(info, movies, rows)
             connection = build_connection(movies, offset, total)
-        await _prefetch(info, [e.node for e in connection.edges])
+        await _prefetch(info, [e.node for e in connection.edges], field)
         return connection
 
     @strawberry.field(description="A movie by ID (withdrawn movies included), or null.")

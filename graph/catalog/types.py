@@ -64,6 +64,41 @@ class Genre(Node):
         return cls(id=strawberry.ID(to_global_id("Genre", row.id)), pk=row.id, name=row.name)
 
 
+# The Movie fields a list can answer from a card row (db MOVIE_CARD_COLUMNS): plain fields
+# read from those columns, and fields that need only the movie's id (loaders, look-ahead).
+# A list whose nodes select only these reads card rows (graph/catalog/queries.py); any other
+# field, a new one included, makes it read whole rows. tests/catalog/test_movie_cards.py
+# checks each name against the schema and each plain field against a whole row.
+CARD_FIELDS = frozenset(
+    {
+        "__typename",
+        "id",
+        "tmdbId",
+        "title",
+        "originalTitle",
+        "releaseDate",
+        "year",
+        "durationMinutes",
+        "ageRating",
+        "posterUrl",
+        "isActive",
+        "popularity",
+        "averageRating",
+        "reviewCount",
+        "genres",
+        "reviews",
+        "showtimes",
+        "isFavorite",
+        "watchlistStatus",
+        "viewerReview",
+        "similar",
+    }
+)
+# What a card Movie holds for the fields it has no column for: never read, since a list
+# reads card rows only when its selection stays within CARD_FIELDS.
+_NOT_LOADED: Any = None
+
+
 @strawberry.type(description="A film in the catalog.")
 class Movie(Node):
     pk: strawberry.Private[int]
@@ -131,6 +166,39 @@ class Movie(Node):
             review_count=m["review_count"],
             created_at=m["created_at"],
             updated_at=m["updated_at"],
+        )
+
+    @classmethod
+    def from_card_row(cls, row: Any) -> Movie:
+        """A movie from a card row (db MOVIE_CARD_COLUMNS): only CARD_FIELDS may be read."""
+        m = row._mapping
+        avg = m["average_rating"]
+        return cls(
+            id=strawberry.ID(to_global_id("Movie", m["id"])),
+            pk=m["id"],
+            tmdb_id=m["tmdb_id"],
+            title=m["title"],
+            original_title=m["original_title"],
+            tagline=_NOT_LOADED,
+            description=_NOT_LOADED,
+            release_date=m["release_date"],
+            year=m["year"],
+            country=_NOT_LOADED,
+            countries=_NOT_LOADED,
+            duration_minutes=m["duration_minutes"],
+            director=_NOT_LOADED,
+            cast=_NOT_LOADED,
+            age_rating=m["age_rating"],
+            budget=_NOT_LOADED,
+            box_office=_NOT_LOADED,
+            poster_url=m["poster_url"],
+            trailer_url=_NOT_LOADED,
+            is_active=m["is_active"],
+            popularity=m["popularity"],
+            average_rating=None if avg is None else float(avg),
+            review_count=m["review_count"],
+            created_at=_NOT_LOADED,
+            updated_at=_NOT_LOADED,
         )
 
     @strawberry.field(
