@@ -12,6 +12,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Executable,
     Row,
@@ -25,6 +26,8 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.util import ClauseAdapter
 from sqlalchemy.types import BigInteger, Integer
 
 from db.catalog.codes import MovieSort, WatchlistStatus
@@ -228,41 +231,60 @@ def list_movies_query(
     `.params()` copy computes again on every request (~0.7 ms of CPU for this statement)."""
     if f == DEFAULT_FILTER:
         return _list_all(sort, with_genres, card), {"offset": offset, "limit": limit}
-    columns = MOVIE_CARD_COLUMNS if card else MOVIE_COLUMNS
-    stmt = (
-        select(*columns, TOTAL_COUNT, *(_genre_arrays() if with_genres else ()))
-        .where(*movie_conditions(f))
-        .order_by(*movie_order(sort))
-        .offset(offset)
-        .limit(limit)
-    )
-    return stmt, {}
+    return _movie_page(f, sort, offset, limit, with_genres, card), {}
 
 
 @cache
 def _list_all(sort: MovieSort, with_genres: bool, card: bool) -> Select[*tuple[Any, ...]]:
+    offset, limit = bindparam("offset", type_=Integer), bindparam("limit", type_=Integer)
+    return _movie_page(DEFAULT_FILTER, sort, offset, limit, with_genres, card)
+
+
+def _movie_page(
+    f: MovieFilter, sort: MovieSort, offset: Any, limit: Any, with_genres: bool, card: bool
+) -> Select[*tuple[Any, ...]]:
     columns = MOVIE_CARD_COLUMNS if card else MOVIE_COLUMNS
-    return (
-        select(*columns, TOTAL_COUNT, *(_genre_arrays() if with_genres else ()))
-        .where(*movie_conditions(DEFAULT_FILTER))
-        .order_by(*movie_order(sort))
-        .offset(bindparam("offset", type_=Integer))
-        .limit(bindparam("limit", type_=Integer))
+    order = movie_order(sort)
+    extra: list[Column[Any]] = []
+    if with_genres:
+        # The columns the order reads and the page does not (`trending_score`) come along,
+        # for the outer statement to order by.
+        keys = {c.key: c for o in order for c in visitors.iterate(o) if isinstance(c, Column)}
+        extra = [c for key, c in keys.items() if key not in {c.key for c in columns}]
+    page = (
+        select(*columns, TOTAL_COUNT, *extra)
+        .where(*movie_conditions(f))
+        .order_by(*order)
+        .offset(offset)
+        .limit(limit)
     )
-
-
-def _genre_arrays() -> tuple[Any, ...]:
-    def agg(column: Any, label: str) -> Any:
-        return (
-            select(func.array_agg(aggregate_order_by(column, Genre.name)))
-            .select_from(movie_genres)
-            .join(Genre, Genre.id == movie_genres.c.genre_id)
-            .where(movie_genres.c.movie_id == Movie.id)
-            .scalar_subquery()
-            .label(label)
+    if not with_genres:
+        return page
+    # The genres joined to the page, after its LIMIT: one lateral aggregate per movie of the
+    # page, instead of two correlated subqueries (PostgreSQL time of the movie page's list
+    # statement about 0.7 -> 0.35 ms, bench/README.md).
+    rows = page.subquery("page")
+    genres = (
+        select(
+            func.array_agg(aggregate_order_by(Genre.id, Genre.name)).label("genre_ids"),
+            func.array_agg(aggregate_order_by(Genre.name, Genre.name)).label("genre_names"),
         )
-
-    return agg(Genre.id, "genre_ids"), agg(Genre.name, "genre_names")
+        .select_from(movie_genres)
+        .join(Genre, Genre.id == movie_genres.c.genre_id)
+        .where(movie_genres.c.movie_id == rows.c.id)
+        .lateral("genres")
+    )
+    adapt = ClauseAdapter(rows).traverse
+    return (
+        select(
+            *(rows.c[c.key] for c in columns),
+            rows.c.total_count,
+            genres.c.genre_ids,
+            genres.c.genre_names,
+        )
+        .select_from(rows.outerjoin(genres, true()))
+        .order_by(*(adapt(o) for o in order))
+    )
 
 
 async def movies_by_ids(db: Database, ids: Sequence[int]) -> Sequence[Row[Any]]:

@@ -186,35 +186,54 @@ def _review_pages(
             Review.status == ReviewStatus.PUBLISHED.value,
             Review.user_id == bindparam("viewer_id", type_=BigInteger),
         )
+    authors = [c.label(f"author_{c.key}") for c in author_columns]
+    return _pages_per_source(
+        Review.movie_id,
+        visible,
+        review_order(sort),
+        [*REVIEW_COLUMNS, *authors],
+        with_authors=bool(authors),
+    )
+
+
+def _pages_per_source(
+    source: Any,
+    visible: ColumnElement[bool],
+    order: list[Any],
+    columns: list[Any],
+    *,
+    with_authors: bool = False,
+) -> Select[*tuple[Any, ...]]:
+    """For each id of the `ids` array (a movie or a user: `source` is the review column it
+    matches), its total of visible reviews and a page of them (`offset`, `limit`) in
+    `order`, numbered `position`: a row per id even when its page is empty (review columns
+    NULL then). The total is a lateral, counted once per id, not a column's subquery run once
+    per result row (PostgreSQL ran it 60 times for the movie page's 20 movies)."""
     src = (
         func.unnest(bindparam("ids", type_=ARRAY(BigInteger)))
         .table_valued("id")
         .render_derived(name="src")
     )
-    total = (
-        select(func.count())
+    counted = (
+        select(func.count().label("total"))
         .select_from(Review)
-        .where(Review.movie_id == src.c.id, visible)
-        .scalar_subquery()
-        .label("total")
+        .where(source == src.c.id, visible)
+        .lateral("counted")
     )
-    order = review_order(sort)
-    authors = [c.label(f"author_{c.key}") for c in author_columns]
-    base = select(
-        *REVIEW_COLUMNS, *authors, func.row_number().over(order_by=order).label("position")
-    ).select_from(Review)
-    if authors:
+    base = select(*columns, func.row_number().over(order_by=order).label("position"))
+    base = base.select_from(Review)
+    if with_authors:
         base = base.join(User, User.id == Review.user_id)
     page = (
-        base.where(Review.movie_id == src.c.id, visible)
+        base.where(source == src.c.id, visible)
         .order_by(*order)
         .offset(bindparam("offset", type_=Integer))
         .limit(bindparam("limit", type_=Integer))
         .lateral("page")
     )
     return (
-        select(src.c.id.label("source_id"), total, *page.c)
-        .select_from(src.outerjoin(page, true()))
+        select(src.c.id.label("source_id"), counted.c.total, *page.c)
+        .select_from(src.join(counted, true()).outerjoin(page, true()))
         .order_by(src.c.id, page.c.position)
     )
 
@@ -251,29 +270,6 @@ def _user_review_pages(own: bool) -> Select[*tuple[Any, ...]]:
         if own
         else and_(Review.status == ReviewStatus.PUBLISHED.value, Review.is_anonymous.is_(False))
     )
-    src = (
-        func.unnest(bindparam("ids", type_=ARRAY(BigInteger)))
-        .table_valued("id")
-        .render_derived(name="src")
-    )
-    total = (
-        select(func.count())
-        .select_from(Review)
-        .where(Review.user_id == src.c.id, visible)
-        .scalar_subquery()
-        .label("total")
-    )
-    order = review_order(ReviewSort.NEWEST)
-    page = (
-        select(*REVIEW_COLUMNS, func.row_number().over(order_by=order).label("position"))
-        .where(Review.user_id == src.c.id, visible)
-        .order_by(*order)
-        .offset(bindparam("offset", type_=Integer))
-        .limit(bindparam("limit", type_=Integer))
-        .lateral("page")
-    )
-    return (
-        select(src.c.id.label("source_id"), total, *page.c)
-        .select_from(src.outerjoin(page, true()))
-        .order_by(src.c.id, page.c.position)
+    return _pages_per_source(
+        Review.user_id, visible, review_order(ReviewSort.NEWEST), list(REVIEW_COLUMNS)
     )

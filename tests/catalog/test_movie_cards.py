@@ -139,3 +139,28 @@ async def test_a_card_movie_is_never_served_as_a_whole_one(
         "description": "A hitman's perfect alibi comes undone.",
         "cast": ["Alain Delon", "François Périer"],
     }
+
+
+async def test_genres_joined_after_the_page_keep_every_order(
+    gql: GraphQLClient, db: Database
+) -> None:
+    """With genres the page is a subquery and the order is applied again outside it (the
+    TRENDING order reads a column no page selects): the same movies in the same order."""
+    genre = await create_genre(db, "Order drama")
+    for n in range(6):
+        await create_movie(
+            db,
+            title=f"Order film {n % 3}",
+            year=2000 + n % 2,
+            popularity=float(n % 4),
+            genre_ids=[genre] if n % 2 else [],
+        )
+    page = "query { movies(first: %d, sort: %s, filter: %s) { edges { node { %s } } } }"
+    for sort in ("POPULARITY", "TRENDING", "RATING", "NEWEST", "TITLE"):
+        for where in ("{}", '{search: "order"}'):
+            for first in (4, 50):
+                plain = await gql.execute(page % (first, sort, where, "id"))
+                joined = await gql.execute(page % (first, sort, where, "id genres { name }"))
+                assert [e["node"]["id"] for e in joined["movies"]["edges"]] == [
+                    e["node"]["id"] for e in plain["movies"]["edges"]
+                ]
