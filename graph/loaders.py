@@ -21,22 +21,28 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
+# What `ContextLoader.loaded` returns for a key the request has no value for yet.
+NOT_LOADED: Any = object()
+
+
 class ContextLoader(DataLoader[K, V]):
-    """A loader bound to the request context (reads through `context.db`)."""
-
-    def __init__(self, context: Context, cache_map: dict[Any, Any] | None = None) -> None:
-        """`cache_map`: where `load` keeps its futures by key (default: a private dict)."""
-        super().__init__(cache_map=cache_map)
-        self.context = context
-
-
-class RequestedLoader(ContextLoader[K, V]):
-    """A loader whose keys asked for in this request other loaders may look at:
-    `requested` maps each key to its future (what `load` caches)."""
+    """A loader bound to the request context (reads through `context.db`). `requested`
+    maps each key asked for (or primed) in this request to its future: what `load` caches,
+    which other code may look at (`loaded`; the seat-count loader reads the seat maps'
+    futures, graph/showtimes/loaders.py)."""
 
     def __init__(self, context: Context) -> None:
         self.requested: dict[K, asyncio.Future[V]] = {}
-        super().__init__(context, cache_map=self.requested)
+        super().__init__(cache_map=self.requested)
+        self.context = context
+
+    def loaded(self, key: K) -> V:
+        """The value of `key` when this request has it already (primed, or loaded without
+        error), else NOT_LOADED: no future, no batch, nothing to await."""
+        future = self.requested.get(key)
+        if future is None or not future.done() or future.cancelled() or future.exception():
+            return NOT_LOADED  # type: ignore[no-any-return]
+        return future.result()
 
 
 async def replica_rows_by_ids(
@@ -65,6 +71,15 @@ class Prefixed:
     def __init__(self, row: Any, prefix: str) -> None:
         self.row = getattr(row, "_mapping", row)
         self.prefix = prefix
+
+    @property
+    def _mapping(self) -> Prefixed:
+        """Read by name like a row's mapping (`m["name"]`): one call per column instead of a
+        failed attribute lookup and `__getattr__` (~0.1 against ~0.6 µs)."""
+        return self
+
+    def __getitem__(self, name: str) -> Any:
+        return self.row[self.prefix + name]
 
     def __getattr__(self, name: str) -> Any:
         try:

@@ -17,7 +17,7 @@ from db.showtimes import queries
 from db.showtimes.codes import PresaleAudience
 from db.showtimes.queries import Parent, ShowtimeSpec
 from graph.errors import bad_input
-from graph.loaders import ContextLoader, RequestedLoader
+from graph.loaders import ContextLoader
 from graph.pagination import DEFAULT_PAGE, Connection, PageArgs, build_connection, decode_cursor
 from graph.relay import query_id
 from graph.scalars import Money
@@ -75,7 +75,7 @@ class PricesByShowtimeLoader(ContextLoader[int, "list[ShowtimePrice]"]):
         return [found.get(k, []) for k in keys]
 
 
-class SeatStatesByShowtimeLoader(RequestedLoader[int, list[Any]]):
+class SeatStatesByShowtimeLoader(ContextLoader[int, list[Any]]):
     """Every seat of each showtime with its status for this request's viewer, in drawing
     order, plus the showtime's sequence: one statement for any number of seat maps.
     (`requested`: for AvailableSeatCountByShowtimeLoader.)"""
@@ -88,7 +88,7 @@ class SeatStatesByShowtimeLoader(RequestedLoader[int, list[Any]]):
         return [found.get(k, []) for k in keys]
 
 
-class PackedSeatStatesByShowtimeLoader(RequestedLoader[int, Any]):
+class PackedSeatStatesByShowtimeLoader(ContextLoader[int, Any]):
     """The compact seat map of each showtime for this request's viewer, aggregated in
     PostgreSQL (`queries.packed_seat_states`): one statement, one row per showtime.
     (`requested`: for AvailableSeatCountByShowtimeLoader.)"""
