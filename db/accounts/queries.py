@@ -27,6 +27,9 @@ USER_COLUMNS = (
     User.role,
     User.created_at,
 )
+# The public profile: what anyone may see of a user (graph's User.from_row reads nothing
+# else for a viewer who is neither the user nor staff).
+PUBLIC_USER_COLUMNS = (User.id, User.full_name, User.avatar_url)
 
 
 @cache

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import BigInteger, Integer
 
 from db.accounts.models import User
-from db.accounts.queries import USER_COLUMNS
+from db.accounts.queries import PUBLIC_USER_COLUMNS, USER_COLUMNS
 from db.orders.models import Ticket
 from db.reviews.codes import ReviewSort, ReviewStatus
 from db.reviews.models import Review, ReviewVote
@@ -144,10 +144,10 @@ async def review_pages(
     is_staff: bool,
 ) -> Sequence[Record]:
     """A page of each movie's visible reviews with their authors' `USER_COLUMNS` (as
-    `author_<key>`), on the driver: the statement is built once per shape."""
-    stmt, params = review_pages_query(
-        movie_ids, sort, offset, limit, viewer_id, is_staff, USER_COLUMNS
-    )
+    `author_<key>`; for an anonymous viewer only the public profile, PUBLIC_USER_COLUMNS),
+    on the driver: the statement is built once per shape."""
+    authors = USER_COLUMNS if is_staff or viewer_id is not None else PUBLIC_USER_COLUMNS
+    stmt, params = review_pages_query(movie_ids, sort, offset, limit, viewer_id, is_staff, authors)
     return await db.fetch_static(stmt, params)
 
 

@@ -39,7 +39,7 @@ async def test_review_authors_come_with_their_page(gql: GraphQLClient, db: Datab
         user = await create_user(db)
         await create_review(db, user_id=user.id, movie_id=movie, title=f"By {user.username}")
     query = """{ movies(first: 5) { edges { node { reviews(first: 5) { edges { node {
-        title author { id } } } } } } } }"""
+        title author { id username } } } } } } } }"""
     with capture_statements() as statements:
         page = await gql.execute(query)
     # The list, then one page of reviews with their authors: no statement for the users.
@@ -48,3 +48,12 @@ async def test_review_authors_come_with_their_page(gql: GraphQLClient, db: Datab
     edges = movie_edge["node"]["reviews"]["edges"]
     assert len(edges) == 3
     assert len({e["node"]["author"]["id"] for e in edges}) == 3
+    # Anonymous: the page reads only the public profile, and shows only that.
+    assert {e["node"]["author"]["username"] for e in edges} == {None}
+    # Staff see the usernames (the page reads every author column for them).
+    staff = gql.token_for(await create_user(db, role="MANAGER"))
+    as_staff = await gql.execute(query, token=staff)
+    [movie_edge] = as_staff["movies"]["edges"]
+    assert {e["node"]["author"]["username"] for e in movie_edge["node"]["reviews"]["edges"]} == {
+        e["node"]["title"].removeprefix("By ") for e in edges
+    }
