@@ -187,22 +187,15 @@ def _review_pages(
             Review.user_id == bindparam("viewer_id", type_=BigInteger),
         )
     authors = [c.label(f"author_{c.key}") for c in author_columns]
-    return _pages_per_source(
-        Review.movie_id,
-        visible,
-        review_order(sort),
-        [*REVIEW_COLUMNS, *authors],
-        with_authors=bool(authors),
-    )
+    return _pages_per_source(Review.movie_id, visible, review_order(sort), REVIEW_COLUMNS, authors)
 
 
 def _pages_per_source(
     source: Any,
     visible: ColumnElement[bool],
     order: list[Any],
-    columns: list[Any],
-    *,
-    with_authors: bool = False,
+    columns: Sequence[Any],
+    authors: Sequence[Any] = (),
 ) -> Select[*tuple[Any, ...]]:
     """For each id of the `ids` array (a movie or a user: `source` is the review column it
     matches), its total of visible reviews and a page of them (`offset`, `limit`) in
@@ -220,20 +213,21 @@ def _pages_per_source(
         .where(source == src.c.id, visible)
         .lateral("counted")
     )
-    base = select(*columns, func.row_number().over(order_by=order).label("position"))
-    base = base.select_from(Review)
-    if with_authors:
-        base = base.join(User, User.id == Review.user_id)
     page = (
-        base.where(source == src.c.id, visible)
+        select(*columns, func.row_number().over(order_by=order).label("position"))
+        .where(source == src.c.id, visible)
         .order_by(*order)
         .offset(bindparam("offset", type_=Integer))
         .limit(bindparam("limit", type_=Integer))
         .lateral("page")
     )
+    # The authors joined to the pages once, not inside each movie's page.
+    joined = src.join(counted, true()).outerjoin(page, true())
+    if authors:
+        joined = joined.outerjoin(User, User.id == page.c.user_id)
     return (
-        select(src.c.id.label("source_id"), counted.c.total, *page.c)
-        .select_from(src.join(counted, true()).outerjoin(page, true()))
+        select(src.c.id.label("source_id"), counted.c.total, *page.c, *authors)
+        .select_from(joined)
         .order_by(src.c.id, page.c.position)
     )
 
@@ -271,5 +265,5 @@ def _user_review_pages(own: bool) -> Select[*tuple[Any, ...]]:
         else and_(Review.status == ReviewStatus.PUBLISHED.value, Review.is_anonymous.is_(False))
     )
     return _pages_per_source(
-        Review.user_id, visible, review_order(ReviewSort.NEWEST), list(REVIEW_COLUMNS)
+        Review.user_id, visible, review_order(ReviewSort.NEWEST), REVIEW_COLUMNS
     )
