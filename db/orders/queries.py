@@ -11,13 +11,14 @@ from sqlalchemy import (
     Integer,
     Select,
     Text,
+    any_,
     bindparam,
     case,
     cast,
     func,
     select,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from db.cinemas.models import Seat
 from db.cinemas.queries import SEAT_COLUMNS
@@ -74,8 +75,18 @@ TICKET_COLUMNS = (
 )
 
 
+# Reads by a list of ids, each built once and run on the driver (`fetch_static`, `= ANY` of
+# an array parameter): the loaders behind every order payload (checkout, payOrder, me.orders)
+# skip SQLAlchemy's compilation, cache key and result processing (~0.3 ms of CPU each).
+def _any_of(column: Any) -> Any:
+    return column == any_(bindparam("ids", type_=ARRAY(BigInteger)))
+
+
+_ORDERS_BY_IDS = select(*ORDER_COLUMNS).where(_any_of(Order.id))
+
+
 async def orders_by_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
-    return await db.fetch(select(*ORDER_COLUMNS).where(Order.id.in_(list(ids))))
+    return await db.fetch_static(_ORDERS_BY_IDS, {"ids": list(ids)})
 
 
 # A line's fulfilment status (docs/shop.md, "Pickup"): none for tickets; for products
@@ -87,65 +98,68 @@ FULFILMENT_STATUS: ColumnElement[str | None] = case(
     else_=FulfilmentStatus.PENDING.value,
 ).label("fulfilment_status")
 
+_LINES_BY_ORDER_IDS = (
+    select(
+        OrderLine.id,
+        OrderLine.order_id,
+        OrderLine.kind,
+        OrderLine.description,
+        OrderLine.quantity,
+        OrderLine.unit_price,
+        OrderLine.discount,
+        OrderLine.showtime_id,
+        OrderLine.seat_id,
+        OrderLine.product_id,
+        OrderLine.variant_id,
+        OrderLine.picked_up_at,
+        FULFILMENT_STATUS,
+        Order.currency,
+        *SEAT_JOINED,
+    )
+    .join(Order, Order.id == OrderLine.order_id)
+    .outerjoin(Seat, Seat.id == OrderLine.seat_id)
+    .where(_any_of(OrderLine.order_id))
+    .order_by(OrderLine.order_id, OrderLine.position)
+)
+
 
 async def lines_by_order_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
     """The lines of orders, with their fulfilment status (reads the order's status)."""
-    return await db.fetch(
-        select(
-            OrderLine.id,
-            OrderLine.order_id,
-            OrderLine.kind,
-            OrderLine.description,
-            OrderLine.quantity,
-            OrderLine.unit_price,
-            OrderLine.discount,
-            OrderLine.showtime_id,
-            OrderLine.seat_id,
-            OrderLine.product_id,
-            OrderLine.variant_id,
-            OrderLine.picked_up_at,
-            FULFILMENT_STATUS,
-            Order.currency,
-            *SEAT_JOINED,
-        )
-        .join(Order, Order.id == OrderLine.order_id)
-        .outerjoin(Seat, Seat.id == OrderLine.seat_id)
-        .where(OrderLine.order_id.in_(list(ids)))
-        .order_by(OrderLine.order_id, OrderLine.position)
-    )
+    return await db.fetch_static(_LINES_BY_ORDER_IDS, {"ids": list(ids)})
+
+
+_TICKETS = select(*TICKET_COLUMNS).join(Seat, Seat.id == Ticket.seat_id)
+_TICKETS_BY_ORDER_IDS = _TICKETS.where(_any_of(Ticket.order_id)).order_by(
+    Ticket.order_id, Ticket.id
+)
+_TICKETS_BY_IDS = _TICKETS.where(_any_of(Ticket.id))
 
 
 async def tickets_by_order_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
-    return await db.fetch(
-        select(*TICKET_COLUMNS)
-        .join(Seat, Seat.id == Ticket.seat_id)
-        .where(Ticket.order_id.in_(list(ids)))
-        .order_by(Ticket.order_id, Ticket.id)
-    )
+    return await db.fetch_static(_TICKETS_BY_ORDER_IDS, {"ids": list(ids)})
 
 
 async def tickets_by_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
-    return await db.fetch(
-        select(*TICKET_COLUMNS)
-        .join(Seat, Seat.id == Ticket.seat_id)
-        .where(Ticket.id.in_(list(ids)))
+    return await db.fetch_static(_TICKETS_BY_IDS, {"ids": list(ids)})
+
+
+_PAYMENTS_BY_ORDER_IDS = (
+    select(
+        Payment.id,
+        Payment.order_id,
+        Payment.provider,
+        Payment.status,
+        Payment.amount,
+        Payment.currency,
+        Payment.created_at,
     )
+    .where(_any_of(Payment.order_id))
+    .order_by(Payment.order_id, Payment.id)
+)
 
 
 async def payments_by_order_ids(db: Database, ids: Sequence[int]) -> Sequence[Any]:
-    return await db.fetch(
-        select(
-            Payment.id,
-            Payment.order_id,
-            Payment.provider,
-            Payment.status,
-            Payment.amount,
-            Payment.currency,
-            Payment.created_at,
-        )
-        .where(Payment.order_id.in_(list(ids)))
-        .order_by(Payment.order_id, Payment.id)
-    )
+    return await db.fetch_static(_PAYMENTS_BY_ORDER_IDS, {"ids": list(ids)})
 
 
 def _user_orders(user_id: int, status: OrderStatus | None) -> Select[*tuple[Any, ...]]:
