@@ -85,6 +85,19 @@ REVIEW_COLUMNS = (
     Review.created_at,
     Review.updated_at,
 )
+# A review as a list of cards shows it: what a page of reviews reads when its nodes ask only
+# for the fields graph/reviews/types.py names in REVIEW_CARD_FIELDS (no text, counts,
+# moderation reason or edit time).
+REVIEW_CARD_COLUMNS = (
+    Review.id,
+    Review.movie_id,
+    Review.user_id,
+    Review.rating,
+    Review.title,
+    Review.is_anonymous,
+    Review.status,
+    Review.created_at,
+)
 
 
 def visible_to(viewer_id: int | None, is_staff: bool) -> ColumnElement[bool]:
@@ -142,12 +155,17 @@ async def review_pages(
     limit: int,
     viewer_id: int | None,
     is_staff: bool,
+    *,
+    card: bool = False,
 ) -> Sequence[Record]:
-    """A page of each movie's visible reviews with their authors' `USER_COLUMNS` (as
-    `author_<key>`; for an anonymous viewer only the public profile, PUBLIC_USER_COLUMNS),
-    on the driver: the statement is built once per shape."""
+    """A page of each movie's visible reviews (with `card`, only REVIEW_CARD_COLUMNS) with
+    their authors' `USER_COLUMNS` (as `author_<key>`; for an anonymous viewer only the
+    public profile, PUBLIC_USER_COLUMNS), on the driver: the statement is built once per
+    shape."""
     authors = USER_COLUMNS if is_staff or viewer_id is not None else PUBLIC_USER_COLUMNS
-    stmt, params = review_pages_query(movie_ids, sort, offset, limit, viewer_id, is_staff, authors)
+    stmt, params = review_pages_query(
+        movie_ids, sort, offset, limit, viewer_id, is_staff, authors, card=card
+    )
     return await db.fetch_static(stmt, params)
 
 
@@ -159,6 +177,8 @@ def review_pages_query(
     viewer_id: int | None,
     is_staff: bool,
     author_columns: tuple[Any, ...] = (),
+    *,
+    card: bool = False,
 ) -> tuple[Select[*tuple[Any, ...]], dict[str, Any]]:
     """One page of reviews for each of many movies, with each movie's total, in ONE
     statement: a row per movie with its total even when the page is empty (review columns
@@ -170,12 +190,12 @@ def review_pages_query(
     params: dict[str, Any] = {"ids": list(movie_ids), "offset": offset, "limit": limit}
     if kind == "viewer":
         params["viewer_id"] = viewer_id
-    return _review_pages(sort, kind, author_columns), params
+    return _review_pages(sort, kind, author_columns, card), params
 
 
 @cache
 def _review_pages(
-    sort: ReviewSort, kind: str, author_columns: tuple[Any, ...]
+    sort: ReviewSort, kind: str, author_columns: tuple[Any, ...], card: bool
 ) -> Select[*tuple[Any, ...]]:
     if kind == "staff":
         visible: ColumnElement[bool] = true()
@@ -187,7 +207,8 @@ def _review_pages(
             Review.user_id == bindparam("viewer_id", type_=BigInteger),
         )
     authors = [c.label(f"author_{c.key}") for c in author_columns]
-    return _pages_per_source(Review.movie_id, visible, review_order(sort), REVIEW_COLUMNS, authors)
+    columns = REVIEW_CARD_COLUMNS if card else REVIEW_COLUMNS
+    return _pages_per_source(Review.movie_id, visible, review_order(sort), columns, authors)
 
 
 def _pages_per_source(

@@ -27,7 +27,7 @@ from graph.loaders import NOT_LOADED
 from graph.pagination import PageArgs
 from graph.relay import to_global_id
 from graph.reviews.loaders import ReviewsByMovieIdLoader
-from graph.reviews.types import Review
+from graph.reviews.types import REVIEW_CARD_FIELDS, Review
 
 Selection = SelectedField | FragmentSpread | InlineFragment
 
@@ -136,10 +136,13 @@ async def _reviews(
     fields: list[SelectedField],
 ) -> None:
     loader = info.context.loader(ReviewsByMovieIdLoader)
-    pages = await loader.load_many([(m.pk, *key) for m in movies])
+    # Cards when every `reviews` selection asks its nodes for nothing more.
+    nodes = [f for field in fields for f in connection_nodes(field)]
+    card = all(f.name in REVIEW_CARD_FIELDS for f in nodes)
+    pages = await loader.load_many([(m.pk, *key, card) for m in movies])
     for movie, page in zip(movies, pages, strict=True):
         movie.prefetched_reviews = (key, page)
-    if any(f.name == "author" for field in fields for f in connection_nodes(field)):
+    if any(f.name == "author" for f in nodes):
         await prefetch_authors(info, [e.node for page in pages for e in page.edges])
 
 

@@ -234,7 +234,7 @@ class Movie(Node):
             return cast("Connection[Review]", ready)
         return deferred(
             info.context.loader(review_loaders.ReviewsByMovieIdLoader).load(
-                (self.pk, sort, offset, limit)
+                (self.pk, sort, offset, limit, False)
             )
         )
 

@@ -16,8 +16,9 @@ from graph.loaders import ContextLoader, Prefixed
 from graph.pagination import Connection, build_connection
 from graph.reviews import types as review_types
 
-# (movie id, sort, offset, limit)
-ReviewPageKey = tuple[int, ReviewSort, int, int]
+# (movie id, sort, offset, limit, card): with `card`, the reviews are read as cards
+# (db REVIEW_CARD_COLUMNS; only REVIEW_CARD_FIELDS of them may be read).
+ReviewPageKey = tuple[int, ReviewSort, int, int, bool]
 
 
 class ReviewByIdLoader(ContextLoader[int, "review_types.Review | None"]):
@@ -42,19 +43,27 @@ class ReviewsByMovieIdLoader(ContextLoader[ReviewPageKey, "Connection[review_typ
         viewer = await self.context.viewer()
         viewer_id = viewer.id if viewer else None
         is_staff = bool(viewer and viewer.is_staff)
-        groups: dict[tuple[ReviewSort, int, int], list[int]] = defaultdict(list)
-        for movie_id, sort, offset, limit in keys:
-            groups[(sort, offset, limit)].append(movie_id)
+        groups: dict[tuple[ReviewSort, int, int, bool], list[int]] = defaultdict(list)
+        for movie_id, sort, offset, limit, card in keys:
+            groups[(sort, offset, limit, card)].append(movie_id)
         results: dict[ReviewPageKey, Connection[review_types.Review]] = {}
-        from_row = review_types.Review.from_row
         users = self.context.loader(account_loaders.UserByIdLoader)
         primed: set[int] = set()
-        for (sort, offset, limit), movie_ids in groups.items():
+        for (sort, offset, limit, card), movie_ids in groups.items():
             totals: dict[int, int] = {}
             items: dict[int, list[review_types.Review]] = defaultdict(list)
             rows = await queries.review_pages(
-                self.context.read_db, movie_ids, sort, offset, limit, viewer_id, is_staff
+                self.context.read_db,
+                movie_ids,
+                sort,
+                offset,
+                limit,
+                viewer_id,
+                is_staff,
+                card=card,
             )
+            review = review_types.Review
+            from_row = review.from_card_row if card else review.from_row
             for row in rows:
                 source_id = row["source_id"]
                 totals[source_id] = row["total"]
@@ -68,7 +77,7 @@ class ReviewsByMovieIdLoader(ContextLoader[ReviewPageKey, "Connection[review_typ
                             user_id, account_types.User.from_row(Prefixed(row, "author_"), viewer)
                         )
             for movie_id in movie_ids:
-                results[(movie_id, sort, offset, limit)] = build_connection(
+                results[(movie_id, sort, offset, limit, card)] = build_connection(
                     items.get(movie_id, []), offset, totals.get(movie_id, 0)
                 )
         return [results[k] for k in keys]

@@ -37,6 +37,31 @@ def _ready_author(review: Review, args: Mapping[str, Any]) -> Any:
     return review.prefetched_author if review.author_prefetched else NOT_READY
 
 
+# The Review fields a page can answer from a card row (db REVIEW_CARD_COLUMNS): plain fields
+# read from those columns, and fields that need only ids (loaders). A page of reviews whose
+# nodes select only these reads card rows (graph/catalog/prefetch.py); any other field, a
+# new one included, makes it read whole rows. tests/reviews/test_review_cards.py checks
+# each name against the schema and each plain field against a whole row.
+REVIEW_CARD_FIELDS = frozenset(
+    {
+        "__typename",
+        "id",
+        "rating",
+        "title",
+        "isAnonymous",
+        "status",
+        "isMine",
+        "createdAt",
+        "author",
+        "movie",
+        "verifiedPurchase",
+        "viewerVote",
+    }
+)
+# What a card Review holds for the fields it has no column for: never read (see above).
+_NOT_LOADED: Any = None
+
+
 @strawberry.type(description="A user's review of a movie: one per user per movie.")
 class Review(Node):
     pk: strawberry.Private[int]
@@ -85,6 +110,30 @@ class Review(Node):
             is_mine=viewer_id is not None and m["user_id"] == viewer_id,
             created_at=m["created_at"],
             updated_at=m["updated_at"],
+        )
+
+    @classmethod
+    def from_card_row(cls, row: Any, viewer_id: int | None) -> Review:
+        """A review from a card row (db REVIEW_CARD_COLUMNS): only REVIEW_CARD_FIELDS may be
+        read."""
+        m = row._mapping
+        return cls(
+            id=strawberry.ID(to_global_id("Review", m["id"])),
+            pk=m["id"],
+            movie_pk=m["movie_id"],
+            user_pk=m["user_id"],
+            rating=m["rating"],
+            title=m["title"],
+            body=_NOT_LOADED,
+            is_spoiler=_NOT_LOADED,
+            is_anonymous=m["is_anonymous"],
+            status=_STATUSES[m["status"]],
+            moderation_reason=_NOT_LOADED,
+            helpful_count=_NOT_LOADED,
+            unhelpful_count=_NOT_LOADED,
+            is_mine=viewer_id is not None and m["user_id"] == viewer_id,
+            created_at=m["created_at"],
+            updated_at=_NOT_LOADED,
         )
 
     @strawberry.field(
