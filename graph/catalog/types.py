@@ -96,7 +96,21 @@ CARD_FIELDS = frozenset(
 )
 # What a card Movie holds for the fields it has no column for: never read, since a list
 # reads card rows only when its selection stays within CARD_FIELDS.
-_NOT_LOADED: Any = None
+_NOT_IN_CARD: dict[str, Any] = dict.fromkeys(
+    (
+        "tagline",
+        "description",
+        "country",
+        "countries",
+        "director",
+        "cast",
+        "budget",
+        "box_office",
+        "trailer_url",
+        "created_at",
+        "updated_at",
+    )
+)
 
 
 @strawberry.type(description="A film in the catalog.")
@@ -139,31 +153,17 @@ class Movie(Node):
     @classmethod
     def from_row(cls, row: Any) -> Movie:
         m = row._mapping  # by name: much faster than attributes (db/session.py, Record)
-        avg = m["average_rating"]
-        return cls(
-            id=strawberry.ID(to_global_id("Movie", m["id"])),
-            pk=m["id"],
-            tmdb_id=m["tmdb_id"],
-            title=m["title"],
-            original_title=m["original_title"],
+        return cls._from_card(
+            m,
             tagline=m["tagline"],
             description=m["description"],
-            release_date=m["release_date"],
-            year=m["year"],
             country=m["country"],
             countries=list(m["countries"]),
-            duration_minutes=m["duration_minutes"],
             director=m["director"],
             cast=list(m["cast_members"]),
-            age_rating=m["age_rating"],
             budget=_money(m["budget"]),
             box_office=_money(m["box_office"]),
-            poster_url=m["poster_url"],
             trailer_url=m["trailer_url"],
-            is_active=m["is_active"],
-            popularity=m["popularity"],
-            average_rating=None if avg is None else float(avg),
-            review_count=m["review_count"],
             created_at=m["created_at"],
             updated_at=m["updated_at"],
         )
@@ -171,7 +171,11 @@ class Movie(Node):
     @classmethod
     def from_card_row(cls, row: Any) -> Movie:
         """A movie from a card row (db MOVIE_CARD_COLUMNS): only CARD_FIELDS may be read."""
-        m = row._mapping
+        return cls._from_card(row._mapping, **_NOT_IN_CARD)
+
+    @classmethod
+    def _from_card(cls, m: Any, **rest: Any) -> Movie:
+        """The movie from a row's card columns (`m`, its mapping) and the other fields."""
         avg = m["average_rating"]
         return cls(
             id=strawberry.ID(to_global_id("Movie", m["id"])),
@@ -179,26 +183,16 @@ class Movie(Node):
             tmdb_id=m["tmdb_id"],
             title=m["title"],
             original_title=m["original_title"],
-            tagline=_NOT_LOADED,
-            description=_NOT_LOADED,
             release_date=m["release_date"],
             year=m["year"],
-            country=_NOT_LOADED,
-            countries=_NOT_LOADED,
             duration_minutes=m["duration_minutes"],
-            director=_NOT_LOADED,
-            cast=_NOT_LOADED,
             age_rating=m["age_rating"],
-            budget=_NOT_LOADED,
-            box_office=_NOT_LOADED,
             poster_url=m["poster_url"],
-            trailer_url=_NOT_LOADED,
             is_active=m["is_active"],
             popularity=m["popularity"],
             average_rating=None if avg is None else float(avg),
             review_count=m["review_count"],
-            created_at=_NOT_LOADED,
-            updated_at=_NOT_LOADED,
+            **rest,
         )
 
     @strawberry.field(

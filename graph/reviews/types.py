@@ -59,7 +59,16 @@ REVIEW_CARD_FIELDS = frozenset(
     }
 )
 # What a card Review holds for the fields it has no column for: never read (see above).
-_NOT_LOADED: Any = None
+_NOT_IN_CARD: dict[str, Any] = dict.fromkeys(
+    (
+        "body",
+        "is_spoiler",
+        "moderation_reason",
+        "helpful_count",
+        "unhelpful_count",
+        "updated_at",
+    )
+)
 
 
 @strawberry.type(description="A user's review of a movie: one per user per movie.")
@@ -93,22 +102,14 @@ class Review(Node):
     @classmethod
     def from_row(cls, row: Any, viewer_id: int | None) -> Review:
         m = row._mapping  # by name: much faster than attributes (db/session.py, Record)
-        return cls(
-            id=strawberry.ID(to_global_id("Review", m["id"])),
-            pk=m["id"],
-            movie_pk=m["movie_id"],
-            user_pk=m["user_id"],
-            rating=m["rating"],
-            title=m["title"],
+        return cls._from_card(
+            m,
+            viewer_id,
             body=m["body"],
             is_spoiler=m["is_spoiler"],
-            is_anonymous=m["is_anonymous"],
-            status=_STATUSES[m["status"]],
             moderation_reason=m["moderation_reason"],
             helpful_count=m["helpful_count"],
             unhelpful_count=m["unhelpful_count"],
-            is_mine=viewer_id is not None and m["user_id"] == viewer_id,
-            created_at=m["created_at"],
             updated_at=m["updated_at"],
         )
 
@@ -116,7 +117,11 @@ class Review(Node):
     def from_card_row(cls, row: Any, viewer_id: int | None) -> Review:
         """A review from a card row (db REVIEW_CARD_COLUMNS): only REVIEW_CARD_FIELDS may be
         read."""
-        m = row._mapping
+        return cls._from_card(row._mapping, viewer_id, **_NOT_IN_CARD)
+
+    @classmethod
+    def _from_card(cls, m: Any, viewer_id: int | None, **rest: Any) -> Review:
+        """The review from a row's card columns (`m`, its mapping) and the other fields."""
         return cls(
             id=strawberry.ID(to_global_id("Review", m["id"])),
             pk=m["id"],
@@ -124,16 +129,11 @@ class Review(Node):
             user_pk=m["user_id"],
             rating=m["rating"],
             title=m["title"],
-            body=_NOT_LOADED,
-            is_spoiler=_NOT_LOADED,
             is_anonymous=m["is_anonymous"],
             status=_STATUSES[m["status"]],
-            moderation_reason=_NOT_LOADED,
-            helpful_count=_NOT_LOADED,
-            unhelpful_count=_NOT_LOADED,
             is_mine=viewer_id is not None and m["user_id"] == viewer_id,
             created_at=m["created_at"],
-            updated_at=_NOT_LOADED,
+            **rest,
         )
 
     @strawberry.field(

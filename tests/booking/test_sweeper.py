@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.booking import actions
 from db.booking.models import SeatHold, SeatOccupancy
@@ -25,19 +27,24 @@ async def expire_all(db: Database) -> None:
         )
 
 
+async def _hold_two(session: AsyncSession, user_id: int, show: Any) -> Any:
+    """The first two seats of `show`, held by the user for ten minutes."""
+    return await actions.hold_seats(
+        session,
+        user_id=user_id,
+        showtime_id=show.id,
+        seat_ids=show.seat_ids[:2],
+        ttl_seconds=600,
+        max_seats=10,
+        sales_window_days=30,
+    )
+
+
 async def test_one_sweeper_at_a_time(committed_db: Database) -> None:
     show = await create_bookable_showtime(committed_db)
     user = await create_user(committed_db)
     async with committed_db.transaction() as session:
-        await actions.hold_seats(
-            session,
-            user_id=user.id,
-            showtime_id=show.id,
-            seat_ids=show.seat_ids[:2],
-            ttl_seconds=600,
-            max_seats=10,
-            sales_window_days=30,
-        )
+        await _hold_two(session, user.id, show)
     await expire_all(committed_db)
     async with committed_db.transaction() as first:
         # Another instance is sweeping (it holds the lock): this one skips the round.
@@ -56,15 +63,7 @@ async def test_sold_seats_survive_the_sweep(committed_db: Database) -> None:
     show = await create_bookable_showtime(committed_db)
     user = await create_user(committed_db)
     async with committed_db.transaction() as session:
-        result = await actions.hold_seats(
-            session,
-            user_id=user.id,
-            showtime_id=show.id,
-            seat_ids=show.seat_ids[:2],
-            ttl_seconds=600,
-            max_seats=10,
-            sales_window_days=30,
-        )
+        result = await _hold_two(session, user.id, show)
         # Paid: one seat sold in place (what checkout/payment will do).
         await session.execute(
             update(SeatOccupancy)
@@ -91,15 +90,7 @@ async def test_a_round_with_nothing_due_is_one_probe_and_no_transaction(
     show = await create_bookable_showtime(committed_db)
     user = await create_user(committed_db)
     async with committed_db.transaction() as session:
-        await actions.hold_seats(
-            session,
-            user_id=user.id,
-            showtime_id=show.id,
-            seat_ids=show.seat_ids[:2],
-            ttl_seconds=600,
-            max_seats=10,
-            sales_window_days=30,
-        )
+        await _hold_two(session, user.id, show)
         await session.execute(
             insert(IdempotencyKey).values(
                 user_id=user.id, operation="checkout", key="fresh", request_hash="0" * 64
