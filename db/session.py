@@ -24,7 +24,8 @@ from contextvars import ContextVar
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Engine, Executable, Row, event, text
+from sqlalchemy import ColumnElement, Engine, Executable, Row, any_, bindparam, event, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -94,6 +95,13 @@ class Record(asyncpg.Record):  # type: ignore[misc]
 
 
 _NO_DEFAULT: Any = object()
+
+
+def any_id(column: Any) -> ColumnElement[bool]:
+    """`column = ANY(:ids)`, the `ids` parameter an array of the column's type: how a
+    statement built once for `fetch_static` reads rows by a list of ids (one statement text
+    whatever the list's length, unlike an expanding IN)."""
+    return column == any_(bindparam("ids", type_=ARRAY(column.type)))  # type: ignore[no-any-return]
 
 
 class StaticSQL:
@@ -189,11 +197,25 @@ class Database:
                 try:
                     rows: list[Record] = await driver.fetch(sql.text, *args, record_class=Record)
                     return rows
-                except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
-                    # A connection that died with the server: drop it, read once more.
+                except (
+                    asyncpg.InterfaceError,
+                    asyncpg.PostgresConnectionError,
+                    asyncpg.InternalClientError,
+                    OSError,
+                ):
+                    # A connection that died with the server: drop it, read once more. (A
+                    # backend terminated while the connection sat idle in the pool leaves the
+                    # driver waiting for a ReadyForQuery that never comes: it refuses the next
+                    # statement with InternalClientError, "another operation is in progress".)
                     raw.invalidate()
                     if attempt:
                         raise
+                except asyncio.CancelledError:
+                    # Cancelled mid-statement (a deadline, a client gone): the driver is still
+                    # busy with it, and the next borrower would get "another operation is in
+                    # progress". Dropped, not handed back.
+                    raw.invalidate()
+                    raise
             finally:
                 # Back to the pool (its reset runs in SQLAlchemy's greenlet, as on the
                 # Connection path).

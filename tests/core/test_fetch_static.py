@@ -6,7 +6,8 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import Float, Integer, bindparam, func, literal, select
+from sqlalchemy import Float, Integer, bindparam, event, func, literal, select
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from db.session import Database, capture_statements
 from tests.factories import create_user
@@ -48,22 +49,33 @@ SLEEP = select(func.pg_sleep(bindparam("s", type_=Float)).label("slept"))
 BACKEND = select(func.pg_backend_pid().label("pid"))
 
 
-async def test_pooled_connections_go_back_and_dead_ones_are_replaced(
-    committed_db: Database,
-) -> None:
+async def test_pooled_connections_go_back_and_dead_ones_are_replaced(database_url: str) -> None:
     """On pooled connections (not the test's shared one): each statement hands its
     connection back, a connection killed under it is dropped and the read retried once, and
-    a read cancelled mid-statement leaves the pool usable."""
-    pool: Any = committed_db.engine.sync_engine.pool
-    async with committed_db.engine.connect() as other:
-        await other.execute(select(1))  # holds its own connection
-        pid = (await committed_db.fetch_static(BACKEND))[0].pid
-        assert pool.checkedout() == 1
-        await other.execute(select(func.pg_terminate_backend(pid)))
-    # The pool's idle connection is the dead one; the read gets another and succeeds.
-    assert (await committed_db.fetch_static(STMT, {"n": 2}))[0].next == 3
-    assert pool.checkedout() == 0
-    with pytest.raises(TimeoutError):
-        await asyncio.wait_for(committed_db.fetch_static(SLEEP, {"s": 5.0}), 0.2)
-    assert pool.checkedout() == 0
-    assert (await committed_db.fetch_static(STMT, {"n": 4}))[0].next == 5
+    a read cancelled mid-statement leaves the pool usable. A pool of its own: the killed
+    connection must not be left to later tests on the session's engine."""
+    engine = create_async_engine(database_url, pool_size=2, max_overflow=0)
+    db = Database(engine)
+    pool: Any = engine.sync_engine.pool
+    dropped: list[object] = []
+    event.listen(pool, "invalidate", lambda conn, record, exc: dropped.append(conn))
+    try:
+        async with engine.connect() as other:
+            await other.execute(select(1))  # holds its own connection
+            pid = (await db.fetch_static(BACKEND))[0].pid
+            assert pool.checkedout() == 1
+            await other.execute(select(func.pg_terminate_backend(pid)))
+        # One of the pool's idle connections is the dead one; a read that gets it drops it
+        # and reads again on another, so every read succeeds.
+        for n in (2, 3):
+            assert (await db.fetch_static(STMT, {"n": n}))[0].next == n + 1
+        assert pool.checkedout() == 0
+        before = len(dropped)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(db.fetch_static(SLEEP, {"s": 5.0}), 0.2)
+        # The cancelled read's connection is dropped at once, not handed back still busy.
+        assert len(dropped) == before + 1
+        assert pool.checkedout() == 0
+        assert (await db.fetch_static(STMT, {"n": 4}))[0].next == 5
+    finally:
+        await engine.dispose()
