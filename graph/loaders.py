@@ -83,6 +83,6 @@ class Prefixed:
 
     def __getattr__(self, name: str) -> Any:
         try:
-            return self.row[self.prefix + name]
+            return self[name]
         except KeyError:
             raise AttributeError(name) from None

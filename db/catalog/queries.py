@@ -41,7 +41,7 @@ from db.catalog.models import (
     search_title_expr,
 )
 from db.search import contains_pattern
-from db.session import Database, Record
+from db.session import Database, Record, any_id
 from db.showtimes.queries import coming_soon, now_showing
 
 MOVIE_COLUMNS = (
@@ -180,7 +180,6 @@ def movie_order(sort: MovieSort) -> list[Any]:
 # Statements are built once and reused with new parameters where their shape allows:
 # building a select of this size costs more CPU than PostgreSQL spends running it.
 DEFAULT_FILTER = MovieFilter()
-_IDS = bindparam("ids", type_=ARRAY(BigInteger))
 TOTAL_COUNT = func.count().over().label("total_count")
 
 
@@ -294,7 +293,7 @@ async def movies_by_ids(db: Database, ids: Sequence[int]) -> Sequence[Row[Any]]:
 
 @lru_cache(maxsize=1)
 def _movies_by_ids() -> Select[*tuple[Any, ...]]:
-    return select(*MOVIE_COLUMNS).where(Movie.id == func.any(_IDS))
+    return select(*MOVIE_COLUMNS).where(any_id(Movie.id))
 
 
 async def genres_by_movie_ids(db: Database, ids: Sequence[int]) -> Sequence[Row[Any]]:
@@ -307,7 +306,7 @@ def _genres_by_movie_ids() -> Select[*tuple[Any, ...]]:
     return (
         select(movie_genres.c.movie_id, *GENRE_COLUMNS)
         .join(Genre, Genre.id == movie_genres.c.genre_id)
-        .where(movie_genres.c.movie_id == func.any(_IDS))
+        .where(any_id(movie_genres.c.movie_id))
         .order_by(movie_genres.c.movie_id, Genre.name)
     )
 

@@ -203,7 +203,7 @@ class SandboxProvider:
         sending, so two instances never send it at the same time; an unanswered one is
         retried with exponential backoff."""
         # Every process asks four times a second: a probe of the index on the driver first,
-        # so that a round with nothing due opens no transaction (docs/orders.md).
+        # so that a round with nothing due opens no transaction (docs/architecture.md).
         if not await self.db.fetch_static(_ANY_WEBHOOK_DUE):
             return 0
         async with self.db.transaction() as session:

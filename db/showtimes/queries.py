@@ -42,7 +42,7 @@ from db.cinemas.codes import STATUS_CHARS
 from db.cinemas.models import Cinema, Hall, Seat
 from db.cinemas.queries import cinema_today, local_midnight
 from db.orders.models import Order
-from db.session import Database, Record
+from db.session import Database, Record, any_id
 from db.shop.models import PromoCode
 from db.showtimes.models import PresaleWave, Showtime, ShowtimePrice
 
@@ -70,10 +70,6 @@ def showtime_select(*columns: Any) -> Any:
         .join(Hall, Hall.id == Showtime.hall_id)
         .join(Cinema, Cinema.id == Hall.cinema_id)
     )
-
-
-def _ids_param(column: Any) -> Any:
-    return any_(bindparam("ids", type_=ARRAY(column.type)))
 
 
 # --- the showtime filter --------------------------------------------------------------------
@@ -199,7 +195,7 @@ async def showtime_totals(
 
 @cache
 def _showtimes_by_ids() -> Executable:
-    return showtime_select().where(Showtime.id == _ids_param(Showtime.id))  # type: ignore[no-any-return]
+    return showtime_select().where(any_id(Showtime.id))  # type: ignore[no-any-return]
 
 
 @cache
@@ -209,7 +205,7 @@ def _prices_by_showtime_ids() -> Executable:
         ShowtimePrice.seat_type,
         ShowtimePrice.amount,
         ShowtimePrice.currency,
-    ).where(ShowtimePrice.showtime_id == _ids_param(ShowtimePrice.showtime_id))
+    ).where(any_id(ShowtimePrice.showtime_id))
 
 
 async def showtimes_by_ids(db: Database, ids: list[int]) -> Sequence[Record]:
@@ -239,7 +235,7 @@ def _waves_by_showtime_ids() -> Executable:
             PromoCode.code.label("promo_code"),
         )
         .outerjoin(PromoCode, PromoCode.id == PresaleWave.promo_code_id)
-        .where(PresaleWave.showtime_id == _ids_param(PresaleWave.showtime_id))
+        .where(any_id(PresaleWave.showtime_id))
         .order_by(PresaleWave.showtime_id, PresaleWave.opens_at, PresaleWave.id)
     )
 
@@ -332,7 +328,7 @@ def _seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
             SeatOccupancy,
             and_(SeatOccupancy.showtime_id == Showtime.id, SeatOccupancy.seat_id == Seat.id),
         )
-        .where(Showtime.id == any_(bindparam("ids", type_=ARRAY(Showtime.id.type))))
+        .where(any_id(Showtime.id))
         .order_by(Showtime.id, Seat.y, Seat.x, Seat.id)
     )
 
@@ -443,7 +439,7 @@ def _available_counts() -> Select[*tuple[Any, ...]]:
             SeatOccupancy,
             and_(SeatOccupancy.showtime_id == Showtime.id, SeatOccupancy.seat_id == Seat.id),
         )
-        .where(Showtime.id == any_(bindparam("ids", type_=ARRAY(Showtime.id.type))))
+        .where(any_id(Showtime.id))
         .group_by(Showtime.id)
     )
 

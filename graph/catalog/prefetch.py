@@ -84,14 +84,15 @@ async def prefetch_movies(info: Info, field: SelectedField, movies: Sequence[Mov
     await asyncio.gather(*jobs)
 
 
-def card_only(field: SelectedField) -> bool:
-    """Whether this movie connection's nodes select only CARD_FIELDS (so card rows do)."""
-    return all(f.name in CARD_FIELDS for f in connection_nodes(field))
+def card_only(nodes: Iterable[SelectedField]) -> bool:
+    """Whether a movie connection's node fields (`connection_nodes`) are all CARD_FIELDS
+    (so card rows do)."""
+    return all(f.name in CARD_FIELDS for f in nodes)
 
 
-def selects_genres(field: SelectedField) -> bool:
-    """Whether this connection field selects `edges { node { genres } }`."""
-    return any(f.name == "genres" for f in connection_nodes(field))
+def selects_genres(nodes: Iterable[SelectedField]) -> bool:
+    """Whether a connection's node fields (`connection_nodes`) include `genres`."""
+    return any(f.name == "genres" for f in nodes)
 
 
 def attach_genres(info: Info, movies: Sequence[Movie], rows: Sequence[Any]) -> None:

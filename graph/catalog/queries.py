@@ -14,7 +14,13 @@ from graph.catalog import tmdb
 from graph.catalog.enums import MovieSort, WatchlistStatus
 from graph.catalog.inputs import MovieFilter
 from graph.catalog.loaders import GenreByIdLoader, MovieByIdLoader
-from graph.catalog.prefetch import attach_genres, card_only, prefetch_movies, selects_genres
+from graph.catalog.prefetch import (
+    attach_genres,
+    card_only,
+    connection_nodes,
+    prefetch_movies,
+    selects_genres,
+)
 from graph.catalog.types import Genre, Movie, WatchlistEntry
 from graph.context import Info
 from graph.errors import bad_input
@@ -162,10 +168,11 @@ class Query:
             # The page rows carry the list's total (a window count): one statement, and a
             # separate count only when the page is empty.
             offset, limit = args.window()
-            genres = isinstance(field, SelectedField) and selects_genres(field)
+            nodes = connection_nodes(field) if isinstance(field, SelectedField) else None
+            genres = nodes is not None and selects_genres(nodes)
             # Card rows when the nodes ask for nothing more; they are not primed into
             # MovieByIdLoader (another field of the request may want a whole movie).
-            card = isinstance(field, SelectedField) and card_only(field)
+            card = nodes is not None and card_only(nodes)
             rows: Sequence[Any] = (
                 await q.list_movies(db, f, sort, offset, limit, with_genres=genres, card=card)
                 if limit
