@@ -1,5 +1,5 @@
 """Signed ticket payloads that a door scanner verifies offline (Ed25519), their public keys
-in JWK form, the keys kept in a development directory, and the QR code of a payload.
+in JWK form, and the keys kept in a development directory (the QR code of a payload: db/qr.py).
 
 A payload is ASCII text (docs/orders.md, "Ticket signatures and QR codes"):
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import io
 import json
 import os
 import re
@@ -26,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
-import segno
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -41,9 +39,6 @@ MAX_ID = 2**63 - 1  # the ids are PostgreSQL bigint identities
 MAX_PAYLOAD_LENGTH = 256
 KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}", re.ASCII)
 SIGNATURE_LENGTH = 86  # base64url characters of 64 bytes, unpadded
-# The error correction level of ticket QR codes: M restores about 15% of the code (a scratched
-# print, a cracked phone screen) and keeps the code small enough for phone cameras.
-QR_ERROR_LEVEL = "m"
 
 _ID = r"([1-9][0-9]{0,18})"
 _PAYLOAD = re.compile(
@@ -309,26 +304,3 @@ def add_key_to_directory(directory: Path) -> Ed25519PrivateKey:
         files = _key_files(directory)
         if _install_key(directory, files[-1][0] + 1 if files else 1, key):
             return key
-
-
-# QR codes ----------------------------------------------------------------------------------
-
-
-def qr_svg(payload: str) -> str:
-    """The payload as a QR code (error correction M, byte mode): a standalone SVG document
-    with a viewBox and no fixed size, so it scales to any box; black modules on a white
-    background with the 4-module quiet zone the standard asks for."""
-    qr = segno.make_qr(payload, error=QR_ERROR_LEVEL, boost_error=False)
-    out = io.BytesIO()
-    qr.save(
-        out,
-        kind="svg",
-        xmldecl=False,
-        svgns=True,
-        omitsize=True,
-        nl=False,
-        dark="#000",
-        light="#fff",
-        title="Ticket QR code",
-    )
-    return out.getvalue().decode("utf-8")

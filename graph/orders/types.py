@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from db.errors import DomainError
-from db.orders.signing import qr_svg
+from db.qr import qr_svg
 from graph.accounts import loaders as account_loaders
 from graph.cinemas import loaders as cinema_loaders
 from graph.context import Info

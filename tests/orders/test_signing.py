@@ -34,9 +34,9 @@ from db.orders.signing import (
     private_key_pem,
     private_key_seed,
     public_key_x,
-    qr_svg,
     read_key_directory,
 )
+from db.qr import qr_svg
 from graph import cli
 from graph.settings import Settings, get_settings
 from tests.conftest import ROOT, GraphQLClient
