@@ -167,6 +167,33 @@ class Customer:
             out.detail = str(result)[:300]
 
 
+PENDING_EMAILS = "SELECT count(*) FROM outbox_messages WHERE status = 'PENDING'"
+
+
+async def pending_emails(server: Server) -> int:
+    """Messages in the outbox not sent yet (the order confirmations of a sale)."""
+    conn = await booking.connect(server)
+    try:
+        return int(await conn.fetchval(PENDING_EMAILS))
+    finally:
+        await conn.close()
+
+
+def drain_emails(server: Server, timeout: float = 180.0) -> tuple[int, float]:
+    """Wait until the server's outbox senders have sent every message: (messages pending
+    when called, seconds it took). Raises BenchError past `timeout`."""
+    import asyncio
+
+    started = time.monotonic()
+    first = pending = asyncio.run(pending_emails(server))
+    while pending:
+        if time.monotonic() - started > timeout:
+            raise BenchError(f"{pending} of {first} e-mails still unsent after {timeout:.0f} s")
+        time.sleep(0.2)
+        pending = asyncio.run(pending_emails(server))
+    return first, time.monotonic() - started
+
+
 def statement_shape(statement: str, width: int = 150) -> str:
     """A statement's text on one line with its IN lists and VALUES rows folded (so one
     statement read for 2 or for 50 ids has one shape), cut at `width` characters."""

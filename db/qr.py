@@ -18,6 +18,8 @@ ticket payloads (60 of 150 sampled; the next, 24).
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 import segno
 
@@ -25,6 +27,7 @@ QR_ERROR_LEVEL = "m"
 QR_MASK = 2
 # PNG: 5 pixels a module (265 pixels square with the quiet zone for a ticket payload).
 PNG_SCALE = 5
+BORDER = 4  # the quiet zone, in modules
 
 
 def ticket_qr(payload: str) -> segno.QRCode:
@@ -39,6 +42,7 @@ def qr_svg(payload: str) -> str:
     ticket_qr(payload).save(
         out,
         kind="svg",
+        border=BORDER,
         xmldecl=False,
         svgns=True,
         omitsize=True,
@@ -51,7 +55,37 @@ def qr_svg(payload: str) -> str:
 
 
 def qr_png(payload: str) -> bytes:
-    """A PNG image with the 4-module quiet zone, `PNG_SCALE` pixels a module."""
-    out = io.BytesIO()
-    ticket_qr(payload).save(out, kind="png", scale=PNG_SCALE, border=4)
-    return out.getvalue()
+    """A PNG image with the 4-module quiet zone, `PNG_SCALE` pixels a module: 1-bit
+    greyscale, one IDAT chunk, no filtering.
+
+    Written here from segno's module matrix rather than by segno's own PNG writer, which
+    builds the image pixel by pixel in Python: 2.0 ms of CPU for a version 7 code at this
+    scale (two thirds of the QR code's cost in the e-mail), against about 0.1 ms this way.
+    The format is the fixed subset PNG's specification (ISO/IEC 15948) calls for; the
+    tests read the image back module by module with a reader of their own."""
+    matrix = ticket_qr(payload).matrix
+    side = len(matrix) + 2 * BORDER
+    width = side * PNG_SCALE
+    padding = -width % 8
+    quiet = b"\x00" + (b"\xff" * ((width + padding) // 8))  # filter byte 0, then white
+    rows = [quiet] * (BORDER * PNG_SCALE)
+    light, dark = "1" * PNG_SCALE, "0" * PNG_SCALE  # 0 is black in greyscale
+    margin = light * BORDER
+    for modules in matrix:
+        bits = margin + "".join(dark if m else light for m in modules) + margin + "1" * padding
+        row = b"\x00" + int(bits, 2).to_bytes((width + padding) // 8, "big")
+        rows.extend([row] * PNG_SCALE)
+    rows.extend([quiet] * (BORDER * PNG_SCALE))
+    header = struct.pack(">IIBBBBB", width, width, 1, 0, 0, 0, 0)
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _chunk(b"IHDR", header),
+            _chunk(b"IDAT", zlib.compress(b"".join(rows), 9)),
+            _chunk(b"IEND", b""),
+        )
+    )
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
