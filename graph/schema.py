@@ -327,6 +327,13 @@ class MarqueeSchema(strawberry.Schema):
                 variable_values,
                 self.prepared.limits,
             )
+            if not errors and entry.constant is not None:
+                # Nothing to execute, admit or time (graph/documents.py, `constant_data`).
+                data = dict(entry.constant)
+                report = cost_report(
+                    cost, self.prepared.limits.max_cost, operation_extensions, data
+                )
+                return ExecutionResult(data=data, errors=None, extensions=report)
             if not errors:  # else the full path answers with them
                 prepared_kind = entry.operation_type.value
                 self._note_writes(context_value, prepared_kind)

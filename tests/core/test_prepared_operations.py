@@ -32,6 +32,9 @@ SEARCH = (
 USERS = "{ users(first: 2) { edges { node { username } } } }"
 TWO = "query A { __typename } query B { movies(first: 1) { edges { node { title } } } }"
 RENAME = "mutation Rename { __typename }"
+ALIASED = "{ a: __typename __typename b: __typename }"
+TYPED = "query T($i: Boolean!) { a: __typename b: __typename @include(if: $i) }"
+SKIPPED = "query S($s: Boolean!) { __typename @skip(if: $s) }"
 
 
 @dataclass
@@ -61,6 +64,15 @@ CASES = {
     "an operation name the document lacks": Case(
         TWO, {"operation_name": "A"}, {"operation_name": "C"}
     ),
+    # Constant answers (`constant_data`) and documents that look like one but are not.
+    "a constant answer with its actual cost": Case(
+        ALIASED, {}, {"extensions": {"cost": {"actual": True}}}
+    ),
+    "a constant operation named": Case(TWO, {"operation_name": "B"}, {"operation_name": "A"}),
+    "a typename included by a variable of the wrong type": Case(
+        TYPED, {"variables": {"i": True}}, {"variables": {"i": "yes"}}
+    ),
+    "a typename skipped": Case(SKIPPED, {"variables": {"s": False}}, {"variables": {"s": True}}),
 }
 
 
@@ -140,3 +152,29 @@ async def test_the_setting_turns_them_off(db: Database, settings: Settings) -> N
     await _run(on, db, settings, PAGE, {"variables": {"n": 1}})
     assert on.prepared.get(PAGE, None) is not None
     assert on.prepared.get(PAGE, "Page") is not None
+
+
+@pytest.mark.parametrize(
+    ("query", "operation_name", "constant"),
+    [
+        ("{ __typename }", None, {"__typename": "Query"}),
+        (ALIASED, None, {"a": "Query", "__typename": "Query", "b": "Query"}),
+        (TWO, "A", {"__typename": "Query"}),
+        (TWO, "B", None),
+        (TYPED, None, None),
+        (SKIPPED, None, None),
+        ("{ ... on Query { __typename } }", None, None),
+        (RENAME, None, None),
+    ],
+)
+async def test_only_the_typename_of_the_root_is_answered_as_a_constant(
+    db: Database, settings: Settings, query: str, operation_name: str | None, constant: Any
+) -> None:
+    """Which prepared documents skip the executor; the answers of all of them are compared
+    with the full path's above and in tests/core/test_execution.py."""
+    schema = build_schema(settings)
+    first = await _run(schema, db, settings, query, {"operation_name": operation_name})
+    entry = schema.prepared.get(query, operation_name)
+    assert entry is not None
+    assert entry.constant == constant
+    assert await _run(schema, db, settings, query, {"operation_name": operation_name}) == first
