@@ -114,6 +114,9 @@ def _expect_seatmap(data: dict[str, Any]) -> None:
 
 QUERIES: dict[str, PeerQuery] = {
     "typename": PeerQuery("{ __typename }", "the same query", expect=_expect_typename),
+    "typename_executed": PeerQuery(
+        "{ ... on Query { __typename } }", "the same query", expect=_expect_typename
+    ),
     "movies": PeerQuery(
         MOVIES,
         "allMovies(first: 20, orderBy: POPULARITY_DESC) + genres, rating, 3 reviews + authors",

@@ -27,6 +27,7 @@ from bench.scenarios import (
 
 SCENARIOS: list[Scenario] = [
     typename.SCENARIO,
+    typename.EXECUTED_SCENARIO,
     me.SCENARIO,
     movies.SCENARIO,
     *movies.PAGE_SIZES,
