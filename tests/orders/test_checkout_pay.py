@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import text
 
 from db.session import Database, capture_statements
+from graph.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.factories import create_bookable_showtime, create_user
 from tests.orders.flows import (
@@ -355,3 +356,17 @@ async def test_a_reused_key_shows_no_one_elses_order(gql: GraphQLClient, db: Dat
     assert other["order"] is None
     cancel = await gql.execute(CANCEL, {"input": {"orderId": victim["id"]}}, token=mallory)
     assert cancel["cancelOrder"]["order"] is None
+
+
+async def test_the_planner_expects_an_orders_few_tickets_from_fulfilment(db: Database) -> None:
+    """`marquee_settle_payment` joins `marquee_fulfil_order`'s rows (one per ticket) to
+    `seats` and `order_lines`. Guessing a function's default 1,000 rows, PostgreSQL hashed
+    both whole tables for every payment (migration 0022_fulfil_rows); a later CREATE OR
+    REPLACE of the function without its ROWS clause would bring that back."""
+    async with db.transaction() as session:
+        rows = (
+            await session.execute(
+                text("SELECT prorows FROM pg_proc WHERE proname = 'marquee_fulfil_order'")
+            )
+        ).scalar_one()
+    assert 0 < rows <= Settings().max_seats_per_hold
