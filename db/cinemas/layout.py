@@ -144,8 +144,8 @@ def group_rows(items: Sequence[T], label: Callable[[T], str]) -> list[tuple[str,
 
 def layout_text(seats: Sequence[tuple[int, str, int, str, int, int, bool]]) -> str:
     """What a layout's version hashes: (id, row, number, type, x, y, blocked) of every seat
-    in drawing order. `db.showtimes.queries.packed_seat_states` builds the same text in SQL
-    (a test compares the two versions)."""
+    in drawing order. PostgreSQL's `marquee_layout_version` builds the same text (a test
+    compares the two versions)."""
     return "".join(
         f"{pk},{row},{number},{kind},{x},{y},{int(blocked)};"
         for pk, row, number, kind, x, y, blocked in seats
@@ -153,5 +153,7 @@ def layout_text(seats: Sequence[tuple[int, str, int, str, int, int, bool]]) -> s
 
 
 def layout_version(text: str) -> str:
-    """The version of a layout from its `layout_text`: a short hash."""
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+    """The version of a layout from its `layout_text`: 16 hex digits of its SHA-256, as
+    PostgreSQL's `marquee_layout_version` computes it into `halls.layout_version`
+    (migration 0023_layout_versions)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -62,6 +62,9 @@ class Hall(Timestamps, Base):
     sound_system: Mapped[str | None] = mapped_column(String(64))
     cleaning_minutes: Mapped[int] = mapped_column(Integer, nullable=False, server_default="15")
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+    # `db.cinemas.layout.layout_version` of the hall's seats, kept by triggers on `seats`
+    # (migration 0023_layout_versions); "" until the hall has had seats.
+    layout_version: Mapped[str] = mapped_column(String(16), nullable=False, server_default="")
 
 
 class Seat(Base):

@@ -17,7 +17,6 @@ from typing import Any, Literal
 from sqlalchemy import (
     ColumnElement,
     Executable,
-    Integer,
     Row,
     Select,
     SQLColumnExpression,
@@ -25,7 +24,6 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
-    cast,
     exists,
     false,
     func,
@@ -338,11 +336,11 @@ async def packed_seat_states(
 ) -> Sequence[Record]:
     """The compact seat map of each showtime, aggregated in PostgreSQL from the same seat
     states as `seat_states` (one consistent snapshot per showtime): rows of (showtime_id,
-    seat_sequence, statuses, layout_text, available). `statuses` has one character per seat
-    in `Hall.layout` order (rows in order of first appearance, seats in drawing order):
-    `M` held by the viewer, else `STATUS_CHARS` of the status. `layout_text` is what
-    `db.cinemas.layout.layout_version` hashes, in drawing order. One row per showtime instead
-    of one per seat: the worker decodes three values, not 300 rows."""
+    seat_sequence, statuses, layout_version, available). `statuses` has one character per
+    seat in `Hall.layout` order (rows in order of first appearance, seats in drawing order):
+    `M` held by the viewer, else `STATUS_CHARS` of the status. `layout_version` is the hall's
+    stored version (`halls.layout_version`). One row per showtime instead of one per seat:
+    the worker decodes a few values, not 300 rows."""
     return await _per_viewer(db, _packed_seat_states, showtime_ids, viewer_id)
 
 
@@ -366,9 +364,7 @@ def _packed_seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
     # levels: a window cannot be taken over another window at one level).
     drawn = (
         states.add_columns(
-            Seat.x,
-            Seat.y,
-            Seat.is_blocked,
+            Showtime.hall_id,
             func.row_number()
             .over(partition_by=Showtime.id, order_by=(Seat.y, Seat.x, Seat.id))
             .label("ord"),
@@ -388,23 +384,19 @@ def _packed_seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
         *((g.status == status.value, mark) for status, mark in STATUS_CHARS.items()),
         else_="?",
     )
-    seat_text = func.format(
-        "%s,%s,%s,%s,%s,%s,%s;",
-        g.id,
-        g.row_label,
-        g.number,
-        g.seat_type,
-        g.x,
-        g.y,
-        cast(g.is_blocked, Integer),
+    return (
+        select(
+            g.showtime_id,
+            g.seat_sequence,
+            _concat_in_order(char, (g.row_ord, g.ord)).label("statuses"),
+            # Kept by PostgreSQL as the seats change (migration 0023_layout_versions), read
+            # in the same snapshot as the statuses.
+            Hall.layout_version,
+            func.count().filter(~g.held_by_me & (g.status == "AVAILABLE")).label("available"),
+        )
+        .select_from(grouped.join(Hall, Hall.id == g.hall_id))
+        .group_by(g.showtime_id, g.seat_sequence, Hall.layout_version)
     )
-    return select(
-        g.showtime_id,
-        g.seat_sequence,
-        _concat_in_order(char, (g.row_ord, g.ord)).label("statuses"),
-        _concat_in_order(seat_text, (g.ord,)).label("layout_text"),
-        func.count().filter(~g.held_by_me & (g.status == "AVAILABLE")).label("available"),
-    ).group_by(g.showtime_id, g.seat_sequence)
 
 
 def _concat_in_order(

@@ -262,7 +262,7 @@ class Showtime(Node):
         return PackedSeatStatuses(
             statuses=packed.statuses,
             sequence=int(packed.seat_sequence),
-            layout_version=layout_version(packed.layout_text),
+            layout_version=packed.layout_version,
             available_seat_count=int(packed.available),
         )
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 
 from db.booking.models import SeatOccupancy
+from db.cinemas.layout import layout_text, layout_version
 from db.cinemas.models import Hall, Seat
 from db.session import Database
 from graph.relay import to_global_id
@@ -224,3 +225,60 @@ async def test_layout_change_keeps_seats_and_refuses_sold_ones(
     row_b = layout["rows"][1]["seats"]
     assert row_b[2]["id"] == to_global_id("Seat", sold)
     assert [s["type"] for s in layout["rows"][2]["seats"]] == ["VIP"] * 4
+
+
+async def _stored_and_computed(db: Database, hall: int) -> tuple[str, str]:
+    """`halls.layout_version` as the triggers keep it, and the version computed in Python
+    from the hall's seats now (what `Hall.layout.version` answers)."""
+    stored = await db.scalar(select(Hall.layout_version).where(Hall.id == hall))
+    seats = await db.fetch(
+        select(
+            Seat.id, Seat.row_label, Seat.number, Seat.seat_type, Seat.x, Seat.y, Seat.is_blocked
+        )
+        .where(Seat.hall_id == hall)
+        .order_by(Seat.y, Seat.x, Seat.id)
+    )
+    return str(stored), layout_version(layout_text([tuple(s) for s in seats]))
+
+
+async def test_the_stored_layout_version_follows_every_write_of_seats(
+    gql: GraphQLClient, db: Database
+) -> None:
+    """Migration 0023_layout_versions: triggers keep `halls.layout_version` (what the packed
+    seat map reads) equal to the version of the seats, whoever writes them and how."""
+    token = await staff(gql, db)
+    cinema = await create_cinema(db)
+    hall = await create_hall(db, cinema, rows=(("A", 3, "STANDARD"), ("B", 3, "STANDARD")))
+    other = await create_hall(db, cinema)
+    versions = [await _stored_and_computed(db, hall)]
+    untouched = await _stored_and_computed(db, other)
+    # The layout mutation (inserts, deletes and updates in one transaction).
+    rows = [{"label": "A", "seats": 2}, {"label": "B", "seats": 4, "seatType": "VIP"}]
+    data = await gql.execute(
+        UPDATE_LAYOUT, {"input": {"hallId": to_global_id("Hall", hall), "rows": rows}}, token=token
+    )
+    assert data["updateHallLayout"]["errors"] == []
+    versions.append(await _stored_and_computed(db, hall))
+    assert data["updateHallLayout"]["hall"]["layout"]["version"] == versions[-1][0]
+    # Plain SQL: one seat blocked, one moved, one renamed, then one deleted.
+    first = await db.scalar(select(func.min(Seat.id)).where(Seat.hall_id == hall))
+    async with db.transaction() as session:
+        await session.execute(update(Seat).where(Seat.id == first).values(is_blocked=True))
+    versions.append(await _stored_and_computed(db, hall))
+    async with db.transaction() as session:
+        await session.execute(update(Seat).where(Seat.id == first).values(x=40))
+    versions.append(await _stored_and_computed(db, hall))
+    async with db.transaction() as session:
+        await session.execute(update(Seat).where(Seat.id == first).values(row_label="Z"))
+    versions.append(await _stored_and_computed(db, hall))
+    async with db.transaction() as session:
+        await session.execute(delete(Seat).where(Seat.id == first))
+    versions.append(await _stored_and_computed(db, hall))
+    for stored, computed in versions:
+        assert stored == computed
+    assert len({stored for stored, _ in versions}) == len(versions)  # each write changed it
+    assert await _stored_and_computed(db, other) == untouched
+    # A hall's last seat gone: the version of no seats, as Python gives it.
+    async with db.transaction() as session:
+        await session.execute(delete(Seat).where(Seat.hall_id == hall))
+    assert await _stored_and_computed(db, hall) == (layout_version(""), layout_version(""))
