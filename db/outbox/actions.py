@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     String,
     Text,
     and_,
@@ -236,21 +237,32 @@ def short_error(reason: str) -> str:
     return reason if len(reason) <= ERROR_LENGTH else reason[: ERROR_LENGTH - 1] + "…"
 
 
-async def mark_sent(session: AsyncSession, *, id: int) -> bool:
-    """The message was delivered: SENT, whatever the row's state (a sender whose lease ran
-    out still delivered it; the truth wins over a later FAILED). False if it already was."""
-    stmt = (
-        update(OutboxMessage)
-        .where(OutboxMessage.id == id, OutboxMessage.status != OutboxStatus.SENT.value)
-        .values(
-            status=OutboxStatus.SENT.value,
-            sent_at=func.now(),
-            last_error=None,
-            context=_without_secret(),
-        )
-        .execution_options(synchronize_session=False)
+# Built once and run on the driver as one autocommit statement: a sender marks every
+# message it delivers, and BEGIN, the UPDATE and COMMIT through a session took 1-2 ms of
+# the 13-14 ms of CPU of sending a two-ticket order confirmation (in one process, 200
+# messages, alternated runs).
+_MARK_SENT = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.id == bindparam("id", type_=BigInteger),
+        OutboxMessage.status != OutboxStatus.SENT.value,
     )
-    return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+    .values(
+        status=OutboxStatus.SENT.value,
+        sent_at=func.now(),
+        last_error=None,
+        context=_without_secret(),
+    )
+    .returning(OutboxMessage.id)
+)
+
+
+async def mark_sent(db: Database, *, id: int) -> bool:
+    """The message was delivered: SENT, whatever the row's state (a sender whose lease ran
+    out still delivered it; the truth wins over a later FAILED). False if it already was.
+    One statement, its own transaction (it is idempotent, so a retry after a dropped
+    connection changes nothing twice)."""
+    return bool(await db.fetch_static(_MARK_SENT, {"id": id}))
 
 
 async def schedule_retry(

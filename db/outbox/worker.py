@@ -177,8 +177,7 @@ class Sender(Generic[M]):
         that if the database cannot take it now, the next round writes it."""
         self._outcomes[row.id] = error
         if error is None:
-            async with self.db.transaction() as session:
-                await actions.mark_sent(session, id=row.id)
+            await actions.mark_sent(self.db, id=row.id)
             result.sent += 1
             log.info("outbox message %d (%s) sent as %s", row.id, row.template, row.message_id)
         else:
