@@ -6,9 +6,10 @@ screen) and keeps the code small enough for phone cameras: a ticket payload (118
 characters) is a version 7 code, 45 by 45 modules.
 
 The data mask is fixed (`QR_MASK`) instead of chosen per code. The standard's choice scores
-all eight masks and took 7.4 ms of CPU per code, against 1.5 ms with one mask: sending a
-two-ticket order confirmation took 19 ms of CPU, most of it the codes, more than the whole
-purchase in the server and PostgreSQL, so the e-mail sender fell behind a busy sale
+all eight masks and took 7.4 ms of CPU per code, against 1.5 ms with one mask: with
+segno's PNG writer (2.0 ms more), the codes of a two-ticket order confirmation took 19 ms,
+more than the whole purchase in the server and PostgreSQL, so the e-mail sender fell
+behind a busy sale
 (bench/README.md, "Issues 10, 11 and 14: the sale's e-mails counted"). Any mask decodes;
 the penalty only steers a code away from large blocks and finder-like patterns, which a
 payload that is mostly a signature (random bytes) rarely has under any mask. Mask 2 is
