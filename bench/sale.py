@@ -5,6 +5,7 @@ nothing was sold twice."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -182,8 +183,6 @@ async def pending_emails(server: Server) -> int:
 def drain_emails(server: Server, timeout: float = 180.0) -> tuple[int, float]:
     """Wait until the server's outbox senders have sent every message: (messages pending
     when called, seconds it took). Raises BenchError past `timeout`."""
-    import asyncio
-
     started = time.monotonic()
     first = pending = asyncio.run(pending_emails(server))
     while pending:
