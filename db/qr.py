@@ -10,11 +10,10 @@ all eight masks and took 7.4 ms of CPU per code, against 1.5 ms with one mask: w
 segno's PNG writer (2.0 ms more), the codes of a two-ticket order confirmation took 19 ms,
 more than the whole purchase in the server and PostgreSQL, so the e-mail sender fell
 behind a busy sale (bench/README.md, "Issues 10, 11 and 14: the sale's e-mails counted").
-Any mask decodes;
-the penalty only steers a code away from large blocks and finder-like patterns, which a
-payload that is mostly a signature (random bytes) rarely has under any mask. Mask 2 is
-the one the scoring picks most often for ticket payloads (60 of 150 sampled; the next,
-24)."""
+Any mask decodes; the penalty only steers a code away from large blocks and finder-like
+patterns, which a payload that is mostly a signature (random bytes) rarely has under any
+mask. Mask 2 is the one the scoring picks most often for ticket payloads (60 of 150
+sampled; the next, 24)."""
 
 from __future__ import annotations
 
