@@ -17,6 +17,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, Timestamps
@@ -65,6 +66,13 @@ class Hall(Timestamps, Base):
     # `db.cinemas.layout.layout_version` of the hall's seats, kept by triggers on `seats`
     # (migration 0023_layout_versions); "" until the hall has had seats.
     layout_version: Mapped[str] = mapped_column(String(16), nullable=False, server_default="")
+    # Kept by the same triggers (migration 0024_layout_order): the hall's seat ids in layout
+    # order (`db.cinemas.layout.group_rows` of the drawing order) and each seat's status
+    # without occupancy in that order (`B` blocked, else `A`): the packed seat map's base.
+    layout_seat_ids: Mapped[list[int]] = mapped_column(
+        ARRAY(BigInteger), nullable=False, server_default="{}"
+    )
+    layout_base: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
 
 
 class Seat(Base):

@@ -32,11 +32,12 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
 from db.booking.models import SeatHold, SeatOccupancy
-from db.cinemas.codes import STATUS_CHARS
+from db.cinemas.codes import STATUS_CHARS, SeatStatus
 from db.cinemas.models import Cinema, Hall, Seat
 from db.cinemas.queries import cinema_today, local_midnight
 from db.orders.models import Order
@@ -294,21 +295,19 @@ async def seat_states(
     return await _per_viewer(db, _seat_states, showtime_ids, viewer_id)
 
 
+def _taken_by_viewer() -> ColumnElement[bool]:
+    """The occupancy is the viewer's (`viewer_id`): by the viewer's hold, or by the viewer's
+    order awaiting payment."""
+    viewer = bindparam("viewer_id", type_=SeatHold.user_id.type)
+    return or_(
+        exists().where(SeatHold.id == SeatOccupancy.hold_id, SeatHold.user_id == viewer),
+        exists().where(Order.id == SeatOccupancy.order_id, Order.user_id == viewer),
+    )
+
+
 @cache
 def _seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
-    held_by_me: ColumnElement[bool]
-    if not with_viewer:
-        held_by_me = false()
-    else:
-        viewer = bindparam("viewer_id", type_=SeatHold.user_id.type)
-        # Held by the viewer's hold, or by the viewer's order awaiting payment.
-        held_by_me = and_(
-            live_hold(),
-            or_(
-                exists().where(SeatHold.id == SeatOccupancy.hold_id, SeatHold.user_id == viewer),
-                exists().where(Order.id == SeatOccupancy.order_id, Order.user_id == viewer),
-            ),
-        )
+    held_by_me = and_(live_hold(), _taken_by_viewer()) if with_viewer else false()
     return (
         select(
             Seat.id,
@@ -331,17 +330,58 @@ def _seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PackedSeats:
+    """A showtime's compact seat map: `statuses` has one character per seat of the hall in
+    `Hall.layout` order, `M` held by the viewer, else `STATUS_CHARS` of its status."""
+
+    showtime_id: int
+    seat_sequence: int
+    statuses: str
+    layout_version: str
+    available: int
+
+
 async def packed_seat_states(
     db: Database, showtime_ids: list[int], viewer_id: int | None
-) -> Sequence[Record]:
-    """The compact seat map of each showtime, aggregated in PostgreSQL from the same seat
-    states as `seat_states` (one consistent snapshot per showtime): rows of (showtime_id,
-    seat_sequence, statuses, layout_version, available). `statuses` has one character per
-    seat in `Hall.layout` order (rows in order of first appearance, seats in drawing order):
-    `M` held by the viewer, else `STATUS_CHARS` of the status. `layout_version` is the hall's
-    stored version (`halls.layout_version`). One row per showtime instead of one per seat:
-    the worker decodes a few values, not 300 rows."""
-    return await _per_viewer(db, _packed_seat_states, showtime_ids, viewer_id)
+) -> list[PackedSeats]:
+    """The compact seat map of each showtime whose hall has seats, from one statement (one
+    consistent snapshot): the hall's layout order and base statuses as the seat triggers
+    keep them (`halls.layout_seat_ids`, `halls.layout_base`, migration 0024_layout_order)
+    and the showtime's live occupancies, laid over the base here. The same statuses as
+    `seat_states` gives seat by seat, for a fraction of PostgreSQL's work: the occupied
+    seats are read, not every seat of the hall."""
+    out = []
+    for row in await _per_viewer(db, _packed_seat_states, showtime_ids, viewer_id):
+        if not row.layout_seat_ids:
+            continue
+        statuses = _lay_over(row.layout_seat_ids, row.layout_base, row.taken_ids, row.taken)
+        out.append(
+            PackedSeats(
+                showtime_id=row.showtime_id,
+                seat_sequence=int(row.seat_sequence),
+                statuses=statuses,
+                layout_version=row.layout_version,
+                available=statuses.count(STATUS_CHARS[SeatStatus.AVAILABLE]),
+            )
+        )
+    return out
+
+
+def _lay_over(
+    seat_ids: list[int], base: str, taken_ids: list[int] | None, taken: str | None
+) -> str:
+    """The base statuses with each occupied seat's character in its place. An occupancy of
+    a seat that is not in the hall's layout is left out, as the seat-by-seat join does."""
+    if not taken_ids or taken is None:
+        return base
+    chars = list(base)
+    position = {pk: i for i, pk in enumerate(seat_ids)}
+    for pk, mark in zip(taken_ids, taken, strict=True):
+        i = position.get(pk)
+        if i is not None:
+            chars[i] = mark
+    return "".join(chars)
 
 
 async def _per_viewer(
@@ -359,51 +399,39 @@ async def _per_viewer(
 
 @cache
 def _packed_seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
-    states = _seat_states(with_viewer)
-    # Drawing order as a number, then each row label's first place in it (two window
-    # levels: a window cannot be taken over another window at one level).
-    drawn = (
-        states.add_columns(
-            Showtime.hall_id,
-            func.row_number()
-            .over(partition_by=Showtime.id, order_by=(Seat.y, Seat.x, Seat.id))
-            .label("ord"),
+    occupancy = SeatOccupancy
+    by_seat = occupancy.seat_id
+    held = STATUS_CHARS[SeatStatus.HELD]
+    sold = (occupancy.status == "SOLD", STATUS_CHARS[SeatStatus.SOLD])
+    mine = ((_taken_by_viewer(), "M"),) if with_viewer else ()
+    mark = case(sold, *mine, else_=held)
+    # The live occupancies (SOLD, or HELD and not expired), both aggregates in seat order.
+    taken = (
+        select(
+            func.array_agg(aggregate_order_by(occupancy.seat_id, by_seat)).label("taken_ids"),
+            func.string_agg(mark, aggregate_order_by(literal_column("''"), by_seat)).label("taken"),
         )
-        .order_by(None)
-        .subquery("drawn")
-    )
-    grouped = select(
-        drawn,
-        func.min(drawn.c.ord)
-        .over(partition_by=(drawn.c.showtime_id, drawn.c.row_label))
-        .label("row_ord"),
-    ).subquery("grouped")
-    g = grouped.c
-    char = case(
-        (g.held_by_me, "M"),
-        *((g.status == status.value, mark) for status, mark in STATUS_CHARS.items()),
-        else_="?",
+        .where(
+            occupancy.showtime_id == Showtime.id,
+            or_(occupancy.status == "SOLD", live_hold()),
+        )
+        .lateral("occupied")
     )
     return (
         select(
-            g.showtime_id,
-            g.seat_sequence,
-            _concat_in_order(char, (g.row_ord, g.ord)).label("statuses"),
-            # Kept by PostgreSQL as the seats change (migration 0023_layout_versions), read
-            # in the same snapshot as the statuses.
+            Showtime.id.label("showtime_id"),
+            Showtime.seat_sequence,
             Hall.layout_version,
-            func.count().filter(~g.held_by_me & (g.status == "AVAILABLE")).label("available"),
+            Hall.layout_seat_ids,
+            Hall.layout_base,
+            taken.c.taken_ids,
+            taken.c.taken,
         )
-        .select_from(grouped.join(Hall, Hall.id == g.hall_id))
-        .group_by(g.showtime_id, g.seat_sequence, Hall.layout_version)
+        .select_from(Showtime)
+        .join(Hall, Hall.id == Showtime.hall_id)
+        .join(taken, true())
+        .where(any_id(Showtime.id))
     )
-
-
-def _concat_in_order(
-    value: ColumnElement[Any], order: tuple[ColumnElement[Any], ...]
-) -> ColumnElement[str]:
-    """`string_agg(value, '' ORDER BY order)`."""
-    return func.string_agg(value, aggregate_order_by(literal_column("''"), *order))
 
 
 async def available_seat_counts(db: Database, showtime_ids: list[int]) -> Sequence[Record]:

@@ -88,17 +88,17 @@ class SeatStatesByShowtimeLoader(ContextLoader[int, list[Any]]):
         return [found.get(k, []) for k in keys]
 
 
-class PackedSeatStatesByShowtimeLoader(ContextLoader[int, Any]):
-    """The compact seat map of each showtime for this request's viewer, aggregated in
-    PostgreSQL (`queries.packed_seat_states`): one statement, one row per showtime.
+class PackedSeatStatesByShowtimeLoader(ContextLoader[int, queries.PackedSeats | None]):
+    """The compact seat map of each showtime for this request's viewer
+    (`queries.packed_seat_states`): one statement, one row per showtime.
     (`requested`: for AvailableSeatCountByShowtimeLoader.)"""
 
     async def batch_load_fn(self, keys: list[int]) -> list[Any]:
         viewer = await self.context.viewer()
-        rows = await queries.packed_seat_states(
+        maps = await queries.packed_seat_states(
             self.context.db, keys, viewer.id if viewer else None
         )
-        found = {row.showtime_id: row for row in rows}
+        found = {m.showtime_id: m for m in maps}
         return [found.get(k) for k in keys]
 
 
@@ -116,8 +116,8 @@ class AvailableSeatCountByShowtimeLoader(ContextLoader[int, int]):
                 status = queries.SEAT_STATE_STATUS
                 found[key] = sum(1 for r in await states.requested[key] if r[status] == "AVAILABLE")
             elif packed is not None and key in packed.requested:
-                row = await packed.requested[key]
-                found[key] = int(row.available) if row is not None else 0
+                seats = await packed.requested[key]
+                found[key] = seats.available if seats is not None else 0
         rest = [k for k in keys if k not in found]
         if rest:
             for row in await queries.available_seat_counts(self.context.db, rest):

@@ -261,9 +261,9 @@ class Showtime(Node):
             )
         return PackedSeatStatuses(
             statuses=packed.statuses,
-            sequence=int(packed.seat_sequence),
+            sequence=packed.seat_sequence,
             layout_version=packed.layout_version,
-            available_seat_count=int(packed.available),
+            available_seat_count=packed.available,
         )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 
 from db.booking.models import SeatOccupancy
-from db.cinemas.layout import layout_text, layout_version
+from db.cinemas.layout import group_rows, layout_text, layout_version
 from db.cinemas.models import Hall, Seat
 from db.session import Database
 from graph.relay import to_global_id
@@ -227,10 +227,20 @@ async def test_layout_change_keeps_seats_and_refuses_sold_ones(
     assert [s["type"] for s in layout["rows"][2]["seats"]] == ["VIP"] * 4
 
 
-async def _stored_and_computed(db: Database, hall: int) -> tuple[str, str]:
-    """`halls.layout_version` as the triggers keep it, and the version computed in Python
-    from the hall's seats now (what `Hall.layout.version` answers)."""
-    stored = await db.scalar(select(Hall.layout_version).where(Hall.id == hall))
+Layout = tuple[str, list[int], str]
+
+
+async def _stored_and_computed(db: Database, hall: int) -> tuple[Layout, Layout]:
+    """(version, seat ids in layout order, base statuses) of a hall as the triggers keep them
+    in `halls`, and as computed in Python from the hall's seats now (what `Hall.layout`
+    answers: its version, its rows' seats in order)."""
+    stored = (
+        await db.fetch(
+            select(Hall.layout_version, Hall.layout_seat_ids, Hall.layout_base).where(
+                Hall.id == hall
+            )
+        )
+    )[0]
     seats = await db.fetch(
         select(
             Seat.id, Seat.row_label, Seat.number, Seat.seat_type, Seat.x, Seat.y, Seat.is_blocked
@@ -238,14 +248,21 @@ async def _stored_and_computed(db: Database, hall: int) -> tuple[str, str]:
         .where(Seat.hall_id == hall)
         .order_by(Seat.y, Seat.x, Seat.id)
     )
-    return str(stored), layout_version(layout_text([tuple(s) for s in seats]))
+    ordered = [s for _, row in group_rows(seats, lambda s: s.row_label) for s in row]
+    computed = (
+        layout_version(layout_text([tuple(s) for s in seats])),
+        [s.id for s in ordered],
+        "".join("B" if s.is_blocked else "A" for s in ordered),
+    )
+    return (stored[0], list(stored[1]), stored[2]), computed
 
 
 async def test_the_stored_layout_version_follows_every_write_of_seats(
     gql: GraphQLClient, db: Database
 ) -> None:
-    """Migration 0023_layout_versions: triggers keep `halls.layout_version` (what the packed
-    seat map reads) equal to the version of the seats, whoever writes them and how."""
+    """Migrations 0023_layout_versions and 0024_layout_order: triggers keep
+    `halls.layout_version`, `layout_seat_ids` and `layout_base` (what the packed seat map
+    reads) equal to what the seats give, whoever writes them and how."""
     token = await staff(gql, db)
     cinema = await create_cinema(db)
     hall = await create_hall(db, cinema, rows=(("A", 3, "STANDARD"), ("B", 3, "STANDARD")))
@@ -259,7 +276,7 @@ async def test_the_stored_layout_version_follows_every_write_of_seats(
     )
     assert data["updateHallLayout"]["errors"] == []
     versions.append(await _stored_and_computed(db, hall))
-    assert data["updateHallLayout"]["hall"]["layout"]["version"] == versions[-1][0]
+    assert data["updateHallLayout"]["hall"]["layout"]["version"] == versions[-1][0][0]
     # Plain SQL: one seat blocked, one moved, one renamed, then one deleted.
     first = await db.scalar(select(func.min(Seat.id)).where(Seat.hall_id == hall))
     async with db.transaction() as session:
@@ -276,9 +293,12 @@ async def test_the_stored_layout_version_follows_every_write_of_seats(
     versions.append(await _stored_and_computed(db, hall))
     for stored, computed in versions:
         assert stored == computed
-    assert len({stored for stored, _ in versions}) == len(versions)  # each write changed it
+    assert len({stored[0] for stored, _ in versions}) == len(versions)  # each write changed it
+    assert "B" not in versions[1][0][2]  # the blocked seat's mark in the stored base
+    assert "B" in versions[2][0][2]
     assert await _stored_and_computed(db, other) == untouched
     # A hall's last seat gone: the version of no seats, as Python gives it.
     async with db.transaction() as session:
         await session.execute(delete(Seat).where(Seat.hall_id == hall))
-    assert await _stored_and_computed(db, hall) == (layout_version(""), layout_version(""))
+    empty = (layout_version(""), [], "")
+    assert await _stored_and_computed(db, hall) == (empty, empty)

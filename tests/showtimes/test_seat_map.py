@@ -14,7 +14,15 @@ from db.session import Database
 from db.showtimes.models import Showtime
 from graph.relay import to_global_id
 from tests.conftest import GraphQLClient
-from tests.factories import create_cinema, create_hall, create_movie, create_showtime, create_user
+from tests.factories import (
+    create_bookable_showtime,
+    create_cinema,
+    create_hall,
+    create_movie,
+    create_showtime,
+    create_user,
+)
+from tests.orders.flows import buy, checkout, hold
 
 SEAT_MAP = """
 query ($id: ID!) {
@@ -187,3 +195,47 @@ async def test_packed_statuses_follow_the_layout_of_an_irregular_hall(
         "availableSeatCount": expected.count("A"),
     }
     assert showtime["availableSeatCount"] == expected.count("A")
+
+
+async def test_packed_statuses_agree_with_the_typed_map_through_a_sale(
+    gql: GraphQLClient, db: Database
+) -> None:
+    """The packed string lays the live occupancies over the base the seat triggers keep
+    (migration 0024_layout_order); the typed map joins every seat to its occupancy. Both
+    must give the same statuses, for each viewer: seats held by the viewer's order awaiting
+    payment (M), sold, held by others, a hold that expired, blocked, and sold seats blocked
+    afterwards (sold wins)."""
+    show = await create_bookable_showtime(db, rows=3, seats_per_row=5, blocked=(14,))
+    seats = show.seat_ids
+    viewer, buyer, holder, late = [await create_user(db) for _ in range(4)]
+    pending = await checkout(
+        gql, gql.token_for(viewer), await hold(gql, gql.token_for(viewer), show.id, seats[0:2])
+    )
+    assert pending["order"]["status"] == "PENDING_PAYMENT"
+    assert (await buy(gql, gql.token_for(buyer), show.id, seats[2:5]))["status"] == "PAID"
+    await hold(gql, gql.token_for(holder), show.id, [seats[7]])
+    await hold(gql, gql.token_for(late), show.id, [seats[9], seats[10]])
+    async with db.transaction() as session:
+        past = datetime.now(UTC) - timedelta(seconds=5)
+        await session.execute(
+            update(SeatOccupancy).where(SeatOccupancy.seat_id == seats[9]).values(expires_at=past)
+        )
+        await session.execute(
+            update(Seat).where(Seat.id.in_([seats[3], seats[11]])).values(is_blocked=True)
+        )
+    marks = {"AVAILABLE": "A", "HELD": "H", "SOLD": "S", "BLOCKED": "B"}
+    seen = set()
+    for token in (gql.token_for(viewer), gql.token_for(buyer), None):
+        data = await gql.execute(SEAT_MAP, {"id": to_global_id("Showtime", show.id)}, token=token)
+        showtime = data["showtime"]
+        typed = {s["id"]: s for r in showtime["seatMap"]["rows"] for s in r["seats"]}
+        expected = "".join(
+            "M" if typed[s["id"]]["heldByMe"] else marks[typed[s["id"]]["status"]]
+            for r in showtime["hall"]["layout"]["rows"]
+            for s in r["seats"]
+        )
+        assert showtime["seatStatuses"]["statuses"] == expected
+        assert showtime["seatStatuses"]["availableSeatCount"] == expected.count("A")
+        assert showtime["availableSeatCount"] == expected.count("A")
+        seen.add(expected)
+    assert seen == {"MMSSS" + "AAHAA" + "HBAAB", "HHSSS" + "AAHAA" + "HBAAB"}
