@@ -351,21 +351,32 @@ async def packed_seat_states(
     and the showtime's live occupancies, laid over the base here. The same statuses as
     `seat_states` gives seat by seat, for a fraction of PostgreSQL's work: the occupied
     seats are read, not every seat of the hall."""
-    out = []
-    for row in await _per_viewer(db, _packed_seat_states, showtime_ids, viewer_id):
-        if not row.layout_seat_ids:
-            continue
-        statuses = _lay_over(row.layout_seat_ids, row.layout_base, row.taken_ids, row.taken)
-        out.append(
-            PackedSeats(
-                showtime_id=row.showtime_id,
-                seat_sequence=int(row.seat_sequence),
-                statuses=statuses,
-                layout_version=row.layout_version,
-                available=statuses.count(STATUS_CHARS[SeatStatus.AVAILABLE]),
-            )
-        )
-    return out
+    rows = await _per_viewer(db, _packed_seat_states, showtime_ids, viewer_id)
+    return [p for p in (_packed(row, row.showtime_id) for row in rows) if p is not None]
+
+
+async def showtimes_with_packed_seats(
+    db: Database, showtime_ids: list[int], viewer_id: int | None
+) -> list[tuple[Record, PackedSeats | None]]:
+    """Showtime rows (SHOWTIME_COLUMNS) each with its compact seat map (None for a hall
+    without seats), from one statement: a `showtime(id:)` that selects `seatStatuses`
+    costs one statement, not two in a row."""
+    rows = await _per_viewer(db, _showtimes_with_packed_seats, showtime_ids, viewer_id)
+    return [(row, _packed(row, row.id)) for row in rows]
+
+
+def _packed(row: Any, showtime_id: int) -> PackedSeats | None:
+    """A row's compact seat map (the columns of `_packed_columns`); None without seats."""
+    if not row.layout_seat_ids:
+        return None
+    statuses = _lay_over(row.layout_seat_ids, row.layout_base, row.taken_ids, row.taken)
+    return PackedSeats(
+        showtime_id=showtime_id,
+        seat_sequence=int(row.seat_sequence),
+        statuses=statuses,
+        layout_version=row.layout_version,
+        available=statuses.count(STATUS_CHARS[SeatStatus.AVAILABLE]),
+    )
 
 
 def _lay_over(
@@ -398,15 +409,16 @@ async def _per_viewer(
 
 
 @cache
-def _packed_seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
+def _occupied(with_viewer: bool) -> Any:
+    """A lateral subquery of a showtime's live occupancies (SOLD, or HELD and not expired):
+    their seat ids and their characters (`M` for the viewer's), both in seat order."""
     occupancy = SeatOccupancy
     by_seat = occupancy.seat_id
     held = STATUS_CHARS[SeatStatus.HELD]
     sold = (occupancy.status == "SOLD", STATUS_CHARS[SeatStatus.SOLD])
     mine = ((_taken_by_viewer(), "M"),) if with_viewer else ()
     mark = case(sold, *mine, else_=held)
-    # The live occupancies (SOLD, or HELD and not expired), both aggregates in seat order.
-    taken = (
+    return (
         select(
             func.array_agg(aggregate_order_by(occupancy.seat_id, by_seat)).label("taken_ids"),
             func.string_agg(mark, aggregate_order_by(literal_column("''"), by_seat)).label("taken"),
@@ -417,19 +429,38 @@ def _packed_seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
         )
         .lateral("occupied")
     )
+
+
+def _packed_columns(with_viewer: bool) -> tuple[Any, ...]:
+    """What `_packed` reads: the showtime's sequence, the hall's layout as the seat triggers
+    keep it, and the live occupancies (join `_occupied(with_viewer)` to have them)."""
+    taken = _occupied(with_viewer)
     return (
-        select(
-            Showtime.id.label("showtime_id"),
-            Showtime.seat_sequence,
-            Hall.layout_version,
-            Hall.layout_seat_ids,
-            Hall.layout_base,
-            taken.c.taken_ids,
-            taken.c.taken,
-        )
+        Showtime.seat_sequence,
+        Hall.layout_version,
+        Hall.layout_seat_ids,
+        Hall.layout_base,
+        taken.c.taken_ids,
+        taken.c.taken,
+    )
+
+
+@cache
+def _packed_seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
+    return (
+        select(Showtime.id.label("showtime_id"), *_packed_columns(with_viewer))
         .select_from(Showtime)
         .join(Hall, Hall.id == Showtime.hall_id)
-        .join(taken, true())
+        .join(_occupied(with_viewer), true())
+        .where(any_id(Showtime.id))
+    )
+
+
+@cache
+def _showtimes_with_packed_seats(with_viewer: bool) -> Select[*tuple[Any, ...]]:
+    return (  # type: ignore[no-any-return]
+        showtime_select(*SHOWTIME_COLUMNS, *_packed_columns(with_viewer))
+        .join(_occupied(with_viewer), true())
         .where(any_id(Showtime.id))
     )
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+from strawberry.types.nodes import SelectedField
 
 from db.reviews.codes import ReviewSort
 from graph.accounts.loaders import UserByIdLoader
@@ -24,34 +24,21 @@ from graph.catalog.loaders import GenresByMovieIdLoader
 from graph.catalog.types import CARD_FIELDS, Genre, Movie
 from graph.context import Info
 from graph.loaders import NOT_LOADED
+from graph.lookahead import fields
 from graph.pagination import PageArgs
 from graph.relay import to_global_id
 from graph.reviews.loaders import ReviewsByMovieIdLoader
 from graph.reviews.types import REVIEW_CARD_FIELDS, Review
 
-Selection = SelectedField | FragmentSpread | InlineFragment
 
-
-def _fields(selections: Iterable[Selection]) -> list[SelectedField]:
-    """Selected fields with fragments flattened (directives are ignored: prefetching a
-    skipped field only costs one batched statement)."""
-    out: list[SelectedField] = []
-    for selection in selections:
-        if isinstance(selection, SelectedField):
-            out.append(selection)
-        else:
-            out += _fields(selection.selections)
-    return out
-
-
-def _children(fields: Iterable[SelectedField], name: str) -> list[SelectedField]:
-    return [child for f in fields for child in _fields(f.selections) if child.name == name]
+def _children(parents: Iterable[SelectedField], name: str) -> list[SelectedField]:
+    return [child for f in parents for child in fields(f.selections) if child.name == name]
 
 
 def connection_nodes(field: SelectedField) -> list[SelectedField]:
     """The fields selected on `edges { node { ... } }` of a connection field."""
     nodes = _children(_children([field], "edges"), "node")
-    return [f for node in nodes for f in _fields(node.selections)]
+    return [f for node in nodes for f in fields(node.selections)]
 
 
 def review_page_key(arguments: dict[str, Any]) -> tuple[ReviewSort, int, int] | None:

@@ -60,6 +60,27 @@ class ShowtimeByIdLoader(ContextLoader[int, "Showtime | None"]):
         return [found.get(k) for k in keys]
 
 
+class ShowtimeWithSeatStatusesByIdLoader(ContextLoader[int, "Showtime | None"]):
+    """Showtimes by id with their compact seat maps for this request's viewer, from one
+    statement (`queries.showtimes_with_packed_seats`): for `showtime(id:)` when it selects
+    `seatStatuses`. Primes ShowtimeByIdLoader and PackedSeatStatesByShowtimeLoader, so the
+    field resolves without a second statement."""
+
+    async def batch_load_fn(self, keys: list[int]) -> list[Showtime | None]:
+        viewer = await self.context.viewer()
+        rows = await queries.showtimes_with_packed_seats(
+            self.context.db, keys, viewer.id if viewer else None
+        )
+        by_id = self.context.loader(ShowtimeByIdLoader)
+        packed = self.context.loader(PackedSeatStatesByShowtimeLoader)
+        found: dict[int, Showtime] = {}
+        for row, seats in rows:
+            found[row.id] = showtime = showtime_types.Showtime.from_row(row)
+            by_id.prime(row.id, showtime)
+            packed.prime(row.id, seats)
+        return [found.get(k) for k in keys]
+
+
 class PricesByShowtimeLoader(ContextLoader[int, "list[ShowtimePrice]"]):
     async def batch_load_fn(self, keys: list[int]) -> list[list[ShowtimePrice]]:
         order = _SEAT_TYPE_ORDER

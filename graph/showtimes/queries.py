@@ -9,10 +9,15 @@ import strawberry
 
 from db.showtimes import queries
 from graph.context import Info
+from graph.lookahead import selects
 from graph.pagination import Connection, PageArgs, paginate
 from graph.relay import query_id, register_node
 from graph.showtimes.inputs import ShowtimeFilter
-from graph.showtimes.loaders import ShowtimeByIdLoader, spec_from_filter
+from graph.showtimes.loaders import (
+    ShowtimeByIdLoader,
+    ShowtimeWithSeatStatusesByIdLoader,
+    spec_from_filter,
+)
 from graph.showtimes.types import Showtime
 
 
@@ -56,7 +61,10 @@ class Query:
     async def showtime(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="ID.")]
     ) -> Showtime | None:
-        return await info.context.loader(ShowtimeByIdLoader).load(query_id(id, "Showtime"))
+        pk = query_id(id, "Showtime")
+        if selects(info, "seatStatuses"):
+            return await info.context.loader(ShowtimeWithSeatStatusesByIdLoader).load(pk)
+        return await info.context.loader(ShowtimeByIdLoader).load(pk)
 
 
 async def _showtime_nodes(info: Info, pks: list[int]) -> list[Any]:

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, update
 
 from db.booking.models import SeatHold, SeatOccupancy
 from db.cinemas.models import Seat
-from db.session import Database
+from db.session import Database, capture_statements
 from db.showtimes.models import Showtime
 from graph.relay import to_global_id
 from tests.conftest import GraphQLClient
@@ -239,3 +239,54 @@ async def test_packed_statuses_agree_with_the_typed_map_through_a_sale(
         assert showtime["availableSeatCount"] == expected.count("A")
         seen.add(expected)
     assert seen == {"MMSSS" + "AAHAA" + "HBAAB", "HHSSS" + "AAHAA" + "HBAAB"}
+
+
+PACKED_BY_ID = """
+query ($id: ID!) {
+  showtime(id: $id) {
+    id startsAt status
+    seatStatuses { statuses sequence layoutVersion availableSeatCount }
+  }
+}
+"""
+PACKED_BY_NODE = """
+query ($id: ID!) {
+  node(id: $id) {
+    ... on Showtime {
+      id startsAt status
+      seatStatuses { statuses sequence layoutVersion availableSeatCount }
+    }
+  }
+}
+"""
+
+
+async def test_showtime_with_its_seat_statuses_is_one_statement(
+    gql: GraphQLClient, db: Database
+) -> None:
+    """`showtime(id:)` that selects `seatStatuses` reads the showtime and its compact seat
+    map in one statement; `node(id:)` reads them through the two loaders. Same answers, for
+    the viewer whose seats they are and for anyone, and for a showtime that does not exist."""
+    show = await create_bookable_showtime(db, rows=2, seats_per_row=4, blocked=(7,))
+    me, other = await create_user(db), await create_user(db)
+    await hold(gql, gql.token_for(me), show.id, show.seat_ids[0:2])
+    await hold(gql, gql.token_for(other), show.id, show.seat_ids[4:5])
+    missing = to_global_id("Showtime", show.id + 1000)
+    for token in (gql.token_for(me), None):
+        for target in (to_global_id("Showtime", show.id), missing):
+            with capture_statements() as log:
+                by_id = (await gql.execute(PACKED_BY_ID, {"id": target}, token=token))["showtime"]
+            by_node = (await gql.execute(PACKED_BY_NODE, {"id": target}, token=token))["node"]
+            assert by_id == by_node
+            statements = [s for s in log if "FROM users" not in s]  # the viewer's row
+            assert len(statements) == 1, "\n\n".join(log)
+            if target != missing:
+                assert by_id["seatStatuses"]["statuses"] == (("MM" if token else "HH") + "AAHAAB")
+    # Through fragments too.
+    fragment = PACKED_BY_ID.replace("seatStatuses {", "... on Showtime { seatStatuses {").replace(
+        "availableSeatCount }", "availableSeatCount } }"
+    )
+    with capture_statements() as log:
+        data = await gql.execute(fragment, {"id": to_global_id("Showtime", show.id)})
+    assert data["showtime"]["seatStatuses"]["statuses"] == "HHAAHAAB"
+    assert len(log) == 1, "\n\n".join(log)
