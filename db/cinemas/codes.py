@@ -46,3 +46,6 @@ STATUS_CHARS = {
     SeatStatus.SOLD: "S",
     SeatStatus.BLOCKED: "B",
 }
+# In the viewer's statuses, a seat HELD by the viewer (their hold, or their order awaiting
+# payment).
+MINE = "M"

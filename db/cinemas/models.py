@@ -66,11 +66,21 @@ class Hall(Timestamps, Base):
     # `db.cinemas.layout.layout_version` of the hall's seats, kept by triggers on `seats`
     # (migration 0023_layout_versions); "" until the hall has had seats.
     layout_version: Mapped[str] = mapped_column(String(16), nullable=False, server_default="")
-    # Kept by the same triggers (migration 0024_layout_order): the hall's seat ids in layout
-    # order (`db.cinemas.layout.group_rows` of the drawing order) and each seat's status
-    # without occupancy in that order (`B` blocked, else `A`): the packed seat map's base.
+    # Kept by the same triggers (migration 0024_layout_order): the hall's seats in layout
+    # order (`db.cinemas.layout.group_rows` of the drawing order), what both seat maps lay
+    # a showtime's occupancies over: ids, row labels, numbers, types, and each seat's status
+    # without occupancy (`B` blocked, else `A`).
     layout_seat_ids: Mapped[list[int]] = mapped_column(
         ARRAY(BigInteger), nullable=False, server_default="{}"
+    )
+    layout_row_labels: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default="{}"
+    )
+    layout_numbers: Mapped[list[int]] = mapped_column(
+        ARRAY(Integer), nullable=False, server_default="{}"
+    )
+    layout_seat_types: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default="{}"
     )
     layout_base: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
 

@@ -9,7 +9,7 @@ straight on the driver (`Database.fetch_static`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any, Literal
@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 
 from db.booking.models import SeatHold, SeatOccupancy
-from db.cinemas.codes import STATUS_CHARS, SeatStatus
+from db.cinemas.codes import MINE, STATUS_CHARS, SeatStatus
 from db.cinemas.models import Cinema, Hall, Seat
 from db.cinemas.queries import cinema_today, local_midnight
 from db.orders.models import Order
@@ -279,22 +279,6 @@ def seat_status() -> ColumnElement[str]:
     )
 
 
-# Positions in a row of `seat_states` (read by position: once per seat).
-SEAT_STATE_STATUS = 4
-SEAT_STATE_SHOWTIME_ID = 7
-
-
-async def seat_states(
-    db: Database, showtime_ids: list[int], viewer_id: int | None
-) -> Sequence[Record]:
-    """Every seat of each showtime's hall with its status (for the viewer, if any) and the
-    showtime's realtime sequence, one consistent snapshot per showtime. Rows are
-    (id, row_label, number, seat_type, status, held_by_me, seat_sequence, showtime_id),
-    grouped by showtime, each in drawing order (the positions are the layout's, not needed
-    per showtime: fewer values to decode per seat)."""
-    return await _per_viewer(db, _seat_states, showtime_ids, viewer_id)
-
-
 def _taken_by_viewer() -> ColumnElement[bool]:
     """The occupancy is the viewer's (`viewer_id`): by the viewer's hold, or by the viewer's
     order awaiting payment."""
@@ -305,77 +289,80 @@ def _taken_by_viewer() -> ColumnElement[bool]:
     )
 
 
-@cache
-def _seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
-    held_by_me = and_(live_hold(), _taken_by_viewer()) if with_viewer else false()
-    return (
-        select(
-            Seat.id,
-            Seat.row_label,
-            Seat.number,
-            Seat.seat_type,
-            seat_status().label("status"),
-            func.coalesce(held_by_me, false()).label("held_by_me"),
-            Showtime.seat_sequence,
-            Showtime.id.label("showtime_id"),
-        )
-        .select_from(Showtime)
-        .join(Seat, Seat.hall_id == Showtime.hall_id)
-        .outerjoin(
-            SeatOccupancy,
-            and_(SeatOccupancy.showtime_id == Showtime.id, SeatOccupancy.seat_id == Seat.id),
-        )
-        .where(any_id(Showtime.id))
-        .order_by(Showtime.id, Seat.y, Seat.x, Seat.id)
-    )
-
-
 @dataclass(frozen=True, slots=True)
-class PackedSeats:
-    """A showtime's compact seat map: `statuses` has one character per seat of the hall in
-    `Hall.layout` order, `M` held by the viewer, else `STATUS_CHARS` of its status."""
+class SeatStates:
+    """A showtime's seats in `Hall.layout` order (rows in order of first appearance in drawing
+    order, seats in drawing order) with their statuses for the viewer: `statuses` has one
+    character per seat, `M` held by the viewer, else `STATUS_CHARS` of its status. The
+    seats' ids, row labels, numbers and types are there for the typed seat map only (empty
+    for the packed one)."""
 
     showtime_id: int
     seat_sequence: int
     statuses: str
     layout_version: str
     available: int
+    seat_ids: Sequence[int] = ()
+    row_labels: Sequence[str] = ()
+    numbers: Sequence[int] = ()
+    seat_types: Sequence[str] = ()
+
+
+async def seat_states(
+    db: Database, showtime_ids: list[int], viewer_id: int | None
+) -> list[SeatStates]:
+    """Every seat of each showtime's hall with its status for the viewer (if any) and the
+    showtime's realtime sequence, from one statement (one consistent snapshot). Showtimes
+    whose hall has no seats are left out.
+
+    The hall's seats in layout order come as the seat triggers keep them on `halls`
+    (migration 0024_layout_order), with only the showtime's live occupancies, which are laid
+    over the hall's base statuses here: PostgreSQL reads the occupied seats, not every seat
+    of the hall, and the worker decodes a few arrays instead of a row per seat."""
+    rows = await _per_viewer(db, _seat_states, showtime_ids, viewer_id)
+    return [s for s in (_states(row, row.showtime_id, seats=True) for row in rows) if s]
 
 
 async def packed_seat_states(
     db: Database, showtime_ids: list[int], viewer_id: int | None
-) -> list[PackedSeats]:
-    """The compact seat map of each showtime whose hall has seats, from one statement (one
-    consistent snapshot): the hall's layout order and base statuses as the seat triggers
-    keep them (`halls.layout_seat_ids`, `halls.layout_base`, migration 0024_layout_order)
-    and the showtime's live occupancies, laid over the base here. The same statuses as
-    `seat_states` gives seat by seat, for a fraction of PostgreSQL's work: the occupied
-    seats are read, not every seat of the hall."""
+) -> list[SeatStates]:
+    """`seat_states` without the seats' row labels, numbers and types: what the compact seat
+    map (`Showtime.seatStatuses`) needs."""
     rows = await _per_viewer(db, _packed_seat_states, showtime_ids, viewer_id)
-    return [p for p in (_packed(row, row.showtime_id) for row in rows) if p is not None]
+    return [s for s in (_states(row, row.showtime_id, seats=False) for row in rows) if s]
 
 
 async def showtimes_with_packed_seats(
     db: Database, showtime_ids: list[int], viewer_id: int | None
-) -> list[tuple[Record, PackedSeats | None]]:
+) -> list[tuple[Record, SeatStates | None]]:
     """Showtime rows (SHOWTIME_COLUMNS) each with its compact seat map (None for a hall
     without seats), from one statement: a `showtime(id:)` that selects `seatStatuses`
     costs one statement, not two in a row."""
     rows = await _per_viewer(db, _showtimes_with_packed_seats, showtime_ids, viewer_id)
-    return [(row, _packed(row, row.id)) for row in rows]
+    return [(row, _states(row, row.id, seats=False)) for row in rows]
 
 
-def _packed(row: Any, showtime_id: int) -> PackedSeats | None:
-    """A row's compact seat map (the columns of `_packed_columns`); None without seats."""
+def _states(row: Any, showtime_id: int, *, seats: bool) -> SeatStates | None:
+    """A row's seat states (the columns of `_layout_columns`, and for `seats` the hall's
+    row labels, numbers and types); None for a hall without seats."""
     if not row.layout_seat_ids:
         return None
     statuses = _lay_over(row.layout_seat_ids, row.layout_base, row.taken_ids, row.taken)
-    return PackedSeats(
+    states = SeatStates(
         showtime_id=showtime_id,
         seat_sequence=int(row.seat_sequence),
         statuses=statuses,
         layout_version=row.layout_version,
         available=statuses.count(STATUS_CHARS[SeatStatus.AVAILABLE]),
+    )
+    if not seats:
+        return states
+    return replace(
+        states,
+        seat_ids=row.layout_seat_ids,
+        row_labels=row.layout_row_labels,
+        numbers=row.layout_numbers,
+        seat_types=row.layout_seat_types,
     )
 
 
@@ -416,7 +403,7 @@ def _occupied(with_viewer: bool) -> Any:
     by_seat = occupancy.seat_id
     held = STATUS_CHARS[SeatStatus.HELD]
     sold = (occupancy.status == "SOLD", STATUS_CHARS[SeatStatus.SOLD])
-    mine = ((_taken_by_viewer(), "M"),) if with_viewer else ()
+    mine = ((_taken_by_viewer(), MINE),) if with_viewer else ()
     mark = case(sold, *mine, else_=held)
     return (
         select(
@@ -431,8 +418,8 @@ def _occupied(with_viewer: bool) -> Any:
     )
 
 
-def _packed_columns(with_viewer: bool) -> tuple[Any, ...]:
-    """What `_packed` reads: the showtime's sequence, the hall's layout as the seat triggers
+def _layout_columns(with_viewer: bool) -> tuple[Any, ...]:
+    """What `_states` reads: the showtime's sequence, the hall's layout as the seat triggers
     keep it, and the live occupancies (join `_occupied(with_viewer)` to have them)."""
     taken = _occupied(with_viewer)
     return (
@@ -446,9 +433,16 @@ def _packed_columns(with_viewer: bool) -> tuple[Any, ...]:
 
 
 @cache
+def _seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
+    return _packed_seat_states(with_viewer).add_columns(
+        Hall.layout_row_labels, Hall.layout_numbers, Hall.layout_seat_types
+    )
+
+
+@cache
 def _packed_seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
     return (
-        select(Showtime.id.label("showtime_id"), *_packed_columns(with_viewer))
+        select(Showtime.id.label("showtime_id"), *_layout_columns(with_viewer))
         .select_from(Showtime)
         .join(Hall, Hall.id == Showtime.hall_id)
         .join(_occupied(with_viewer), true())
@@ -459,7 +453,7 @@ def _packed_seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
 @cache
 def _showtimes_with_packed_seats(with_viewer: bool) -> Select[*tuple[Any, ...]]:
     return (  # type: ignore[no-any-return]
-        showtime_select(*SHOWTIME_COLUMNS, *_packed_columns(with_viewer))
+        showtime_select(*SHOWTIME_COLUMNS, *_layout_columns(with_viewer))
         .join(_occupied(with_viewer), true())
         .where(any_id(Showtime.id))
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from db.accounts import queries as account_queries
 from db.cinemas.codes import SeatType
@@ -96,49 +96,51 @@ class PricesByShowtimeLoader(ContextLoader[int, "list[ShowtimePrice]"]):
         return [found.get(k, []) for k in keys]
 
 
-class SeatStatesByShowtimeLoader(ContextLoader[int, list[Any]]):
-    """Every seat of each showtime with its status for this request's viewer, in drawing
-    order, plus the showtime's sequence: one statement for any number of seat maps.
-    (`requested`: for AvailableSeatCountByShowtimeLoader.)"""
+class _SeatStatesLoader(ContextLoader[int, "queries.SeatStates | None"]):
+    """Seat states of each showtime for this request's viewer, one statement for any
+    number of showtimes; None for a hall without seats. (`requested`: for
+    AvailableSeatCountByShowtimeLoader.)"""
 
-    async def batch_load_fn(self, keys: list[int]) -> list[list[Any]]:
+    read = staticmethod(queries.seat_states)
+
+    async def batch_load_fn(self, keys: list[int]) -> list[queries.SeatStates | None]:
         viewer = await self.context.viewer()
-        found: dict[int, list[Any]] = defaultdict(list)
-        for row in await queries.seat_states(self.context.db, keys, viewer.id if viewer else None):
-            found[row[queries.SEAT_STATE_SHOWTIME_ID]].append(row)  # by position: per seat
-        return [found.get(k, []) for k in keys]
-
-
-class PackedSeatStatesByShowtimeLoader(ContextLoader[int, queries.PackedSeats | None]):
-    """The compact seat map of each showtime for this request's viewer
-    (`queries.packed_seat_states`): one statement, one row per showtime.
-    (`requested`: for AvailableSeatCountByShowtimeLoader.)"""
-
-    async def batch_load_fn(self, keys: list[int]) -> list[Any]:
-        viewer = await self.context.viewer()
-        maps = await queries.packed_seat_states(
-            self.context.db, keys, viewer.id if viewer else None
-        )
-        found = {m.showtime_id: m for m in maps}
+        states = await self.read(self.context.db, keys, viewer.id if viewer else None)
+        found = {s.showtime_id: s for s in states}
         return [found.get(k) for k in keys]
+
+
+class SeatStatesByShowtimeLoader(_SeatStatesLoader):
+    """Every seat with its status, the typed seat map (`queries.seat_states`)."""
+
+
+class PackedSeatStatesByShowtimeLoader(_SeatStatesLoader):
+    """The compact seat map (`queries.packed_seat_states`: no row labels, numbers, types)."""
+
+    read = staticmethod(queries.packed_seat_states)
 
 
 class AvailableSeatCountByShowtimeLoader(ContextLoader[int, int]):
     """Available seats per showtime: one grouped statement, or none for the showtimes whose
-    seat map the same request reads anyway (typed or packed): counted from those rows, which
-    are the same snapshot as the map the client gets."""
+    seat map the same request reads anyway (typed or packed): counted from those states,
+    which are the same snapshot as the map the client gets."""
 
     async def batch_load_fn(self, keys: list[int]) -> list[int]:
         found: dict[int, int] = {}
-        states = self.context.loader_if_used(SeatStatesByShowtimeLoader)
-        packed = self.context.loader_if_used(PackedSeatStatesByShowtimeLoader)
+        read = [
+            loader
+            for loader in (
+                self.context.loader_if_used(SeatStatesByShowtimeLoader),
+                self.context.loader_if_used(PackedSeatStatesByShowtimeLoader),
+            )
+            if loader is not None
+        ]
         for key in keys:
-            if states is not None and key in states.requested:
-                status = queries.SEAT_STATE_STATUS
-                found[key] = sum(1 for r in await states.requested[key] if r[status] == "AVAILABLE")
-            elif packed is not None and key in packed.requested:
-                seats = await packed.requested[key]
-                found[key] = seats.available if seats is not None else 0
+            for loader in read:
+                if key in loader.requested:
+                    states = await loader.requested[key]
+                    found[key] = states.available if states is not None else 0
+                    break
         rest = [k for k in keys if k not in found]
         if rest:
             for row in await queries.available_seat_counts(self.context.db, rest):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 
-from db.cinemas.codes import STATUS_CHARS
+from db.cinemas.codes import MINE, STATUS_CHARS
 from db.cinemas.layout import MAX_ROWS, MEAN_SEATS_PER_ROW, layout_version
 from graph.auth import Viewer
 from graph.catalog import loaders as catalog_loaders
@@ -28,14 +28,17 @@ from graph.showtimes import loaders as showtime_loaders
 from graph.showtimes.enums import PresaleAudience, ShowtimeStatus
 
 if TYPE_CHECKING:
+    from db.showtimes.queries import SeatStates
     from graph.catalog.types import Movie
     from graph.cinemas.types import Cinema, CinemaError, Hall
     from graph.reports.types import Occupancy
 
 
 _SEAT_TYPES = {t.value: t for t in SeatType}
-_SEAT_STATUSES = {s.value: s for s in SeatStatus}
-_STATUS_CHARS = {s.value: STATUS_CHARS[s] for s in SeatStatus}
+# Each character of the seat states (db.showtimes.queries.SeatStates) as a status.
+_MARK_STATUSES = {mark: SeatStatus(s.value) for s, mark in STATUS_CHARS.items()} | {
+    MINE: SeatStatus.HELD
+}
 # graph.relay's one global-ID cache, typed as making the IDs the seat map's loop fills in
 # (strawberry.ID(...) around each call would cost a call per seat).
 _global_id = cast("Callable[[str, int], strawberry.ID]", to_global_id)
@@ -225,13 +228,23 @@ class Showtime(Node):
 
     @strawberry.field(description="Every seat with its status and price, row by row.")
     async def seat_map(self, info: Info) -> SeatMap:
-        rows, prices = await _seat_states(info, self.pk)
+        states, prices = await _seat_states(info, self.pk)
+        if states is None:  # a hall without seats
+            return SeatMap(rows=[], sequence=0)
         price_of = {p.seat_type.value: p.price for p in prices}
-        # This loop runs once per seat: tuple unpacking instead of Row attribute access,
-        # dict lookups instead of enum construction, cached global IDs (graph.relay).
+        # This loop runs once per seat: dict lookups instead of enum construction, cached
+        # global IDs (graph.relay). The seats come in layout order: rows in order of first
+        # appearance, each row's seats in drawing order.
         out: list[SeatRow] = []
         by_label: dict[str, list[SeatMapSeat]] = {}
-        for pk, label, number, kind, status, mine, _seq, _showtime in rows:
+        for pk, label, number, kind, mark in zip(
+            states.seat_ids,
+            states.row_labels,
+            states.numbers,
+            states.seat_types,
+            states.statuses,
+            strict=True,
+        ):
             seats = by_label.get(label)
             if seats is None:
                 seats = by_label[label] = []
@@ -241,12 +254,12 @@ class Showtime(Node):
                     id=_global_id("Seat", pk),
                     number=number,
                     type=_SEAT_TYPES[kind],
-                    status=_SEAT_STATUSES[status],
+                    status=_MARK_STATUSES[mark],
                     price=price_of.get(kind),
-                    held_by_me=mine,
+                    held_by_me=mark == MINE,
                 )
             )
-        return SeatMap(rows=out, sequence=int(rows[0].seat_sequence) if rows else 0)
+        return SeatMap(rows=out, sequence=states.seat_sequence)
 
     @strawberry.field(
         description="Compact seat statuses for fast clients (pair with the cached Hall.layout)."
@@ -267,13 +280,13 @@ class Showtime(Node):
         )
 
 
-async def _seat_states(info: Info, showtime_pk: int) -> tuple[list[Any], list[ShowtimePrice]]:
-    """Seats + occupancy + sequence and the prices, each batched across showtimes."""
+async def _seat_states(
+    info: Info, showtime_pk: int
+) -> tuple[SeatStates | None, list[ShowtimePrice]]:
+    """Seat states and prices, each batched across showtimes."""
     states = info.context.loader(showtime_loaders.SeatStatesByShowtimeLoader).load(showtime_pk)
-    rows, prices = await asyncio.gather(
-        states, info.context.loader(showtime_loaders.PricesByShowtimeLoader).load(showtime_pk)
-    )
-    return list(rows), prices
+    prices = info.context.loader(showtime_loaders.PricesByShowtimeLoader).load(showtime_pk)
+    return await asyncio.gather(states, prices)
 
 
 @strawberry.type(description="Result of createShowtime, updateShowtime and cancelShowtime.")

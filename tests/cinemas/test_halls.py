@@ -227,20 +227,23 @@ async def test_layout_change_keeps_seats_and_refuses_sold_ones(
     assert [s["type"] for s in layout["rows"][2]["seats"]] == ["VIP"] * 4
 
 
-Layout = tuple[str, list[int], str]
+Layout = tuple[Any, ...]
+KEPT = (
+    Hall.layout_version,
+    Hall.layout_seat_ids,
+    Hall.layout_row_labels,
+    Hall.layout_numbers,
+    Hall.layout_seat_types,
+    Hall.layout_base,
+)
 
 
 async def _stored_and_computed(db: Database, hall: int) -> tuple[Layout, Layout]:
-    """(version, seat ids in layout order, base statuses) of a hall as the triggers keep them
-    in `halls`, and as computed in Python from the hall's seats now (what `Hall.layout`
-    answers: its version, its rows' seats in order)."""
-    stored = (
-        await db.fetch(
-            select(Hall.layout_version, Hall.layout_seat_ids, Hall.layout_base).where(
-                Hall.id == hall
-            )
-        )
-    )[0]
+    """(version, then the seats' ids, row labels, numbers and types in layout order, then
+    the base statuses) of a hall as the triggers keep them in `halls`, and as computed in
+    Python from the hall's seats now (what `Hall.layout` answers: its version, its rows'
+    seats in order)."""
+    stored = (await db.fetch(select(*KEPT).where(Hall.id == hall)))[0]
     seats = await db.fetch(
         select(
             Seat.id, Seat.row_label, Seat.number, Seat.seat_type, Seat.x, Seat.y, Seat.is_blocked
@@ -252,17 +255,20 @@ async def _stored_and_computed(db: Database, hall: int) -> tuple[Layout, Layout]
     computed = (
         layout_version(layout_text([tuple(s) for s in seats])),
         [s.id for s in ordered],
+        [s.row_label for s in ordered],
+        [s.number for s in ordered],
+        [s.seat_type for s in ordered],
         "".join("B" if s.is_blocked else "A" for s in ordered),
     )
-    return (stored[0], list(stored[1]), stored[2]), computed
+    return (stored[0], *(list(v) for v in stored[1:5]), stored[5]), computed
 
 
 async def test_the_stored_layout_version_follows_every_write_of_seats(
     gql: GraphQLClient, db: Database
 ) -> None:
-    """Migrations 0023_layout_versions and 0024_layout_order: triggers keep
-    `halls.layout_version`, `layout_seat_ids` and `layout_base` (what the packed seat map
-    reads) equal to what the seats give, whoever writes them and how."""
+    """Migrations 0023_layout_versions and 0024_layout_order: triggers keep the layout's
+    version and its seats in layout order on `halls` (what the seat maps read) equal to
+    what the seats give, whoever writes them and how."""
     token = await staff(gql, db)
     cinema = await create_cinema(db)
     hall = await create_hall(db, cinema, rows=(("A", 3, "STANDARD"), ("B", 3, "STANDARD")))
@@ -294,11 +300,11 @@ async def test_the_stored_layout_version_follows_every_write_of_seats(
     for stored, computed in versions:
         assert stored == computed
     assert len({stored[0] for stored, _ in versions}) == len(versions)  # each write changed it
-    assert "B" not in versions[1][0][2]  # the blocked seat's mark in the stored base
-    assert "B" in versions[2][0][2]
+    assert "B" not in versions[1][0][5]  # the blocked seat's mark in the stored base
+    assert "B" in versions[2][0][5]
     assert await _stored_and_computed(db, other) == untouched
     # A hall's last seat gone: the version of no seats, as Python gives it.
     async with db.transaction() as session:
         await session.execute(delete(Seat).where(Seat.hall_id == hall))
-    empty = (layout_version(""), [], "")
+    empty = (layout_version(""), [], [], [], [], "")
     assert await _stored_and_computed(db, hall) == (empty, empty)
