@@ -24,6 +24,7 @@ def fields(selections: Iterable[Selection]) -> list[SelectedField]:
     return out
 
 
-def selects(info: Info, name: str) -> bool:
-    """Whether the resolver's field selects `name` on its own type (fragments included)."""
-    return any(f.name == name for f in fields(info.selected_fields[0].selections))
+def selected_names(info: Info) -> set[str]:
+    """The names of the fields the resolver's field selects on its own type (fragments
+    included)."""
+    return {f.name for f in fields(info.selected_fields[0].selections)}

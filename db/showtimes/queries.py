@@ -332,14 +332,17 @@ async def packed_seat_states(
     return [s for s in (_states(row, row.showtime_id, seats=False) for row in rows) if s]
 
 
-async def showtimes_with_packed_seats(
-    db: Database, showtime_ids: list[int], viewer_id: int | None
+async def showtimes_with_seat_states(
+    db: Database, showtime_ids: list[int], viewer_id: int | None, *, typed: bool
 ) -> list[tuple[Record, SeatStates | None]]:
-    """Showtime rows (SHOWTIME_COLUMNS) each with its compact seat map (None for a hall
-    without seats), from one statement: a `showtime(id:)` that selects `seatStatuses`
-    costs one statement, not two in a row."""
-    rows = await _per_viewer(db, _showtimes_with_packed_seats, showtime_ids, viewer_id)
-    return [(row, _states(row, row.id, seats=False)) for row in rows]
+    """Showtime rows (SHOWTIME_COLUMNS) each with its seat states (None for a hall without
+    seats), from one statement: a `showtime(id:)` that selects a seat map costs one
+    statement, not two or three in a row. `typed`: the seats' row labels, numbers and types
+    too, and the showtime's prices as arrays on the row (`price_types`, `price_amounts`,
+    `price_currencies`; NULL without prices), what the typed seat map needs."""
+    statement = _showtimes_with_seat_map if typed else _showtimes_with_packed_seats
+    rows = await _per_viewer(db, statement, showtime_ids, viewer_id)
+    return [(row, _states(row, row.id, seats=typed)) for row in rows]
 
 
 def _states(row: Any, showtime_id: int, *, seats: bool) -> SeatStates | None:
@@ -447,6 +450,30 @@ def _packed_seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
         .join(Hall, Hall.id == Showtime.hall_id)
         .join(_occupied(with_viewer), true())
         .where(any_id(Showtime.id))
+    )
+
+
+@cache
+def _showtimes_with_seat_map(with_viewer: bool) -> Select[*tuple[Any, ...]]:
+    price = ShowtimePrice
+    prices = (
+        select(
+            func.array_agg(price.seat_type).label("price_types"),
+            func.array_agg(price.amount).label("price_amounts"),
+            func.array_agg(price.currency).label("price_currencies"),
+        )
+        .where(price.showtime_id == Showtime.id)
+        .lateral("prices")
+    )
+    return (
+        _showtimes_with_packed_seats(with_viewer)
+        .add_columns(
+            Hall.layout_row_labels,
+            Hall.layout_numbers,
+            Hall.layout_seat_types,
+            *prices.c,
+        )
+        .join(prices, true())
     )
 
 

@@ -7,8 +7,10 @@ can be imported first."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from db.accounts import queries as account_queries
@@ -62,38 +64,67 @@ class ShowtimeByIdLoader(ContextLoader[int, "Showtime | None"]):
 
 class ShowtimeWithSeatStatusesByIdLoader(ContextLoader[int, "Showtime | None"]):
     """Showtimes by id with their compact seat maps for this request's viewer, from one
-    statement (`queries.showtimes_with_packed_seats`): for `showtime(id:)` when it selects
+    statement (`queries.showtimes_with_seat_states`): for `showtime(id:)` when it selects
     `seatStatuses`. Primes ShowtimeByIdLoader and PackedSeatStatesByShowtimeLoader, so the
-    field resolves without a second statement."""
+    field resolves without a statement of its own."""
+
+    typed = False
 
     async def batch_load_fn(self, keys: list[int]) -> list[Showtime | None]:
         viewer = await self.context.viewer()
-        rows = await queries.showtimes_with_packed_seats(
-            self.context.db, keys, viewer.id if viewer else None
+        rows = await queries.showtimes_with_seat_states(
+            self.context.db, keys, viewer.id if viewer else None, typed=self.typed
         )
         by_id = self.context.loader(ShowtimeByIdLoader)
         packed = self.context.loader(PackedSeatStatesByShowtimeLoader)
+        typed = self.context.loader(SeatStatesByShowtimeLoader) if self.typed else None
+        prices = self.context.loader(PricesByShowtimeLoader) if self.typed else None
         found: dict[int, Showtime] = {}
-        for row, seats in rows:
+        for row, states in rows:
             found[row.id] = showtime = showtime_types.Showtime.from_row(row)
             by_id.prime(row.id, showtime)
-            packed.prime(row.id, seats)
+            packed.prime(row.id, states)
+            if typed is not None and prices is not None:
+                typed.prime(row.id, states)
+                prices.prime(
+                    row.id,
+                    _prices(
+                        zip(
+                            row.price_types or (),
+                            row.price_amounts or (),
+                            row.price_currencies or (),
+                            strict=True,
+                        )
+                    ),
+                )
         return [found.get(k) for k in keys]
+
+
+class ShowtimeWithSeatMapByIdLoader(ShowtimeWithSeatStatusesByIdLoader):
+    """The same for `showtime(id:)` when it selects `seatMap`: the showtime, its seats with
+    their states and its prices in one statement; primes SeatStatesByShowtimeLoader and
+    PricesByShowtimeLoader too."""
+
+    typed = True
 
 
 class PricesByShowtimeLoader(ContextLoader[int, "list[ShowtimePrice]"]):
     async def batch_load_fn(self, keys: list[int]) -> list[list[ShowtimePrice]]:
-        order = _SEAT_TYPE_ORDER
-        rows = await queries.prices_by_showtime_ids(self.context.db, keys)
-        found: dict[int, list[ShowtimePrice]] = defaultdict(list)
-        for row in sorted(rows, key=lambda r: order.get(SeatType(r.seat_type), 99)):
-            found[row.showtime_id].append(
-                showtime_types.ShowtimePrice(
-                    seat_type=SeatType(row.seat_type),
-                    price=Money(amount=row.amount, currency=row.currency),
-                )
-            )
-        return [found.get(k, []) for k in keys]
+        found: dict[int, list[tuple[str, Decimal, str]]] = defaultdict(list)
+        for row in await queries.prices_by_showtime_ids(self.context.db, keys):
+            found[row.showtime_id].append((row.seat_type, row.amount, row.currency))
+        return [_prices(found.get(k, ())) for k in keys]
+
+
+def _prices(items: Iterable[tuple[str, Decimal, str]]) -> list[ShowtimePrice]:
+    """(seat type, amount, currency) as prices, in seat type order."""
+    order = _SEAT_TYPE_ORDER
+    return [
+        showtime_types.ShowtimePrice(
+            seat_type=SeatType(kind), price=Money(amount=amount, currency=currency)
+        )
+        for kind, amount, currency in sorted(items, key=lambda i: order.get(SeatType(i[0]), 99))
+    ]
 
 
 class _SeatStatesLoader(ContextLoader[int, "queries.SeatStates | None"]):

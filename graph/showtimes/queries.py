@@ -9,12 +9,13 @@ import strawberry
 
 from db.showtimes import queries
 from graph.context import Info
-from graph.lookahead import selects
+from graph.lookahead import selected_names
 from graph.pagination import Connection, PageArgs, paginate
 from graph.relay import query_id, register_node
 from graph.showtimes.inputs import ShowtimeFilter
 from graph.showtimes.loaders import (
     ShowtimeByIdLoader,
+    ShowtimeWithSeatMapByIdLoader,
     ShowtimeWithSeatStatusesByIdLoader,
     spec_from_filter,
 )
@@ -62,7 +63,11 @@ class Query:
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="ID.")]
     ) -> Showtime | None:
         pk = query_id(id, "Showtime")
-        if selects(info, "seatStatuses"):
+        # A seat map selected: the showtime and what the map needs in one statement.
+        selected = selected_names(info)
+        if "seatMap" in selected:
+            return await info.context.loader(ShowtimeWithSeatMapByIdLoader).load(pk)
+        if "seatStatuses" in selected:
             return await info.context.loader(ShowtimeWithSeatStatusesByIdLoader).load(pk)
         return await info.context.loader(ShowtimeByIdLoader).load(pk)
 

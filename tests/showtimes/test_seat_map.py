@@ -241,52 +241,55 @@ async def test_packed_statuses_agree_with_the_typed_map_through_a_sale(
     assert seen == {"MMSSS" + "AAHAA" + "HBAAB", "HHSSS" + "AAHAA" + "HBAAB"}
 
 
-PACKED_BY_ID = """
-query ($id: ID!) {
-  showtime(id: $id) {
-    id startsAt status
-    seatStatuses { statuses sequence layoutVersion availableSeatCount }
-  }
+SEAT_MAP_FIELDS = {
+    "packed": "seatStatuses { statuses sequence layoutVersion availableSeatCount }",
+    "typed": (
+        "availableSeatCount prices { seatType price { amount currency } } "
+        "seatMap { sequence rows { label seats { id number type status price { amount } "
+        "heldByMe } } }"
+    ),
+    "both": (
+        "seatStatuses { statuses availableSeatCount } availableSeatCount "
+        "seatMap { rows { label seats { id status heldByMe price { amount } } } }"
+    ),
 }
-"""
-PACKED_BY_NODE = """
-query ($id: ID!) {
-  node(id: $id) {
-    ... on Showtime {
-      id startsAt status
-      seatStatuses { statuses sequence layoutVersion availableSeatCount }
-    }
-  }
-}
-"""
+BY_ID = "query ($id: ID!) { showtime(id: $id) { id startsAt status %s } }"
+BY_NODE = "query ($id: ID!) { node(id: $id) { ... on Showtime { id startsAt status %s } } }"
+BY_FRAGMENT = "query ($id: ID!) { showtime(id: $id) { id ... on Showtime { %s } } }"
 
 
-async def test_showtime_with_its_seat_statuses_is_one_statement(
+async def test_showtime_with_its_seat_map_is_one_statement(
     gql: GraphQLClient, db: Database
 ) -> None:
-    """`showtime(id:)` that selects `seatStatuses` reads the showtime and its compact seat
-    map in one statement; `node(id:)` reads them through the two loaders. Same answers, for
-    the viewer whose seats they are and for anyone, and for a showtime that does not exist."""
+    """`showtime(id:)` that selects a seat map (typed, packed or both) reads the showtime,
+    its seat states and (typed) its prices in one statement; `node(id:)` reads them through
+    their loaders. Same answers, for the viewer whose seats they are and for anyone, and
+    for a showtime that does not exist."""
     show = await create_bookable_showtime(db, rows=2, seats_per_row=4, blocked=(7,))
     me, other = await create_user(db), await create_user(db)
     await hold(gql, gql.token_for(me), show.id, show.seat_ids[0:2])
     await hold(gql, gql.token_for(other), show.id, show.seat_ids[4:5])
-    missing = to_global_id("Showtime", show.id + 1000)
-    for token in (gql.token_for(me), None):
-        for target in (to_global_id("Showtime", show.id), missing):
-            with capture_statements() as log:
-                by_id = (await gql.execute(PACKED_BY_ID, {"id": target}, token=token))["showtime"]
-            by_node = (await gql.execute(PACKED_BY_NODE, {"id": target}, token=token))["node"]
-            assert by_id == by_node
-            statements = [s for s in log if "FROM users" not in s]  # the viewer's row
-            assert len(statements) == 1, "\n\n".join(log)
-            if target != missing:
-                assert by_id["seatStatuses"]["statuses"] == (("MM" if token else "HH") + "AAHAAB")
-    # Through fragments too.
-    fragment = PACKED_BY_ID.replace("seatStatuses {", "... on Showtime { seatStatuses {").replace(
-        "availableSeatCount }", "availableSeatCount } }"
-    )
-    with capture_statements() as log:
-        data = await gql.execute(fragment, {"id": to_global_id("Showtime", show.id)})
-    assert data["showtime"]["seatStatuses"]["statuses"] == "HHAAHAAB"
-    assert len(log) == 1, "\n\n".join(log)
+    found, missing = to_global_id("Showtime", show.id), to_global_id("Showtime", show.id + 1000)
+    for form, fields in SEAT_MAP_FIELDS.items():
+        for token in (gql.token_for(me), None):
+            for target in (found, missing):
+                with capture_statements() as log:
+                    data = await gql.execute(BY_ID % fields, {"id": target}, token=token)
+                by_node = await gql.execute(BY_NODE % fields, {"id": target}, token=token)
+                assert data["showtime"] == by_node["node"], form
+                statements = [s for s in log if "FROM users" not in s]  # the viewer's row
+                assert len(statements) == 1, "\n\n".join(log)
+                if target == missing:
+                    assert data["showtime"] is None
+                elif form != "typed":
+                    statuses = data["showtime"]["seatStatuses"]["statuses"]
+                    assert statuses == ("MM" if token else "HH") + "AAHAAB"
+                if target != missing and form != "packed":
+                    seats = [s for r in data["showtime"]["seatMap"]["rows"] for s in r["seats"]]
+                    assert [s["heldByMe"] for s in seats][:3] == [bool(token), bool(token), False]
+                    assert data["showtime"]["availableSeatCount"] == 4
+        # Through a fragment too.
+        with capture_statements() as log:
+            data = await gql.execute(BY_FRAGMENT % fields, {"id": found})
+        assert len(log) == 1, "\n\n".join(log)
+        assert data["showtime"]["id"] == found
