@@ -40,6 +40,8 @@ from db.catalog.models import (
     search_description_expr,
     search_title_expr,
 )
+from db.reviews.codes import ReviewSort
+from db.reviews.queries import ReviewCards, review_card_arrays
 from db.search import contains_pattern
 from db.session import Database, Record, any_id
 from db.showtimes.queries import coming_soon, now_showing
@@ -207,12 +209,15 @@ async def list_movies(
     *,
     with_genres: bool = False,
     card: bool = False,
+    reviews: ReviewCards | None = None,
 ) -> Sequence[Row[Any] | Record]:
     """A page of the movie list (see `list_movies_query` for the columns; with `card`,
     only MOVIE_CARD_COLUMNS of the movie). The statement without filters is built once, so
     it runs straight on the driver (`fetch_static`)."""
-    stmt, params = list_movies_query(f, sort, offset, limit, with_genres, card)
-    return await (db.fetch_static(stmt, params) if params else db.fetch(stmt))
+    stmt, params = list_movies_query(f, sort, offset, limit, with_genres, card, reviews)
+    if f == DEFAULT_FILTER:
+        return await db.fetch_static(stmt, params)
+    return await db.fetch(stmt, params or None)
 
 
 def list_movies_query(
@@ -222,30 +227,44 @@ def list_movies_query(
     limit: int,
     with_genres: bool = False,
     card: bool = False,
+    reviews: ReviewCards | None = None,
 ) -> tuple[Select[*tuple[Any, ...]], dict[str, Any]]:
     """A page of movies and its parameters; each row also carries `total_count`, the size of
     the whole list (a window count, so a page needs no separate count unless it is empty),
-    and with `with_genres` the movie's genres as `genre_ids` / `genre_names` arrays by name.
+    with `with_genres` the movie's genres as `genre_ids` / `genre_names` arrays by name, and
+    with `reviews` a page of each movie's card reviews and their authors as arrays
+    (`db.reviews.queries.review_card_arrays`): the movie page in one statement.
     Without filters the statement is built once and keeps its memoized cache key, which a
     `.params()` copy computes again on every request (~0.7 ms of CPU for this statement)."""
+    review_params = reviews.params() if reviews is not None else {}
+    shape = (reviews.sort, reviews.kind) if reviews is not None else None
     if f == DEFAULT_FILTER:
-        return _list_all(sort, with_genres, card), {"offset": offset, "limit": limit}
-    return _movie_page(f, sort, offset, limit, with_genres, card), {}
+        params = {"offset": offset, "limit": limit, **review_params}
+        return _list_all(sort, with_genres, card, shape), params
+    return _movie_page(f, sort, offset, limit, with_genres, card, shape), review_params
 
 
 @cache
-def _list_all(sort: MovieSort, with_genres: bool, card: bool) -> Select[*tuple[Any, ...]]:
+def _list_all(
+    sort: MovieSort, with_genres: bool, card: bool, reviews: tuple[ReviewSort, str] | None
+) -> Select[*tuple[Any, ...]]:
     offset, limit = bindparam("offset", type_=Integer), bindparam("limit", type_=Integer)
-    return _movie_page(DEFAULT_FILTER, sort, offset, limit, with_genres, card)
+    return _movie_page(DEFAULT_FILTER, sort, offset, limit, with_genres, card, reviews)
 
 
 def _movie_page(
-    f: MovieFilter, sort: MovieSort, offset: Any, limit: Any, with_genres: bool, card: bool
+    f: MovieFilter,
+    sort: MovieSort,
+    offset: Any,
+    limit: Any,
+    with_genres: bool,
+    card: bool,
+    reviews: tuple[ReviewSort, str] | None = None,
 ) -> Select[*tuple[Any, ...]]:
     columns = MOVIE_CARD_COLUMNS if card else MOVIE_COLUMNS
     order = movie_order(sort)
     extra: list[Column[Any]] = []
-    if with_genres:
+    if with_genres or reviews:
         # The columns the order reads and the page does not (`trending_score`) come along,
         # for the outer statement to order by.
         keys = {c.key: c for o in order for c in visitors.iterate(o) if isinstance(c, Column)}
@@ -257,33 +276,33 @@ def _movie_page(
         .offset(offset)
         .limit(limit)
     )
-    if not with_genres:
+    if not with_genres and not reviews:
         return page
-    # The genres joined to the page, after its LIMIT: one lateral aggregate per movie of the
-    # page, instead of two correlated subqueries (PostgreSQL time of the movie page's list
-    # statement about 0.7 -> 0.35 ms, bench/README.md).
+    # The genres and reviews joined to the page, after its LIMIT: laterals per movie of the
+    # page. For the genres one aggregate instead of two correlated subqueries (PostgreSQL
+    # time of the movie page's list statement about 0.7 -> 0.35 ms, bench/README.md).
     rows = page.subquery("page")
-    genres = (
-        select(
-            func.array_agg(aggregate_order_by(Genre.id, Genre.name)).label("genre_ids"),
-            func.array_agg(aggregate_order_by(Genre.name, Genre.name)).label("genre_names"),
+    joined: Any = rows
+    outer: list[Any] = [*(rows.c[c.key] for c in columns), rows.c.total_count]
+    if with_genres:
+        genres = (
+            select(
+                func.array_agg(aggregate_order_by(Genre.id, Genre.name)).label("genre_ids"),
+                func.array_agg(aggregate_order_by(Genre.name, Genre.name)).label("genre_names"),
+            )
+            .select_from(movie_genres)
+            .join(Genre, Genre.id == movie_genres.c.genre_id)
+            .where(movie_genres.c.movie_id == rows.c.id)
+            .lateral("genres")
         )
-        .select_from(movie_genres)
-        .join(Genre, Genre.id == movie_genres.c.genre_id)
-        .where(movie_genres.c.movie_id == rows.c.id)
-        .lateral("genres")
-    )
+        joined = joined.outerjoin(genres, true())
+        outer += [genres.c.genre_ids, genres.c.genre_names]
+    if reviews:
+        counted, arrays = review_card_arrays(rows.c.id, *reviews)
+        joined = joined.join(counted, true()).join(arrays, true())
+        outer += [*counted.c, *arrays.c]
     adapt = ClauseAdapter(rows).traverse
-    return (
-        select(
-            *(rows.c[c.key] for c in columns),
-            rows.c.total_count,
-            genres.c.genre_ids,
-            genres.c.genre_names,
-        )
-        .select_from(rows.outerjoin(genres, true()))
-        .order_by(*(adapt(o) for o in order))
-    )
+    return select(*outer).select_from(joined).order_by(*(adapt(o) for o in order))
 
 
 async def movies_by_ids(db: Database, ids: Sequence[int]) -> Sequence[Row[Any]]:

@@ -7,11 +7,12 @@ statements behind them are SQLAlchemy Core.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, func, or_, select, true
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.types import BigInteger, Integer
 
 from db.accounts.models import User
@@ -162,9 +163,9 @@ async def review_pages(
     their authors' `USER_COLUMNS` (as `author_<key>`; for an anonymous viewer only the
     public profile, PUBLIC_USER_COLUMNS), on the driver: the statement is built once per
     shape."""
-    authors = USER_COLUMNS if is_staff or viewer_id is not None else PUBLIC_USER_COLUMNS
+    kind = viewer_kind(viewer_id, is_staff)
     stmt, params = review_pages_query(
-        movie_ids, sort, offset, limit, viewer_id, is_staff, authors, card=card
+        movie_ids, sort, offset, limit, viewer_id, is_staff, author_columns(kind), card=card
     )
     return await db.fetch_static(stmt, params)
 
@@ -186,7 +187,7 @@ def review_pages_query(
     so the authors need no statement of their own. The statement is built once per
     (sort, visibility, columns) and returned with its parameters: it keeps its memoized cache
     key, which a `.params()` copy computes again on every request (~0.2 ms of CPU)."""
-    kind = "staff" if is_staff else "public" if viewer_id is None else "viewer"
+    kind = viewer_kind(viewer_id, is_staff)
     params: dict[str, Any] = {"ids": list(movie_ids), "offset": offset, "limit": limit}
     if kind == "viewer":
         params["viewer_id"] = viewer_id
@@ -197,18 +198,95 @@ def review_pages_query(
 def _review_pages(
     sort: ReviewSort, kind: str, author_columns: tuple[Any, ...], card: bool
 ) -> Select[*tuple[Any, ...]]:
-    if kind == "staff":
-        visible: ColumnElement[bool] = true()
-    elif kind == "public":
-        visible = Review.status == ReviewStatus.PUBLISHED.value
-    else:
-        visible = or_(
-            Review.status == ReviewStatus.PUBLISHED.value,
-            Review.user_id == bindparam("viewer_id", type_=BigInteger),
-        )
     authors = [c.label(f"author_{c.key}") for c in author_columns]
     columns = REVIEW_CARD_COLUMNS if card else REVIEW_COLUMNS
-    return _pages_per_source(Review.movie_id, visible, review_order(sort), columns, authors)
+    return _pages_per_source(Review.movie_id, _visible(kind), review_order(sort), columns, authors)
+
+
+def viewer_kind(viewer_id: int | None, is_staff: bool) -> str:
+    """Which statement shape a viewer's pages of reviews take: "staff", "public"
+    (anonymous) or "viewer" (signed in: their own hidden reviews too)."""
+    return "staff" if is_staff else "public" if viewer_id is None else "viewer"
+
+
+def author_columns(kind: str) -> tuple[Any, ...]:
+    """The authors' columns a page of reviews reads: for an anonymous viewer only the
+    public profile."""
+    return PUBLIC_USER_COLUMNS if kind == "public" else USER_COLUMNS
+
+
+def _visible(kind: str) -> ColumnElement[bool]:
+    """Which reviews a page shows: every one to staff, PUBLISHED ones to anyone, and to a
+    signed-in viewer (`viewer_id`) their own too."""
+    if kind == "staff":
+        return true()
+    if kind == "public":
+        return Review.status == ReviewStatus.PUBLISHED.value
+    return or_(
+        Review.status == ReviewStatus.PUBLISHED.value,
+        Review.user_id == bindparam("viewer_id", type_=BigInteger),
+    )
+
+
+@dataclass(frozen=True)
+class ReviewCards:
+    """A page of card reviews (REVIEW_CARD_COLUMNS) with their authors, for every movie of
+    a movie list, read by the list's own statement (`review_card_arrays`)."""
+
+    sort: ReviewSort
+    offset: int
+    limit: int
+    viewer_id: int | None
+    is_staff: bool
+
+    @property
+    def kind(self) -> str:
+        return viewer_kind(self.viewer_id, self.is_staff)
+
+    def params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"review_offset": self.offset, "review_limit": self.limit}
+        if self.kind == "viewer":
+            params["viewer_id"] = self.viewer_id
+        return params
+
+
+def review_card_arrays(movie_id: Any, sort: ReviewSort, kind: str) -> tuple[Any, Any]:
+    """Two laterals for the movie id column `movie_id` of an outer statement: its total of
+    visible reviews (`review_total`), and a page of them (parameters `review_offset` and
+    `review_limit`) in `sort` order as arrays in page order, one per card column
+    (`review_<key>`) and one per author column (`author_<key>`, `author_columns`; NULL for
+    an empty page). One row per movie instead of one per review."""
+    visible = _visible(kind)
+    counted = (
+        select(func.count().label("review_total"))
+        .select_from(Review)
+        .where(Review.movie_id == movie_id, visible)
+        .lateral("review_counted")
+    )
+    order = review_order(sort)
+    page = (
+        select(*REVIEW_CARD_COLUMNS, func.row_number().over(order_by=order).label("position"))
+        .where(Review.movie_id == movie_id, visible)
+        .order_by(*order)
+        .offset(bindparam("review_offset", type_=Integer))
+        .limit(bindparam("review_limit", type_=Integer))
+        .correlate_except(Review)  # to the movie of the outer statement, two levels up
+        .lateral("review_page")
+    )
+    position = page.c.position
+
+    def in_order(column: Any, name: str) -> Any:
+        return func.array_agg(aggregate_order_by(column, position)).label(name)
+
+    arrays = (
+        select(
+            *(in_order(page.c[c.key], f"review_{c.key}") for c in REVIEW_CARD_COLUMNS),
+            *(in_order(c, f"author_{c.key}") for c in author_columns(kind)),
+        )
+        .select_from(page.outerjoin(User, User.id == page.c.user_id))
+        .lateral("review_pages")
+    )
+    return counted, arrays
 
 
 def _pages_per_source(

@@ -71,6 +71,18 @@ async def prefetch_movies(info: Info, field: SelectedField, movies: Sequence[Mov
     await asyncio.gather(*jobs)
 
 
+def card_review_page(nodes: Iterable[SelectedField]) -> tuple[ReviewSort, int, int] | None:
+    """The review page (sort, offset, limit) when a movie list's nodes select `reviews` with
+    one page whose nodes ask only for REVIEW_CARD_FIELDS: what the list's own statement can
+    read (`reviews` of db list_movies), else None."""
+    reviews = [f for f in nodes if f.name == "reviews"]
+    keys = {review_page_key(f.arguments) for f in reviews}
+    if len(keys) != 1 or (key := keys.pop()) is None:
+        return None
+    review_nodes = [f for field in reviews for f in connection_nodes(field)]
+    return key if all(f.name in REVIEW_CARD_FIELDS for f in review_nodes) else None
+
+
 def card_only(nodes: Iterable[SelectedField]) -> bool:
     """Whether a movie connection's node fields (`connection_nodes`) are all CARD_FIELDS
     (so card rows do)."""

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types.nodes import SelectedField
 
 from db.catalog import queries as q
+from db.reviews.queries import ReviewCards
 from graph.auth import IsStaff
 from graph.catalog import tmdb
 from graph.catalog.enums import MovieSort, WatchlistStatus
@@ -17,6 +18,7 @@ from graph.catalog.loaders import GenreByIdLoader, MovieByIdLoader
 from graph.catalog.prefetch import (
     attach_genres,
     card_only,
+    card_review_page,
     connection_nodes,
     prefetch_movies,
     selects_genres,
@@ -27,6 +29,7 @@ from graph.errors import bad_input
 from graph.limits import list_size
 from graph.pagination import Connection, PageArgs, build_connection, paginate
 from graph.relay import query_id, register_node
+from graph.reviews.loaders import prime_review_cards
 
 MAX_SEARCH = 200
 MAX_FILTER_IDS = 50
@@ -173,8 +176,17 @@ class Query:
             # Card rows when the nodes ask for nothing more; they are not primed into
             # MovieByIdLoader (another field of the request may want a whole movie).
             card = nodes is not None and card_only(nodes)
+            # A page of card reviews per movie: read by the same statement.
+            page = card_review_page(nodes) if nodes is not None else None
+            reviews = None
+            if page is not None:
+                viewer = await info.context.viewer()
+                staff = bool(viewer and viewer.is_staff)
+                reviews = ReviewCards(*page, viewer.id if viewer else None, staff)
             rows: Sequence[Any] = (
-                await q.list_movies(db, f, sort, offset, limit, with_genres=genres, card=card)
+                await q.list_movies(
+                    db, f, sort, offset, limit, with_genres=genres, card=card, reviews=reviews
+                )
                 if limit
                 else []
             )
@@ -182,6 +194,8 @@ class Query:
             movies = [Movie.from_card_row(row) for row in rows] if card else _movies(rows, info)
             if genres:
                 attach_genres(info, movies, rows)
+            if reviews is not None:
+                prime_review_cards(info.context, rows, reviews, viewer)
             connection = build_connection(movies, offset, total)
         await _prefetch(info, [e.node for e in connection.edges], field)
         return connection

@@ -7,6 +7,8 @@ graph/catalog/loaders.py).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from db.reviews import queries
 from db.reviews.codes import ReviewSort
@@ -15,6 +17,10 @@ from graph.accounts import types as account_types
 from graph.loaders import ContextLoader, Prefixed
 from graph.pagination import Connection, build_connection
 from graph.reviews import types as review_types
+
+if TYPE_CHECKING:
+    from graph.auth import Viewer
+    from graph.context import Context
 
 # (movie id, sort, offset, limit, card): with `card`, the reviews are read as cards
 # (db REVIEW_CARD_COLUMNS; only REVIEW_CARD_FIELDS of them may be read).
@@ -151,3 +157,34 @@ class ReviewsByUserIdLoader(ContextLoader[UserReviewPageKey, "Connection[review_
                     items.get(user_id, []), offset, totals.get(user_id, 0)
                 )
         return [results[k] for k in keys]
+
+
+_CARD_KEYS = tuple(c.key for c in queries.REVIEW_CARD_COLUMNS)
+
+
+def prime_review_cards(
+    context: Context, rows: Sequence[Any], cards: queries.ReviewCards, viewer: Viewer | None
+) -> None:
+    """Prime ReviewsByMovieIdLoader with a page of card reviews for each movie of a movie
+    list, and UserByIdLoader with their authors, from the arrays the list's own statement
+    read (`db.reviews.queries.review_card_arrays`): the pages then cost no statement, and
+    the movie list's look-ahead (graph/catalog/prefetch.py) finds them loaded."""
+    pages = context.loader(ReviewsByMovieIdLoader)
+    users = context.loader(account_loaders.UserByIdLoader)
+    viewer_id = viewer.id if viewer else None
+    author_keys = [c.key for c in queries.author_columns(cards.kind)]
+    from_card = review_types.Review.from_card_row
+    user_from_row = account_types.User.from_row
+    for row in rows:
+        m = row._mapping
+        items: list[review_types.Review] = []
+        if m["review_id"]:
+            for values in zip(*(m[f"review_{k}"] for k in _CARD_KEYS), strict=True):
+                review = dict(zip(_CARD_KEYS, values, strict=True))
+                items.append(from_card(Prefixed(review, ""), viewer_id))
+            for values in zip(*(m[f"author_{k}"] for k in author_keys), strict=True):
+                author = dict(zip(author_keys, values, strict=True))
+                if author["id"] is not None and author["id"] not in users.requested:
+                    users.prime(author["id"], user_from_row(Prefixed(author, ""), viewer))
+        key = (m["id"], cards.sort, cards.offset, cards.limit, True)
+        pages.prime(key, build_connection(items, cards.offset, m["review_total"]))
