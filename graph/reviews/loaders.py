@@ -159,7 +159,8 @@ class ReviewsByUserIdLoader(ContextLoader[UserReviewPageKey, "Connection[review_
         return [results[k] for k in keys]
 
 
-_CARD_KEYS = tuple(c.key for c in queries.REVIEW_CARD_COLUMNS)
+# The arrays of `review_card_arrays`: the card columns, in REVIEW_CARD_COLUMNS order.
+_REVIEW_ARRAYS = tuple(f"review_{c.key}" for c in queries.REVIEW_CARD_COLUMNS)
 
 
 def prime_review_cards(
@@ -173,18 +174,28 @@ def prime_review_cards(
     users = context.loader(account_loaders.UserByIdLoader)
     viewer_id = viewer.id if viewer else None
     author_keys = [c.key for c in queries.author_columns(cards.kind)]
-    from_card = review_types.Review.from_card_row
+    author_arrays = [f"author_{k}" for k in author_keys]
+    at = author_keys.index("id")
+    cards_of = review_types.Review.cards
     user_from_row = account_types.User.from_row
+    offset, page_key = cards.offset, (cards.sort, cards.offset, cards.limit, True)
     for row in rows:
         m = row._mapping
         items: list[review_types.Review] = []
         if m["review_id"]:
-            for values in zip(*(m[f"review_{k}"] for k in _CARD_KEYS), strict=True):
-                review = dict(zip(_CARD_KEYS, values, strict=True))
-                items.append(from_card(Prefixed(review, ""), viewer_id))
-            for values in zip(*(m[f"author_{k}"] for k in author_keys), strict=True):
-                author = dict(zip(author_keys, values, strict=True))
-                if author["id"] is not None and author["id"] not in users.requested:
-                    users.prime(author["id"], user_from_row(Prefixed(author, ""), viewer))
-        key = (m["id"], cards.sort, cards.offset, cards.limit, True)
-        pages.prime(key, build_connection(items, cards.offset, m["review_total"]))
+            items = cards_of(zip(*(m[n] for n in _REVIEW_ARRAYS), strict=True), viewer_id)
+            for values in zip(*(m[n] for n in author_arrays), strict=True):
+                pk = values[at]
+                if pk is not None and pk not in users.requested:
+                    author = _Mapped(dict(zip(author_keys, values, strict=True)))
+                    users.prime(pk, user_from_row(author, viewer))
+        pages.prime((m["id"], *page_key), build_connection(items, offset, m["review_total"]))
+
+
+class _Mapped:
+    """A dict seen as a row (`_mapping`), as User.from_row reads one."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, mapping: dict[str, Any]) -> None:
+        self._mapping = mapping

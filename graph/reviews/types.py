@@ -6,7 +6,7 @@ as modules and read when a field resolves (see graph/catalog/loaders.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -122,17 +122,51 @@ class Review(Node):
     @classmethod
     def _from_card(cls, m: Any, viewer_id: int | None, **rest: Any) -> Review:
         """The review from a row's card columns (`m`, its mapping) and the other fields."""
+        return cls._card(
+            m["id"],
+            m["movie_id"],
+            m["user_id"],
+            m["rating"],
+            m["title"],
+            m["is_anonymous"],
+            m["status"],
+            m["created_at"],
+            viewer_id,
+            rest,
+        )
+
+    @classmethod
+    def cards(cls, values: Iterable[Sequence[Any]], viewer_id: int | None) -> list[Review]:
+        """Card reviews from tuples of db REVIEW_CARD_COLUMNS values, in that order (a page
+        read as arrays: graph/reviews/loaders.py `prime_review_cards`)."""
+        card = cls._card
+        return [card(*v, viewer_id, _NOT_IN_CARD) for v in values]  # type: ignore[call-arg]
+
+    @classmethod
+    def _card(
+        cls,
+        pk: int,
+        movie_pk: int,
+        user_pk: int,
+        rating: int,
+        title: str | None,
+        is_anonymous: bool,
+        status: str,
+        created_at: datetime,
+        viewer_id: int | None,
+        rest: dict[str, Any],
+    ) -> Review:
         return cls(
-            id=strawberry.ID(to_global_id("Review", m["id"])),
-            pk=m["id"],
-            movie_pk=m["movie_id"],
-            user_pk=m["user_id"],
-            rating=m["rating"],
-            title=m["title"],
-            is_anonymous=m["is_anonymous"],
-            status=_STATUSES[m["status"]],
-            is_mine=viewer_id is not None and m["user_id"] == viewer_id,
-            created_at=m["created_at"],
+            id=strawberry.ID(to_global_id("Review", pk)),
+            pk=pk,
+            movie_pk=movie_pk,
+            user_pk=user_pk,
+            rating=rating,
+            title=title,
+            is_anonymous=is_anonymous,
+            status=_STATUSES[status],
+            is_mine=viewer_id is not None and user_pk == viewer_id,
+            created_at=created_at,
             **rest,
         )
 
