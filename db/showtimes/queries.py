@@ -456,11 +456,17 @@ def _packed_seat_states(with_viewer: bool) -> Select[*tuple[Any, ...]]:
 @cache
 def _showtimes_with_seat_map(with_viewer: bool) -> Select[*tuple[Any, ...]]:
     price = ShowtimePrice
+    # The three arrays in one order (by seat type), so that their elements line up.
     prices = (
         select(
-            func.array_agg(price.seat_type).label("price_types"),
-            func.array_agg(price.amount).label("price_amounts"),
-            func.array_agg(price.currency).label("price_currencies"),
+            *(
+                func.array_agg(aggregate_order_by(column, price.seat_type)).label(name)
+                for column, name in (
+                    (price.seat_type, "price_types"),
+                    (price.amount, "price_amounts"),
+                    (price.currency, "price_currencies"),
+                )
+            )
         )
         .where(price.showtime_id == Showtime.id)
         .lateral("prices")
