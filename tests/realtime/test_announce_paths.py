@@ -22,6 +22,7 @@ from db.listen import asyncpg_connector
 from db.orders import actions as order_actions
 from db.session import Database
 from db.showtimes import actions as showtime_actions
+from db.showtimes import queries as showtime_queries
 from db.showtimes.models import Showtime
 from tests.booking.test_actions import LIMITS
 from tests.factories import create_bookable_showtime, create_user
@@ -147,3 +148,64 @@ async def test_announcer_checks_its_input(committed_db: Database) -> None:
             await actions.announce_seat_changes(session, show.id, {show.seat_ids[0]: "GONE"})
     stored = await db.scalar(select(Showtime.seat_sequence).where(Showtime.id == show.id))
     assert stored == 0
+
+
+async def test_announced_count_agrees_with_the_seats(committed_db: Database) -> None:
+    """The announced count (migration 0025_announce_count: the hall's stored layout less
+    the live occupancies) agrees with a count over every seat (`available_seat_counts`)
+    through blocked seats, a sold seat blocked afterwards, an expired hold not swept yet
+    and a hold on another showtime of the same hall."""
+    db = committed_db
+    show = await create_bookable_showtime(db, rows=2, seats_per_row=5, blocked=(7,))
+    s = show.seat_ids
+    async with db.transaction() as session:
+        twin = await session.scalar(
+            text(
+                "INSERT INTO showtimes (movie_id, hall_id, starts_at, ends_at, format,"
+                " language, sales_open_at) SELECT movie_id, hall_id, starts_at + interval"
+                " '1 day', ends_at + interval '1 day', format, language, sales_open_at"
+                " FROM showtimes WHERE id = :id RETURNING id"
+            ),
+            {"id": show.id},
+        )
+    users = [await create_user(db) for _ in range(5)]
+    conn = await asyncpg_connector(db.engine.url.render_as_string(hide_password=False))()
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    await conn.add_listener(SEAT_CHANNEL, lambda *a: queue.put_nowait(orjson.loads(a[3])))
+
+    async def counted(user: int, showtime: int, seats: list[int]) -> None:
+        await actions.hold_seats(db, user_id=user, showtime_id=showtime, seat_ids=seats, **LIMITS)
+        announced = (await next_event(queue))["a"]
+        counts = dict(
+            (r[0], r[1]) for r in await showtime_queries.available_seat_counts(db, [showtime])
+        )
+        assert announced == counts[showtime]
+        got.append(announced)
+
+    got: list[int] = []
+    try:
+        await counted(users[0].id, show.id, [s[0], s[1]])  # 10 - 1 blocked - 2 held
+        # s[0] sold, then blocked: neither available nor counted twice.
+        async with db.transaction() as session:
+            await session.execute(
+                update(SeatOccupancy)
+                .where(SeatOccupancy.seat_id == s[0])
+                .values(status="SOLD", expires_at=None)
+            )
+            await session.execute(
+                text("UPDATE seats SET is_blocked = true WHERE id = :id"), {"id": s[0]}
+            )
+        await counted(users[1].id, show.id, [s[2]])
+        # s[2]'s hold expires without a sweep: available again at once.
+        async with db.transaction() as session:
+            past = func.now() - text("interval '1 second'")
+            await session.execute(
+                update(SeatOccupancy).where(SeatOccupancy.seat_id == s[2]).values(expires_at=past)
+            )
+        await counted(users[2].id, show.id, [s[3]])
+        # A hold on the other showtime of the hall takes nothing from this one.
+        await counted(users[3].id, twin, [s[4], s[5]])
+        await counted(users[4].id, show.id, [s[6]])
+    finally:
+        await conn.close()
+    assert got == [7, 6, 6, 6, 5]
