@@ -17,8 +17,10 @@ from graph.settings import Settings
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """The signed-in user of a request, loaded from the database on each request so a
-    deactivated user's token stops working at once."""
+    """The signed-in user of a request, as the users row says (not the token's claims): read
+    with the token, or known to the process until a change of it is announced
+    (graph/accounts/revocations.py), so a deactivated user's token stops working on every
+    instance when the deactivation is heard."""
 
     id: int
     username: str

@@ -110,26 +110,35 @@ class Context:
                 raise unauthenticated(str(exc)) from exc
             # Ended sessions (logout, refresh-token re-use): the process's cache answers
             # while it is live; otherwise the row's statement asks PostgreSQL too.
-            revocations: SessionRevocations | None = self.services.get(REVOCATIONS_SERVICE)
+            found: SessionRevocations | None = self.services.get(REVOCATIONS_SERVICE)
+            live = found if found is not None and found.live else None
             check_session = None
             if session_id is not None:
-                if revocations is not None and revocations.live:
-                    if revocations.is_ended(session_id.hex):
-                        raise unauthenticated("This session has ended; sign in again.")
-                else:
+                if live is None:
                     check_session = session_id
+                elif live.is_ended(session_id.hex):
+                    raise unauthenticated("This session has ended; sign in again.")
+            # A viewer this process knows (kept while changes to it are heard) costs no SQL.
+            viewers = live.viewers if live is not None else None
+            known = viewers.get(user_id) if viewers is not None else None
+            if known is not None:
+                _check_cutoff(claims, known.sessions_valid_after)
+                self._viewer = known.viewer
+                return known.viewer
+            generation = viewers.generation if viewers is not None else 0
             # The whole row: `me` reuses it, so a signed-in `me` costs one statement.
             row = await account_queries.viewer_row(self.db, user_id, check_session=check_session)
             if row is None:
                 raise unauthenticated("This account is not active.")
             if session_id is not None and row._mapping.get("session_ended"):
                 raise unauthenticated("This session has ended; sign in again.")
-            # "Sign out everywhere" and password changes end access tokens issued before.
-            cutoff = row.sessions_valid_after
-            if cutoff is not None and int(claims["iat"]) < int(cutoff.timestamp()):
-                raise unauthenticated("This session has ended; sign in again.")
+            stored = row.sessions_valid_after
+            cutoff = None if stored is None else int(stored.timestamp())
+            _check_cutoff(claims, cutoff)
             viewer = Viewer(id=row.id, username=row.username, role=row.role)
             self.viewer_row = row
+            if viewers is not None:
+                viewers.put(generation, viewer, cutoff)
         self._viewer = viewer
         return viewer
 
@@ -149,3 +158,9 @@ class Context:
 
 
 Info = strawberry.Info[Context, None]
+
+
+def _check_cutoff(claims: dict[str, Any], sessions_valid_after: int | None) -> None:
+    """ "Sign out everywhere" and password changes end access tokens issued before."""
+    if sessions_valid_after is not None and int(claims["iat"]) < sessions_valid_after:
+        raise unauthenticated("This session has ended; sign in again.")

@@ -176,9 +176,7 @@ async def test_announced_count_agrees_with_the_seats(committed_db: Database) -> 
     async def counted(user: int, showtime: int, seats: list[int]) -> None:
         await actions.hold_seats(db, user_id=user, showtime_id=showtime, seat_ids=seats, **LIMITS)
         announced = (await next_event(queue))["a"]
-        counts = dict(
-            (r[0], r[1]) for r in await showtime_queries.available_seat_counts(db, [showtime])
-        )
+        counts = {r[0]: r[1] for r in await showtime_queries.available_seat_counts(db, [showtime])}
         assert announced == counts[showtime]
         got.append(announced)
 
