@@ -151,7 +151,7 @@ class SessionRevocations(KeptListener):
         if payload.startswith(USER_PREFIX):
             try:
                 self.viewers.forget(int(payload[len(USER_PREFIX) :]))
-            except ValueError:
+            except ValueError:  # "user:*": the table was truncated
                 self.viewers.clear()
             return
         ids = [p for p in payload.split(",") if len(p) == 32]

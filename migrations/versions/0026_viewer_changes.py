@@ -6,7 +6,8 @@ application time. Each process now keeps those fields of the viewers it has seen
 (graph/accounts/revocations.py), trusted only while it hears this announcement: a trigger
 on `users` sends `user:<id>` on the channel that already carries ended sessions
 (`session_revocations`) whenever one of those columns changes or the row is deleted, in the
-changing transaction (so it arrives when the change is committed, on every instance).
+changing transaction (so it arrives when the change is committed, on every instance);
+`user:*` when the table is truncated (every entry goes).
 Other updates of the row (loyalty points, total spent, profile fields) send nothing.
 
 Revision ID: 0026_viewer_changes
@@ -27,7 +28,11 @@ depends_on: str | Sequence[str] | None = None
 FUNCTION = """
 CREATE FUNCTION marquee_viewer_changed() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
-    PERFORM pg_notify('session_revocations', 'user:' || OLD.id);
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM pg_notify('session_revocations', 'user:*');
+    ELSE
+        PERFORM pg_notify('session_revocations', 'user:' || OLD.id);
+    END IF;
     RETURN NULL;
 END
 $fn$
@@ -47,9 +52,14 @@ def upgrade() -> None:
         "CREATE TRIGGER users_viewer_deleted AFTER DELETE ON users"
         " FOR EACH ROW EXECUTE FUNCTION marquee_viewer_changed()"
     )
+    op.execute(
+        "CREATE TRIGGER users_viewer_truncated AFTER TRUNCATE ON users"
+        " FOR EACH STATEMENT EXECUTE FUNCTION marquee_viewer_changed()"
+    )
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER users_viewer_truncated ON users")
     op.execute("DROP TRIGGER users_viewer_deleted ON users")
     op.execute("DROP TRIGGER users_viewer_changed ON users")
     op.execute("DROP FUNCTION marquee_viewer_changed()")

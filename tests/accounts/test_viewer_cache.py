@@ -149,3 +149,23 @@ def test_a_row_read_during_a_change_is_not_kept() -> None:
     assert cache.get(2) is None
     assert cache.get(1) is not None
     assert cache.get(3) is not None
+
+
+async def test_deleted_and_truncated_users_are_dropped(
+    committed_db: Database, settings: Settings
+) -> None:
+    db = committed_db
+    gone, other = await create_user(db, role="ADMIN"), await create_user(db, role="ADMIN")
+    tokens = [create_access_token(u.id, u.role, settings) for u in (gone, other)]
+    async with running(db, settings) as a:
+        for token in tokens:
+            assert code(await a.post(USERS, token=token)) is None
+        assert len(a.revocations.viewers) == 2
+        async with db.transaction() as session:
+            await session.execute(text("DELETE FROM users WHERE id = :id"), {"id": gone.id})
+        await _until(a, USERS, tokens[0], "UNAUTHENTICATED")
+        assert code(await a.post(USERS, token=tokens[1])) is None
+        async with db.transaction() as session:
+            await session.execute(text("TRUNCATE users CASCADE"))
+        await _until(a, USERS, tokens[1], "UNAUTHENTICATED")
+        assert len(a.revocations.viewers) == 0
