@@ -161,6 +161,7 @@ Info = strawberry.Info[Context, None]
 
 
 def _check_cutoff(claims: dict[str, Any], sessions_valid_after: int | None) -> None:
-    """ "Sign out everywhere" and password changes end access tokens issued before."""
+    """Refuse a token issued before the user's `sessions_valid_after` (set by signing out
+    everywhere and by password changes)."""
     if sessions_valid_after is not None and int(claims["iat"]) < sessions_valid_after:
         raise unauthenticated("This session has ended; sign in again.")
