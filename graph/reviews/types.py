@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 
+from db.reviews.queries import REVIEW_CARD_COLUMNS
 from graph.accounts import loaders as account_loaders
 from graph.catalog import loaders as catalog_loaders
 from graph.catalog.loader_futures import deferred
@@ -59,6 +60,8 @@ REVIEW_CARD_FIELDS = frozenset(
     }
 )
 # What a card Review holds for the fields it has no column for: never read (see above).
+# The card columns' names, in REVIEW_CARD_COLUMNS order: the order of `_card`'s arguments.
+_CARD_KEYS = tuple(c.key for c in REVIEW_CARD_COLUMNS)
 _NOT_IN_CARD: dict[str, Any] = dict.fromkeys(
     (
         "body",
@@ -122,18 +125,7 @@ class Review(Node):
     @classmethod
     def _from_card(cls, m: Any, viewer_id: int | None, **rest: Any) -> Review:
         """The review from a row's card columns (`m`, its mapping) and the other fields."""
-        return cls._card(
-            m["id"],
-            m["movie_id"],
-            m["user_id"],
-            m["rating"],
-            m["title"],
-            m["is_anonymous"],
-            m["status"],
-            m["created_at"],
-            viewer_id,
-            rest,
-        )
+        return cls._card(*(m[k] for k in _CARD_KEYS), viewer_id, rest)  # type: ignore[call-arg]
 
     @classmethod
     def cards(cls, values: Iterable[Sequence[Any]], viewer_id: int | None) -> list[Review]:
