@@ -141,3 +141,54 @@ async def test_big_change_is_a_resync_marker(committed_db: Database) -> None:
         await conn.close()
     assert got[0]["c"] == [[seat, "H"] for seat in sorted(show.seat_ids[:5])]
     assert got[1] == {"s": show.id, "q": 2, "a": 0, "r": 1}
+
+
+async def _wait_for_lock_wait(db: Database) -> None:
+    """Until some backend running a hold waits for a lock (the hold blocked on a seat)."""
+    for _ in range(500):
+        waiting = await db.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE '%marquee_hold_seats%' AND pid <> pg_backend_pid()"
+            )
+        )
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the hold never waited")
+
+
+@pytest.mark.parametrize("alice_wants", ["new seat only", "new seat and the old one"])
+async def test_a_replacing_hold_waits_before_it_changes_its_old_seats(
+    committed_db: Database, alice_wants: str
+) -> None:
+    """Alice holds seat 9 and replaces her hold with seat 3 (releasing 9) or with 3 and 9
+    (renewing 9) while Bob's open transaction has just taken seat 3; Bob then asks for 3
+    and 9. Alice must wait for Bob without having touched seat 9, so Bob's insert of 9
+    finds it held and is refused at once: no deadlock (migration 0028_hold_seat_order; a
+    hold that released or renewed first made Bob wait for Alice while she waited for him)."""
+    db = committed_db
+    show = await create_bookable_showtime(db)
+    alice, bob = await create_user(db), await create_user(db)
+    s3, s9 = show.seat_ids[3], show.seat_ids[9]
+    await hold_now(db, alice.id, show.id, [s9])
+    wanted = [s3] if alice_wants == "new seat only" else [s3, s9]
+    async with db.transaction() as bob_tx:
+        await actions.hold_seats(
+            bob_tx, user_id=bob.id, showtime_id=show.id, seat_ids=[s3], **LIMITS
+        )
+        alice_task = asyncio.create_task(hold_now(db, alice.id, show.id, wanted))
+        await _wait_for_lock_wait(db)
+        with pytest.raises(DomainError) as err:
+            await actions.hold_seats(
+                bob_tx, user_id=bob.id, showtime_id=show.id, seat_ids=[s3, s9], **LIMITS
+            )
+        assert (err.value.code, err.value.details[0].extra["seat_ids"]) == (
+            "SEAT_UNAVAILABLE",
+            [s9],
+        )
+    # Bob committed seat 3; Alice, released from her wait, finds it taken and keeps seat 9.
+    with pytest.raises(DomainError) as alice_err:
+        await asyncio.wait_for(alice_task, 10)
+    assert alice_err.value.details[0].extra["seat_ids"] == [s3]
+    assert await seats_of(db, show.id) == {s3: bob.id, s9: alice.id}
