@@ -49,8 +49,9 @@ from db.session import Database
 
 # Key of the advisory lock that lets one instance sweep at a time.
 SWEEPER_LOCK_KEY = 0x4D51_5357  # "MQSW"
-# Deadlocks are possible (rarely) when racing holds take over the same expired seats in
-# different orders; PostgreSQL aborts one transaction, which is simply run again.
+# Holds cannot wait on each other in a cycle (migration 0028_hold_seat_order), but a hold
+# and the sweeper taking over the same expired seats still can; PostgreSQL aborts one
+# transaction, which is simply run again.
 RETRYABLE_SQLSTATES = {"40P01", "40001"}
 ATTEMPTS = 3
 
