@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
 from typing import Generic, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -97,9 +97,9 @@ class SmtpConfig:
 
 
 class Transport(Generic[M]):
-    """Sends one message (of its channel: an EmailMessage, an SmsMessage) at a time and
-    raises SendError when it was not delivered; `close` ends a batch (the SMTP connection
-    is kept between the messages of one batch only)."""
+    """Sends one message of its channel (an e-mail as `email.message.Message`, an
+    SmsMessage) at a time and raises SendError when it was not delivered; `close` ends a
+    batch (the SMTP connection is kept between the messages of one batch only)."""
 
     description = "?"
     timeout = DEFAULT_TIMEOUT  # the longest one `send` may take
@@ -111,7 +111,7 @@ class Transport(Generic[M]):
         return None
 
 
-class SmtpTransport(Transport[EmailMessage]):
+class SmtpTransport(Transport[Message]):
     def __init__(self, config: SmtpConfig, *, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.config = config
         self.timeout = timeout
@@ -146,7 +146,7 @@ class SmtpTransport(Transport[EmailMessage]):
         self._client = client
         return client
 
-    async def send(self, row_id: int, message: EmailMessage) -> None:
+    async def send(self, row_id: int, message: Message) -> None:
         client = await self._connected()
         try:
             async with asyncio.timeout(self.timeout):
@@ -214,10 +214,10 @@ class FileWriter(Transport[M]):
         log.info("%s written to %s", name, path)
 
 
-class FileTransport(FileWriter[EmailMessage]):
+class FileTransport(FileWriter[Message]):
     """Development without SMTP: `<directory>/<row id>.eml`, to open with any mail client."""
 
     suffix = ".eml"
 
-    def encode(self, message: EmailMessage) -> tuple[bytes, str]:
+    def encode(self, message: Message) -> tuple[bytes, str]:
         return message.as_bytes(), f"e-mail {message['Message-ID']}"

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any, Generic, TypeVar
 
 from db.outbox import actions
@@ -290,13 +290,13 @@ class Sender(Generic[M]):
                 await asyncio.sleep(interval)
 
 
-class EmailSender(Sender[EmailMessage]):
+class EmailSender(Sender[Message]):
     channel = Channel.EMAIL
 
     def __init__(
         self,
         db: Database,
-        transport: Transport[EmailMessage],
+        transport: Transport[Message],
         *,
         mail_from: str,
         retry: RetryPolicy | None = None,
@@ -309,7 +309,7 @@ class EmailSender(Sender[EmailMessage]):
         # transaction records the ticket, showtime and seat ids: db/orders, docs/orders.md).
         self.sign = sign
 
-    def compose(self, row: ClaimedMessage) -> EmailMessage:
+    def compose(self, row: ClaimedMessage) -> Message:
         return compose(
             row.template,
             with_qr_payloads(row.context, self.sign),

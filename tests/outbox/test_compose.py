@@ -3,7 +3,10 @@ value is an error (never a blank), each ticket's QR code is an inline PNG."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 from datetime import UTC, datetime
+from email.message import EmailMessage, Message
 
 import pytest
 
@@ -35,17 +38,32 @@ def test_every_template_renders_subject_text_and_html(template: EmailTemplate) -
         assert "Metropolis" in rendered.html
 
 
+def received(message: Message) -> EmailMessage:
+    """The message as a mail client reads it: its bytes, parsed."""
+    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
 def test_order_confirmation_has_one_qr_code_per_ticket_with_a_payload() -> None:
     context = contexts.order_confirmation(tickets=3)
     context["tickets"][1]["qr_payload"] = ""  # no code for this one
-    message = compose(
-        "order_confirmation",
-        context,
-        mail_from="Marquee <tickets@marquee.localhost>",
-        to="ada@example.com",
-        message_id=MESSAGE_ID,
-        date=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
+    message = received(
+        compose(
+            "order_confirmation",
+            context,
+            mail_from="Marquee <tickets@marquee.localhost>",
+            to="ada@example.com",
+            message_id=MESSAGE_ID,
+            date=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
+        )
     )
+    assert message.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in message.iter_parts()] == [
+        "text/plain",
+        "multipart/related",
+    ]
+    assert [p.get_all("MIME-Version") for p in message.walk()] == [["1.0"]] + [None] * 5
     images = [p for p in message.walk() if p.get_content_type() == "image/png"]
     assert [i.get_filename() for i in images] == ["ticket-K7Q2-0001.png", "ticket-K7Q2-0003.png"]
     assert [i["Content-ID"] for i in images] == [
@@ -71,3 +89,44 @@ def test_times_read_in_the_cinemas_time_zone() -> None:
     new_york = when("2026-01-09T19:05:00+00:00", "America/New_York")
     assert new_york == "Friday 9 January 2026, 14:05 EST"
     assert when("2026-01-09T19:05:00+01:00") == "Friday 9 January 2026, 19:05 UTC+01:00"
+
+
+def test_non_ascii_headers_are_encoded_and_read_back() -> None:
+    context = contexts.order_confirmation(customer_name="Zoë")
+    context["movie_title"] = "Amélie — the director's cut"
+    raw = compose(
+        "order_confirmation",
+        context,
+        mail_from="Cinéma Marquee <tickets@marquee.localhost>",
+        to="Zoë Martin <zoe@example.com>",
+        message_id=MESSAGE_ID,
+        date=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
+    ).as_bytes()
+    head = raw.split(b"\n\n", 1)[0]
+    assert head.isascii()  # RFC 2047 words, not raw UTF-8, in the headers
+    message = received(email.message_from_bytes(raw))
+    assert "Amélie — the director's cut" in message["Subject"]
+    assert message["From"].addresses[0].display_name == "Cinéma Marquee"
+    assert message["From"].addresses[0].addr_spec == "tickets@marquee.localhost"
+    assert message["To"].addresses[0].display_name == "Zoë Martin"
+    assert message["To"].addresses[0].addr_spec == "zoe@example.com"
+    text = message.get_body(preferencelist=("plain",))
+    assert text is not None
+    assert "Hello Zoë," in text.get_content()
+
+
+@pytest.mark.parametrize("field", ["to", "mail_from", "message_id"])
+def test_a_header_value_with_a_line_break_is_a_render_error(field: str) -> None:
+    values = {
+        "mail_from": "Marquee <tickets@marquee.localhost>",
+        "to": "ada@example.com",
+        "message_id": MESSAGE_ID,
+    }
+    values[field] += "\r\nBcc: victim@example.com"
+    with pytest.raises(RenderError, match="line break"):
+        compose(
+            "order_confirmation",
+            contexts.order_confirmation(),
+            date=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
+            **values,
+        )

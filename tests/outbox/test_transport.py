@@ -51,7 +51,7 @@ def test_mask_url() -> None:
     assert transport.description == "SMTP smtps://user:***@mail:465"
 
 
-def _message(message_id: str = "<m1@marquee.localhost>") -> email.message.EmailMessage:
+def _message(message_id: str = "<m1@marquee.localhost>") -> email.message.Message:
     return compose(
         "order_confirmation",
         contexts.order_confirmation(),
