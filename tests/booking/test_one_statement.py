@@ -192,3 +192,33 @@ async def test_a_replacing_hold_waits_before_it_changes_its_old_seats(
         await asyncio.wait_for(alice_task, 10)
     assert alice_err.value.details[0].extra["seat_ids"] == [s3]
     assert await seats_of(db, show.id) == {s3: bob.id, s9: alice.id}
+
+
+async def test_a_kept_seat_taken_over_while_the_hold_renews_it_is_refused(
+    committed_db: Database,
+) -> None:
+    """Alice's hold on seat 9 has expired (not swept yet) and Bob's open transaction takes
+    the seat over; Alice, holding 3 and 9 again, reads 9 as hers, takes 3, then waits to
+    renew 9. When Bob commits, the row she would renew is gone: her hold is refused naming
+    seat 9, nothing of it remains (not even seat 3), and Bob has the seat."""
+    db = committed_db
+    show = await create_bookable_showtime(db)
+    alice, bob = await create_user(db), await create_user(db)
+    s3, s9 = show.seat_ids[3], show.seat_ids[9]
+    await hold_now(db, alice.id, show.id, [s9])
+    async with db.transaction() as session:  # time passes: the hold expires, not swept
+        for table in ("seat_occupancy", "seat_holds"):
+            await session.execute(
+                text(f"UPDATE {table} SET expires_at = now() - interval '1 second'")
+            )
+    async with db.transaction() as bob_tx:
+        taken = await actions.hold_seats(
+            bob_tx, user_id=bob.id, showtime_id=show.id, seat_ids=[s9], **LIMITS
+        )
+        assert taken.seat_ids == [s9]
+        alice_task = asyncio.create_task(hold_now(db, alice.id, show.id, [s3, s9]))
+        await _wait_for_lock_wait(db)
+    with pytest.raises(DomainError) as err:
+        await asyncio.wait_for(alice_task, 10)
+    assert (err.value.code, err.value.details[0].extra["seat_ids"]) == ("SEAT_UNAVAILABLE", [s9])
+    assert await seats_of(db, show.id) == {s9: bob.id}
