@@ -51,9 +51,9 @@ NEW_DECLARE = """    v_kept bigint[] := '{}';
     v_own bigint[] := '{}';
 """
 
-OLD_RENEW_FIRST = """        IF NOT v_created THEN
-            -- Seats of the previous hold: release those not wanted, renew the others.
-            WITH gone AS (
+# The release of the seats not wanted and the renewal of the others: the same statement,
+# moved from before the inserts to after them.
+RELEASE_AND_RENEW = """            WITH gone AS (
                 DELETE FROM seat_occupancy o
                 WHERE o.hold_id = v_hold AND o.status = 'HELD'
                 AND NOT (o.seat_id = ANY (v_wanted))
@@ -67,10 +67,18 @@ OLD_RENEW_FIRST = """        IF NOT v_created THEN
                 coalesce((SELECT array_agg(g.seat_id ORDER BY g.seat_id) FROM gone g), '{}'),
                 coalesce((SELECT array_agg(r.seat_id) FROM renewed r), '{}')
             INTO v_released, v_kept;
-        END IF;
+"""
+
+OLD_RENEW_FIRST = (
+    """        IF NOT v_created THEN
+            -- Seats of the previous hold: release those not wanted, renew the others.
+"""
+    + RELEASE_AND_RENEW
+    + """        END IF;
 
         v_add := ARRAY(SELECT w FROM unnest(v_wanted) w WHERE NOT (w = ANY (v_kept)) ORDER BY w);
 """
+)
 NEW_READ_FIRST = """        IF NOT v_created THEN
             -- The seats of the previous hold, changed only after the new ones are taken
             -- (migration 0028_hold_seat_order: no cycle of waits between holds).
@@ -85,23 +93,12 @@ NEW_READ_FIRST = """        IF NOT v_created THEN
 
 ANNOUNCE = """        IF cardinality(v_released) + cardinality(v_add) > 0 THEN
 """
-RENEW_AFTER = """        IF cardinality(v_own) > 0 THEN
+RENEW_AFTER = (
+    """        IF cardinality(v_own) > 0 THEN
             -- Now release the old seats not wanted and renew the others.
-            WITH gone AS (
-                DELETE FROM seat_occupancy o
-                WHERE o.hold_id = v_hold AND o.status = 'HELD'
-                AND NOT (o.seat_id = ANY (v_wanted))
-                RETURNING o.seat_id
-            ), renewed AS (
-                UPDATE seat_occupancy o SET expires_at = v_expires
-                WHERE o.hold_id = v_hold AND o.status = 'HELD' AND o.seat_id = ANY (v_wanted)
-                RETURNING o.seat_id
-            )
-            SELECT
-                coalesce((SELECT array_agg(g.seat_id ORDER BY g.seat_id) FROM gone g), '{}'),
-                coalesce((SELECT array_agg(r.seat_id) FROM renewed r), '{}')
-            INTO v_released, v_kept;
-            -- A kept seat with no row left: this hold had expired and another took it over.
+"""
+    + RELEASE_AND_RENEW
+    + """            -- A kept seat with no row left: this hold had expired and another took it over.
             v_lost := ARRAY(
                 SELECT w FROM unnest(v_wanted) w
                 WHERE w = ANY (v_own) AND NOT (w = ANY (v_kept)) ORDER BY w
@@ -112,6 +109,7 @@ RENEW_AFTER = """        IF cardinality(v_own) > 0 THEN
         END IF;
 
 """
+)
 
 
 SIGNATURE = "marquee_hold_seats(bigint, bigint, bigint[], integer, integer, integer, text)"

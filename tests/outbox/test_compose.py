@@ -7,6 +7,7 @@ import email
 import email.policy
 from datetime import UTC, datetime
 from email.message import EmailMessage, Message
+from typing import Any
 
 import pytest
 
@@ -38,6 +39,23 @@ def test_every_template_renders_subject_text_and_html(template: EmailTemplate) -
         assert "Metropolis" in rendered.html
 
 
+def confirmation(
+    context: dict[str, Any],
+    *,
+    mail_from: str = "Marquee <tickets@marquee.localhost>",
+    to: str = "ada@example.com",
+    message_id: str = MESSAGE_ID,
+) -> Message:
+    return compose(
+        "order_confirmation",
+        context,
+        mail_from=mail_from,
+        to=to,
+        message_id=message_id,
+        date=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
+    )
+
+
 def received(message: Message) -> EmailMessage:
     """The message as a mail client reads it: its bytes, parsed."""
     parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
@@ -48,16 +66,7 @@ def received(message: Message) -> EmailMessage:
 def test_order_confirmation_has_one_qr_code_per_ticket_with_a_payload() -> None:
     context = contexts.order_confirmation(tickets=3)
     context["tickets"][1]["qr_payload"] = ""  # no code for this one
-    message = received(
-        compose(
-            "order_confirmation",
-            context,
-            mail_from="Marquee <tickets@marquee.localhost>",
-            to="ada@example.com",
-            message_id=MESSAGE_ID,
-            date=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
-        )
-    )
+    message = received(confirmation(context))
     assert message.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in message.iter_parts()] == [
         "text/plain",
@@ -94,13 +103,10 @@ def test_times_read_in_the_cinemas_time_zone() -> None:
 def test_non_ascii_headers_are_encoded_and_read_back() -> None:
     context = contexts.order_confirmation(customer_name="Zoë")
     context["movie_title"] = "Amélie — the director's cut"
-    raw = compose(
-        "order_confirmation",
+    raw = confirmation(
         context,
         mail_from="Cinéma Marquee <tickets@marquee.localhost>",
         to="Zoë Martin <zoe@example.com>",
-        message_id=MESSAGE_ID,
-        date=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
     ).as_bytes()
     head = raw.split(b"\n\n", 1)[0]
     assert head.isascii()  # RFC 2047 words, not raw UTF-8, in the headers
@@ -124,9 +130,4 @@ def test_a_header_value_with_a_line_break_is_a_render_error(field: str) -> None:
     }
     values[field] += "\r\nBcc: victim@example.com"
     with pytest.raises(RenderError, match="line break"):
-        compose(
-            "order_confirmation",
-            contexts.order_confirmation(),
-            date=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
-            **values,
-        )
+        confirmation(contexts.order_confirmation(), **values)
