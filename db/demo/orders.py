@@ -304,7 +304,10 @@ async def _checkout(
         max_seats=MAX_SEATS,
         sales_window_days=SALES_WINDOW_DAYS,
     )
-    return await orders.checkout(session, user_id=user_id, hold_id=hold.id, products=products)
+    checked_out = await orders.checkout(
+        session, user_id=user_id, hold_id=hold.id, products=products
+    )
+    return checked_out.order_id
 
 
 async def _locked(session: AsyncSession, order_id: int) -> orders.LockedOrder:

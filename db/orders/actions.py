@@ -44,6 +44,7 @@ from db.accounts.models import User
 from db.booking.actions import SWEEPABLE_HOLD, SWEEPER_LOCK_KEY, announce_seat_changes
 from db.booking.models import SeatOccupancy
 from db.errors import DomainError
+from db.orders import queries
 from db.orders.codes import (
     OrderErrorCode,
     OrderLineKind,
@@ -208,10 +209,22 @@ def loyalty_points_for(total: Decimal, points_per_unit: Decimal) -> int:
     return int((total * points_per_unit).to_integral_value(rounding=ROUND_FLOOR))
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedOut:
+    order_id: int
+    # The order as the payload shows it, read by the checkout's own statement (None when it
+    # returned early: an idempotent replay).
+    order: queries.PayloadOrder | None
+
+
 # The whole checkout in one statement: the function `marquee_checkout` (migration
-# 0012_shop_functions). Typed binds: the driver gets one exact signature.
+# 0012_shop_functions; 0029_payload_order returns the order too). Typed binds: the driver
+# gets one exact signature.
 _CHECKOUT: Executable = select(
-    literal_column("o_outcome"), literal_column("o_order_id"), literal_column("o_detail")
+    literal_column("o_outcome"),
+    literal_column("o_order_id"),
+    literal_column("o_detail"),
+    *queries.PAYLOAD_ORDER_COLUMNS,
 ).select_from(
     func.marquee_checkout(
         bindparam("user_id", type_=BigInteger),
@@ -235,9 +248,9 @@ async def checkout(
     promo_code: str | None = None,
     guesses: GuessLimit = NO_GUESS_LIMIT,
     idempotency_key: str | None = None,
-) -> int:
+) -> CheckedOut:
     """Turn the user's live hold, with products and a promo code, into a PENDING_PAYMENT
-    order; returns the order id.
+    order; returns its id and, when the statement read it, the order as a payload shows it.
 
     The hold's seats move to the order (still HELD, same expiry) and the hold row goes, so
     the user may hold other seats of the showtime meanwhile. Prices are the database's, read
@@ -274,7 +287,7 @@ async def checkout(
         row = (await on.fetch_static(_CHECKOUT, params))[0]
     outcome, order_id, detail = row[0], row[1], row[2]
     if outcome == "OK":
-        return int(order_id)
+        return CheckedOut(int(order_id), queries.payload_order(row, order_id))
     if outcome == "KEY_REUSED":
         raise DomainError(
             C.IDEMPOTENCY_KEY_REUSED,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -15,6 +18,7 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    literal_column,
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -55,6 +59,54 @@ ORDER_COLUMNS = (
     .scalar_subquery()
     .label("promo_code"),
 )
+# The order as checkout and payOrder's settle return it with their outcome (migration
+# 0029_payload_order): the columns of ORDER_COLUMNS that a payload shows, each as `o_<name>`.
+PAYLOAD_ORDER_FIELDS = (
+    "number",
+    "user_id",
+    "status",
+    "currency",
+    "subtotal",
+    "discount",
+    "total",
+    "promo_code",
+    "created_at",
+    "expires_at",
+    "paid_at",
+    "cancelled_at",
+)
+PAYLOAD_ORDER_COLUMNS: tuple[ColumnElement[Any], ...] = tuple(
+    literal_column(f"o_{name}") for name in PAYLOAD_ORDER_FIELDS
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadOrder:
+    """An order row as `orders_by_ids` reads it, from a sale function's OUT columns."""
+
+    id: int
+    number: str
+    user_id: int
+    status: str
+    currency: str
+    subtotal: Decimal
+    discount: Decimal
+    total: Decimal
+    promo_code: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    paid_at: datetime | None
+    cancelled_at: datetime | None
+
+
+def payload_order(row: Any, order_id: int | None) -> PayloadOrder | None:
+    """The order a sale function returned with its outcome, or None when it returned none
+    (an early exit: idempotent replay, refund)."""
+    if order_id is None or row.o_number is None:
+        return None
+    return PayloadOrder(int(order_id), *(getattr(row, f"o_{f}") for f in PAYLOAD_ORDER_FIELDS))
+
+
 # The seat of a line or ticket, joined in as `seat__<column>` (graph primes its seat loader).
 SEAT_JOINED = tuple(c.label(f"seat__{c.key}") for c in SEAT_COLUMNS)
 

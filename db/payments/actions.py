@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.errors import DomainError, ErrorDetail
 from db.orders import actions as orders
 from db.orders.codes import OrderErrorCode, OrderStatus
+from db.orders.queries import PAYLOAD_ORDER_COLUMNS, PayloadOrder, payload_order
 from db.outbox.actions import MESSAGE_ID_DOMAIN
 from db.payments.codes import CHARGE_FAILED, CHARGE_SUCCEEDED, ChargeOutcome, PaymentStatus
 from db.payments.models import Payment, PaymentEvent
@@ -67,6 +68,9 @@ class Fulfilment:
 class PayResult:
     order_id: int | None
     errors: list[ErrorDetail]
+    # The order as the payload shows it, when the settling statement read it (migration
+    # 0029_payload_order); None: the payload reads it.
+    order: PayloadOrder | None = None
 
 
 def _detail(exc: DomainError) -> list[ErrorDetail]:
@@ -182,7 +186,9 @@ _BEGIN: Executable = select(
         bindparam("hash", type_=Text),
     ).alias("begin_payment")
 )
-_SETTLE: Executable = select(literal_column("o_result"), literal_column("o_order_id")).select_from(
+_SETTLE: Executable = select(
+    literal_column("o_result"), literal_column("o_order_id"), *PAYLOAD_ORDER_COLUMNS
+).select_from(
     func.marquee_settle_payment(
         bindparam("payment_id", type_=BigInteger),
         bindparam("outcome", type_=Text),
@@ -327,7 +333,11 @@ async def pay_order(
         )
     )[0]
     if settled[0] != "REFUND":
-        return PayResult(order_id, _SETTLE_ERRORS.get(settled[0], []))
+        return PayResult(
+            order_id,
+            _SETTLE_ERRORS.get(settled[0], []),
+            payload_order(settled, order_id) if settled[1] == order_id else None,
+        )
     # Charged, but the order stopped being payable meanwhile (rare): the refund path, with
     # the provider called inside our transaction.
     async with db.transaction() as session:

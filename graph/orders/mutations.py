@@ -16,6 +16,7 @@ from db.orders.codes import (
     ORDER_NUMBER_PREFIX,
     REFERENCE_LENGTH,
 )
+from db.orders.queries import PayloadOrder
 from db.orders.signing import InvalidTicketPayload
 from db.payments import actions as payment_actions
 from graph.auth import IsAuthenticated, IsStaff
@@ -61,13 +62,18 @@ def _check_key(key: str | None) -> None:
         )
 
 
-async def _order(info: Info, order_id: int | None) -> Order | None:
-    """The order a payload shows: read again (what the mutation committed), and only when
-    the viewer may see it (theirs, or staff), whatever id an action handed back."""
+async def _order(info: Info, order_id: int | None, row: PayloadOrder | None = None) -> Order | None:
+    """The order a payload shows: read again (what the mutation committed), unless the
+    mutation's own statement returned it as committed (`row`: checkout and payOrder, read
+    after every change of the statement), and only when the viewer may see it (theirs, or
+    staff), whatever id an action handed back."""
     if order_id is None:
         return None
     info.context.reset_loaders()
-    order = await info.context.loader(OrderByIdLoader).load(order_id)
+    loader = info.context.loader(OrderByIdLoader)
+    if row is not None:
+        loader.prime(order_id, Order.from_row(row))
+    order = await loader.load(order_id)
     viewer = await info.context.viewer()
     if order is None or viewer is None or not (viewer.is_staff or order.user_pk == viewer.id):
         return None
@@ -92,7 +98,7 @@ class Mutation:
             _check_key(input.idempotency_key)
             cart = cart_of(input)
 
-            async def run() -> int:
+            async def run() -> actions.CheckedOut:
                 # One statement on a pooled autocommit connection: it is the transaction.
                 return await actions.checkout(
                     ctx.db,
@@ -104,11 +110,13 @@ class Mutation:
                     idempotency_key=input.idempotency_key,
                 )
 
-            order_id = await retrying(run)
+            checked_out = await retrying(run)
         except DomainError as exc:
             await count_guess(ctx, viewer.id, exc.details)
             return CheckoutPayload(order=None, errors=order_errors(exc))
-        return CheckoutPayload(order=await _order(info, order_id), errors=[])
+        return CheckoutPayload(
+            order=await _order(info, checked_out.order_id, checked_out.order), errors=[]
+        )
 
     @strawberry.mutation(
         description="Pay an order with a payment token. Declined: the order stays payable "
@@ -143,7 +151,7 @@ class Mutation:
             fulfilment=payments.fulfilment,
         )
         return PayOrderPayload(
-            order=await _order(info, result.order_id), errors=_errors(result.errors)
+            order=await _order(info, result.order_id, result.order), errors=_errors(result.errors)
         )
 
     @strawberry.mutation(

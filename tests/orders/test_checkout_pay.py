@@ -4,11 +4,13 @@ in the outbox, the sandbox's tokens, idempotency keys, and who may see an order.
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
 
 from db.session import Database, capture_statements
+from db.shop.actions import create_promo_code
 from graph.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.factories import create_bookable_showtime, create_user
@@ -393,3 +395,58 @@ async def test_the_seat_functions_keep_generic_plans(db: Database) -> None:
         "marquee_hold_seats": ["plan_cache_mode=force_generic_plan"],
         "marquee_checkout": None,
     }
+
+
+PAYLOAD_ORDER = """
+  id number status currency promoCode createdAt expiresAt paidAt cancelledAt user { id }
+  subtotal { amount currency } discount { amount currency } total { amount currency }
+"""
+
+
+async def test_the_order_the_sale_functions_return_is_the_order_read_again(
+    gql: GraphQLClient, db: Database
+) -> None:
+    """checkout and payOrder answer with the order their own statement read (migration
+    0029_payload_order), not with a read of their own: the same fields, value for value, as
+    `order(id:)` reads them afterwards, with a promo code and a discount; and the answers
+    cost the mutation no statement for the order."""
+    async with db.transaction() as session:
+        await create_promo_code(
+            session, {"code": "HALF", "percent_off": Decimal(50)}, currency="USD"
+        )
+    show = await create_bookable_showtime(db)
+    user = await create_user(db)
+    token = gql.token_for(user)
+    held = await hold(gql, token, show.id, show.seat_ids[:2])
+    checkout_doc = (
+        "mutation ($input: CheckoutInput!) { checkout(input: $input) {"
+        f" order {{ {PAYLOAD_ORDER} }} errors {{ code }} }} }}"
+    )
+    pay_doc = (
+        "mutation ($input: PayOrderInput!) { payOrder(input: $input) {"
+        f" order {{ {PAYLOAD_ORDER} }} errors {{ code }} }} }}"
+    )
+    read_doc = f"query ($id: ID!) {{ order(id: $id) {{ {PAYLOAD_ORDER} }} }}"
+    with capture_statements() as log:
+        answer = await gql.execute(
+            checkout_doc, {"input": {"holdId": held, "promoCode": "half"}}, token=token
+        )
+    assert not any("FROM orders" in s and "marquee_checkout" not in s for s in log)
+    pending = answer["checkout"]["order"]
+    assert (pending["status"], pending["promoCode"], pending["discount"]["amount"]) == (
+        "PENDING_PAYMENT",
+        "HALF",
+        str(Decimal(pending["subtotal"]["amount"]) / 2),
+    )
+    read = await gql.execute(read_doc, {"id": pending["id"]}, token=token)
+    assert read["order"] == pending
+    with capture_statements() as log:
+        answer = await gql.execute(
+            pay_doc, {"input": {"orderId": pending["id"], "paymentToken": "tok_visa"}}, token=token
+        )
+    assert not any("FROM orders" in s and "marquee_" not in s for s in log)
+    paid = answer["payOrder"]["order"]
+    assert paid["status"] == "PAID"
+    assert paid["paidAt"] is not None
+    read = await gql.execute(read_doc, {"id": pending["id"]}, token=token)
+    assert read["order"] == paid
