@@ -33,6 +33,7 @@ TEMPLATE_DIR = Path(__file__).with_name("templates")
 # Text parts in UTF-8, quoted-printable: readable in a raw message where the text is ASCII.
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
+_FROM_LINE = re.compile(r"^From ", re.MULTILINE)
 
 
 class RenderError(Exception):
@@ -154,6 +155,10 @@ def _addresses(value: str) -> str:
 def _text_part(text: str, subtype: str) -> MIMENonMultipart:
     part = MIMENonMultipart("text", subtype)
     part.set_payload(text, _UTF8_QP)  # adds the charset and the transfer encoding
+    # An SMTP client writing with the compat32 policy (aiosmtplib, for these classes)
+    # escapes a line that starts with "From " as ">From "; quoted-printable may write the
+    # F as "=46", which reads the same and is left alone.
+    part.set_payload(_FROM_LINE.sub("=46rom ", str(part.get_payload())))
     del part["MIME-Version"]  # the message's header, not each part's
     return part
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -105,3 +106,35 @@ async def test_the_file_backend_writes_a_parseable_eml_and_logs_its_path(
     assert text is not None
     assert "K7Q2-0001" in text.get_content()
     assert sum(p.get_content_type() == "image/png" for p in parsed.walk()) == 2
+
+
+async def test_a_line_starting_with_from_arrives_as_written() -> None:
+    """An SMTP client that writes a message with the email package's compat32 policy (as
+    aiosmtplib does for the MIME classes the e-mails are built with) escapes a body line
+    that starts with "From " as ">From "; a film called "From Dusk Till Dawn" on a line of
+    its own must arrive as it was written, in the text and in the HTML."""
+    context = contexts.order_confirmation()
+    context["movie_title"] = "From Dusk Till Dawn"
+    message = compose(
+        "order_confirmation",
+        context,
+        mail_from="Marquee <tickets@marquee.localhost>",
+        to="ada@example.com",
+        message_id="<m1@marquee.localhost>",
+        date=datetime(2026, 6, 1, tzinfo=UTC),
+    )
+    server = SmtpServer(free_port())
+    server.start()
+    try:
+        transport = SmtpTransport(SmtpConfig.from_url(f"smtp://127.0.0.1:{server.port}"), timeout=5)
+        await transport.send(1, message)
+        await transport.close()
+    finally:
+        server.stop()
+    received = server.received[0].message
+    for kind in ("plain", "html"):
+        part = received.get_body(preferencelist=(kind,))
+        assert part is not None
+        body = part.get_content()
+        assert "From Dusk Till Dawn" in body
+        assert not re.search(r"^>From", body, re.MULTILINE)
