@@ -62,10 +62,16 @@ async def _create(server: Server) -> tuple[Goods, dict[int, int]]:
                 (popcorn, "Large", "BENCH-POPCORN-L", 2),
                 (drink, "Medium", "BENCH-COLA-M", 0),
             ):
+                # Again (`--repeat`, `--keep-data`): STOCK less what the live orders of
+                # earlier runs hold, so that the check's "stock = STOCK less every live
+                # order's units" stays exact across runs.
                 variants[product] = await conn.fetchval(
                     "INSERT INTO product_variants (product_id, name, sku, price_delta, stock)"
                     " VALUES ($1, $2, $3, $4, $5)"
-                    " ON CONFLICT (sku) DO UPDATE SET stock = excluded.stock RETURNING id",
+                    " ON CONFLICT (sku) DO UPDATE SET stock = excluded.stock - coalesce(("
+                    "SELECT sum(l.quantity) FROM order_lines l JOIN orders o"
+                    " ON o.id = l.order_id WHERE l.variant_id = product_variants.id"
+                    " AND o.status IN ('PENDING_PAYMENT', 'PAID')), 0) RETURNING id",
                     product,
                     name,
                     sku,
