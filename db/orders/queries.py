@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -59,30 +59,13 @@ ORDER_COLUMNS = (
     .scalar_subquery()
     .label("promo_code"),
 )
-# The order as checkout and payOrder's settle return it with their outcome (migration
-# 0029_payload_order): the columns of ORDER_COLUMNS that a payload shows, each as `o_<name>`.
-PAYLOAD_ORDER_FIELDS = (
-    "number",
-    "user_id",
-    "status",
-    "currency",
-    "subtotal",
-    "discount",
-    "total",
-    "promo_code",
-    "created_at",
-    "expires_at",
-    "paid_at",
-    "cancelled_at",
-)
-PAYLOAD_ORDER_COLUMNS: tuple[ColumnElement[Any], ...] = tuple(
-    literal_column(f"o_{name}") for name in PAYLOAD_ORDER_FIELDS
-)
 
 
 @dataclass(frozen=True, slots=True)
 class PayloadOrder:
-    """An order row as `orders_by_ids` reads it, from a sale function's OUT columns."""
+    """An order row as `orders_by_ids` reads it (the columns of ORDER_COLUMNS a payload
+    shows), from the OUT columns checkout and payOrder's settle return with their outcome
+    (migration 0029_payload_order): each field but `id` as `o_<name>`."""
 
     id: int
     number: str
@@ -97,6 +80,12 @@ class PayloadOrder:
     expires_at: datetime | None
     paid_at: datetime | None
     cancelled_at: datetime | None
+
+
+PAYLOAD_ORDER_FIELDS = tuple(f.name for f in fields(PayloadOrder) if f.name != "id")
+PAYLOAD_ORDER_COLUMNS: tuple[ColumnElement[Any], ...] = tuple(
+    literal_column(f"o_{name}") for name in PAYLOAD_ORDER_FIELDS
+)
 
 
 def payload_order(row: Any, order_id: int | None) -> PayloadOrder | None:

@@ -5,8 +5,8 @@ so the mutation's answer needs no statement of its own to read it.
 (0010_payment_functions, with 0019_sms's text message) returned the outcome and the order's
 id; the mutation then read the order again by id (its loader, one more round trip to
 PostgreSQL). On this project's 2-core machine a round trip costs the worker a write to the
-socket and a wake-up of PostgreSQL, about a third of a worker's busy time under the
-`checkout_pay` bench (py-spy, bench/README.md). The functions now end by reading the order
+socket and a wake-up of PostgreSQL: that write alone was about 28% of the workers' busy
+time under the `checkout_pay` bench (py-spy in native mode, bench/README.md). The functions now end by reading the order
 they created or paid (one lookup by primary key, in the same transaction, after every
 change of the statement) into more OUT columns, named as `db.orders.queries.ORDER_COLUMNS`
 reads them with an `o_` prefix; the mutation primes its loader with them. A path that
