@@ -11,11 +11,13 @@ from sqlalchemy import (
     Double,
     ForeignKey,
     Identity,
+    Index,
     Integer,
     String,
     Text,
     Time,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
@@ -95,6 +97,9 @@ class Seat(Base):
             "seat_type IN ('STANDARD', 'PREMIUM', 'VIP', 'ACCESSIBLE')", name="seat_type"
         ),
         CheckConstraint("number > 0", name="number"),
+        # The announcer's available count reads a hall's blocked seats through this
+        # (migration 0030_announce_count_occupancies); a hall has few or none.
+        Index("ix_seats_hall_id_blocked", "hall_id", postgresql_where=text("is_blocked")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
