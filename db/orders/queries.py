@@ -99,6 +99,40 @@ def payload_order(row: Any, order_id: int | None) -> PayloadOrder | None:
 # The seat of a line or ticket, joined in as `seat__<column>` (graph primes its seat loader).
 SEAT_JOINED = tuple(c.label(f"seat__{c.key}") for c in SEAT_COLUMNS)
 
+
+class PayloadTicket(dict[str, Any]):
+    """A ticket as `tickets_by_order_ids` reads it (its columns, its seat's as `seat__*`),
+    made from the rows payOrder's settle returns: by name and as attributes, like a row."""
+
+    __slots__ = ()
+
+    @property
+    def _mapping(self) -> PayloadTicket:
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def payload_tickets(row: Any) -> list[PayloadTicket] | None:
+    """Every ticket of the order a settle paid or left unpaid, with its seat, in id order
+    (`o_tickets` and `o_seats`, migration 0031_payload_tickets), or None when the function
+    returned none (an early exit)."""
+    tickets, seats = row.o_tickets, row.o_seats
+    if tickets is None or seats is None:
+        return None
+    by_id = {seat["id"]: seat for seat in seats}
+    found = []
+    for ticket in tickets:
+        merged = PayloadTicket(ticket.items())
+        merged.update((f"seat__{k}", v) for k, v in by_id[ticket["seat_id"]].items())
+        found.append(merged)
+    return found
+
+
 TICKET_COLUMNS = (
     Ticket.id,
     Ticket.booking_reference,

@@ -41,7 +41,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.errors import DomainError, ErrorDetail
 from db.orders import actions as orders
 from db.orders.codes import OrderErrorCode, OrderStatus
-from db.orders.queries import PAYLOAD_ORDER_COLUMNS, PayloadOrder, payload_order
+from db.orders.queries import (
+    PAYLOAD_ORDER_COLUMNS,
+    PayloadOrder,
+    PayloadTicket,
+    payload_order,
+    payload_tickets,
+)
 from db.outbox.actions import MESSAGE_ID_DOMAIN
 from db.payments.codes import CHARGE_FAILED, CHARGE_SUCCEEDED, ChargeOutcome, PaymentStatus
 from db.payments.models import Payment, PaymentEvent
@@ -69,8 +75,9 @@ class PayResult:
     order_id: int | None
     errors: list[ErrorDetail]
     # The order as the payload shows it, when the settling statement read it (migration
-    # 0029_payload_order); None: the payload reads it.
+    # 0029_payload_order), and its tickets (0031_payload_tickets); None: the payload reads it.
     order: PayloadOrder | None = None
+    tickets: list[PayloadTicket] | None = None
 
 
 def _detail(exc: DomainError) -> list[ErrorDetail]:
@@ -187,7 +194,11 @@ _BEGIN: Executable = select(
     ).alias("begin_payment")
 )
 _SETTLE: Executable = select(
-    literal_column("o_result"), literal_column("o_order_id"), *PAYLOAD_ORDER_COLUMNS
+    literal_column("o_result"),
+    literal_column("o_order_id"),
+    *PAYLOAD_ORDER_COLUMNS,
+    literal_column("o_tickets"),
+    literal_column("o_seats"),
 ).select_from(
     func.marquee_settle_payment(
         bindparam("payment_id", type_=BigInteger),
@@ -333,10 +344,12 @@ async def pay_order(
         )
     )[0]
     if settled[0] != "REFUND":
+        mine = settled[1] == order_id
         return PayResult(
             order_id,
             _SETTLE_ERRORS.get(settled[0], []),
-            payload_order(settled, order_id) if settled[1] == order_id else None,
+            payload_order(settled, order_id) if mine else None,
+            payload_tickets(settled) if mine else None,
         )
     # Charged, but the order stopped being payable meanwhile (rare): the refund path, with
     # the provider called inside our transaction.

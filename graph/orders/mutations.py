@@ -16,7 +16,7 @@ from db.orders.codes import (
     ORDER_NUMBER_PREFIX,
     REFERENCE_LENGTH,
 )
-from db.orders.queries import PayloadOrder
+from db.orders.queries import PayloadOrder, PayloadTicket
 from db.orders.signing import InvalidTicketPayload
 from db.payments import actions as payment_actions
 from graph.auth import IsAuthenticated, IsStaff
@@ -30,7 +30,13 @@ from graph.orders.inputs import (
     PayOrderInput,
     cart_of,
 )
-from graph.orders.loaders import LinesByOrderLoader, OrderByIdLoader, TicketByIdLoader
+from graph.orders.loaders import (
+    LinesByOrderLoader,
+    OrderByIdLoader,
+    TicketByIdLoader,
+    TicketsByOrderLoader,
+    prime_seats,
+)
 from graph.orders.services import count_guess, guess_limit, payments_of
 from graph.orders.types import (
     CancelOrderPayload,
@@ -40,6 +46,7 @@ from graph.orders.types import (
     Order,
     OrderError,
     PayOrderPayload,
+    Ticket,
     order_errors,
 )
 from graph.relay import decode_id
@@ -62,17 +69,27 @@ def _check_key(key: str | None) -> None:
         )
 
 
-async def _order(info: Info, order_id: int | None, row: PayloadOrder | None = None) -> Order | None:
+async def _order(
+    info: Info,
+    order_id: int | None,
+    row: PayloadOrder | None = None,
+    tickets: list[PayloadTicket] | None = None,
+) -> Order | None:
     """The order a payload shows: read again (what the mutation committed), unless the
     mutation's own statement returned it as committed (`row`: checkout and payOrder, read
-    after every change of the statement), and only when the viewer may see it (theirs, or
-    staff), whatever id an action handed back."""
+    after every change of the statement; `tickets`: payOrder's, with their seats), and only
+    when the viewer may see it (theirs, or staff), whatever id an action handed back."""
     if order_id is None:
         return None
     info.context.reset_loaders()
     loader = info.context.loader(OrderByIdLoader)
     if row is not None:
         loader.prime(order_id, Order.from_row(row))
+        if tickets is not None:
+            prime_seats(info.context, tickets)
+            info.context.loader(TicketsByOrderLoader).prime(
+                order_id, [Ticket.from_row(t) for t in tickets]
+            )
     order = await loader.load(order_id)
     viewer = await info.context.viewer()
     if order is None or viewer is None or not (viewer.is_staff or order.user_pk == viewer.id):
@@ -151,7 +168,8 @@ class Mutation:
             fulfilment=payments.fulfilment,
         )
         return PayOrderPayload(
-            order=await _order(info, result.order_id, result.order), errors=_errors(result.errors)
+            order=await _order(info, result.order_id, result.order, result.tickets),
+            errors=_errors(result.errors),
         )
 
     @strawberry.mutation(

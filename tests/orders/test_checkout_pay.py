@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from db.session import Database, capture_statements
 from db.shop.actions import create_promo_code
+from graph.relay import to_global_id
 from graph.settings import Settings
 from tests.conftest import GraphQLClient
 from tests.factories import create_bookable_showtime, create_user
@@ -403,6 +404,12 @@ PAYLOAD_ORDER = """
 """
 
 
+PAYLOAD_TICKETS = """
+  tickets { id bookingReference status checkedInAt price { amount currency } order { id }
+    showtime { id } seat { id rowLabel number type x y isBlocked } }
+"""
+
+
 async def test_the_order_the_sale_functions_return_is_the_order_read_again(
     gql: GraphQLClient, db: Database
 ) -> None:
@@ -424,9 +431,10 @@ async def test_the_order_the_sale_functions_return_is_the_order_read_again(
     )
     pay_doc = (
         "mutation ($input: PayOrderInput!) { payOrder(input: $input) {"
-        f" order {{ {PAYLOAD_ORDER} }} errors {{ code }} }} }}"
+        f" order {{ {PAYLOAD_ORDER} {PAYLOAD_TICKETS} }} errors {{ code }} }} }}"
     )
     read_doc = f"query ($id: ID!) {{ order(id: $id) {{ {PAYLOAD_ORDER} }} }}"
+    read_paid_doc = f"query ($id: ID!) {{ order(id: $id) {{ {PAYLOAD_ORDER} {PAYLOAD_TICKETS} }} }}"
     with capture_statements() as log:
         answer = await gql.execute(
             checkout_doc, {"input": {"holdId": held, "promoCode": "half"}}, token=token
@@ -444,9 +452,46 @@ async def test_the_order_the_sale_functions_return_is_the_order_read_again(
         answer = await gql.execute(
             pay_doc, {"input": {"orderId": pending["id"], "paymentToken": "tok_visa"}}, token=token
         )
-    assert not any("FROM orders" in s and "marquee_" not in s for s in log)
+    # Neither the order nor its tickets and their seats (0031_payload_tickets) are read
+    # again: the settling statement returned them.
+    assert not any(
+        ("FROM orders" in s or "FROM tickets" in s or "FROM seats" in s) and "marquee_" not in s
+        for s in log
+    )
     paid = answer["payOrder"]["order"]
     assert paid["status"] == "PAID"
     assert paid["paidAt"] is not None
-    read = await gql.execute(read_doc, {"id": pending["id"]}, token=token)
+    assert sorted(t["seat"]["id"] for t in paid["tickets"]) == sorted(
+        to_global_id("Seat", s) for s in show.seat_ids[:2]
+    )
+    read = await gql.execute(read_paid_doc, {"id": pending["id"]}, token=token)
     assert read["order"] == paid
+
+
+async def test_a_declined_payment_answers_with_no_tickets_and_reads_none(
+    gql: GraphQLClient, db: Database
+) -> None:
+    """A declined payment's settle returns the order with no tickets (empty arrays, not
+    NULL): the payload shows none, and reads none."""
+    show = await create_bookable_showtime(db)
+    user = await create_user(db)
+    token = gql.token_for(user)
+    held = await hold(gql, token, show.id, show.seat_ids[:1])
+    order = await gql.execute(
+        "mutation ($input: CheckoutInput!) { checkout(input: $input) { order { id } } }",
+        {"input": {"holdId": held}},
+        token=token,
+    )
+    order_id = order["checkout"]["order"]["id"]
+    with capture_statements() as log:
+        answer = await gql.execute(
+            "mutation ($input: PayOrderInput!) { payOrder(input: $input) {"
+            f" order {{ status {PAYLOAD_TICKETS} }} errors {{ code }} }} }}",
+            {"input": {"orderId": order_id, "paymentToken": "tok_chargeDeclined"}},
+            token=token,
+        )
+    assert answer["payOrder"] == {
+        "order": {"status": "PENDING_PAYMENT", "tickets": []},
+        "errors": [{"code": "PAYMENT_DECLINED"}],
+    }
+    assert not any("FROM tickets" in s and "marquee_" not in s for s in log)
