@@ -48,8 +48,8 @@ TICKETS_READ_END = """    FROM orders o WHERE o.id = o_order_id;
     IF o_number IS NOT NULL THEN
         o_tickets := ARRAY(SELECT t FROM tickets t WHERE t.order_id = o_order_id ORDER BY t.id);
         o_seats := ARRAY(
-            SELECT s FROM seats s
-            WHERE s.id IN (SELECT t.seat_id FROM tickets t WHERE t.order_id = o_order_id)
+            SELECT s FROM tickets t JOIN seats s ON s.id = t.seat_id
+            WHERE t.order_id = o_order_id ORDER BY t.id
         );
     END IF;
 END
