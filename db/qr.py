@@ -67,7 +67,9 @@ def qr_png(payload: str) -> bytes:
     builds the image pixel by pixel in Python: 2.0-2.8 ms of CPU for a version 7 code at
     this scale (more than half of the code's cost in the e-mail), against about 0.5 ms this
     way. It is the smallest image PNG (ISO/IEC 15948) allows: signature, IHDR, one IDAT,
-    IEND; the tests read it back module by module with a reader of their own."""
+    IEND; the tests read it back module by module with a reader of their own. zlib at its
+    default level 6: the same 736 bytes as level 9 for a ticket's code, in half the time
+    (0.16 against 0.33 ms)."""
     matrix = ticket_qr(payload).matrix
     side = len(matrix) + 2 * BORDER
     width = side * PNG_SCALE
@@ -86,7 +88,7 @@ def qr_png(payload: str) -> bytes:
         (
             b"\x89PNG\r\n\x1a\n",
             _chunk(b"IHDR", header),
-            _chunk(b"IDAT", zlib.compress(b"".join(rows), 9)),
+            _chunk(b"IDAT", zlib.compress(b"".join(rows), 6)),
             _chunk(b"IEND", b""),
         )
     )
