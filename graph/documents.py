@@ -38,7 +38,14 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 from strawberry.types.graphql import OperationType
 
-from graph.limits import ShapeLimits, actual_cost, check_shape, check_text, operation_cost
+from graph.limits import (
+    ShapeLimits,
+    actual_cost,
+    check_shape,
+    check_text,
+    check_variables,
+    operation_cost,
+)
 from graph.textcache import MAX_TEXT, MAX_TREES, TextCache, document_weight, text_cache
 
 CACHE_SIZE = 1024  # distinct query texts kept per process (and at most MAX_TEXT of text)
@@ -74,8 +81,9 @@ def _validate(schema: GraphQLSchema, query: str, max_tokens: int, rules: Any) ->
     return validate_document(schema, _parse(query, max_tokens), rules)
 
 
-# (query, operation name, list input limit) -> cost, for documents whose cost no variable
-# changes (the limit is in the key: schemas built with other settings share this cache)
+# (query, operation name, list input limit) -> (cost, the variables' places to check), for
+# documents whose cost no variable changes (the limit is in the key: schemas built with
+# other settings share this cache); the variables' list lengths are checked every time
 _COSTS = TextCache(CACHE_SIZE, MAX_TEXT)
 
 
@@ -111,8 +119,13 @@ def request_checks(
             return None, [error]
     key = (query, operation_name, limits.max_list_input)
     known = _COSTS.get(key)
-    cost = None if known is None else known[0]
-    if cost is None:
+    if known is not None:
+        cost, checks = known[0]
+        try:
+            check_variables(checks, variables, limits.max_list_input)
+        except GraphQLError as error:
+            return None, [error]
+    else:
         try:
             found = operation_cost(
                 schema, document, operation_name, variables, limits.max_list_input
@@ -120,8 +133,8 @@ def request_checks(
         except GraphQLError as error:
             return None, [error]
         cost = found.fields
-        if not found.uses_variables:
-            _COSTS.put(key, cost, len(query or "") or 1)
+        if not found.uses_variables and cost is not None:
+            _COSTS.put(key, (cost, found.checks), len(query or "") or 1)
     if cost is not None and cost > limits.max_cost:
         return cost, [
             GraphQLError(

@@ -306,9 +306,10 @@ def check_shape(
 
 
 class _Variables:
-    """The request's variables, remembering whether any of them changed the outcome (a
-    page size, a list's length): when none did, the cost is the document's alone and is
-    cached with it."""
+    """The request's variables, remembering whether any of them changed the cost (a page
+    size, a list's length as a multiplier): when none did, the cost is the document's alone
+    and is cached with it (the variables' own list lengths are checked on every request,
+    `VariableCheck`)."""
 
     def __init__(self, values: Mapping[str, Any]) -> None:
         self.values = values
@@ -452,6 +453,8 @@ class _CostWalker:
 class Cost:
     fields: int | None  # None: the document names no single operation (execution says so)
     uses_variables: bool  # False: the same for every request of this document
+    # The variables' places, for `check_variables` on the next requests of the document.
+    checks: tuple[VariableCheck, ...] = ()
 
 
 def operation_cost(
@@ -481,7 +484,23 @@ def operation_cost(
         fields = walker.selection_set(operation.selection_set, root, DEFAULT_PAGE)
     except _TooBig as exc:
         raise exc.error from None
-    return Cost(fields, values.used)
+    return Cost(fields, values.used, tuple(walker.lists.checks))
+
+
+def check_variables(
+    checks: tuple[VariableCheck, ...], variables: Mapping[str, Any] | None, max_list_input: int
+) -> None:
+    """The list-length check of `operation_cost` for a document whose cost is known: the
+    variables' values at the places the first walk recorded. Raises GraphQLError
+    (BAD_USER_INPUT) for a list input longer than allowed."""
+    if not checks or not variables:
+        return
+    lists = _ListChecker(_Variables(variables), max_list_input)
+    try:
+        for check in checks:
+            lists.variable(check)
+    except _TooBig as exc:
+        raise exc.error from None
 
 
 def actual_cost(data: Any) -> int:
@@ -504,6 +523,18 @@ def actual_cost(data: Any) -> int:
 # List inputs
 
 
+@dataclass(frozen=True, slots=True)
+class VariableCheck:
+    """Where a variable is used as an argument (or a field of one), with the type and the
+    list limit that place gives it: the same for every request of a document, so a cached
+    cost comes with these and only the variables' values are walked again."""
+
+    name: str
+    type_: Any
+    limit: int
+    path: str
+
+
 class _ListChecker:
     """Every list a client sends (in arguments, input objects or variables) holds at most
     MARQUEE_MAX_LIST_INPUT items, or the size a field declares with `list_size`."""
@@ -511,6 +542,7 @@ class _ListChecker:
     def __init__(self, variables: _Variables, default: int) -> None:
         self.variables = variables
         self.default = default
+        self.checks: list[VariableCheck] = []
 
     def limit_of(self, definition: Any) -> int:
         declared = _declared_size(definition)
@@ -524,10 +556,9 @@ class _ListChecker:
 
     def literal(self, node: Any, type_: Any, limit: int, path: str) -> None:
         if isinstance(node, VariableNode):
-            value = self.variables.peek(node.name.value)
-            if isinstance(value, list | dict):
-                self.variables.used = True
-                self.value(value, type_, limit, path)
+            check = VariableCheck(node.name.value, type_, limit, path)
+            self.checks.append(check)
+            self.variable(check)
             return
         type_ = get_nullable_type(type_)
         if is_list_type(type_):
@@ -543,6 +574,11 @@ class _ListChecker:
                 if field is not None:
                     name = f"{path}.{entry.name.value}"
                     self.literal(entry.value, field.type, self.limit_of(field), name)
+
+    def variable(self, check: VariableCheck) -> None:
+        value = self.variables.peek(check.name)
+        if isinstance(value, list | dict):
+            self.value(value, check.type_, check.limit, check.path)
 
     def value(self, value: Any, type_: Any, limit: int, path: str) -> None:
         type_ = get_nullable_type(type_)

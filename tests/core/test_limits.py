@@ -22,7 +22,7 @@ from httpx_ws.transport import ASGIWebSocketTransport
 
 from db.session import Database, SharedConnectionDatabase
 from graph.app import create_app
-from graph.documents import RequestLimits, parse_cached, request_checks
+from graph.documents import _COSTS, RequestLimits, parse_cached, request_checks
 from graph.schema import build_schema
 from graph.settings import Settings
 from tests.conftest import GraphQLClient
@@ -260,6 +260,30 @@ def test_a_cached_cost_does_not_carry_over_to_another_list_limit() -> None:
         assert request_checks(schema, document, query, None, None, roomy)[1] == []
         _, errors = request_checks(schema, document, query, None, None, tight)
         assert [e.extensions["code"] for e in errors] == ["BAD_USER_INPUT"]  # type: ignore[index]
+
+
+def test_a_cached_cost_still_checks_the_lists_in_the_variables() -> None:
+    """A document whose cost no variable changes is costed once, input objects in its
+    variables included (every mutation's `$input`); the lists in those variables are
+    checked again on every request, at the places the first walk found them."""
+    schema = build_schema(Settings(env="test", jwt_secret="x" * 32))._schema
+    query = (
+        "mutation ($input: CreateMovieInput!) { createMovie(input: $input) { errors { code } } }"
+    )
+    document = parse_cached(query, 10_000)
+    limits = RequestLimits(max_cost=10_000, max_list_input=5)
+    short = {"input": {"title": "Short", "cast": ["A", "B"]}}
+    long = {"input": {"title": "Long", "cast": [f"Actor {n}" for n in range(6)]}}
+    first, errors = request_checks(schema, document, query, None, short, limits)
+    assert errors == []
+    assert _COSTS.get((query, None, 5)) is not None
+    for variables, refused in ((long, True), (short, False), (long, True), (None, False)):
+        cost, errors = request_checks(schema, document, query, None, variables, limits)
+        if refused:
+            assert [(e.extensions or {}).get("field") for e in errors] == ["input.cast"]
+            assert "at most 5" in errors[0].message
+        else:
+            assert (cost, errors) == (first, [])
 
 
 async def test_list_inputs_are_capped(db: SharedConnectionDatabase, gql: GraphQLClient) -> None:
