@@ -36,7 +36,7 @@ from db.orders.pricing import (
     cart_price,
 )
 from db.payments.models import Payment
-from db.session import Database, any_id
+from db.session import ByName, Database, any_id
 from db.shop.models import PromoCode
 from db.showtimes.models import Showtime
 
@@ -100,21 +100,11 @@ def payload_order(row: Any, order_id: int | None) -> PayloadOrder | None:
 SEAT_JOINED = tuple(c.label(f"seat__{c.key}") for c in SEAT_COLUMNS)
 
 
-class PayloadTicket(dict[str, Any]):
+class PayloadTicket(ByName, dict[str, Any]):
     """A ticket as `tickets_by_order_ids` reads it (its columns, its seat's as `seat__*`),
     made from the rows payOrder's settle returns: by name and as attributes, like a row."""
 
     __slots__ = ()
-
-    @property
-    def _mapping(self) -> PayloadTicket:
-        return self
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
 
 
 def payload_tickets(row: Any) -> list[PayloadTicket] | None:
