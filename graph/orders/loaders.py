@@ -61,6 +61,14 @@ class TicketsByOrderLoader(ContextLoader[int, "list[Ticket]"]):
         return [grouped.get(k, []) for k in keys]
 
 
+def prime_order_tickets(context: Context, order_id: int, rows: Sequence[Any]) -> None:
+    """Every ticket of one order, read by another statement (payOrder's settle returns
+    them) in the rows `TicketsByOrderLoader` reads: its loader and the seats' get them."""
+    prime_seats(context, rows)
+    tickets = [order_types.Ticket.from_row(r) for r in rows]
+    context.loader(TicketsByOrderLoader).prime(order_id, tickets)
+
+
 class PaymentsByOrderLoader(ContextLoader[int, "list[Payment]"]):
     async def batch_load_fn(self, keys: list[int]) -> list[list[Payment]]:
         grouped: dict[int, list[Payment]] = defaultdict(list)

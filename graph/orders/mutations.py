@@ -34,8 +34,7 @@ from graph.orders.loaders import (
     LinesByOrderLoader,
     OrderByIdLoader,
     TicketByIdLoader,
-    TicketsByOrderLoader,
-    prime_seats,
+    prime_order_tickets,
 )
 from graph.orders.services import count_guess, guess_limit, payments_of
 from graph.orders.types import (
@@ -46,7 +45,6 @@ from graph.orders.types import (
     Order,
     OrderError,
     PayOrderPayload,
-    Ticket,
     order_errors,
 )
 from graph.relay import decode_id
@@ -86,10 +84,7 @@ async def _order(
     if row is not None:
         loader.prime(order_id, Order.from_row(row))
         if tickets is not None:
-            prime_seats(info.context, tickets)
-            info.context.loader(TicketsByOrderLoader).prime(
-                order_id, [Ticket.from_row(t) for t in tickets]
-            )
+            prime_order_tickets(info.context, order_id, tickets)
     order = await loader.load(order_id)
     viewer = await info.context.viewer()
     if order is None or viewer is None or not (viewer.is_staff or order.user_pk == viewer.id):

@@ -21,12 +21,11 @@ Revises: 0028_hold_seat_order
 Create Date: 2026-12-04
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
 
 from alembic import op
+
+from migrations.earlier import earlier
 
 revision: str = "0029_payload_order"
 down_revision: str | None = "0028_hold_seat_order"
@@ -76,20 +75,10 @@ END
 $fn$"""
 
 
-def _migration(name: str) -> ModuleType:
-    path = Path(__file__).with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"marquee_migration_{name}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _old_functions() -> tuple[str, str]:
     """The checkout of 0012_shop_functions and the settle of 0019_sms, as CREATE FUNCTION."""
-    checkout: str = _migration("0012_shop_functions").CHECKOUT_FUNCTION
-    settle: str = _migration("0019_sms")._settle_function(with_sms=True)
+    checkout: str = earlier("0012_shop_functions").CHECKOUT_FUNCTION
+    settle: str = earlier("0019_sms")._settle_function(with_sms=True)
     settle = settle.replace("CREATE OR REPLACE FUNCTION", "CREATE FUNCTION", 1)
     for definition, parts in (
         (checkout, (CHECKOUT_HEAD, CHECKOUT_END)),

@@ -25,12 +25,11 @@ Revises: 0029_payload_order
 Create Date: 2026-12-05
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
 
 from alembic import op
+
+from migrations.earlier import earlier
 
 revision: str = "0030_announce_count_occupancies"
 down_revision: str | None = "0029_payload_order"
@@ -54,19 +53,9 @@ NEW_COUNT = """    -- (The hall's seats not blocked, from the layout the seat tr
     ) END INTO v_available FROM halls h WHERE h.id = v_hall;"""
 
 
-def _migration(name: str) -> ModuleType:
-    path = Path(__file__).with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"marquee_migration_{name}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _announce_0025() -> tuple[str, str]:
     """The announcer of 0025_announce_count (CREATE OR REPLACE) and its count."""
-    module = _migration("0025_announce_count")
+    module = earlier("0025_announce_count")
     definition: str = module._announce_0006().replace(module.OLD_COUNT, module.NEW_COUNT)
     assert definition.count(module.NEW_COUNT) == 1
     return definition, module.NEW_COUNT

@@ -19,12 +19,11 @@ Revises: 0030_announce_count_occupancies
 Create Date: 2026-12-05
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
 
 from alembic import op
+
+from migrations.earlier import earlier
 
 revision: str = "0031_payload_tickets"
 down_revision: str | None = "0030_announce_count_occupancies"
@@ -56,19 +55,9 @@ END
 $fn$"""
 
 
-def _migration(name: str) -> ModuleType:
-    path = Path(__file__).with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"marquee_migration_{name}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _settle_0029() -> str:
     """The settle of 0029_payload_order, as CREATE FUNCTION."""
-    module = _migration("0029_payload_order")
+    module = earlier("0029_payload_order")
     _, settle = module._old_functions()
     definition: str = module._with_order(settle, module.SETTLE_HEAD, module.SETTLE_END)
     for part in (ORDER_OUT_END, ORDER_READ_END):
