@@ -10,6 +10,7 @@ from db.outbox import models as outbox_models
 from db.pages import models as pages_models
 from db.payments import models as payments_models
 from db.persisted import models as persisted_models
+from db.reports import models as reports_models
 from db.reviews import models as reviews_models
 from db.shop import models as shop_models
 from db.showtimes import models as showtimes_models
@@ -25,6 +26,7 @@ __all__ = [
     "pages_models",
     "payments_models",
     "persisted_models",
+    "reports_models",
     "reviews_models",
     "shop_models",
     "showtimes_models",

@@ -53,6 +53,7 @@ from graph.orders.webhooks import payment_webhook
 from graph.outbox.worker import start_outbox_worker
 from graph.persisted import PersistedQueries, PersistedQueryError
 from graph.reports import export as reports_export
+from graph.reports.rollup import start_sales_rollup
 from graph.response_cache import (
     RESPONSE_CACHE_SERVICE,
     ResponseCache,
@@ -77,6 +78,7 @@ STARTUP_HOOKS: list[StartupHook] = [
     start_response_cache,
     start_sweeper,
     start_trending_refresher,
+    start_sales_rollup,
     start_payment_work,
     start_outbox_worker,
     tune_gc,

@@ -2,7 +2,9 @@
 showtime. Each report is ONE statement whatever the number of rows it returns; the totals
 come from the same statement (GROUPING SETS), and so does whether the cinema it was
 filtered on exists (the report is outer-joined to a one-row relation, so an empty report
-still answers that). docs/reports-section.md says what every number means."""
+still answers that). A sales report reads the days that are rolled up from the rollup
+(db/reports/models.py) and the other days from the orders. docs/reports-section.md says
+what every number means."""
 
 from __future__ import annotations
 
@@ -22,7 +24,10 @@ from sqlalchemy import (
     Row,
     Select,
     String,
+    all_,
     and_,
+    any_,
+    case,
     cast,
     distinct,
     exists,
@@ -42,6 +47,7 @@ from db.catalog.models import Movie
 from db.cinemas.models import Cinema, Hall, Seat
 from db.orders.models import Order, OrderLine
 from db.reports.codes import MAX_OCCUPANCY_ROWS, SalesGroupBy
+from db.reports.models import SalesDay, SalesProductDay, SalesRollupState, SalesStaleDay
 from db.session import Database
 from db.shop.models import Product
 from db.showtimes.models import Showtime
@@ -128,12 +134,11 @@ def _group(group_by: SalesGroupBy) -> tuple[Any, Any]:
     return Cinema.id, Cinema.name
 
 
-# Every part of a sales report yields these columns; `day` is the local day of the event
-# (paid_at for a sale, refunded_at for a refund). The parts filter on a coarse UTC range
-# only and group by the local day; the exact period is applied to that day afterwards. So
-# the time zone is converted once per row, and the planner's row estimates stay right (an
-# expression on the local date in WHERE made it expect a tenth of the orders and look lines
-# up order by order: 5 times slower over 100,000 orders).
+# Every part of a sales report yields these columns: `day` is the local day of the event
+# (paid_on for a sale, refunded_on for a refund; NULL in a rollup part of a report whose
+# rows are not days, which sums its days already), `order_id` the order of a product line
+# (its orders are counted by id), `first_orders` the rollup's count of orders for a
+# PRODUCT report's totals.
 EVENT_COLUMNS = (
     "day",
     "pk",
@@ -146,6 +151,7 @@ EVENT_COLUMNS = (
     "gross",
     "discounts",
     "refunds",
+    "first_orders",
 )
 
 
@@ -155,77 +161,165 @@ def _event(*columns: Any) -> list[Any]:
     return [c.label(n) for c, n in zip(columns, EVENT_COLUMNS, strict=True)]
 
 
+# Which days a part reads: the rollup has the days up to `through` that are not stale
+# (migration 0032_sales_rollup); the orders, every other day. Both are read in the report's
+# own statement, so they are one snapshot: a roll-up commits the rollup's rows, `through`
+# and the stale days together.
+def _rolled_up(day: Any) -> list[ColumnElement[bool]]:
+    through = select(SalesRollupState.through).scalar_subquery()
+    stale = func.array(select(SalesStaleDay.day).scalar_subquery())
+    return [day <= through, day != all_(stale)]
+
+
+def _not_rolled_up(day: Any) -> list[ColumnElement[bool]]:
+    """The days after `through`, and the stale days (all of them up to `through`): two
+    conditions, one part of the orders each, since each is an index condition on the day
+    alone (ORed, the planner read every refund of the period and filtered them)."""
+    through = func.coalesce(
+        select(SalesRollupState.through).scalar_subquery(),
+        literal_column("DATE '-infinity'", Date),
+    )
+    stale = func.array(select(SalesStaleDay.day).scalar_subquery())
+    return [day > through, day == any_(stale)]
+
+
 def _order_events(group_by: SalesGroupBy, period: Period) -> list[Select[Any]]:
-    """DAY, MOVIE, CINEMA: whole orders. A sale on paid_on (its amounts, and the units it
-    sold: `orders.ticket_count` and `product_count`, written by checkout), a refund (its
-    total) on refunded_on. Both days are the cinema's local dates, stored with the order by
-    a trigger (migration 0012_shop_functions), so a part groups plain dates read through
-    their index: no order line is read and no time zone converted per row. The showtime's
-    group (movie, cinema) is joined only when the grouping or the cinema filter needs it,
-    as one small relation built first (each order probes one hash table)."""
+    """DAY, MOVIE, CINEMA: whole orders of the days not rolled up. A sale on paid_on (its
+    amounts, and the units it sold: `orders.ticket_count` and `product_count`, written by
+    checkout), a refund (its total) on refunded_on. Both days are the cinema's local dates,
+    stored with the order by a trigger (migration 0012_shop_functions), so a part groups
+    plain dates read through their index: no order line is read and no time zone
+    converted per row. Where the grouping or the cinema filter needs the showtime's movie
+    or cinema, the orders are summed per showtime first and each showtime's group looked up
+    by its id (LATERAL, kept a subquery by OFFSET 0): these are a few days of orders, and
+    hashing every showtime of the year for them cost more than the rest of the report."""
     pk, label = _group(group_by)
     needs_dims = group_by is not SalesGroupBy.DAY or period.cinema_pk is not None
     first, last = period.days()
     no_order = cast(null(), BigInteger)
 
-    def part(day: Any, *measures: Any) -> Select[Any]:
+    def part(day: Any, live: Any, *measures: Any) -> Select[Any]:
         if not needs_dims:
             key: tuple[Any, ...] = (day, cast(null(), BigInteger), cast(null(), String))
-            stmt = select(*_event(*key, Order.currency, no_order, *measures))
-            return stmt.where(day.between(first, last)).group_by(day, Order.currency)
+            stmt = select(*_event(*key, Order.currency, no_order, *measures, _ZERO_INT))
+            return stmt.where(day.between(first, last), live).group_by(day, Order.currency)
+        names = EVENT_COLUMNS[5:11]
+        o = (
+            select(
+                day.label("day"),
+                Order.showtime_id,
+                Order.currency,
+                *(m.label(n) for m, n in zip(measures, names, strict=True)),
+            )
+            .where(day.between(first, last), live)
+            .group_by(day, Order.showtime_id, Order.currency)
+            .subquery("o")
+        )
         dims = (
-            select(Showtime.id.label("showtime_id"), pk.label("pk"), label.label("label"))
+            select(pk.label("pk"), label.label("label"))
             .select_from(Showtime)
             .join(Hall, Hall.id == Showtime.hall_id)
             .join(Cinema, Cinema.id == Hall.cinema_id)
+            .where(Showtime.id == o.c.showtime_id)
         )
         if group_by is SalesGroupBy.MOVIE:
             dims = dims.join(Movie, Movie.id == Showtime.movie_id)
         if period.cinema_pk is not None:
             dims = dims.where(Hall.cinema_id == period.cinema_pk)
-        # OFFSET 0 keeps the dimensions a relation of their own (joined before the orders).
-        d = dims.offset(0).subquery("d")
-        stmt = select(*_event(day, d.c.pk, d.c.label, Order.currency, no_order, *measures))
-        return (
-            stmt.join(d, d.c.showtime_id == Order.showtime_id)
-            .where(day.between(first, last))
-            .group_by(day, d.c.pk, d.c.label, Order.currency)
-        )
+        d = dims.offset(0).lateral("d")
+        return select(
+            *_event(
+                o.c.day,
+                d.c.pk,
+                d.c.label,
+                o.c.currency,
+                no_order,
+                *(o.c[n] for n in names),
+                _ZERO_INT,
+            )
+        ).select_from(o.join(d, true()))
 
-    sales = part(
-        Order.paid_on,
-        func.count(),
-        func.sum(cast(Order.ticket_count, BigInteger)),
-        func.sum(cast(Order.product_count, BigInteger)),
-        func.sum(Order.subtotal),
-        func.sum(Order.discount),
-        _ZERO_MONEY,
+    sales = [
+        part(
+            Order.paid_on,
+            live,
+            func.count(),
+            func.sum(cast(Order.ticket_count, BigInteger)),
+            func.sum(cast(Order.product_count, BigInteger)),
+            func.sum(Order.subtotal),
+            func.sum(Order.discount),
+            _ZERO_MONEY,
+        )
+        for live in _not_rolled_up(Order.paid_on)
+    ]
+    refunds = [
+        part(
+            Order.refunded_on,
+            live,
+            _ZERO_INT,
+            _ZERO_INT,
+            _ZERO_INT,
+            _ZERO_MONEY,
+            _ZERO_MONEY,
+            func.sum(Order.total),
+        )
+        for live in _not_rolled_up(Order.refunded_on)
+    ]
+    return [*sales, *refunds, _rolled_up_order_events(group_by, period)]
+
+
+def _sums(*columns: Any) -> list[Any]:
+    return [func.sum(c) for c in columns]
+
+
+def _rolled_up_order_events(group_by: SalesGroupBy, period: Period) -> Select[Any]:
+    """DAY, MOVIE, CINEMA from `sales_days`, summed here to the report's rows (a row of
+    the rollup is a day, cinema and movie), with the movie's or the cinema's name joined
+    now."""
+    r = SalesDay
+    day: Any = r.day if group_by is SalesGroupBy.DAY else cast(null(), Date)
+    pk: Any = cast(null(), BigInteger)
+    label: Any = cast(null(), String)
+    if group_by is SalesGroupBy.MOVIE:
+        pk, label = r.movie_id, Movie.title
+    elif group_by is SalesGroupBy.CINEMA:
+        pk, label = r.cinema_id, Cinema.name
+    measures = _sums(r.orders, r.tickets, r.products, r.gross, r.discounts, r.refunds)
+    stmt = select(
+        *_event(day, pk, label, r.currency, cast(null(), BigInteger), *measures, _ZERO_INT)
     )
-    refunds = part(
-        Order.refunded_on,
-        _ZERO_INT,
-        _ZERO_INT,
-        _ZERO_INT,
-        _ZERO_MONEY,
-        _ZERO_MONEY,
-        func.sum(Order.total),
+    if group_by is SalesGroupBy.MOVIE:
+        stmt = stmt.join(Movie, Movie.id == r.movie_id)
+    elif group_by is SalesGroupBy.CINEMA:
+        stmt = stmt.join(Cinema, Cinema.id == r.cinema_id)
+    if period.cinema_pk is not None:
+        stmt = stmt.where(r.cinema_id == period.cinema_pk)
+    return stmt.where(r.day.between(*period.days()), *_rolled_up(r.day)).group_by(
+        day, pk, label, r.currency
     )
-    return [sales, refunds]
 
 
 def _product_events(period: Period) -> list[Select[Any]]:
     """PRODUCT: product lines only, one row per line. A sale on paid_on (units, unit price
     x quantity, the line's discount), a refund (what the line cost: price x quantity -
-    discount) on refunded_on."""
+    discount) on refunded_on. An order's lines are looked up by its id (LATERAL): the
+    orders read here are few (the days not rolled up), but the planner cannot know how few
+    and would otherwise read every line of the table to join them."""
     first, last = period.days()
+    line = (
+        select(OrderLine.product_id, OrderLine.quantity, OrderLine.unit_price, OrderLine.discount)
+        .where(OrderLine.order_id == Order.id, OrderLine.kind == "PRODUCT")
+        .offset(0)  # kept a subquery: pulled up, it is a join the planner may hash
+        .lateral("line")
+    )
 
-    def lines(day: Any, *columns: Any) -> Select[Any]:
+    def lines(day: Any, live: Any, *columns: Any) -> Select[Any]:
         stmt = (
-            select(*_event(day, OrderLine.product_id, Product.name, Order.currency, *columns))
+            select(*_event(day, line.c.product_id, Product.name, Order.currency, *columns))
             .select_from(Order)
-            .join(OrderLine, and_(OrderLine.order_id == Order.id, OrderLine.kind == "PRODUCT"))
-            .join(Product, Product.id == OrderLine.product_id)
-            .where(day.between(first, last))
+            .join(line, true())
+            .join(Product, Product.id == line.c.product_id)
+            .where(day.between(first, last), live)
         )
         if period.cinema_pk is not None:
             stmt = (
@@ -235,28 +329,63 @@ def _product_events(period: Period) -> list[Select[Any]]:
             )
         return stmt
 
-    line_gross = OrderLine.unit_price * OrderLine.quantity
-    sales = lines(
-        Order.paid_on,
-        Order.id,
-        _ZERO_INT,
-        _ZERO_INT,
-        cast(OrderLine.quantity, BigInteger),
-        line_gross,
-        OrderLine.discount,
-        _ZERO_MONEY,
+    line_gross = line.c.unit_price * line.c.quantity
+    sales = [
+        lines(
+            Order.paid_on,
+            live,
+            Order.id,
+            _ZERO_INT,
+            _ZERO_INT,
+            cast(line.c.quantity, BigInteger),
+            line_gross,
+            line.c.discount,
+            _ZERO_MONEY,
+            _ZERO_INT,
+        )
+        for live in _not_rolled_up(Order.paid_on)
+    ]
+    refunds = [
+        lines(
+            Order.refunded_on,
+            live,
+            cast(null(), BigInteger),
+            _ZERO_INT,
+            _ZERO_INT,
+            _ZERO_INT,
+            _ZERO_MONEY,
+            _ZERO_MONEY,
+            line_gross - line.c.discount,
+            _ZERO_INT,
+        )
+        for live in _not_rolled_up(Order.refunded_on)
+    ]
+    return [*sales, *refunds, _rolled_up_product_events(period)]
+
+
+def _rolled_up_product_events(period: Period) -> Select[Any]:
+    """PRODUCT from `sales_product_days`: a day's sales and refunds of a product in one
+    row. It counts its orders (`orders`, and `first_orders` for the totals) where the
+    orders' parts give their ids to count."""
+    r = SalesProductDay
+    day = cast(null(), Date)
+    stmt = select(
+        *_event(
+            day,
+            r.product_id,
+            Product.name,
+            r.currency,
+            cast(null(), BigInteger),
+            func.sum(r.orders),
+            _ZERO_INT,
+            *_sums(r.units, r.gross, r.discounts, r.refunds, r.first_orders),
+        )
+    ).join(Product, Product.id == r.product_id)
+    if period.cinema_pk is not None:
+        stmt = stmt.where(r.cinema_id == period.cinema_pk)
+    return stmt.where(r.day.between(*period.days()), *_rolled_up(r.day)).group_by(
+        r.product_id, Product.name, r.currency
     )
-    refunds = lines(
-        Order.refunded_on,
-        cast(null(), BigInteger),
-        _ZERO_INT,
-        _ZERO_INT,
-        _ZERO_INT,
-        _ZERO_MONEY,
-        _ZERO_MONEY,
-        line_gross - OrderLine.discount,
-    )
-    return [sales, refunds]
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,20 +405,27 @@ def sales_report_statement(group_by: SalesGroupBy, period: Period) -> Select[Any
         if group_by is SalesGroupBy.PRODUCT
         else _order_events(group_by, period)
     )
-    # OFFSET 0: the local-day filter below must apply to the grouped parts, not be pushed
-    # into them (there the planner expects a sliver of the rows and sorts them on disk).
-    e = union_all(*parts).offset(0).subquery("e")
-    # A product row counts the orders that bought it; the PRODUCT totals count each order
-    # once, however many products it bought. Other groupings counted their orders already.
-    orders_paid = (
-        func.count(distinct(e.c.order_id))
-        if group_by is SalesGroupBy.PRODUCT
-        else cast(func.sum(e.c.orders), Integer)
-    )
+    # Every part reads only the period's days (on the stored local dates, or the rollup's).
+    e = union_all(*parts).subquery("e")
     day = e.c.day if group_by is SalesGroupBy.DAY else cast(null(), Date)
+    is_total = func.grouping(day, e.c.pk, e.c.label)
+    # A product row counts the orders that bought it; the PRODUCT totals count each order
+    # once, however many products it bought: the orders' lines by their ids, the rollup by
+    # its counts. Other groupings counted their orders already.
+    orders_paid: Any = cast(func.sum(e.c.orders), Integer)
+    if group_by is SalesGroupBy.PRODUCT:
+        counted = func.count(distinct(e.c.order_id))
+        orders_paid = cast(
+            counted
+            + case(
+                (is_total != 0, func.coalesce(func.sum(e.c.first_orders), 0)),
+                else_=func.coalesce(func.sum(e.c.orders), 0),
+            ),
+            Integer,
+        )
     report = (
         select(
-            func.grouping(day, e.c.pk, e.c.label).label("is_total"),
+            is_total.label("is_total"),
             day.label("day"),
             e.c.pk,
             e.c.label,
@@ -301,7 +437,6 @@ def sales_report_statement(group_by: SalesGroupBy, period: Period) -> Select[Any
             cast(func.sum(e.c.discounts), MONEY).label("discounts"),
             cast(func.sum(e.c.refunds), MONEY).label("refunds"),
         )
-        .where(e.c.day.between(*period.days()))
         .group_by(
             func.grouping_sets(tuple_(day, e.c.pk, e.c.label, e.c.currency), tuple_(e.c.currency))
         )

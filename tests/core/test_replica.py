@@ -130,6 +130,7 @@ def replica_settings(pair: Pair, tmp_path: Path) -> Settings:
         # response cache: what it may keep is read from the primary (tested on its own).
         response_cache=False,
         trending_interval_seconds=0,
+        sales_rollup_interval_seconds=0,
         outbox_interval_seconds=0,
         reconcile_interval_seconds=0,
     )

@@ -11,12 +11,13 @@ orders table checks total = subtotal - discount)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
 
+from db.reports.actions import roll_up_sales
 from db.session import Database
 from tests.conftest import GraphQLClient
 from tests.factories import create_cinema, create_hall, create_movie, create_showtime
@@ -30,6 +31,12 @@ class Venue:
     movie: int
     showtime: int
     seats: list[int]
+
+
+async def roll_up(db: Database, through: date | None = None) -> int | None:
+    """The sales roll-up, as the server runs it: days written (None: lock taken)."""
+    async with db.transaction() as session:
+        return await roll_up_sales(session, through)
 
 
 async def sql(db: Database, statement: str, **params: Any) -> Any:
