@@ -166,7 +166,7 @@ class Settings(BaseSettings):
     # (graph/catalog/trending.py, docs/catalog.md "Popularity and trending"); <= 0: off.
     trending_interval_seconds: float = 600.0
     # The days that are over are summed into the sales reports' rollup every this many
-    # seconds (graph/reports/rollup.py, docs/reports-section.md "The rollup"); <= 0: off.
+    # seconds (graph/reports/rollup.py, docs/shop.md "The rollup"); <= 0: off.
     sales_rollup_interval_seconds: float = 60.0
     max_subscriptions_per_connection: int = 20
     subscriber_queue_size: int = 256

@@ -1,6 +1,5 @@
 """The sales rollup: what `salesReport` reads for days that are over, so a report over a
-year reads a few rows per day instead of every order (docs/reports-section.md, "The
-rollup").
+year reads a few rows per day instead of every order (docs/shop.md, "The rollup").
 
 `sales_days` holds, per local day, cinema, movie and currency, what the orders of that day
 add up to (sales on their paid day, refunds on their refund day); `sales_product_days` the

@@ -3,7 +3,7 @@ showtime. Each report is ONE statement whatever the number of rows it returns; t
 come from the same statement (GROUPING SETS), and so does whether the cinema it was
 filtered on exists (the report is outer-joined to a one-row relation, so an empty report
 still answers that). A sales report reads the days that are rolled up from the rollup
-(db/reports/models.py) and the other days from the orders. docs/reports-section.md says
+(db/reports/models.py) and the other days from the orders. docs/shop.md ("Reports") says
 what every number means."""
 
 from __future__ import annotations

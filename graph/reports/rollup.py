@@ -1,6 +1,6 @@
 """The sales roll-up: every MARQUEE_SALES_ROLLUP_INTERVAL_SECONDS (default 60; <= 0 turns
 it off in this process) the days that are over are summed into the rollup the sales reports
-read (db/reports/models.py, docs/reports-section.md "The rollup").
+read (db/reports/models.py, docs/shop.md "The rollup").
 
 Every server process runs one; the roll-up takes a PostgreSQL advisory lock inside its
 transaction, so only one instance rolls up at a time, the others skip that round. A round

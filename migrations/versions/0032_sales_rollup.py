@@ -190,10 +190,14 @@ END
 $fn$
 """
 
+# A product line's change that a report sees (not a pick-up) marks its order's days.
 LINE_CHANGED = """
 CREATE FUNCTION marquee_sales_line_changed() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN
+    IF TG_OP = 'UPDATE' AND %(old)s IS NOT DISTINCT FROM %(new)s THEN
+        RETURN NULL;
+    END IF;
     PERFORM marquee_sales_stale(ARRAY(
         SELECT d FROM orders o, LATERAL (VALUES (o.paid_on), (o.refunded_on)) v (d)
         WHERE o.id IN (
@@ -232,16 +236,11 @@ END
 $fn$
 """
 
-# The WHEN conditions: a checkout (a new order with no paid day), a payment or a refund
-# (today's day) and a pick-up (no field of LINE_FIELDS) call nothing. `least` ignores NULLs.
-ORDER_UPDATE_WHEN = (
-    f"(OLD.paid_on IS DISTINCT FROM NEW.paid_on AND least(OLD.paid_on, NEW.paid_on) <= {OLD_DAY})"
-    " OR (OLD.refunded_on IS DISTINCT FROM NEW.refunded_on"
-    f" AND least(OLD.refunded_on, NEW.refunded_on) <= {OLD_DAY})"
-    f" OR ({_row('OLD', ORDER_FIELDS)} IS DISTINCT FROM {_row('NEW', ORDER_FIELDS)}"
-    " AND least(OLD.paid_on, OLD.refunded_on, NEW.paid_on, NEW.refunded_on)"
-    f" <= {OLD_DAY})"
-)
+# The WHEN conditions, kept to the least that lets the sale pass without a call: an order
+# with no day old enough (a checkout, a payment, a refund made today) and a ticket line.
+# They are compiled for every statement that writes the table: comparing the order's
+# fields here (record comparisons) cost 30 us an UPDATE, against 4 us for this `least`
+# (which ignores NULLs); the functions compare the fields.
 TRIGGERS = {
     "sales_order_inserted": (
         "AFTER INSERT ON orders",
@@ -250,7 +249,7 @@ TRIGGERS = {
     ),
     "sales_order_updated": (
         "AFTER UPDATE ON orders",
-        ORDER_UPDATE_WHEN,
+        f"least(OLD.paid_on, OLD.refunded_on, NEW.paid_on, NEW.refunded_on) <= {OLD_DAY}",
         "marquee_sales_order_changed",
     ),
     "sales_order_deleted": (
@@ -265,8 +264,7 @@ TRIGGERS = {
     ),
     "sales_line_updated": (
         "AFTER UPDATE ON order_lines",
-        f"(OLD.kind = 'PRODUCT' OR NEW.kind = 'PRODUCT')"
-        f" AND {_row('OLD', LINE_FIELDS)} IS DISTINCT FROM {_row('NEW', LINE_FIELDS)}",
+        "OLD.kind = 'PRODUCT' OR NEW.kind = 'PRODUCT'",
         "marquee_sales_line_changed",
     ),
     "sales_line_deleted": (
@@ -292,7 +290,10 @@ FUNCTIONS = (
         "marquee_sales_order_changed()",
         ORDER_CHANGED % {"old": _row("OLD", ORDER_FIELDS), "new": _row("NEW", ORDER_FIELDS)},
     ),
-    ("marquee_sales_line_changed()", LINE_CHANGED),
+    (
+        "marquee_sales_line_changed()",
+        LINE_CHANGED % {"old": _row("OLD", LINE_FIELDS), "new": _row("NEW", LINE_FIELDS)},
+    ),
     ("marquee_sales_showtime_changed()", SHOWTIME_CHANGED),
     ("marquee_sales_hall_changed()", HALL_CHANGED),
 )
