@@ -236,11 +236,15 @@ END
 $fn$
 """
 
-# The WHEN conditions, kept to the least that lets the sale pass without a call: an order
+# An UPDATE trigger names the columns it is about (UPDATE OF: the columns an UPDATE sets,
+# before the BEFORE triggers, hence paid_at and refunded_at), so the sale's other updates
+# (the announcer's `showtimes.seat_sequence`, an order's status) never consider it. The
+# WHEN conditions are kept to the least that lets the sale pass without a call: an order
 # with no day old enough (a checkout, a payment, a refund made today) and a ticket line.
-# They are compiled for every statement that writes the table: comparing the order's
-# fields here (record comparisons) cost 30 us an UPDATE, against 4 us for this `least`
-# (which ignores NULLs); the functions compare the fields.
+# PostgreSQL compiles them for every statement that writes the table: comparing the
+# order's fields here (record comparisons) cost 30 us an UPDATE, against 4 us for this
+# `least` (which ignores NULLs); the functions compare the fields.
+ORDER_COLUMNS = ", ".join(("paid_at", "refunded_at", "paid_on", "refunded_on", *ORDER_FIELDS))
 TRIGGERS = {
     "sales_order_inserted": (
         "AFTER INSERT ON orders",
@@ -248,7 +252,7 @@ TRIGGERS = {
         "marquee_sales_order_changed",
     ),
     "sales_order_updated": (
-        "AFTER UPDATE ON orders",
+        f"AFTER UPDATE OF {ORDER_COLUMNS} ON orders",
         f"least(OLD.paid_on, OLD.refunded_on, NEW.paid_on, NEW.refunded_on) <= {OLD_DAY}",
         "marquee_sales_order_changed",
     ),
@@ -263,7 +267,7 @@ TRIGGERS = {
         "marquee_sales_line_changed",
     ),
     "sales_line_updated": (
-        "AFTER UPDATE ON order_lines",
+        f"AFTER UPDATE OF {', '.join(LINE_FIELDS)} ON order_lines",
         "OLD.kind = 'PRODUCT' OR NEW.kind = 'PRODUCT'",
         "marquee_sales_line_changed",
     ),
@@ -273,12 +277,12 @@ TRIGGERS = {
         "marquee_sales_line_changed",
     ),
     "sales_showtime_moved": (
-        "AFTER UPDATE ON showtimes",
-        "(OLD.movie_id, OLD.hall_id) IS DISTINCT FROM (NEW.movie_id, NEW.hall_id)",
+        "AFTER UPDATE OF movie_id, hall_id ON showtimes",
+        "OLD.movie_id IS DISTINCT FROM NEW.movie_id OR OLD.hall_id IS DISTINCT FROM NEW.hall_id",
         "marquee_sales_showtime_changed",
     ),
     "sales_hall_moved": (
-        "AFTER UPDATE ON halls",
+        "AFTER UPDATE OF cinema_id ON halls",
         "OLD.cinema_id IS DISTINCT FROM NEW.cinema_id",
         "marquee_sales_hall_changed",
     ),
