@@ -172,15 +172,14 @@ def _rolled_up(day: Any) -> list[ColumnElement[bool]]:
 
 
 def _not_rolled_up(day: Any) -> list[ColumnElement[bool]]:
-    """The days after `through`, and the stale days (all of them up to `through`): two
-    conditions, one part of the orders each, since each is an index condition on the day
-    alone (ORed, the planner read every refund of the period and filtered them)."""
-    through = func.coalesce(
-        select(SalesRollupState.through).scalar_subquery(),
-        literal_column("DATE '-infinity'", Date),
-    )
+    """The days after `through`, and the stale days up to `through`: two conditions that
+    never both hold (a day after `through` may be marked stale too), one part of the
+    orders each, since each is an index condition on the day (ORed, the planner read every
+    refund of the period and filtered them)."""
+    through = select(SalesRollupState.through).scalar_subquery()
+    after = func.coalesce(through, literal_column("DATE '-infinity'", Date))
     stale = func.array(select(SalesStaleDay.day).scalar_subquery())
-    return [day > through, day == any_(stale)]
+    return [day > after, and_(day == any_(stale), day <= through)]
 
 
 def _order_events(group_by: SalesGroupBy, period: Period) -> list[Select[Any]]:

@@ -127,10 +127,12 @@ END
 $fn$
 """
 
-# Marks days stale: those of `p_days` that are rolled up already (a later day is rolled up
-# from the orders when its turn comes). Only a day old enough to be rolled up takes the
-# lock: the shared lock waits for a roll-up under way, and keeps the next one from starting
-# before this transaction ends.
+# Marks days stale: those of `p_days` old enough to be rolled up. Only such a day takes
+# the lock: the shared lock waits for a roll-up under way, and keeps the next one from
+# starting before this transaction ends. A day after `through` is marked as well (it is
+# read from the orders anyway, and the roll-up that reaches it clears it): whether a day
+# is rolled up is not read here, so the mark does not depend on this transaction's
+# snapshot (a REPEATABLE READ repair would not see the roll-up it waited for).
 MARK_STALE = f"""
 CREATE FUNCTION marquee_sales_stale(p_days date[]) RETURNS void
 LANGUAGE plpgsql AS $fn$
@@ -140,8 +142,7 @@ BEGIN
     END IF;
     PERFORM pg_advisory_xact_lock_shared({LOCK});
     INSERT INTO sales_stale_days (day)
-    SELECT DISTINCT d FROM unnest(p_days) d
-    WHERE d <= (SELECT s.through FROM sales_rollup_state s)
+    SELECT DISTINCT d FROM unnest(p_days) d WHERE d <= {OLD_DAY}
     ON CONFLICT (day) DO NOTHING;
 END
 $fn$

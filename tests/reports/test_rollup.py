@@ -56,12 +56,16 @@ async def test_rolled_up_days_are_read_from_the_rollup(gql: GraphQLClient, db: D
     buyer = gql.token_for(await create_user(db))
     boss = gql.token_for(await create_user(db, role="MANAGER"))
     await paid_order(gql, db, buyer, place, place.seats[:2], paid_at=at(10))
-    await paid_order(gql, db, buyer, place, place.seats[2:3], paid_at=at(11))
+    second = await paid_order(gql, db, buyer, place, place.seats[2:3], paid_at=at(11))
     before = await sales(gql, boss, "2026-01-01", "2026-01-31")
 
     assert await roll_up(db, date(2026, 1, 10)) == 1
     assert await through(db) == date(2026, 1, 10)
     # The same report, the 10th from the rollup and the 11th from the orders...
+    assert await sales(gql, boss, "2026-01-01", "2026-01-31") == before
+    # ...also when the 11th, after `through`, is marked stale: it is read once.
+    await sql(db, "UPDATE orders SET paid_at = :t WHERE id = :id", t=at(11, 13), id=second)
+    assert await stale_days(db) == [date(2026, 1, 11)]
     assert await sales(gql, boss, "2026-01-01", "2026-01-31") == before
     # ...as the rollup shows when it is tampered with.
     await sql(db, "UPDATE sales_days SET gross = gross + 100, orders = orders + 5")
@@ -78,6 +82,7 @@ async def test_rolled_up_days_are_read_from_the_rollup(gql: GraphQLClient, db: D
     today = datetime.now(UTC).date()
     assert await through(db) == today - timedelta(days=3)
     assert await sales(gql, boss, "2026-01-01", "2026-01-31") == before
+    assert await stale_days(db) == []  # the roll-up that reached the 11th cleared it
     await buy(gql, buyer, place.showtime, place.seats[3:4])
     assert await stale_days(db) == []
     assert await roll_up(db) == 0  # nothing new: nothing written
