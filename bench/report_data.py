@@ -160,9 +160,13 @@ async def _seed(server: Server) -> int:
                 await conn.execute(statement)
         # The days that are over, summed into the reports' rollup now, as the server's own
         # roll-up does within a minute (graph/reports/rollup.py); NULL: it is rolling up
-        # right now, so this waits for it.
-        while await conn.fetchval("SELECT marquee_roll_up_sales()") is None:
+        # right now, so this tries again.
+        for _ in range(300):
+            if await conn.fetchval("SELECT marquee_roll_up_sales()") is not None:
+                break
             await asyncio.sleep(0.2)
+        else:
+            raise RuntimeError("the sales roll-up stayed locked for a minute")
         manager = await conn.fetchval("SELECT id FROM users WHERE username = 'report_manager'")
         return int(manager)
     finally:
