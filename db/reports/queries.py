@@ -165,10 +165,16 @@ def _event(*columns: Any) -> list[Any]:
 # (migration 0032_sales_rollup); the orders, every other day. Both are read in the report's
 # own statement, so they are one snapshot: a roll-up commits the rollup's rows, `through`
 # and the stale days together.
+def _through() -> Any:
+    return select(SalesRollupState.through).scalar_subquery()
+
+
+def _stale_days() -> Any:
+    return func.array(select(SalesStaleDay.day).scalar_subquery())
+
+
 def _rolled_up(day: Any) -> list[ColumnElement[bool]]:
-    through = select(SalesRollupState.through).scalar_subquery()
-    stale = func.array(select(SalesStaleDay.day).scalar_subquery())
-    return [day <= through, day != all_(stale)]
+    return [day <= _through(), day != all_(_stale_days())]
 
 
 def _not_rolled_up(day: Any) -> list[ColumnElement[bool]]:
@@ -176,10 +182,8 @@ def _not_rolled_up(day: Any) -> list[ColumnElement[bool]]:
     never both hold (a day after `through` may be marked stale too), one part of the
     orders each, since each is an index condition on the day (ORed, the planner read every
     refund of the period and filtered them)."""
-    through = select(SalesRollupState.through).scalar_subquery()
-    after = func.coalesce(through, literal_column("DATE '-infinity'", Date))
-    stale = func.array(select(SalesStaleDay.day).scalar_subquery())
-    return [day > after, and_(day == any_(stale), day <= through)]
+    after = func.coalesce(_through(), literal_column("DATE '-infinity'", Date))
+    return [day > after, and_(day == any_(_stale_days()), day <= _through())]
 
 
 def _order_events(group_by: SalesGroupBy, period: Period) -> list[Select[Any]]:

@@ -191,20 +191,27 @@ END
 $fn$
 """
 
-# A product line's change that a report sees (not a pick-up) marks its order's days.
-LINE_CHANGED = """
+# A product line's change that a report sees (not a pick-up) marks its order's days. The
+# order is read by its key first: a checkout's new order has no day yet, and returns here.
+LINE_CHANGED = f"""
 CREATE FUNCTION marquee_sales_line_changed() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_days date[];
 BEGIN
     IF TG_OP = 'UPDATE' AND %(old)s IS NOT DISTINCT FROM %(new)s THEN
         RETURN NULL;
     END IF;
-    PERFORM marquee_sales_stale(ARRAY(
+    v_days := ARRAY(
         SELECT d FROM orders o, LATERAL (VALUES (o.paid_on), (o.refunded_on)) v (d)
         WHERE o.id IN (
             CASE WHEN TG_OP <> 'INSERT' THEN OLD.order_id END,
             CASE WHEN TG_OP <> 'DELETE' THEN NEW.order_id END)
-    ));
+            AND d <= {OLD_DAY}
+    );
+    IF cardinality(v_days) > 0 THEN
+        PERFORM marquee_sales_stale(v_days);
+    END IF;
     RETURN NULL;
 END
 $fn$
