@@ -77,15 +77,6 @@ SETTLE_FULFIL_NEW = """                ORDER BY f.o_ticket_id),
             array_agg(f.o_seat_id ORDER BY f.o_seat_id)
         INTO v_tickets, v_sold
         FROM marquee_fulfil_order(v_order.id, p_points_per_unit, false) f"""
-SETTLE_READ = """    IF o_number IS NOT NULL THEN
-        o_tickets := ARRAY(SELECT t FROM tickets t WHERE t.order_id = o_order_id ORDER BY t.id);
-        o_seats := ARRAY(
-            SELECT s FROM tickets t JOIN seats s ON s.id = t.seat_id
-            WHERE t.order_id = o_order_id ORDER BY t.id
-        );
-    END IF;
-END
-$fn$"""
 SETTLE_READ_NEW = """    IF o_number IS NOT NULL THEN
         SELECT coalesce(array_agg(t ORDER BY t.id), '{}'),
             coalesce(array_agg((SELECT s FROM seats s WHERE s.id = t.seat_id) ORDER BY t.id), '{}')
@@ -111,16 +102,19 @@ def _fulfil_0012() -> str:
     return definition
 
 
-def _settle_0031() -> str:
+def _settle_0031() -> tuple[str, str]:
+    """The settle of 0031_payload_tickets, as CREATE OR REPLACE FUNCTION, and its end (the
+    payload's read), which this migration replaces."""
     module = earlier("0031_payload_tickets")
     definition: str = module._settle_0029()
+    read: str = module.TICKETS_READ_END
     definition = definition.replace(module.ORDER_OUT_END, module.TICKETS_OUT_END).replace(
-        module.ORDER_READ_END, module.TICKETS_READ_END
+        module.ORDER_READ_END, read
     )
     definition = definition.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
-    for part in (SETTLE_DECLARE, SETTLE_FULFIL, SETTLE_READ):
+    for part in (SETTLE_DECLARE, SETTLE_FULFIL, read):
         assert definition.count(part) == 1, part
-    return definition
+    return definition, read
 
 
 def _price_cart_0012() -> str:
@@ -136,11 +130,12 @@ def upgrade() -> None:
     op.execute(f"DROP FUNCTION {FULFIL_OLD}")
     op.execute(fulfil.replace(FULFIL_ANNOUNCE, FULFIL_ANNOUNCE_NEW))
     op.execute(f"ALTER FUNCTION {FULFIL_NEW} ROWS 4")
-    settle = _settle_0031()
+    settle, read = _settle_0031()
     for old, new in (
         (SETTLE_DECLARE, SETTLE_DECLARE_NEW),
         (SETTLE_FULFIL, SETTLE_FULFIL_NEW),
-        (SETTLE_READ, SETTLE_READ_NEW),
+        # From the tickets' read on (0031's read of the order stays).
+        (read[read.index("    IF o_number IS NOT NULL THEN") :], SETTLE_READ_NEW),
     ):
         settle = settle.replace(old, new)
     op.execute(settle)
@@ -148,7 +143,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(_price_cart_0012())
-    op.execute(_settle_0031())
+    op.execute(_settle_0031()[0])
     op.execute(f"DROP FUNCTION {FULFIL_NEW}")
     op.execute(_fulfil_0012())
     op.execute(f"ALTER FUNCTION {FULFIL_OLD} ROWS 4")
