@@ -69,3 +69,50 @@ async def test_sale_paths_announce(committed_gql: GraphQLClient, committed_db: D
         assert expired["q"] == refunded["q"] + 2
     finally:
         await conn.close()
+
+
+async def test_payment_takes_the_showtimes_lock_last(
+    committed_gql: GraphQLClient, committed_db: Database
+) -> None:
+    """The showtime's row lock (its sequence, held until commit) is payOrder's last: a
+    payment that has to wait for it waits with its e-mail already in the outbox, so every
+    other hold or payment of the showtime waits only for its commit (0033_sale_plans; with
+    the lock taken first, it waited before writing the e-mail)."""
+    gql, db = committed_gql, committed_db
+    show = await create_bookable_showtime(db, rows=1, seats_per_row=4)
+    token = gql.token_for(await create_user(db))
+    order = (await checkout(gql, token, await hold(gql, token, show.id, show.seat_ids[:1])))[
+        "order"
+    ]
+    waiting = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND query LIKE '%marquee_settle_payment%'"
+    )
+    held = (
+        "SELECT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+        " WHERE l.pid = :pid AND l.granted"
+    )
+    async with db.engine.connect() as blocker:
+        await blocker.execute(
+            text("SELECT 1 FROM showtimes WHERE id = :id FOR NO KEY UPDATE"), {"id": show.id}
+        )
+        paying = asyncio.create_task(pay(gql, token, order["id"]))
+        for _ in range(200):
+            async with db.engine.connect() as conn:
+                pids = (await conn.execute(text(waiting))).scalars().all()
+                tables = (
+                    set((await conn.execute(text(held), {"pid": pids[0]})).scalars())
+                    if pids
+                    else set()
+                )
+            if pids:
+                break
+            assert not paying.done(), paying.result()
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the payment never waited for the showtime")
+        await blocker.rollback()
+    paid = await paying
+    assert paid["errors"] == []
+    assert paid["order"]["status"] == "PAID"
+    assert {"tickets", "payments", "outbox_messages"} <= tables, tables
