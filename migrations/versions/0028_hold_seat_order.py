@@ -129,14 +129,18 @@ def _hold_seats_0013() -> str:
     return definition.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
 
 
-def upgrade() -> None:
-    definition = (
+def hold_seats_0028() -> str:
+    """This migration's `marquee_hold_seats`, as CREATE OR REPLACE (for later migrations)."""
+    return (
         _hold_seats_0013()
         .replace(OLD_DECLARE, NEW_DECLARE)
         .replace(OLD_RENEW_FIRST, NEW_READ_FIRST)
         .replace(ANNOUNCE, RENEW_AFTER + ANNOUNCE)
     )
-    op.execute(definition)
+
+
+def upgrade() -> None:
+    op.execute(hold_seats_0028())
     op.execute(f"ALTER FUNCTION {SIGNATURE} SET plan_cache_mode = force_generic_plan")
 
 

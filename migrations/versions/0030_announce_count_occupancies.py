@@ -61,10 +61,16 @@ def _announce_0025() -> tuple[str, str]:
     return definition, module.NEW_COUNT
 
 
+def announce_0030() -> str:
+    """This migration's `marquee_announce_seats`, as CREATE OR REPLACE (for later
+    migrations; its generic plans are set apart, with ALTER FUNCTION)."""
+    definition, count = _announce_0025()
+    return definition.replace(count, NEW_COUNT)
+
+
 def upgrade() -> None:
     op.execute("CREATE INDEX ix_seats_hall_id_blocked ON seats (hall_id) WHERE is_blocked")
-    definition, count = _announce_0025()
-    op.execute(definition.replace(count, NEW_COUNT))
+    op.execute(announce_0030())
     op.execute(f"ALTER FUNCTION {SIGNATURE} SET plan_cache_mode = force_generic_plan")
 
 

@@ -124,12 +124,16 @@ def _price_cart_0012() -> str:
     return definition
 
 
-def upgrade() -> None:
-    op.execute(_price_cart_0012().replace(PRICE_JOIN, PRICE_JOIN_NEW))
+def fulfil_0033() -> str:
+    """This migration's `marquee_fulfil_order`, as CREATE FUNCTION (the old one is dropped
+    first; its ROWS 4 is set apart, with ALTER FUNCTION)."""
     fulfil = _fulfil_0012().replace(FULFIL_HEAD, FULFIL_HEAD_NEW)
-    op.execute(f"DROP FUNCTION {FULFIL_OLD}")
-    op.execute(fulfil.replace(FULFIL_ANNOUNCE, FULFIL_ANNOUNCE_NEW))
-    op.execute(f"ALTER FUNCTION {FULFIL_NEW} ROWS 4")
+    return fulfil.replace(FULFIL_ANNOUNCE, FULFIL_ANNOUNCE_NEW)
+
+
+def settle_0033() -> str:
+    """This migration's `marquee_settle_payment`, as CREATE OR REPLACE (for later
+    migrations)."""
     settle, read = _settle_0031()
     for old, new in (
         (SETTLE_DECLARE, SETTLE_DECLARE_NEW),
@@ -138,7 +142,15 @@ def upgrade() -> None:
         (read[read.index("    IF o_number IS NOT NULL THEN") :], SETTLE_READ_NEW),
     ):
         settle = settle.replace(old, new)
-    op.execute(settle)
+    return settle
+
+
+def upgrade() -> None:
+    op.execute(_price_cart_0012().replace(PRICE_JOIN, PRICE_JOIN_NEW))
+    op.execute(f"DROP FUNCTION {FULFIL_OLD}")
+    op.execute(fulfil_0033())
+    op.execute(f"ALTER FUNCTION {FULFIL_NEW} ROWS 4")
+    op.execute(settle_0033())
 
 
 def downgrade() -> None:

@@ -222,3 +222,41 @@ async def test_a_kept_seat_taken_over_while_the_hold_renews_it_is_refused(
         await asyncio.wait_for(alice_task, 10)
     assert (err.value.code, err.value.details[0].extra["seat_ids"]) == ("SEAT_UNAVAILABLE", [s9])
     assert await seats_of(db, show.id) == {s9: bob.id}
+
+
+async def test_a_hold_for_a_taken_seat_writes_nothing(committed_db: Database) -> None:
+    """A seat another hold or an order occupies is refused before the hold row is written
+    or renewed (0034_fewer_statements): a stale seat map's click costs a read, not an insert,
+    its foreign-key checks and a rollback. Counted in the caller's transaction, where
+    PostgreSQL counts attempted writes whether they were rolled back or not."""
+    db = committed_db
+    show = await create_bookable_showtime(db)
+    alice, bob, carol = await create_user(db), await create_user(db), await create_user(db)
+    s = show.seat_ids
+    await hold_now(db, alice.id, show.id, [s[0]])
+    bobs = await hold_now(db, bob.id, show.id, [s[1]])
+    conn = await asyncpg_connector(db.engine.url.render_as_string(hide_password=False))()
+    try:
+        for user, wanted in ((carol.id, [s[0], s[2]]), (bob.id, [s[1], s[0]])):
+            async with conn.transaction():
+                outcome, seats = await conn.fetchrow(
+                    "SELECT o_outcome, o_seat_ids FROM marquee_hold_seats($1, $2, $3, $4, $5, $6)",
+                    user,
+                    show.id,
+                    wanted,
+                    *LIMITS.values(),
+                )
+                assert (outcome, seats) == ("TAKEN", [s[0]])
+                written = await conn.fetch(
+                    "SELECT pg_stat_get_xact_tuples_inserted(t)"
+                    " + pg_stat_get_xact_tuples_updated(t) + pg_stat_get_xact_tuples_deleted(t)"
+                    " FROM unnest($1::regclass[]) t",
+                    ["seat_holds", "seat_occupancy"],
+                )
+                assert [r[0] for r in written] == [0, 0]
+    finally:
+        await conn.close()
+    # Bob's hold is as it was: its seat, its expiry.
+    assert await seats_of(db, show.id) == {s[0]: alice.id, s[1]: bob.id}
+    expiry = await db.fetch(select(SeatHold.expires_at).where(SeatHold.id == bobs.id))
+    assert expiry[0].expires_at == bobs.expires_at

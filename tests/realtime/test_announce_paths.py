@@ -143,11 +143,25 @@ async def test_announcer_checks_its_input(committed_db: Database) -> None:
         )
         assert seq is None
         assert await actions.announce_seat_changes(session, show.id + 1000, {}) is None
-    with pytest.raises(DBAPIError, match="unknown seat status"):
+    conn = await asyncpg_connector(db.engine.url.render_as_string(hide_password=False))()
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    await conn.add_listener(SEAT_CHANNEL, lambda *a: queue.put_nowait(orjson.loads(a[3])))
+    try:
+        with pytest.raises(DBAPIError, match="unknown seat status"):
+            async with db.transaction() as session:
+                await actions.announce_seat_changes(
+                    session, show.id, {show.seat_ids[0]: "GONE", show.seat_ids[1]: "SOLD"}
+                )
+        stored = await db.scalar(select(Showtime.seat_sequence).where(Showtime.id == show.id))
+        assert stored == 0
+        # Nothing was sent either (since 0034 the check follows the NOTIFY in one statement,
+        # and the error rolls it back): the first event is the next good announcement's.
         async with db.transaction() as session:
-            await actions.announce_seat_changes(session, show.id, {show.seat_ids[0]: "GONE"})
-    stored = await db.scalar(select(Showtime.seat_sequence).where(Showtime.id == show.id))
-    assert stored == 0
+            await actions.announce_seat_changes(session, show.id, {show.seat_ids[1]: "SOLD"})
+        first = await asyncio.wait_for(queue.get(), 5)
+        assert (first["q"], first["c"]) == (1, [[show.seat_ids[1], "S"]])
+    finally:
+        await conn.close()
 
 
 async def test_announced_count_agrees_with_the_seats(committed_db: Database) -> None:
