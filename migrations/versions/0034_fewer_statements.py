@@ -23,6 +23,10 @@ catalog lookups of each statement, not any one statement's work. So:
   their seats for the payload in one statement.
 - `marquee_fulfil_order` marks the order paid and credits its buyer in one statement, and
   makes every ticket in one INSERT instead of a query and an INSERT per ticket.
+- `marquee_checkout` and `marquee_price_cart` skip the products' statements (the stock's
+  lock, check and update, the per-customer limit, the products' read) for a cart without
+  products, and the hold skips three array statements whose result it already knows (the
+  seats of a new hold, none lost when every insert won; the seat list's checks in one).
 
 Revision ID: 0034_fewer_statements
 Revises: 0033_sale_plans
@@ -260,6 +264,111 @@ FULFIL_TICKETS_NEW = """    -- Every ticket in one INSERT, in line order (0034_f
 """
 
 
+HOLD_SEAT_LIST = """    o_seat_ids := ARRAY(
+        SELECT s FROM unnest(p_seat_ids) s GROUP BY s HAVING count(*) > 1 ORDER BY s
+    );
+    IF cardinality(o_seat_ids) > 0 THEN
+        o_outcome := 'REPEATED';
+        RETURN;
+    END IF;
+    v_wanted := ARRAY(SELECT s FROM unnest(p_seat_ids) s ORDER BY s);
+"""
+HOLD_SEAT_LIST_NEW = """    SELECT
+        ARRAY(SELECT s FROM unnest(p_seat_ids) s GROUP BY s HAVING count(*) > 1 ORDER BY s),
+        ARRAY(SELECT s FROM unnest(p_seat_ids) s ORDER BY s)
+    INTO o_seat_ids, v_wanted;
+    IF cardinality(o_seat_ids) > 0 THEN
+        o_outcome := 'REPEATED';
+        RETURN;
+    END IF;
+"""
+HOLD_ADD = """        v_add := ARRAY(SELECT w FROM unnest(v_wanted) w WHERE NOT (w = ANY (v_own)) ORDER BY w);
+"""
+HOLD_ADD_NEW = """        IF cardinality(v_own) = 0 THEN  -- a new hold: every seat wanted is to be added
+            v_add := v_wanted;
+        ELSE
+            v_add := ARRAY(
+                SELECT w FROM unnest(v_wanted) w WHERE NOT (w = ANY (v_own)) ORDER BY w
+            );
+        END IF;
+"""
+HOLD_LOST = """            v_lost := ARRAY(
+                SELECT w FROM unnest(v_add) w WHERE NOT (w = ANY (v_won)) ORDER BY w
+            );
+"""
+HOLD_LOST_NEW = """            IF cardinality(v_won) < cardinality(v_add) THEN
+                v_lost := ARRAY(
+                    SELECT w FROM unnest(v_add) w WHERE NOT (w = ANY (v_won)) ORDER BY w
+                );
+            END IF;
+"""
+
+CHECKOUT = "marquee_checkout(bigint, bigint, text, text, jsonb, text, integer, integer)"
+CHECKOUT_STOCK_START = "            -- Stock: lock the variants in id order"
+CHECKOUT_STOCK_END = "            WHERE v.id = w.variant_id AND v.stock IS NOT NULL;\n"
+CHECKOUT_STOCK_IF = """            -- Only a cart with products has stock to check and take (0034_fewer_statements:
+            -- four statements less for a cart of seats alone).
+            IF v_price -> 'lines' @> '[{"kind": "PRODUCT"}]' THEN
+"""
+CHECKOUT_STOCK_END_IF = "            END IF;\n"
+
+PRICE_CART = "marquee_price_cart(bigint, bigint, jsonb, text, integer, integer)"
+PRICE_PRODUCTS_START = (
+    "    -- Products, in the order given; each one checked, the valid ones priced.\n"
+)
+PRICE_PRODUCTS_END = "    END LOOP;\n"
+PRICE_PRODUCTS_IF = """    -- (Only when the cart names products: 0034_fewer_statements.)
+    IF coalesce(jsonb_array_length(p_products), 0) > 0 THEN
+"""
+PRICE_PRODUCTS_END_IF = "    END IF;\n"
+
+
+def _indented(definition: str, start: str, end: str, before: str, after: str) -> str:
+    """`definition` with the text from `start` to the end of `end` indented four spaces
+    more, between `before` and `after`."""
+    first = definition.index(start)
+    last = definition.index(end, first) + len(end)
+    assert definition.count(start) == 1, start
+    block = "".join(
+        "    " + line if line.strip() else line
+        for line in definition[first:last].splitlines(keepends=True)
+    )
+    return definition[:first] + before + block + after + definition[last:]
+
+
+def _checkout_0029() -> str:
+    module = earlier("0029_payload_order")
+    checkout: str = module._old_functions()[0]
+    definition: str = module._with_order(checkout, module.CHECKOUT_HEAD, module.CHECKOUT_END)
+    return _once(definition, "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION")
+
+
+def checkout_0034() -> str:
+    return _indented(
+        _checkout_0029(),
+        CHECKOUT_STOCK_START,
+        CHECKOUT_STOCK_END,
+        CHECKOUT_STOCK_IF,
+        CHECKOUT_STOCK_END_IF,
+    )
+
+
+def _price_cart_0033() -> str:
+    module = earlier("0033_sale_plans")
+    definition: str = module._price_cart_0012()
+    return _once(definition, module.PRICE_JOIN, module.PRICE_JOIN_NEW)
+
+
+def price_cart_0034() -> str:
+    return _indented(
+        _price_cart_0033(),
+        PRICE_PRODUCTS_START,
+        PRICE_PRODUCTS_END,
+        PRICE_PRODUCTS_IF,
+        PRICE_PRODUCTS_END_IF,
+    )
+
+
 def _once(definition: str, old: str, new: str) -> str:
     assert definition.count(old) == 1, old
     return definition.replace(old, new)
@@ -300,6 +409,9 @@ def hold_seats_0034() -> str:
         (HOLD_DECLARE, HOLD_DECLARE_NEW),
         (HOLD_SEATS_READ, HOLD_SEATS_READ_NEW),
         (HOLD_BLOCKED, HOLD_BLOCKED_NEW),
+        (HOLD_SEAT_LIST, HOLD_SEAT_LIST_NEW),
+        (HOLD_ADD, HOLD_ADD_NEW),
+        (HOLD_LOST, HOLD_LOST_NEW),
     ):
         definition = _once(definition, old, new)
     return definition
@@ -327,9 +439,13 @@ def upgrade() -> None:
     op.execute(settle_0034())
     op.execute(fulfil_0034())
     op.execute(f"ALTER FUNCTION {FULFIL} ROWS 4")
+    op.execute(checkout_0034())
+    op.execute(price_cart_0034())
 
 
 def downgrade() -> None:
+    op.execute(_price_cart_0033())
+    op.execute(_checkout_0029())
     op.execute(_fulfil_0033())
     op.execute(f"ALTER FUNCTION {FULFIL} ROWS 4")
     op.execute(_settle_0033())
