@@ -495,3 +495,45 @@ async def test_a_declined_payment_answers_with_no_tickets_and_reads_none(
         "errors": [{"code": "PAYMENT_DECLINED"}],
     }
     assert not any("FROM tickets" in s and "marquee_" not in s for s in log)
+
+
+async def test_a_booking_reference_that_clashes_is_drawn_again(
+    gql: GraphQLClient, db: Database
+) -> None:
+    """A paid order's tickets are made in one INSERT (migration 0034_fewer_statements): a
+    booking reference already taken leaves its line without a ticket, and the next round
+    draws again for that line only. The draw is made to clash here by a stand-in for
+    `marquee_random_code` that hands out a taken reference first (the test's transaction
+    rolls it back)."""
+    show = await create_bookable_showtime(db)
+    first = await buy(gql, gql.token_for(await create_user(db)), show.id, show.seat_ids[:1])
+    taken = first["tickets"][0]["bookingReference"]
+    assert taken.isalnum()  # written into the stand-in's text below
+    async with db.transaction() as session:
+        await session.execute(
+            text("ALTER FUNCTION marquee_random_code(integer) RENAME TO marquee_random_code_real")
+        )
+        await session.execute(text("CREATE TEMPORARY TABLE drawn (code text)"))
+        await session.execute(
+            text(
+                "CREATE FUNCTION marquee_random_code(p_length integer) RETURNS text"
+                " LANGUAGE plpgsql AS $fn$ DECLARE v_code text; BEGIN"
+                " v_code := CASE WHEN p_length = 8 AND NOT EXISTS (SELECT 1 FROM drawn)"
+                f" THEN '{taken}' ELSE marquee_random_code_real(p_length) END;"
+                " IF p_length = 8 THEN INSERT INTO drawn VALUES (v_code); END IF;"
+                " RETURN v_code; END $fn$"
+            )
+        )
+    paid = await buy(gql, gql.token_for(await create_user(db)), show.id, show.seat_ids[1:3])
+    references = [t["bookingReference"] for t in paid["tickets"]]
+    assert len(references) == 2 and taken not in references
+    async with db.transaction() as session:
+        drawn = [r[0] for r in (await session.execute(text("SELECT code FROM drawn"))).all()]
+        owners = (
+            await session.execute(
+                text("SELECT count(*) FROM tickets WHERE booking_reference = :r"), {"r": taken}
+            )
+        ).scalar_one()
+    # Three draws: the clash and the other line's in the first round, one more in the second.
+    assert drawn[0] == taken and len(drawn) == 3 and sorted(drawn[1:]) == sorted(references)
+    assert owners == 1
