@@ -129,21 +129,35 @@ HOLD_SEATS_READ = """    SELECT
     INTO v_foreign, v_blocked
     FROM unnest(v_wanted) w LEFT JOIN seats s ON s.id = w AND s.hall_id = v_hall;
 """
-HOLD_SEATS_READ_NEW = """    -- With the seats, whether a live occupancy of another hold or of an order has any of
-    -- them (migration 0034_fewer_statements): such a hold is refused before it writes.
-    -- Racing holds for a free seat both pass here; the unique constraint judges them below.
-    SELECT
-        coalesce(array_agg(w ORDER BY w) FILTER (WHERE s.id IS NULL), '{}'),
-        coalesce(array_agg(w ORDER BY w) FILTER (WHERE s.is_blocked), '{}'),
-        coalesce(array_agg(w ORDER BY w) FILTER (
-            WHERE o.id IS NOT NULL AND (o.hold_id IS NULL OR h.user_id <> p_user)
-        ), '{}')
-    INTO v_foreign, v_blocked, v_taken
-    FROM unnest(v_wanted) w
-    LEFT JOIN seats s ON s.id = w AND s.hall_id = v_hall
-    LEFT JOIN seat_occupancy o ON o.showtime_id = p_showtime AND o.seat_id = w
-        AND (o.status = 'SOLD' OR o.expires_at > now())
-    LEFT JOIN seat_holds h ON h.id = o.hold_id;
+HOLD_SEATS_READ_NEW = ""  # read with the showtime, below
+HOLD_SHOWTIME_READ = """    SELECT st.status, st.starts_at, st.hall_id, st.sales_open_at
+    INTO v_status, v_starts, v_hall, v_sales_open
+    FROM showtimes st WHERE st.id = p_showtime;
+"""
+HOLD_SHOWTIME_READ_NEW = """    -- The showtime, and with it the seats wanted (0034_fewer_statements): in its hall, not
+    -- blocked, and whether a live occupancy of another hold or of an order has any of them,
+    -- so that such a hold is refused before it writes anything. Two holds racing for a
+    -- free seat both pass this read; the unique constraint judges them below.
+    SELECT st.status, st.starts_at, st.hall_id, st.sales_open_at,
+        c.foreign_seats, c.blocked_seats, c.taken_seats
+    INTO v_status, v_starts, v_hall, v_sales_open, v_foreign, v_blocked, v_taken
+    FROM showtimes st
+    CROSS JOIN LATERAL (
+        SELECT
+            coalesce(array_agg(w ORDER BY w) FILTER (WHERE s.id IS NULL), '{}')
+                AS foreign_seats,
+            coalesce(array_agg(w ORDER BY w) FILTER (WHERE s.is_blocked), '{}')
+                AS blocked_seats,
+            coalesce(array_agg(w ORDER BY w) FILTER (
+                WHERE o.id IS NOT NULL AND (o.hold_id IS NULL OR h.user_id <> p_user)
+            ), '{}') AS taken_seats
+        FROM unnest(v_wanted) w
+        LEFT JOIN seats s ON s.id = w AND s.hall_id = st.hall_id
+        LEFT JOIN seat_occupancy o ON o.showtime_id = st.id AND o.seat_id = w
+            AND (o.status = 'SOLD' OR o.expires_at > now())
+        LEFT JOIN seat_holds h ON h.id = o.hold_id
+    ) c
+    WHERE st.id = p_showtime;
 """
 HOLD_BLOCKED = """    IF cardinality(v_blocked) > 0 THEN
         o_outcome := 'BLOCKED';
@@ -193,10 +207,18 @@ SETTLE_OUTBOX_NEW = """        -- The e-mail, and the SMS of a ticket order to a
         ORDER BY m.n
         ON CONFLICT (dedupe_key) DO NOTHING;
 """
-SETTLE_READ_START = "    -- The order as the payload shows it (migration 0029_payload_order)."
+SETTLE_READ_START = """    IF p_key IS NOT NULL THEN
+        UPDATE idempotency_keys
+        SET result = jsonb_build_object('order_id', v_order.id, 'errors', v_errors)"""
 SETTLE_READ_END = "    -- The seats announced SOLD last:"
-SETTLE_READ_NEW = """    -- The order, its tickets and their seats, as the payload shows them (0029_payload_order,
-    -- 0031_payload_tickets; one statement since 0034_fewer_statements).
+SETTLE_READ_NEW = """    -- The idempotency key's result stored, and the order, its tickets and their seats read
+    -- as the payload shows them (0029_payload_order, 0031_payload_tickets): one statement
+    -- since 0034_fewer_statements (without a key the UPDATE matches no row).
+    WITH stored AS (
+        UPDATE idempotency_keys
+        SET result = jsonb_build_object('order_id', v_order.id, 'errors', v_errors)
+        WHERE user_id = p_user AND operation = 'payOrder' AND key = p_key
+    )
     SELECT o.number, o.user_id, o.status, o.currency, o.subtotal, o.discount, o.total,
         (SELECT p.code FROM promo_codes p WHERE p.id = o.promo_code_id),
         o.created_at, o.expires_at, o.paid_at, o.cancelled_at, t.tickets, t.seats
@@ -323,6 +345,74 @@ PRICE_PRODUCTS_IF = """    -- (Only when the cart names products: 0034_fewer_sta
 PRICE_PRODUCTS_END_IF = "    END IF;\n"
 
 
+CHECKOUT_ORDER = """                ON CONFLICT (number) DO NOTHING
+                RETURNING o.id INTO v_order;
+                EXIT WHEN v_order IS NOT NULL;
+            END LOOP;
+            INSERT INTO order_lines (order_id, position, kind, description, quantity,
+                unit_price, discount, showtime_id, seat_id, seat_type, product_id, variant_id)
+            SELECT v_order, n - 1, l.kind, l.description, l.quantity, l.unit_price,
+                l.discount, l.showtime_id, l.seat_id, l.seat_type, l.product_id, l.variant_id
+            FROM jsonb_array_elements(v_price -> 'lines') WITH ORDINALITY AS e(j, n),
+                jsonb_to_record(e.j) AS l(kind text, description text, quantity integer,
+                    unit_price numeric, discount numeric, showtime_id bigint, seat_id bigint,
+                    seat_type text, product_id bigint, variant_id bigint);
+            UPDATE seat_occupancy SET order_id = v_order, hold_id = NULL
+            WHERE hold_id = p_hold AND status = 'HELD';
+            DELETE FROM seat_holds WHERE id = p_hold;
+"""
+CHECKOUT_ORDER_NEW = """                ON CONFLICT (number) DO NOTHING
+                RETURNING o.id
+            ), lines AS (  -- its lines in the same statement (0034_fewer_statements)
+                INSERT INTO order_lines (order_id, position, kind, description, quantity,
+                    unit_price, discount, showtime_id, seat_id, seat_type, product_id,
+                    variant_id)
+                SELECT made.id, n - 1, l.kind, l.description, l.quantity, l.unit_price,
+                    l.discount, l.showtime_id, l.seat_id, l.seat_type, l.product_id,
+                    l.variant_id
+                FROM made, jsonb_array_elements(v_price -> 'lines') WITH ORDINALITY AS e(j, n),
+                    jsonb_to_record(e.j) AS l(kind text, description text, quantity integer,
+                        unit_price numeric, discount numeric, showtime_id bigint,
+                        seat_id bigint, seat_type text, product_id bigint, variant_id bigint)
+            )
+                SELECT made.id INTO v_order FROM made;
+                EXIT WHEN v_order IS NOT NULL;
+            END LOOP;
+            -- The seats move to the order and the hold goes, in one statement (the hold's
+            -- cascade to its occupancies runs after it, and finds none left).
+            WITH moved AS (
+                UPDATE seat_occupancy SET order_id = v_order, hold_id = NULL
+                WHERE hold_id = p_hold AND status = 'HELD'
+            )
+            DELETE FROM seat_holds WHERE id = p_hold;
+"""
+CHECKOUT_ORDER_INSERT = """            LOOP  -- a fresh order number; a clash (rare) draws again
+                INSERT INTO orders AS o"""
+CHECKOUT_ORDER_INSERT_NEW = """            LOOP  -- a fresh order number; a clash (rare) draws again
+                WITH made AS (
+                INSERT INTO orders AS o"""
+CHECKOUT_READ = """    IF p_key IS NOT NULL THEN
+        UPDATE idempotency_keys SET result = jsonb_build_object('order_id', v_order, 'errors',
+            '[]'::jsonb)
+        WHERE user_id = p_user AND operation = 'checkout' AND key = p_key;
+    END IF;
+    o_outcome := 'OK';
+    o_order_id := v_order;
+    -- The order as the payload shows it (migration 0029_payload_order).
+    SELECT"""
+CHECKOUT_READ_NEW = """    o_outcome := 'OK';
+    o_order_id := v_order;
+    -- The idempotency key's result stored and the order read as the payload shows it
+    -- (migration 0029_payload_order) in one statement (0034_fewer_statements; without a
+    -- key the UPDATE matches no row).
+    WITH stored AS (
+        UPDATE idempotency_keys SET result = jsonb_build_object('order_id', v_order, 'errors',
+            '[]'::jsonb)
+        WHERE user_id = p_user AND operation = 'checkout' AND key = p_key
+    )
+    SELECT"""
+
+
 def _indented(definition: str, start: str, end: str, before: str, after: str) -> str:
     """`definition` with the text from `start` to the end of `end` indented four spaces
     more, between `before` and `after`."""
@@ -344,13 +434,20 @@ def _checkout_0029() -> str:
 
 
 def checkout_0034() -> str:
-    return _indented(
+    definition = _indented(
         _checkout_0029(),
         CHECKOUT_STOCK_START,
         CHECKOUT_STOCK_END,
         CHECKOUT_STOCK_IF,
         CHECKOUT_STOCK_END_IF,
     )
+    for old, new in (
+        (CHECKOUT_ORDER_INSERT, CHECKOUT_ORDER_INSERT_NEW),
+        (CHECKOUT_ORDER, CHECKOUT_ORDER_NEW),
+        (CHECKOUT_READ, CHECKOUT_READ_NEW),
+    ):
+        definition = _once(definition, old, new)
+    return definition
 
 
 def _price_cart_0033() -> str:
@@ -408,6 +505,7 @@ def hold_seats_0034() -> str:
     for old, new in (
         (HOLD_DECLARE, HOLD_DECLARE_NEW),
         (HOLD_SEATS_READ, HOLD_SEATS_READ_NEW),
+        (HOLD_SHOWTIME_READ, HOLD_SHOWTIME_READ_NEW),
         (HOLD_BLOCKED, HOLD_BLOCKED_NEW),
         (HOLD_SEAT_LIST, HOLD_SEAT_LIST_NEW),
         (HOLD_ADD, HOLD_ADD_NEW),
