@@ -432,7 +432,7 @@ def _checkout_0029() -> str:
     module = earlier("0029_payload_order")
     checkout: str = module._old_functions()[0]
     definition: str = module._with_order(checkout, module.CHECKOUT_HEAD, module.CHECKOUT_END)
-    return _once(definition, "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION")
+    return _patched(definition, ("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
 
 
 def checkout_0034() -> str:
@@ -443,19 +443,17 @@ def checkout_0034() -> str:
         CHECKOUT_STOCK_IF,
         CHECKOUT_STOCK_END_IF,
     )
-    for old, new in (
+    return _patched(
+        definition,
         (CHECKOUT_ORDER_INSERT, CHECKOUT_ORDER_INSERT_NEW),
         (CHECKOUT_ORDER, CHECKOUT_ORDER_NEW),
         (CHECKOUT_READ, CHECKOUT_READ_NEW),
-    ):
-        definition = _once(definition, old, new)
-    return definition
+    )
 
 
 def _price_cart_0033() -> str:
     module = earlier("0033_sale_plans")
-    definition: str = module._price_cart_0012()
-    return _once(definition, module.PRICE_JOIN, module.PRICE_JOIN_NEW)
+    return _patched(module._price_cart_0012(), (module.PRICE_JOIN, module.PRICE_JOIN_NEW))
 
 
 def price_cart_0034() -> str:
@@ -468,9 +466,19 @@ def price_cart_0034() -> str:
     )
 
 
-def _once(definition: str, old: str, new: str) -> str:
-    assert definition.count(old) == 1, old
-    return definition.replace(old, new)
+def _patched(definition: str, *changes: tuple[str, str]) -> str:
+    """`definition` with each (old, new) replaced; each old text must occur once."""
+    for old, new in changes:
+        assert definition.count(old) == 1, old
+        definition = definition.replace(old, new)
+    return definition
+
+
+def _spliced(definition: str, start: str, end: str, new: str, *, with_end: bool) -> str:
+    """`definition` with the text from `start` up to `end` (included or not) replaced."""
+    first = definition.index(start)
+    last = definition.index(end, first) + (len(end) if with_end else 0)
+    return definition[:first] + new + definition[last:]
 
 
 def _announce_0030() -> str:
@@ -490,21 +498,21 @@ def _settle_0033() -> str:
 
 def _fulfil_0033() -> str:
     definition: str = earlier("0033_sale_plans").fulfil_0033()
-    return _once(definition, "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION")
+    return _patched(definition, ("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
 
 
 def fulfil_0034() -> str:
-    definition = _fulfil_0033()
-    for old, new in ((FULFIL_DECLARE, FULFIL_DECLARE_NEW), (FULFIL_PAID, FULFIL_PAID_NEW)):
-        definition = _once(definition, old, new)
-    start = definition.index(FULFIL_TICKETS_START)
-    end = definition.index(FULFIL_TICKETS_END, start) + len(FULFIL_TICKETS_END)
-    return definition[:start] + FULFIL_TICKETS_NEW + definition[end:]
+    definition = _patched(
+        _fulfil_0033(), (FULFIL_DECLARE, FULFIL_DECLARE_NEW), (FULFIL_PAID, FULFIL_PAID_NEW)
+    )
+    return _spliced(
+        definition, FULFIL_TICKETS_START, FULFIL_TICKETS_END, FULFIL_TICKETS_NEW, with_end=True
+    )
 
 
 def hold_seats_0034() -> str:
-    definition = _hold_seats_0028()
-    for old, new in (
+    return _patched(
+        _hold_seats_0028(),
         (HOLD_DECLARE, HOLD_DECLARE_NEW),
         (HOLD_SEATS_READ, HOLD_SEATS_READ_NEW),
         (HOLD_SHOWTIME_READ, HOLD_SHOWTIME_READ_NEW),
@@ -512,24 +520,19 @@ def hold_seats_0034() -> str:
         (HOLD_SEAT_LIST, HOLD_SEAT_LIST_NEW),
         (HOLD_ADD, HOLD_ADD_NEW),
         (HOLD_LOST, HOLD_LOST_NEW),
-    ):
-        definition = _once(definition, old, new)
-    return definition
+    )
 
 
 def settle_0034() -> str:
-    definition = _settle_0033()
-    for old, new in (
+    definition = _patched(
+        _settle_0033(),
         (SETTLE_DECLARE, SETTLE_DECLARE_NEW),
         (SETTLE_CONTEXT, SETTLE_CONTEXT_NEW),
-    ):
-        definition = _once(definition, old, new)
-    start = definition.index(SETTLE_OUTBOX_START)
-    end = definition.index(SETTLE_OUTBOX_END, start) + len(SETTLE_OUTBOX_END)
-    definition = definition[:start] + SETTLE_OUTBOX_NEW + definition[end:]
-    start = definition.index(SETTLE_READ_START)
-    end = definition.index(SETTLE_READ_END, start)
-    return definition[:start] + SETTLE_READ_NEW + definition[end:]
+    )
+    definition = _spliced(
+        definition, SETTLE_OUTBOX_START, SETTLE_OUTBOX_END, SETTLE_OUTBOX_NEW, with_end=True
+    )
+    return _spliced(definition, SETTLE_READ_START, SETTLE_READ_END, SETTLE_READ_NEW, with_end=False)
 
 
 def upgrade() -> None:
