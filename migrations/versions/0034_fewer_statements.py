@@ -262,8 +262,8 @@ FULFIL_TICKETS_END = """        RETURN NEXT;
 """
 FULFIL_TICKETS_NEW = """    -- Every ticket in one INSERT, in line order (0034_fewer_statements); a booking reference
     -- that clashes (rare) leaves its line without a ticket, and the next round draws again
-    -- for the lines still without one. A round that makes none (a line with a ticket
-    -- already, which the unique order_line_id would refuse anyway) stops after a few.
+    -- for the lines still without one. Five rounds that still leave a line without one
+    -- end in an error (only a line that had a ticket already could: it is skipped).
     LOOP
         RETURN QUERY
         INSERT INTO tickets AS t (booking_reference, order_id, order_line_id, user_id,
@@ -481,23 +481,26 @@ def _spliced(definition: str, start: str, end: str, new: str, *, with_end: bool)
     return definition[:first] + new + definition[last:]
 
 
-def _announce_0030() -> str:
-    definition: str = earlier("0030_announce_count_occupancies").announce_0030()
+def _definition(migration: str, function: str) -> str:
+    """A function's definition as an earlier migration left it (its `function()`)."""
+    definition: str = getattr(earlier(migration), function)()
     return definition
+
+
+def _announce_0030() -> str:
+    return _definition("0030_announce_count_occupancies", "announce_0030")
 
 
 def _hold_seats_0028() -> str:
-    definition: str = earlier("0028_hold_seat_order").hold_seats_0028()
-    return definition
+    return _definition("0028_hold_seat_order", "hold_seats_0028")
 
 
 def _settle_0033() -> str:
-    definition: str = earlier("0033_sale_plans").settle_0033()
-    return definition
+    return _definition("0033_sale_plans", "settle_0033")
 
 
 def _fulfil_0033() -> str:
-    definition: str = earlier("0033_sale_plans").fulfil_0033()
+    definition = _definition("0033_sale_plans", "fulfil_0033")
     return _patched(definition, ("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"))
 
 
