@@ -3,7 +3,9 @@
 Decision (see docs/architecture.md): GraphQL resolves sibling fields concurrently, and an
 `AsyncSession` must never be shared by two coroutines. So reads never use a session: every
 loader batch checks a connection out of the pool (autocommit, no BEGIN/ROLLBACK round trips),
-runs one statement and gives it back. Writes happen in `transaction()`, one session and one
+runs one statement and gives it back (statements built once, `fetch_static`, keep up to
+half the pool's connections between statements instead: a checkout costs more CPU than
+their statement). Writes happen in `transaction()`, one session and one
 transaction per mutation. Tests swap in `SharedConnectionDatabase`, which runs everything on
 one connection inside an outer transaction that is rolled back after each test.
 
@@ -144,16 +146,36 @@ class StaticSQL:
 
 
 _STATIC_LIMIT = 512
+# How long `fetch_static` may keep a connection it checked out (Database._take_back).
+KEEP_SECONDS = 60.0
+_clock = time.monotonic  # (tests move it on)
+
+
+class _Kept:
+    """A pool connection `fetch_static` keeps between statements, and until when."""
+
+    __slots__ = ("raw", "until")
+
+    def __init__(self, raw: Any, until: float) -> None:
+        self.raw = raw
+        self.until = until
 
 
 class Database:
     """Pooled access used by the running server."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, kept: int = 0) -> None:
+        """`kept`: how many of the pool's connections `fetch_static` may keep between its
+        statements (`_lend`); the server keeps half its pool (graph/app.py,
+        `open_database`, which disposes of it at shutdown). 0, the default for a Database
+        made elsewhere (tests, tools, often disposed of through its engine), hands each
+        connection back to the pool after its statement."""
         self.engine = engine
         self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sessions = create_session_factory(engine)
         self._static: dict[int, StaticSQL] = {}
+        self._kept: list[_Kept] = []
+        self._keep = kept
         self._replica: Database = self
         # Where LISTEN connections go when not to `engine`'s URL (db/listen.py).
         self.listen_url: str | None = None
@@ -167,9 +189,13 @@ class Database:
         (its payload must see its own write)."""
         return self._replica
 
-    def with_replica(self, engine: AsyncEngine, *, retry_seconds: float = 5.0) -> Database:
+    def with_replica(
+        self, engine: AsyncEngine, *, retry_seconds: float = 5.0, kept: int = 0
+    ) -> Database:
         """Send `replica` reads to a streaming replica on `engine` (returns self)."""
-        self._replica = ReplicaDatabase(engine, primary=self, retry_seconds=retry_seconds)
+        self._replica = ReplicaDatabase(
+            engine, primary=self, retry_seconds=retry_seconds, kept=kept
+        )
         return self
 
     def static_sql(self, stmt: Executable) -> StaticSQL:
@@ -189,45 +215,94 @@ class Database:
         the driver: compiled on first use, then no SQLAlchemy execution, cache key or result
         processing per call (~0.3 ms of CPU less per statement). Rows are `Record`s (index,
         name, attribute). Only for types the driver returns as SQLAlchemy would (no result
-        processors: plain numbers, text, dates, arrays of those); counted like any statement."""
+        processors: plain numbers, text, dates, arrays of those); counted like any statement.
+
+        It runs on the pool's connection itself, not a SQLAlchemy Connection around it (no
+        isolation level set and reset per statement): the driver runs the one statement
+        outside any transaction, which is what the reader's AUTOCOMMIT gave. The connection
+        is one kept from an earlier statement when there is one (`_lend`)."""
         sql = self.static_sql(stmt)
         args = sql.arguments(params)
-        for attempt in (0, 1):
-            # The pool's connection itself, not a SQLAlchemy Connection around it: no
-            # isolation level set on checkout and reset on checkin (the reader's AUTOCOMMIT
-            # option), ~30 µs of CPU per statement instead of ~80. The driver runs the one
-            # statement outside any transaction, which is what AUTOCOMMIT gave.
-            raw = await self._reader.raw_connection()
+        tries: int | None = None  # set by the first connection that failed
+        while True:
+            kept = await self._lend()
             try:
-                driver: asyncpg.Connection = raw.driver_connection  # type: ignore[assignment]
+                driver: asyncpg.Connection = kept.raw.driver_connection  # type: ignore[assignment]
                 note_statement(sql.text)
-                try:
-                    rows: list[Record] = await driver.fetch(sql.text, *args, record_class=Record)
-                    return rows
-                except (
-                    asyncpg.InterfaceError,
-                    asyncpg.PostgresConnectionError,
-                    asyncpg.InternalClientError,
-                    OSError,
-                ):
-                    # A connection that died with the server: drop it, read once more. (A
-                    # backend terminated while the connection sat idle in the pool leaves the
-                    # driver waiting for a ReadyForQuery that never comes: it refuses the next
-                    # statement with InternalClientError, "another operation is in progress".)
-                    raw.invalidate()
-                    if attempt:
-                        raise
-                except asyncio.CancelledError:
-                    # Cancelled mid-statement (a deadline, a client gone): the driver is still
-                    # busy with it, and the next borrower would get "another operation is in
-                    # progress". Dropped, not handed back.
-                    raw.invalidate()
+                rows: list[Record] = await driver.fetch(sql.text, *args, record_class=Record)
+            except (
+                asyncpg.InterfaceError,
+                asyncpg.PostgresConnectionError,
+                asyncpg.InternalClientError,
+                OSError,
+            ):
+                # A connection that died with the server: drop it and those kept with it,
+                # and read again. A restarted server killed the pool's idle connections too
+                # (SQLAlchemy's own path invalidates the whole pool then; this one cannot):
+                # each of them is tried and dropped in turn, failing at once, then a new
+                # connection is made. (A backend terminated while the connection sat idle
+                # leaves the driver waiting for a ReadyForQuery that never comes: it refuses
+                # the next statement with InternalClientError, "another operation is in
+                # progress".)
+                await self._drop(kept)
+                await self._drop_kept()
+                if tries is None:
+                    tries = self._reader.sync_engine.pool.checkedin()  # type: ignore[attr-defined]
+                elif tries == 0:
                     raise
-            finally:
-                # Back to the pool (its reset runs in SQLAlchemy's greenlet, as on the
-                # Connection path).
-                await greenlet_spawn(raw.close)
-        raise AssertionError("unreachable")
+                else:
+                    tries -= 1
+                continue
+            except asyncpg.PostgresError:
+                # The statement failed (a constraint, an error a function raised): the
+                # connection is as good as before.
+                await self._take_back(kept)
+                raise
+            except BaseException:
+                # Cancelled mid-statement (a deadline, a client gone): the driver is still
+                # busy with it, and the next borrower would get "another operation is in
+                # progress". Dropped, not handed back.
+                await self._drop(kept)
+                raise
+            await self._take_back(kept)
+            return rows
+
+    async def _lend(self) -> _Kept:
+        """A connection for one `fetch_static` statement: one kept from an earlier statement,
+        else one checked out of the pool. A checkout and its checkin run SQLAlchemy's pool in
+        greenlets: ~85 µs of CPU around a statement that costs ~35 µs on the driver alone
+        (`SELECT $1`, measured in one process). The sale's functions, the hold and the
+        seat maps are such statements, most requests' only one. Under the `checkout_pay`
+        bench 99% of them found a kept connection (bench/README.md)."""
+        if self._kept:
+            return self._kept.pop()
+        raw = await self._reader.raw_connection()
+        return _Kept(raw, _clock() + KEEP_SECONDS)
+
+    async def _take_back(self, kept: _Kept) -> None:
+        """Keep the connection for the next statement, up to `kept` of them and for
+        KEEP_SECONDS after its checkout (so the pool's recycling still reaches it); else
+        hand it back to the pool (its reset runs in SQLAlchemy's greenlet, as on the
+        Connection path)."""
+        if len(self._kept) < self._keep and _clock() < kept.until:
+            self._kept.append(kept)
+        else:
+            await greenlet_spawn(kept.raw.close)
+
+    async def _drop(self, kept: _Kept) -> None:
+        """Close a connection that cannot be trusted and hand its place back to the pool."""
+        kept.raw.invalidate()
+        await greenlet_spawn(kept.raw.close)
+
+    async def _drop_kept(self) -> None:
+        kept, self._kept = self._kept, []
+        for k in kept:
+            await self._drop(k)
+
+    async def _release_kept(self) -> None:
+        kept, self._kept = self._kept, []
+        for k in kept:
+            await greenlet_spawn(k.raw.close)
 
     async def fetch(
         self, stmt: Executable, params: Mapping[str, Any] | None = None
@@ -266,6 +341,7 @@ class Database:
     async def dispose(self) -> None:
         if self._replica is not self:
             await self._replica.dispose()
+        await self._release_kept()
         await self.engine.dispose()
 
 
@@ -305,8 +381,10 @@ class ReplicaDatabase(Database):
     again. Falling back is what a customer expects: the catalog stays up while the replica
     is rebuilt, at the price of load on the primary (which a warning in the log names)."""
 
-    def __init__(self, engine: AsyncEngine, *, primary: Database, retry_seconds: float) -> None:
-        super().__init__(engine)
+    def __init__(
+        self, engine: AsyncEngine, *, primary: Database, retry_seconds: float, kept: int = 0
+    ) -> None:
+        super().__init__(engine, kept=kept)
         self.primary = primary
         self.retry_seconds = retry_seconds
         self._down_until = 0.0
@@ -367,6 +445,7 @@ class ReplicaDatabase(Database):
         yield  # pragma: no cover
 
     async def dispose(self) -> None:
+        await self._release_kept()
         await self.engine.dispose()
 
 
@@ -383,6 +462,8 @@ class SharedConnectionDatabase(Database):
             connection, join_transaction_mode="create_savepoint"
         )
         self._static = {}
+        self._kept = []
+        self._keep = 0
         self._replica = self
         self.listen_url = None
 

@@ -833,7 +833,10 @@ def open_database(settings: Settings) -> Database:
             database_url(settings),
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
-        )
+        ),
+        # Half the pool at most stays with fetch_static between its statements; the other
+        # half and the overflow serve transactions and ORM reads (db/session.py).
+        kept=settings.db_pool_size // 2,
     )
     if settings.database_listen_url:
         db.listen_url = normalize_url(settings.database_listen_url)
@@ -848,7 +851,11 @@ def open_database(settings: Settings) -> Database:
             # serves for replica_retry_seconds.
             connect_timeout=REPLICA_CONNECT_TIMEOUT,
         )
-        db.with_replica(replica, retry_seconds=settings.replica_retry_seconds)
+        db.with_replica(
+            replica,
+            retry_seconds=settings.replica_retry_seconds,
+            kept=settings.db_read_pool_size // 2,
+        )
     return db
 
 

@@ -72,8 +72,9 @@ def test_checkout_pay_short_run(server: Server, monkeypatch: pytest.MonkeyPatch)
 
 def test_the_sale_check_catches_a_broken_sale(server: Server) -> None:
     # Enough seats that half a second of buying cannot sell out, even on a quiet machine
-    # (20 seats did: the check then fails on the sell-out before the faults it is after).
-    state = checkout.prepare(server, showtimes=1, customers=2, rows=10, seats_per_row=10)
+    # (20 seats did, and 100 once statements kept their connections: the check then fails
+    # on the sell-out before the faults it is after).
+    state = checkout.prepare(server, showtimes=1, customers=2, rows=20, seats_per_row=20)
     paid, _seconds = state.load(0.5, 2)
     assert paid >= 2
     checkout.check(server, state)

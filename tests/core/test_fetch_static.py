@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import Float, Integer, bindparam, event, func, literal, select
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
+from db import session as session_module
 from db.session import Database, capture_statements
 from tests.factories import create_user
 
@@ -50,12 +54,12 @@ BACKEND = select(func.pg_backend_pid().label("pid"))
 
 
 async def test_pooled_connections_go_back_and_dead_ones_are_replaced(database_url: str) -> None:
-    """On pooled connections (not the test's shared one): each statement hands its
+    """On pooled connections (not the test's shared one), none kept: each statement hands its
     connection back, a connection killed under it is dropped and the read retried once, and
     a read cancelled mid-statement leaves the pool usable. A pool of its own: the killed
     connection must not be left to later tests on the session's engine."""
     engine = create_async_engine(database_url, pool_size=2, max_overflow=0)
-    db = Database(engine)
+    db = Database(engine, kept=0)
     pool: Any = engine.sync_engine.pool
     dropped: list[object] = []
     event.listen(pool, "invalidate", lambda conn, record, exc: dropped.append(conn))
@@ -79,3 +83,73 @@ async def test_pooled_connections_go_back_and_dead_ones_are_replaced(database_ur
         assert (await db.fetch_static(STMT, {"n": 4}))[0].next == 5
     finally:
         await engine.dispose()
+
+
+async def test_kept_connections_serve_the_next_statements(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `kept`, a statement's connection stays out of the pool for the next statement,
+    up to `kept` of them: the next statements run on the same backend, concurrent ones beyond
+    `kept` go back to the pool, and dispose hands the kept ones back."""
+    engine = create_async_engine(database_url, pool_size=3, max_overflow=0)
+    db = Database(engine, kept=1)
+    pool: Any = engine.sync_engine.pool
+    try:
+        first = (await db.fetch_static(BACKEND))[0].pid
+        assert pool.checkedout() == 1  # kept, not handed back
+        for _ in range(3):
+            assert (await db.fetch_static(BACKEND))[0].pid == first
+        # Three at once: one on the kept connection, two checked out; one stays kept.
+        slept = await asyncio.gather(*(db.fetch_static(SLEEP, {"s": 0.05}) for _ in range(3)))
+        assert len(slept) == 3
+        assert pool.checkedout() == 1
+        # A statement that fails in PostgreSQL leaves its connection as good as before.
+        with pytest.raises(asyncpg.DivisionByZeroError):
+            await db.fetch_static(select((bindparam("n", type_=Integer) / 0).label("x")), {"n": 1})
+        assert pool.checkedout() == 1
+        # KEEP_SECONDS after its checkout, a connection goes back to the pool after its
+        # statement, and the next statement checks out a fresh one.
+        later = time.monotonic() + session_module.KEEP_SECONDS + 1
+        monkeypatch.setattr(session_module, "_clock", lambda: later)
+        assert (await db.fetch_static(BACKEND))[0].pid == first
+        assert pool.checkedout() == 0
+        await db.fetch_static(BACKEND)
+        assert pool.checkedout() == 1
+    finally:
+        await db.dispose()
+    assert pool.checkedout() == 0  # dispose handed the kept one back first
+
+
+SLEEPER = select(func.pg_backend_pid().label("pid"), func.pg_sleep(0.05).label("slept"))
+
+
+async def test_a_kept_connection_that_died_is_replaced(database_url: str) -> None:
+    """Connections whose backends were killed (as by a restarted server): the kept ones are
+    dropped, and so is each idle one of the pool the retries meet, until a new connection
+    reads; a statement cancelled midway drops its connection rather than keep it busy."""
+    engine = create_async_engine(database_url, pool_size=4, max_overflow=0)
+    db = Database(engine, kept=2)
+    pool: Any = engine.sync_engine.pool
+    dropped: list[object] = []
+    event.listen(pool, "invalidate", lambda conn, record, exc: dropped.append(conn))
+    try:
+        three = await asyncio.gather(*(db.fetch_static(SLEEPER) for _ in range(3)))
+        victims = {rows[0].pid for rows in three}
+        assert len(victims) == 3
+        assert (pool.checkedout(), pool.checkedin()) == (2, 1)  # two kept, one idle
+        killer = create_async_engine(database_url, poolclass=NullPool)
+        async with killer.connect() as conn:
+            for pid in victims:
+                await conn.execute(select(func.pg_terminate_backend(pid)))
+        await killer.dispose()
+        assert (await db.fetch_static(STMT, {"n": 2}))[0].next == 3
+        assert len(dropped) == 3  # the two kept, then the idle one; then a new connection
+        assert (await db.fetch_static(BACKEND))[0].pid not in victims
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(db.fetch_static(SLEEP, {"s": 5.0}), 0.2)
+        before = len(dropped)
+        assert (await db.fetch_static(STMT, {"n": 4}))[0].next == 5
+        assert len(dropped) == before
+        assert pool.checkedout() == 1
+    finally:
+        await db.dispose()
