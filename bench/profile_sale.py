@@ -245,7 +245,9 @@ class InProcess:
 
         settings = sale.app_settings(server)
         self.engine = create_engine(normalize_url(booking.dsn(server)), pool_size=4)
-        self.app = create_app(settings, database=Database(self.engine))
+        # As the server's: half the pool kept for statements built once (graph/app.py).
+        self.db = Database(self.engine, kept=2)
+        self.app = create_app(settings, database=self.db)
 
     async def post(self, http: httpx.AsyncClient, token: str, query: str, v: Any) -> Any:
         response = await http.post(
@@ -276,7 +278,7 @@ async def run_phases(
         async def hold_all() -> None:
             for i, r in enumerate(racers):
                 show = shows[i % len(shows)]
-                pair = seats[2 * (i // len(shows)) : 2 * (i // len(shows)) + 2]
+                pair = seats[first_seat(i) : first_seat(i) + 2]
                 with measured(phases["hold"], data_dir):
                     out = await app.post(
                         http,
@@ -373,6 +375,25 @@ def report(phases: dict[str, Phase], top: int) -> None:
             print(f"  {1000 * sum(times) / n:7.2f} {len(times) / n:5.1f}  {text}")
 
 
+SHOWTIMES = 2
+HALL_SEATS = booking.ROWS * booking.SEATS_PER_ROW
+
+
+def first_seat(i: int) -> int:
+    """Purchase i of a round holds this seat and the next (counted from the round's first
+    seat) on showtime i % SHOWTIMES."""
+    return 2 * (i // SHOWTIMES)
+
+
+def seats_per_round(purchases: int) -> int:
+    """How far into the hall's seats a round reaches on each showtime."""
+    return first_seat(purchases - 1) + 2
+
+
+# Four rounds (warm-up, measured, sampled, profiled), each on seats no earlier round took.
+MAX_PURCHASES = next(n for n in range(HALL_SEATS, 0, -1) if 4 * seats_per_round(n) <= HALL_SEATS)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.profile_sale", description=__doc__)
     p.add_argument("--purchases", type=int, default=60, help="purchases per round (60)")
@@ -384,14 +405,17 @@ def main(argv: list[str] | None = None) -> int:
         help="the server's data directory (default .marquee/bench-profile)",
     )
     args = p.parse_args(argv)
-    if not 0 < args.purchases <= booking.ROWS * booking.SEATS_PER_ROW // 4:
-        p.error("--purchases: 1 to 75 (four rounds of two seats on two 300-seat showtimes)")
+    if not 0 < args.purchases <= MAX_PURCHASES:
+        p.error(
+            f"--purchases: 1 to {MAX_PURCHASES} (four rounds of two seats a purchase, the"
+            f" purchases alternating between two showtimes of {HALL_SEATS} seats)"
+        )
     server = Server.start(1, args.data_dir)
     try:
         assert server.data_dir is not None
         data_dir = server.data_dir
         hall = booking.create_hall(server)
-        shows = booking.create_showtimes(server, hall, 2)
+        shows = booking.create_showtimes(server, hall, SHOWTIMES)
         seats = [s for row in hall.seat_rows for s in row]
         app = InProcess(server)
 
@@ -430,13 +454,14 @@ def main(argv: list[str] | None = None) -> int:
                 phases = {s: Phase(s) for s in sale.STEPS}
                 # Each round buys seats no earlier round bought (showtimes alternate).
                 group = racers[i * n : (i + 1) * n]
-                await run_phases(app, group, shows, seats[i * n :], data_dir, phases, wrap)
+                first = i * seats_per_round(n)
+                await run_phases(app, group, shows, seats[first:], data_dir, phases, wrap)
                 if label == "measured":
                     print(f"\n== {n} purchases, one request at a time, in process ==")
                     report(phases, args.top)
                     await baseline(app, data_dir)
                     cpu_ms.update({s: 1000 * p.cpu / max(1, p.requests) for s, p in phases.items()})
-            await app.engine.dispose()
+            await app.db.dispose()
 
         asyncio.run(rounds())
         for name, sampler in samplers.items():

@@ -300,6 +300,9 @@ class Database:
             await self._drop(k)
 
     async def _release_kept(self) -> None:
+        """Hand the kept connections back (at dispose); a statement still running gives
+        its connection straight back to the pool."""
+        self._keep = 0
         kept, self._kept = self._kept, []
         for k in kept:
             await greenlet_spawn(k.raw.close)

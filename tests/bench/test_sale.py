@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bench import booking
+from bench import booking, profile_sale
 from bench.scenario import BenchError, Options
 from bench.scenarios import checkout, me_orders
 from bench.server import ROOT, Server
@@ -118,6 +118,21 @@ def test_me_orders_names_the_statements_that_differ() -> None:
     assert "50 orders, 1 more: SELECT seats.id FROM seats WHERE seats.id IN ($1::BIGINT, ...)" in (
         str(failed.value)
     )
+
+
+@pytest.mark.parametrize("purchases", [1, 2, 3, 60, profile_sale.MAX_PURCHASES])
+def test_the_profiles_rounds_never_hold_a_seat_twice(purchases: int) -> None:
+    """bench.profile_sale buys four rounds of `purchases` in one hall: every purchase holds
+    seats of the hall that no other purchase held (75 purchases once failed its fourth
+    round's first hold on a seat the third round had bought)."""
+    held: list[tuple[int, int]] = []
+    per_round = profile_sale.seats_per_round(purchases)
+    for r in range(4):
+        for i in range(purchases):
+            first = r * per_round + profile_sale.first_seat(i)
+            held += [(i % profile_sale.SHOWTIMES, seat) for seat in (first, first + 1)]
+    assert len(set(held)) == len(held)
+    assert max(seat for _show, seat in held) < profile_sale.HALL_SEATS
 
 
 @pytest.mark.parametrize("module", ["bench.booking", "bench.sale", "bench.profile_sale"])
