@@ -31,6 +31,8 @@ BORDER = 4  # the quiet zone, in modules
 
 # The encoder's image is 8-bit grey, 0 for a dark module and 255 for a light one.
 _DARK = bytes([1] + [0] * 255)
+# A module (1 dark, 0 light) as a PNG digit (0 black, 1 white).
+_DIGIT = bytes.maketrans(b"\x00\x01", b"10")
 
 
 @dataclass(frozen=True)
@@ -104,11 +106,14 @@ def qr_png(payload: str) -> bytes:
     padding = -width % 8
     quiet = b"\x00" + (b"\xff" * ((width + padding) // 8))  # filter byte 0, then white
     rows = [quiet] * (BORDER * PNG_SCALE)
-    light, dark = "1" * PNG_SCALE, "0" * PNG_SCALE  # 0 is black in greyscale
-    margin = light * BORDER
+    # A row's pixels as the digits of one binary number, 1 white and 0 black: a module's
+    # byte (1 dark) becomes its digit, each digit PNG_SCALE of them, in C (bytes methods).
+    margin = b"1" * (PNG_SCALE * BORDER)
+    tail = margin + b"1" * padding
+    light, dark = b"1" * PNG_SCALE, b"0" * PNG_SCALE
     for modules in code.rows:
-        bits = margin + "".join(dark if m else light for m in modules) + margin + "1" * padding
-        row = b"\x00" + int(bits, 2).to_bytes((width + padding) // 8, "big")
+        digits = modules.translate(_DIGIT).replace(b"1", light).replace(b"0", dark)
+        row = b"\x00" + int(margin + digits + tail, 2).to_bytes((width + padding) // 8, "big")
         rows.extend([row] * PNG_SCALE)
     rows.extend([quiet] * (BORDER * PNG_SCALE))
     header = struct.pack(">IIBBBBB", width, width, 1, 0, 0, 0, 0)

@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 
 from db.outbox.codes import EmailTemplate
-from db.outbox.compose import RenderError, compose, render, when
+from db.outbox.compose import (
+    InlineImage,
+    Rendered,
+    RenderError,
+    build_message,
+    compose,
+    render,
+    when,
+)
 from tests.outbox import contexts
 
 MESSAGE_ID = "<0123abcd@marquee.localhost>"
@@ -131,3 +139,40 @@ def test_a_header_value_with_a_line_break_is_a_render_error(field: str) -> None:
     values[field] += "\r\nBcc: victim@example.com"
     with pytest.raises(RenderError, match="line break"):
         confirmation(contexts.order_confirmation(), **values)
+
+
+def test_the_boundaries_are_not_in_any_part() -> None:
+    """The message's own boundaries start with "=_", which no encoded body line can: text
+    that looks like a boundary line is written quoted-printable ("=3D"), the images base64."""
+    fake = "--=_" + "0" * 32
+    rendered = Rendered(
+        subject="Boundaries",
+        text=f"{fake}\n{fake}--\nthe end",
+        html=f"<p>\n{fake}\n</p>",
+        images=(InlineImage(cid="qr1.x@marquee.localhost", filename="a.png", png=b"=_" * 64),),
+    )
+    message = build_message(
+        rendered,
+        mail_from="tickets@marquee.localhost",
+        to="ada@example.com",
+        message_id=MESSAGE_ID,
+        date=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
+    )
+    raw = message.as_bytes()
+    boundaries = {part.get_boundary() for part in message.walk() if part.is_multipart()}
+    assert len(boundaries) == 2
+    assert all(str(b).startswith("=_") for b in boundaries)
+    lines = {line.rstrip(b"-") for line in raw.splitlines() if line.startswith(b"--=_")}
+    assert lines == {f"--{b}".encode() for b in boundaries}
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    plain = parsed.get_body(("plain",))
+    assert plain is not None
+    assert plain.get_content().splitlines()[:2] == [fake, f"{fake}--"]
+    assert [p.get_content_type() for p in parsed.walk()] == [
+        "multipart/alternative",
+        "text/plain",
+        "multipart/related",
+        "text/html",
+        "image/png",
+    ]
