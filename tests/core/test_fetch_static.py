@@ -50,6 +50,21 @@ async def test_defaults_and_required(db: Database) -> None:
 
 
 SLEEP = select(func.pg_sleep(bindparam("s", type_=Float)).label("slept"))
+
+
+def _own_pool(
+    database_url: str, *, size: int, kept: int
+) -> tuple[Any, Database, Any, list[object]]:
+    """An engine with a pool of its own (a killed connection must not be left to later
+    tests on the session's engine), its Database, the pool, and the connections the pool
+    drops as invalid."""
+    engine = create_async_engine(database_url, pool_size=size, max_overflow=0)
+    pool: Any = engine.sync_engine.pool
+    dropped: list[object] = []
+    event.listen(pool, "invalidate", lambda conn, record, exc: dropped.append(conn))
+    return engine, Database(engine, kept=kept), pool, dropped
+
+
 BACKEND = select(func.pg_backend_pid().label("pid"))
 
 
@@ -58,11 +73,7 @@ async def test_pooled_connections_go_back_and_dead_ones_are_replaced(database_ur
     connection back, a connection killed under it is dropped and the read retried once, and
     a read cancelled mid-statement leaves the pool usable. A pool of its own: the killed
     connection must not be left to later tests on the session's engine."""
-    engine = create_async_engine(database_url, pool_size=2, max_overflow=0)
-    db = Database(engine, kept=0)
-    pool: Any = engine.sync_engine.pool
-    dropped: list[object] = []
-    event.listen(pool, "invalidate", lambda conn, record, exc: dropped.append(conn))
+    engine, db, pool, dropped = _own_pool(database_url, size=2, kept=0)
     try:
         async with engine.connect() as other:
             await other.execute(select(1))  # holds its own connection
@@ -91,9 +102,7 @@ async def test_kept_connections_serve_the_next_statements(
     """With `kept`, a statement's connection stays out of the pool for the next statement,
     up to `kept` of them: the next statements run on the same backend, concurrent ones beyond
     `kept` go back to the pool, and dispose hands the kept ones back."""
-    engine = create_async_engine(database_url, pool_size=3, max_overflow=0)
-    db = Database(engine, kept=1)
-    pool: Any = engine.sync_engine.pool
+    _engine, db, pool, _dropped = _own_pool(database_url, size=3, kept=1)
     try:
         first = (await db.fetch_static(BACKEND))[0].pid
         assert pool.checkedout() == 1  # kept, not handed back
@@ -127,11 +136,7 @@ async def test_a_kept_connection_that_died_is_replaced(database_url: str) -> Non
     """Connections whose backends were killed (as by a restarted server): the kept ones are
     dropped, and so is each idle one of the pool the retries meet, until a new connection
     reads; a statement cancelled midway drops its connection rather than keep it busy."""
-    engine = create_async_engine(database_url, pool_size=4, max_overflow=0)
-    db = Database(engine, kept=2)
-    pool: Any = engine.sync_engine.pool
-    dropped: list[object] = []
-    event.listen(pool, "invalidate", lambda conn, record, exc: dropped.append(conn))
+    _engine, db, pool, dropped = _own_pool(database_url, size=4, kept=2)
     try:
         three = await asyncio.gather(*(db.fetch_static(SLEEPER) for _ in range(3)))
         victims = {rows[0].pid for rows in three}
