@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -14,6 +15,8 @@ from sqlalchemy.pool import NullPool
 
 from db import session as session_module
 from db.session import Database, capture_statements
+from graph.app import open_database
+from graph.settings import Settings
 from tests.factories import create_user
 
 STMT = select(
@@ -158,3 +161,25 @@ async def test_a_kept_connection_that_died_is_replaced(database_url: str) -> Non
         assert pool.checkedout() == 1
     finally:
         await db.dispose()
+
+
+async def test_the_servers_database_keeps_half_its_pool(database_url: str, tmp_path: Path) -> None:
+    """The server's Database (graph/app.py, `open_database`) keeps up to half its pool for
+    statements built once, and hands them back when disposed of."""
+    settings = Settings(
+        env="test",
+        jwt_secret="test-secret-not-for-production-0123456789",
+        data_dir=tmp_path,
+        database_url=database_url,
+        db_pool_size=4,
+        db_max_overflow=0,
+    )
+    db = open_database(settings)
+    pool: Any = db.engine.sync_engine.pool
+    try:
+        four = await asyncio.gather(*(db.fetch_static(SLEEPER) for _ in range(4)))
+        assert len({rows[0].pid for rows in four}) == 4
+        assert (pool.checkedout(), pool.checkedin()) == (2, 2)
+    finally:
+        await db.dispose()
+    assert pool.checkedout() == 0
