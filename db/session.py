@@ -465,8 +465,6 @@ class SharedConnectionDatabase(Database):
             connection, join_transaction_mode="create_savepoint"
         )
         self._static = {}
-        self._kept = []
-        self._keep = 0
         self._replica = self
         self.listen_url = None
 
