@@ -69,6 +69,9 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    # The templates ship with the code: not a stat() of each file on every render to see
+    # whether it changed (three a message).
+    auto_reload=False,
 )
 _env.filters["when"] = when
 _env.filters["when_short"] = when_short

@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 import db.session as db_session
 from db.changes import ANNOUNCED, CHANGES_CHANNEL
-from db.listen import listen_connector
+from db.listen import direct_connector, listen_connector
 from db.session import Database
 from graph.app import create_app
 from graph.auth import create_access_token
@@ -220,7 +220,7 @@ async def test_columns_written_on_every_sale_announce_nothing(committed_db: Data
     """A seat sale moves `showtimes.seat_sequence` and a paid order `users.loyalty_points`:
     neither may empty the cache. The columns a cached answer shows are announced."""
     heard: list[str] = []
-    conn = await listen_connector(committed_db)()
+    conn = await direct_connector(committed_db)()
     try:
         await conn.add_listener(CHANGES_CHANNEL, lambda *args: heard.append(args[3]))
         user = await create_user(committed_db)
