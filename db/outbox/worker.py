@@ -15,6 +15,7 @@ handed back), so only a dead process's claims wait for the lease.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -202,13 +203,21 @@ class Sender(Generic[M]):
         for row_id in unsent:
             self._settled(row_id)
 
-    async def _deliver(self, result: RoundResult, row: ClaimedMessage) -> SendError | None:
-        """Send one row and record the outcome; the error when the server cannot be reached
-        (then the rest of the batch need not try)."""
+    def _composed(self, row: ClaimedMessage) -> M | SendError:
+        """The message of `row`, or why it cannot be made (in a thread: it may be CPU work,
+        and it has no effect, so it is done ahead, while the row before is sent)."""
         try:
-            message = await asyncio.to_thread(self.compose, row)
+            return self.compose(row)
         except Exception as exc:  # RenderError, or anything else: never the loop's end
-            await self._record(result, row, SendError(f"not rendered: {exc}", permanent=True))
+            return SendError(f"not rendered: {exc}", permanent=True)
+
+    async def _deliver(
+        self, result: RoundResult, row: ClaimedMessage, message: M | SendError
+    ) -> SendError | None:
+        """Send one composed row and record the outcome; the error when the server cannot be
+        reached (then the rest of the batch need not try)."""
+        if isinstance(message, SendError):
+            await self._record(result, row, message)
             return None
         try:
             await self.transport.send(row.id, message)
@@ -253,6 +262,10 @@ class Sender(Generic[M]):
         self._held.update((row.id, row) for row in rows)
         # No send starts after this, so each ends, and is recorded, before the lease does.
         deadline = started + self.lease_seconds - self.send_seconds - 30.0
+        # Each row's message is made (in a thread) while the row before is sent and its
+        # outcome written: a sender drains a backlog at the pace of composing, not of
+        # composing, sending and writing one after the other.
+        ahead: asyncio.Future[M | SendError] | None = None
         try:
             for n, row in enumerate(rows):
                 if self.stopping:
@@ -262,13 +275,25 @@ class Sender(Generic[M]):
                         "outbox %s lease nearly spent: %d handed back", self.channel, len(rows) - n
                     )
                     break
-                unreachable = await self._deliver(result, row)
+                if ahead is None:
+                    ahead = asyncio.ensure_future(asyncio.to_thread(self._composed, row))
+                message = await ahead
+                ahead = None
+                if n + 1 < len(rows):
+                    ahead = asyncio.ensure_future(asyncio.to_thread(self._composed, rows[n + 1]))
+                unreachable = await self._deliver(result, row, message)
                 if unreachable is not None:
                     # The server is down: the rest of the batch fails alike, without trying.
                     for other in rows[n + 1 :]:
                         await self._record(result, other, unreachable)
                     break
         finally:
+            if ahead is not None:
+                # A message made for a row not sent now (stopped, out of time, cancelled):
+                # its thread is let finish, the row handed back below.
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ahead
             await self.transport.close()
             # Stopped, cancelled, the lease ran low, or the database failed: due again at
             # once; outcomes not yet written are written now (or, with the database still

@@ -69,11 +69,15 @@ def free_port() -> int:
 
 
 class SmtpServer:
-    """Start/stop (again) on one port; `auth` = (user, password) it requires, if any."""
+    """Start/stop (again) on one port; `auth` = (user, password) it requires, if any;
+    `smtputf8`: whether it offers SMTPUTF8 (aiosmtpd's default: it does)."""
 
-    def __init__(self, port: int, auth: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, port: int, auth: tuple[str, str] | None = None, *, smtputf8: bool = True
+    ) -> None:
         self.port = port
         self.auth = auth
+        self.smtputf8 = smtputf8
         self.recorder = Recorder()
         self.logins: list[str] = []
         self._controller: Controller | None = None
@@ -98,6 +102,7 @@ class SmtpServer:
             # AUTH offered without TLS (a test on the loopback); the client logs in because
             # its URL has credentials, and a wrong password is refused.
             options = {"authenticator": self._authenticate, "auth_require_tls": False}
+        options["enable_SMTPUTF8"] = self.smtputf8
         self._controller = Controller(
             self.recorder, hostname="127.0.0.1", port=self.port, **options
         )

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import email
 import email.policy
+import io
+import random
+import string
 from datetime import UTC, datetime
+from email.generator import BytesGenerator
 from email.message import EmailMessage, Message
 from typing import Any
 
@@ -13,6 +17,7 @@ import pytest
 
 from db.outbox.codes import EmailTemplate
 from db.outbox.compose import (
+    POLICY,
     InlineImage,
     Rendered,
     RenderError,
@@ -176,3 +181,47 @@ def test_the_boundaries_are_not_in_any_part() -> None:
         "text/html",
         "image/png",
     ]
+
+
+def test_headers_are_written_as_compat32_writes_them() -> None:
+    """The messages' policy writes a header that fits on one line without folding it: the
+    bytes are those of the email package's `compat32` policy, for every header of a
+    message (non-ASCII ones included, which it leaves to `compat32`) and for any ASCII
+    value, spaces, tabs and encoded-word look-alikes included."""
+    rng = random.Random(20261205)
+    alphabet = string.ascii_letters + string.digits + ' \t=?<>@.,;:"()-_/'
+    for _ in range(5000):
+        name = rng.choice(["Subject", "To", "X-A-Rather-Long-Header-Name"])
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 90)))
+        assert POLICY.fold_binary(name, value) == email.policy.compat32.fold_binary(name, value)
+        assert POLICY.fold(name, value) == email.policy.compat32.fold(name, value)
+    context = contexts.order_confirmation(customer_name="Zoë")
+    context["movie_title"] = "Amélie — the director's cut, " + "long " * 20
+    message = confirmation(context, to="Zoë Martin <zoe@example.com>")
+    ours = message.as_bytes()
+    theirs = io.BytesIO()
+    BytesGenerator(theirs, mangle_from_=False, policy=email.policy.compat32).flatten(message)
+    assert ours == theirs.getvalue()
+
+
+def test_text_parts_are_quoted_printable_and_read_back_exactly() -> None:
+    text = "Zoë's tickets\n" + "x" * 200 + "\ntrailing space \n= sign\nFrom here\n.\n"
+    rendered = Rendered(subject="QP", text=text, html=f"<p>{text}</p>", images=())
+    message = build_message(
+        rendered,
+        mail_from="tickets@marquee.localhost",
+        to="ada@example.com",
+        message_id=MESSAGE_ID,
+        date=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
+    )
+    raw = message.as_bytes()
+    assert raw.isascii()
+    assert max(len(line) for line in raw.splitlines()) <= 76
+    assert b"\n>From" not in raw
+    parsed = received(message)
+    for kind, expected in (("plain", text), ("html", f"<p>{text}</p>")):
+        part = parsed.get_body(preferencelist=(kind,))
+        assert part is not None
+        assert part["Content-Transfer-Encoding"] == "quoted-printable"
+        assert part.get_content_charset() == "utf-8"
+        assert part.get_content() == expected

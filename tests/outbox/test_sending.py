@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
+from email.message import Message
 
 import pytest
 from sqlalchemy import func, insert, select, update
@@ -446,3 +447,41 @@ async def test_a_round_with_nothing_due_is_one_probe(committed_db: Database) -> 
         await actions.claim_batch(session, channel=Channel.EMAIL.value, limit=10, lease_seconds=60)
     # Leased to a sender: not due until the lease runs out.
     assert not await actions.any_due(committed_db, Channel.EMAIL.value)
+
+
+class _Watched(EmailSender):
+    """An EmailSender that notes when it makes each message (by its row's dedupe key)."""
+
+    def __init__(self, *args: object, events: list[str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.events = events
+
+    def compose(self, row: actions.ClaimedMessage) -> Message:
+        self.events.append(f"made {row.context['order_number']}")
+        return super().compose(row)
+
+
+async def test_the_next_message_is_made_while_one_is_sent(
+    committed_db: Database, smtp_server: SmtpServer
+) -> None:
+    """A backlog drains at the pace of making messages: the next row's is made (in a
+    thread) while the server takes the one before; each still sent once, in order."""
+    for n in range(3):
+        await enqueue(committed_db, f"order:{n}:refund", template="refund", order_number=f"MQ-{n}")
+    events: list[str] = []
+
+    async def arrived(count: int) -> None:
+        events.append(f"sent MQ-{count - 1}")
+        await asyncio.sleep(0.2)  # the server takes its time to answer
+
+    smtp_server.recorder.on_data = arrived
+    url = f"smtp://127.0.0.1:{smtp_server.port}"
+    worker = _Watched(
+        committed_db, SmtpTransport(SmtpConfig.from_url(url)), mail_from=FROM, events=events
+    )
+    result = await worker.run_once()
+    assert (result.claimed, result.sent) == (3, 3)
+    assert events == ["made MQ-0", "made MQ-1", "sent MQ-0", "made MQ-2", "sent MQ-1", "sent MQ-2"]
+    subjects = [str(r.message["Subject"]) for r in smtp_server.received]
+    assert [f"MQ-{n}" in subject for n, subject in enumerate(subjects)] == [True] * 3
+    assert await queries.status_counts(committed_db) == {"SENT": 3}

@@ -138,3 +138,63 @@ async def test_a_line_starting_with_from_arrives_as_written() -> None:
         body = part.get_content()
         assert "From Dusk Till Dawn" in body
         assert not re.search(r"^>From", body, re.MULTILINE)
+
+
+async def test_smtp_delivers_the_bytes_the_file_backend_writes(tmp_path: Path) -> None:
+    """Both backends send what the message writes with its own policy (db/outbox/compose.py),
+    to the addresses of its From and To headers."""
+    message = compose(
+        "order_confirmation",
+        contexts.order_confirmation(),
+        mail_from="Marquee <tickets@marquee.localhost>",
+        to="Ada Lovelace <ada@example.com>",
+        message_id="<m1@marquee.localhost>",
+        date=datetime(2026, 6, 1, tzinfo=UTC),
+    )
+    server = SmtpServer(free_port())
+    server.start()
+    try:
+        transport = SmtpTransport(SmtpConfig.from_url(f"smtp://127.0.0.1:{server.port}"), timeout=5)
+        await transport.send(1, message)
+        await transport.close()
+    finally:
+        server.stop()
+    await FileTransport(tmp_path).send(1, message)
+    [arrived] = server.received
+    assert arrived.mail_from == "tickets@marquee.localhost"
+    assert arrived.rcpt_tos == ["ada@example.com"]
+    eml = (tmp_path / "1.eml").read_bytes()
+    written = email.message_from_bytes(eml, policy=email.policy.default)
+    assert arrived.message.as_bytes() == written.as_bytes()
+
+
+@pytest.mark.parametrize("smtputf8", [True, False])
+async def test_a_non_ascii_address_goes_by_smtputf8_or_not_at_all(smtputf8: bool) -> None:
+    message = compose(
+        "order_confirmation",
+        contexts.order_confirmation(customer_name="Zoë"),
+        mail_from="Marquee <tickets@marquee.localhost>",
+        to="Zoë <zoë@example.com>",
+        message_id="<m1@marquee.localhost>",
+        date=datetime(2026, 6, 1, tzinfo=UTC),
+    )
+    server = SmtpServer(free_port(), smtputf8=smtputf8)
+    server.start()
+    try:
+        transport = SmtpTransport(SmtpConfig.from_url(f"smtp://127.0.0.1:{server.port}"), timeout=5)
+        if smtputf8:
+            await transport.send(1, message)
+        else:
+            with pytest.raises(SendError, match="SMTPUTF8"):
+                await transport.send(1, message)
+        await transport.close()
+    finally:
+        server.stop()
+    if smtputf8:
+        [arrived] = server.received
+        assert arrived.rcpt_tos == ["zoë@example.com"]
+        text = arrived.message.get_body(preferencelist=("plain",))
+        assert text is not None
+        assert "Hello Zoë," in text.get_content()
+    else:
+        assert server.received == []
