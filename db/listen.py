@@ -121,6 +121,9 @@ class SharedListenConnection:
             self._loop = loop
             self._opening = asyncio.Lock()
         async with self._opening:
+            if self._conn is not None and self._conn.is_closed():
+                # Ended, and asyncpg has not told the views yet: they hear it now.
+                self._terminated(self._conn)
             if self._conn is None:
                 conn = await self._connect()
                 self._turn = asyncio.Lock()

@@ -1,4 +1,5 @@
-"""A LISTEN connection kept open for the life of a process: the base of the in-memory views
+"""A LISTEN kept open for the life of a process (on a view of the process's one LISTEN
+connection, db/listen.py): the base of the in-memory views
 that PostgreSQL's announcements keep true (ended sessions, graph/accounts/revocations.py;
 the response cache, graph/response_cache.py).
 

@@ -139,7 +139,8 @@ LoadSequences = Callable[[list[int]], Awaitable[dict[int, int]]]
 
 
 class SeatHub:
-    """The process's LISTEN connection and its subscribers, by showtime."""
+    """The process's seat-change LISTEN (a view of its one LISTEN connection, db/listen.py)
+    and its subscribers, by showtime."""
 
     def __init__(
         self,
