@@ -146,6 +146,16 @@ def test_a_header_value_with_a_line_break_is_a_render_error(field: str) -> None:
         confirmation(contexts.order_confirmation(), **values)
 
 
+def _built(rendered: Rendered) -> Message:
+    return build_message(
+        rendered,
+        mail_from="tickets@marquee.localhost",
+        to="ada@example.com",
+        message_id=MESSAGE_ID,
+        date=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
+    )
+
+
 def test_the_boundaries_are_not_in_any_part() -> None:
     """The message's own boundaries start with "=_", which no encoded body line can: text
     that looks like a boundary line is written quoted-printable ("=3D"), the images base64."""
@@ -156,13 +166,7 @@ def test_the_boundaries_are_not_in_any_part() -> None:
         html=f"<p>\n{fake}\n</p>",
         images=(InlineImage(cid="qr1.x@marquee.localhost", filename="a.png", png=b"=_" * 64),),
     )
-    message = build_message(
-        rendered,
-        mail_from="tickets@marquee.localhost",
-        to="ada@example.com",
-        message_id=MESSAGE_ID,
-        date=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
-    )
+    message = _built(rendered)
     raw = message.as_bytes()
     boundaries = {part.get_boundary() for part in message.walk() if part.is_multipart()}
     assert len(boundaries) == 2
@@ -207,13 +211,7 @@ def test_headers_are_written_as_compat32_writes_them() -> None:
 def test_text_parts_are_quoted_printable_and_read_back_exactly() -> None:
     text = "Zoë's tickets\n" + "x" * 200 + "\ntrailing space \n= sign\nFrom here\n.\n"
     rendered = Rendered(subject="QP", text=text, html=f"<p>{text}</p>", images=())
-    message = build_message(
-        rendered,
-        mail_from="tickets@marquee.localhost",
-        to="ada@example.com",
-        message_id=MESSAGE_ID,
-        date=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
-    )
+    message = _built(rendered)
     raw = message.as_bytes()
     assert raw.isascii()
     assert max(len(line) for line in raw.splitlines()) <= 76

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,12 +54,17 @@ def test_mask_url() -> None:
     assert transport.description == "SMTP smtps://user:***@mail:465"
 
 
-def _message(message_id: str = "<m1@marquee.localhost>") -> email.message.Message:
+def _message(
+    message_id: str = "<m1@marquee.localhost>",
+    *,
+    context: dict[str, object] | None = None,
+    to: str = "ada@example.com",
+) -> email.message.Message:
     return compose(
         "order_confirmation",
-        contexts.order_confirmation(),
+        contexts.order_confirmation() if context is None else context,
         mail_from="Marquee <tickets@marquee.localhost>",
-        to="ada@example.com",
+        to=to,
         message_id=message_id,
         date=datetime(2026, 6, 1, tzinfo=UTC),
     )
@@ -108,29 +115,33 @@ async def test_the_file_backend_writes_a_parseable_eml_and_logs_its_path(
     assert sum(p.get_content_type() == "image/png" for p in parsed.walk()) == 2
 
 
-async def test_a_line_starting_with_from_arrives_as_written() -> None:
-    """An SMTP client that writes a message with the email package's compat32 policy (as
-    aiosmtplib does for the MIME classes the e-mails are built with) escapes a body line
-    that starts with "From " as ">From "; a film called "From Dusk Till Dawn" on a line of
-    its own must arrive as it was written, in the text and in the HTML."""
-    context = contexts.order_confirmation()
-    context["movie_title"] = "From Dusk Till Dawn"
-    message = compose(
-        "order_confirmation",
-        context,
-        mail_from="Marquee <tickets@marquee.localhost>",
-        to="ada@example.com",
-        message_id="<m1@marquee.localhost>",
-        date=datetime(2026, 6, 1, tzinfo=UTC),
-    )
-    server = SmtpServer(free_port())
+@contextlib.contextmanager
+def _smtp_server(*, smtputf8: bool = True) -> Iterator[SmtpServer]:
+    server = SmtpServer(free_port(), smtputf8=smtputf8)
     server.start()
     try:
-        transport = SmtpTransport(SmtpConfig.from_url(f"smtp://127.0.0.1:{server.port}"), timeout=5)
-        await transport.send(1, message)
-        await transport.close()
+        yield server
     finally:
         server.stop()
+
+
+async def _send_by_smtp(server: SmtpServer, message: email.message.Message) -> None:
+    transport = SmtpTransport(SmtpConfig.from_url(f"smtp://127.0.0.1:{server.port}"), timeout=5)
+    try:
+        await transport.send(1, message)
+    finally:
+        await transport.close()
+
+
+async def test_a_line_starting_with_from_arrives_as_written() -> None:
+    """An SMTP client that writes a message with the email package's compat32 policy (as
+    aiosmtplib's `send_message` does for the MIME classes the e-mails are built with)
+    escapes a body line that starts with "From " as ">From "; a film called "From Dusk Till
+    Dawn" on a line of its own must arrive as it was written, in the text and in the HTML."""
+    context = contexts.order_confirmation()
+    context["movie_title"] = "From Dusk Till Dawn"
+    with _smtp_server() as server:
+        await _send_by_smtp(server, _message(context=context))
     received = server.received[0].message
     for kind in ("plain", "html"):
         part = received.get_body(preferencelist=(kind,))
@@ -143,22 +154,9 @@ async def test_a_line_starting_with_from_arrives_as_written() -> None:
 async def test_smtp_delivers_the_bytes_the_file_backend_writes(tmp_path: Path) -> None:
     """Both backends send what the message writes with its own policy (db/outbox/compose.py),
     to the addresses of its From and To headers."""
-    message = compose(
-        "order_confirmation",
-        contexts.order_confirmation(),
-        mail_from="Marquee <tickets@marquee.localhost>",
-        to="Ada Lovelace <ada@example.com>",
-        message_id="<m1@marquee.localhost>",
-        date=datetime(2026, 6, 1, tzinfo=UTC),
-    )
-    server = SmtpServer(free_port())
-    server.start()
-    try:
-        transport = SmtpTransport(SmtpConfig.from_url(f"smtp://127.0.0.1:{server.port}"), timeout=5)
-        await transport.send(1, message)
-        await transport.close()
-    finally:
-        server.stop()
+    message = _message(to="Ada Lovelace <ada@example.com>")
+    with _smtp_server() as server:
+        await _send_by_smtp(server, message)
     await FileTransport(tmp_path).send(1, message)
     [arrived] = server.received
     assert arrived.mail_from == "tickets@marquee.localhost"
@@ -170,26 +168,14 @@ async def test_smtp_delivers_the_bytes_the_file_backend_writes(tmp_path: Path) -
 
 @pytest.mark.parametrize("smtputf8", [True, False])
 async def test_a_non_ascii_address_goes_by_smtputf8_or_not_at_all(smtputf8: bool) -> None:
-    message = compose(
-        "order_confirmation",
-        contexts.order_confirmation(customer_name="Zoë"),
-        mail_from="Marquee <tickets@marquee.localhost>",
-        to="Zoë <zoë@example.com>",
-        message_id="<m1@marquee.localhost>",
-        date=datetime(2026, 6, 1, tzinfo=UTC),
-    )
-    server = SmtpServer(free_port(), smtputf8=smtputf8)
-    server.start()
-    try:
-        transport = SmtpTransport(SmtpConfig.from_url(f"smtp://127.0.0.1:{server.port}"), timeout=5)
+    context = contexts.order_confirmation(customer_name="Zoë")
+    message = _message(context=context, to="Zoë <zoë@example.com>")
+    with _smtp_server(smtputf8=smtputf8) as server:
         if smtputf8:
-            await transport.send(1, message)
+            await _send_by_smtp(server, message)
         else:
             with pytest.raises(SendError, match="SMTPUTF8"):
-                await transport.send(1, message)
-        await transport.close()
-    finally:
-        server.stop()
+                await _send_by_smtp(server, message)
     if smtputf8:
         [arrived] = server.received
         assert arrived.rcpt_tos == ["zoë@example.com"]
