@@ -134,15 +134,21 @@ class SharedListenConnection:
             self._views.add(view)
             return view
 
-    def _forget(self) -> None:
-        """Drop the connection and every view's hold on it (their listeners are not called:
-        the connection is merely no longer this object's)."""
-        conn, self._conn = self._conn, None
-        views, self._views = self._views, set()
+    def _detach(self) -> tuple[Any, list[ListenView]]:
+        """Let go of the connection and close every view of it: (the connection, the views)."""
+        conn, views = self._conn, list(self._views)
+        self._conn = None
+        self._views = set()
         self._listening = set()
         self._callbacks = {}
         for view in views:
             view.closed = True
+        return conn, views
+
+    def _forget(self) -> None:
+        """Drop the connection and every view's hold on it (their listeners are not called:
+        the connection is merely no longer this object's)."""
+        conn, _views = self._detach()
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.remove_termination_listener(self._terminated)
@@ -152,13 +158,8 @@ class SharedListenConnection:
     def _terminated(self, conn: Any) -> None:
         if conn is not self._conn:
             return
-        views = list(self._views)
-        self._conn = None
-        self._views = set()
-        self._listening = set()
-        self._callbacks = {}
+        _conn, views = self._detach()
         for view in views:
-            view.closed = True
             for callback in view.on_terminated:
                 try:
                     callback(view)

@@ -305,7 +305,7 @@ class Database:
         self._keep = 0
         kept, self._kept = self._kept, []
         for k in kept:
-            await greenlet_spawn(k.raw.close)
+            await self._take_back(k)  # keeping none now: back to the pool
 
     async def fetch(
         self, stmt: Executable, params: Mapping[str, Any] | None = None
