@@ -240,7 +240,9 @@ class FileWriter(Transport[M]):
         data, name = self.encode(message)
         path = self.directory / f"{row_id}{self.suffix}"
         try:
-            await asyncio.to_thread(write_atomically, path, data)
+            # On the event loop: a small file into the page cache, ~0.15 ms; a thread
+            # hand-off cost about as much again (development only: production sends SMTP).
+            write_atomically(path, data)
         except Exception as exc:
             raise SendError(f"{type(exc).__name__}: {exc}") from None
         log.info("%s written to %s", name, path)

@@ -4,12 +4,14 @@ their channel's rows become messages (the transport says how they are delivered)
 
 One of each runs in every server process; rows are claimed with FOR UPDATE SKIP LOCKED and
 kept by a lease (db/outbox/actions.py), so each row has one sender at a time, across
-processes and instances. Delivery is at least once: a sender that dies after the SMTP server
-(or SMS provider) took a message but before SENT was written leaves the row to be sent again
-when its lease ends, with the same Message-ID (fixed at enqueue), by which the receiver can
-de-duplicate. A sender that lives through a database outage remembers its claims and their
-outcomes and writes them as soon as the database is back (delivered ones SENT, untried ones
-handed back), so only a dead process's claims wait for the lease.
+processes and instances. The delivered rows of a batch are written SENT together when it
+ends (one statement), a failure at once. Delivery is at least once: a sender that dies after
+the SMTP server (or SMS provider) took a message but before SENT was written (at most its
+batch) leaves the row to be sent again when its lease ends, with the same Message-ID (fixed
+at enqueue), by which the receiver can de-duplicate. A sender that lives through a database
+outage remembers its claims and their outcomes and writes them as soon as the database is
+back (delivered ones SENT, untried ones handed back), so only a dead process's claims wait
+for the lease.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from typing import Any, Generic, TypeVar
 from db.outbox import actions
 from db.outbox.actions import ClaimedMessage
 from db.outbox.codes import Channel
-from db.outbox.compose import compose
+from db.outbox.compose import compose, qr_payloads
 from db.outbox.sms import SmsMessage, compose_sms
 from db.outbox.transport import SendError, Transport
+from db.qr import qr_png
 from db.session import Database
 
 log = logging.getLogger("marquee.outbox")
@@ -84,7 +87,8 @@ def with_qr_payloads(
 
 class Sender(Generic[M]):
     """The sending loop of one channel (`channel`): subclasses turn a claimed row into the
-    transport's message (`compose`, run in a thread: it may be CPU work)."""
+    transport's message (`compose`, or `make` for one that should let the event loop run
+    while it is made)."""
 
     channel: Channel
 
@@ -174,25 +178,31 @@ class Sender(Generic[M]):
     async def _record(
         self, result: RoundResult, row: ClaimedMessage, error: SendError | None
     ) -> None:
-        """Write the outcome of an attempt (None: delivered). It is remembered first, so
-        that if the database cannot take it now, the next round writes it."""
+        """Note the outcome of an attempt (None: delivered). A failure is written at once;
+        the delivered rows of a batch become SENT together when it ends (`_settle`, one
+        statement). Remembered first, so that if the database cannot take it now, the next
+        round writes it."""
         self._outcomes[row.id] = error
-        if error is None:
-            await actions.mark_sent(self.db, id=row.id)
-            result.sent += 1
-            log.info("outbox message %d (%s) sent as %s", row.id, row.template, row.message_id)
-        else:
+        if error is not None:
             await self._write(result, row, error)
-        self._settled(row.id)
+            self._settled(row.id)
 
     async def _settle(self, result: RoundResult) -> None:
-        """Write what this sender holds unwritten: the outcomes of attempts (a delivered
-        message becomes SENT, whoever holds the row now), and hand back the claims not
-        attempted (guarded by the attempt number: a claim that has meanwhile run out and
-        been taken by another sender is left alone). Raises while the database is away;
-        what is not written yet stays held for the next round."""
+        """Write what this sender holds unwritten: the delivered rows become SENT (whoever
+        holds them now), the other outcomes of attempts are written, and the claims not
+        attempted are handed back (guarded by the attempt number: a claim that has
+        meanwhile run out and been taken by another sender is left alone). Raises while the
+        database is away; what is not written yet stays held for the next round."""
         if not self._held:
             return
+        delivered = sorted(i for i, error in self._outcomes.items() if error is None)
+        if delivered:
+            await actions.mark_sent(self.db, ids=delivered)
+            for row_id in delivered:
+                row = self._held[row_id]
+                log.info("outbox message %d (%s) sent as %s", row.id, row.template, row.message_id)
+                self._settled(row_id)
+            result.sent += len(delivered)
         for row_id in sorted(self._outcomes):
             await self._record(result, self._held[row_id], self._outcomes[row_id])
         unsent = sorted(self._held)
@@ -203,18 +213,22 @@ class Sender(Generic[M]):
         for row_id in unsent:
             self._settled(row_id)
 
-    def _composed(self, row: ClaimedMessage) -> M | SendError:
-        """The message of `row`, or why it cannot be made (in a thread: it may be CPU work,
-        and it has no effect, so it is done ahead, while the row before is sent)."""
+    async def make(self, row: ClaimedMessage) -> M:
+        """The message of `row`, on the event loop; a subclass whose messages take long to
+        make lets the loop run between their parts."""
+        return self.compose(row)
+
+    async def _made(self, row: ClaimedMessage) -> M | SendError:
+        """The message of `row`, or why it cannot be made."""
         try:
-            return self.compose(row)
+            return await self.make(row)
         except Exception as exc:  # RenderError, or anything else: never the loop's end
             return SendError(f"not rendered: {exc}", permanent=True)
 
     async def _deliver(
         self, result: RoundResult, row: ClaimedMessage, message: M | SendError
     ) -> SendError | None:
-        """Send one composed row and record the outcome; the error when the server cannot be
+        """Send one composed row and note the outcome; the error when the server cannot be
         reached (then the rest of the batch need not try)."""
         if isinstance(message, SendError):
             await self._record(result, row, message)
@@ -262,42 +276,48 @@ class Sender(Generic[M]):
         self._held.update((row.id, row) for row in rows)
         # No send starts after this, so each ends, and is recorded, before the lease does.
         deadline = started + self.lease_seconds - self.send_seconds - 30.0
-        # Each row's message is made (in a thread) while the row before is sent and its
-        # outcome written: a sender drains a backlog at the pace of composing, not of
-        # composing, sending and writing one after the other.
-        ahead: asyncio.Future[M | SendError] | None = None
+
+        def time_is_up(n: int) -> bool:
+            if time.monotonic() <= deadline:
+                return False
+            log.warning("outbox %s lease nearly spent: %d handed back", self.channel, len(rows) - n)
+            return True
+
+        # Each row's message is made (on the event loop) while the row before is being
+        # sent: a sender drains a backlog at the pace of making messages, not of making,
+        # sending and recording them one after the other. A message made for a row that is
+        # then not sent (stopped, out of time, the server unreachable) is dropped.
+        sending: asyncio.Future[SendError | None] | None = None
         try:
             for n, row in enumerate(rows):
-                if self.stopping:
+                if self.stopping or time_is_up(n):
                     break
-                if time.monotonic() > deadline:
-                    log.warning(
-                        "outbox %s lease nearly spent: %d handed back", self.channel, len(rows) - n
-                    )
-                    break
-                if ahead is None:
-                    ahead = asyncio.ensure_future(asyncio.to_thread(self._composed, row))
-                message = await ahead
-                ahead = None
-                if n + 1 < len(rows):
-                    ahead = asyncio.ensure_future(asyncio.to_thread(self._composed, rows[n + 1]))
-                unreachable = await self._deliver(result, row, message)
-                if unreachable is not None:
-                    # The server is down: the rest of the batch fails alike, without trying.
-                    for other in rows[n + 1 :]:
-                        await self._record(result, other, unreachable)
-                    break
+                message = await self._made(row)
+                if sending is not None:
+                    unreachable = await sending
+                    sending = None
+                    if unreachable is not None:
+                        # The server is down: the rest of the batch fails alike, unsent.
+                        for other in rows[n:]:
+                            await self._record(result, other, unreachable)
+                        break
+                    if self.stopping or time_is_up(n):
+                        break
+                sending = asyncio.ensure_future(self._deliver(result, row, message))
+            if sending is not None:
+                unreachable = await sending
+                sending = None
         finally:
-            if ahead is not None:
-                # A message made for a row not sent now (stopped, out of time, cancelled):
-                # its thread is let finish, the row handed back below.
-                ahead.cancel()
+            if sending is not None:
+                # Cancelled while a message was being sent: whether the server took it is
+                # not known, so its row is handed back below with the others not sent.
+                sending.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await ahead
+                    await sending
             await self.transport.close()
-            # Stopped, cancelled, the lease ran low, or the database failed: due again at
-            # once; outcomes not yet written are written now (or, with the database still
-            # away, at the next round).
+            # The delivered rows become SENT; stopped, cancelled, the lease ran low, or the
+            # database failed: the rest is due again at once; outcomes not yet written are
+            # written now (or, with the database still away, at the next round).
             await self._settle(result)
         return result
 
@@ -335,13 +355,30 @@ class EmailSender(Sender[Message]):
         self.sign = sign
 
     def compose(self, row: ClaimedMessage) -> Message:
+        return self._message(row, with_qr_payloads(row.context, self.sign), {})
+
+    async def make(self, row: ClaimedMessage) -> Message:
+        """An order confirmation's QR codes take about 0.7 ms each: the loop answers
+        requests between them, and between them and the rest of the message."""
+        context = with_qr_payloads(row.context, self.sign)
+        images: dict[str, bytes] = {}
+        for payload in qr_payloads(context):
+            await asyncio.sleep(0)
+            images[payload] = qr_png(payload)
+        await asyncio.sleep(0)
+        return self._message(row, context, images)
+
+    def _message(
+        self, row: ClaimedMessage, context: dict[str, Any], images: dict[str, bytes]
+    ) -> Message:
         return compose(
             row.template,
-            with_qr_payloads(row.context, self.sign),
+            context,
             mail_from=self.mail_from,
             to=row.recipient,
             message_id=row.message_id,
             date=row.created_at,
+            qr_images=images,
         )
 
 

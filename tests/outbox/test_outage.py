@@ -99,11 +99,14 @@ async def test_claims_cut_off_by_a_database_outage_are_settled_once_it_is_back(
 ) -> None:
     relay, engine = await relayed(database_url, tmp_path)
     for n in range(4):
-        await enqueue(committed_db, f"order:{n}:refund", template="refund")
+        to = "gone@example.com" if n == 2 else "ada@example.com"
+        await enqueue(committed_db, f"order:{n}:refund", template="refund", to=to)
+    smtp_server.recorder.reject.add("gone@example.com")
 
-    # The database goes away while the SMTP server takes the second message: the first was
-    # recorded SENT, the second is delivered but cannot be recorded, the other two are
-    # claimed but not sent in that round.
+    # The database goes away while the SMTP server takes the second message. The delivered
+    # rows of a batch are written SENT together when it ends, so neither of the first two
+    # is recorded yet; the third is refused for good (550), and writing that outcome meets
+    # the outage, which ends the round: the fourth is claimed but never tried.
     loop = asyncio.get_running_loop()
     cut = asyncio.Event()
 
@@ -125,12 +128,13 @@ async def test_claims_cut_off_by_a_database_outage_are_settled_once_it_is_back(
                 await asyncio.sleep(0.05)
             await asyncio.sleep(0.5)
         assert len(smtp_server.received) == 2
+        assert worker.unsettled == 4
         rows = {r.message_id: r for r in await queries.list_messages(committed_db)}
-        assert Counter(r.status for r in rows.values()) == {"SENT": 1, "PENDING": 3}
+        assert Counter(r.status for r in rows.values()) == {"PENDING": 4}
 
         await relay.start()  # the database is back
         back = time.monotonic()
-        while await queries.status_counts(committed_db) != {"SENT": 4}:
+        while await queries.status_counts(committed_db) != {"SENT": 3, "FAILED": 1}:
             # Well before any lease ends (the shortest one is a minute).
             assert time.monotonic() - back < 10, await queries.status_counts(committed_db)
             await asyncio.sleep(0.05)
@@ -142,13 +146,18 @@ async def test_claims_cut_off_by_a_database_outage_are_settled_once_it_is_back(
         await relay.cut()
         await engine.dispose()
 
-    # Each message arrived exactly once: the one the server took during the outage was
-    # recorded as SENT, not sent again; the two not sent went out once the database was back.
+    # Each message the server took arrived exactly once: the two taken during the outage
+    # were recorded as SENT, not sent again; the one not tried went out once the database
+    # was back, and the refusal was recorded, not tried again.
+    final = {r.message_id: r for r in await queries.list_messages(committed_db)}
+    refused = {m for m, r in final.items() if r.recipient == "gone@example.com"}
     arrived = Counter(r.message_id for r in smtp_server.received)
-    assert arrived == Counter(dict.fromkeys(rows, 1))
-    final = await queries.list_messages(committed_db)
-    # Every row was attempted once: the claims handed back did not count.
-    assert {(r.status, r.attempts) for r in final} == {("SENT", 1)}
+    assert arrived == Counter(dict.fromkeys(set(final) - refused, 1))
+    assert {m: r.status for m, r in final.items() if m in refused} == dict.fromkeys(
+        refused, "FAILED"
+    )
+    # Every row was attempted once: the claim handed back did not count.
+    assert {r.attempts for r in final.values()} == {1}
 
 
 async def test_a_connection_lost_while_recording_does_not_send_the_message_twice(

@@ -44,14 +44,19 @@ def sender(
 
 
 async def enqueue(
-    db: Database, key: str, *, template: str = "order_confirmation", **context: object
+    db: Database,
+    key: str,
+    *,
+    template: str = "order_confirmation",
+    to: str = "ada@example.com",
+    **context: object,
 ) -> bool:
     make = getattr(contexts, template)
     async with db.transaction() as session:
         return await actions.enqueue_email(
             session,
             template=template,
-            to="ada@example.com",
+            to=to,
             context=make(**context),
             dedupe_key=key,
         )
@@ -456,16 +461,16 @@ class _Watched(EmailSender):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.events = events
 
-    def compose(self, row: actions.ClaimedMessage) -> Message:
+    async def make(self, row: actions.ClaimedMessage) -> Message:
         self.events.append(f"made {row.context['order_number']}")
-        return super().compose(row)
+        return await super().make(row)
 
 
 async def test_the_next_message_is_made_while_one_is_sent(
     committed_db: Database, smtp_server: SmtpServer
 ) -> None:
-    """A backlog drains at the pace of making messages: the next row's is made (in a
-    thread) while the server takes the one before; each still sent once, in order."""
+    """A backlog drains at the pace of making messages: the next row's is made while the
+    server takes the one before; each still sent once, in order."""
     for n in range(3):
         await enqueue(committed_db, f"order:{n}:refund", template="refund", order_number=f"MQ-{n}")
     events: list[str] = []
