@@ -294,8 +294,10 @@ class Sender(Generic[M]):
                     break
                 message = await self._made(row)
                 if sending is not None:
-                    unreachable = await sending
-                    sending = None
+                    # Taken off `sending` first: a send that raised (its outcome could not
+                    # be written) is not awaited again below.
+                    before, sending = sending, None
+                    unreachable = await before
                     if unreachable is not None:
                         # The server is down: the rest of the batch fails alike, unsent.
                         for other in rows[n:]:
@@ -305,14 +307,16 @@ class Sender(Generic[M]):
                         break
                 sending = asyncio.ensure_future(self._deliver(result, row, message))
             if sending is not None:
-                unreachable = await sending
-                sending = None
+                last, sending = sending, None
+                await last
         finally:
             if sending is not None:
                 # Cancelled while a message was being sent: whether the server took it is
-                # not known, so its row is handed back below with the others not sent.
+                # not known, so its row is handed back below with the others not sent. (A
+                # send that ended meanwhile by failing to write its outcome has it kept:
+                # written below, or by the next round.)
                 sending.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
                     await sending
             await self.transport.close()
             # The delivered rows become SENT; stopped, cancelled, the lease ran low, or the

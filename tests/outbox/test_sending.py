@@ -490,3 +490,61 @@ async def test_the_next_message_is_made_while_one_is_sent(
     subjects = [str(r.message["Subject"]) for r in smtp_server.received]
     assert [f"MQ-{n}" in subject for n, subject in enumerate(subjects)] == [True] * 3
     assert await queries.status_counts(committed_db) == {"SENT": 3}
+
+
+async def test_a_batch_is_recorded_sent_in_one_statement(
+    committed_db: Database, smtp_server: SmtpServer
+) -> None:
+    """The delivered rows of a batch become SENT together when it ends: one statement for
+    the batch, not one a message."""
+    for n in range(4):
+        await enqueue(committed_db, f"order:{n}:refund", template="refund")
+    with capture_statements() as statements:
+        result = await sender(committed_db, smtp_server.port).run_once()
+    assert (result.claimed, result.sent) == (4, 4)
+    marks = [s for s in statements if s.startswith("UPDATE outbox_messages") and "sent_at" in s]
+    assert len(marks) == 1
+    assert await queries.status_counts(committed_db) == {"SENT": 4}
+    assert len(smtp_server.received) == 4
+
+
+async def test_the_event_loop_runs_between_a_confirmations_qr_codes(
+    committed_db: Database,
+) -> None:
+    """A confirmation is made on the event loop, which runs between its QR codes (about
+    0.7 ms each) and before the rest of the message; the message is the one `compose`
+    makes at once."""
+    await enqueue(committed_db, "order:1:confirmation", tickets=3)
+    async with committed_db.transaction() as session:
+        [row] = await actions.claim_batch(session, channel="EMAIL", limit=1, lease_seconds=60)
+    worker = sender(committed_db, free_port())
+    turns = 0
+
+    async def ticker() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)  # the ticker is running
+    turns = 0
+    try:
+        made = await worker.make(row)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    # One turn before each of the three codes and one before the rest.
+    assert turns >= 4
+
+    def parts(message: Message) -> list[tuple[str, object]]:
+        return [
+            (part.get_content_type(), part.get_payload(decode=True))
+            for part in message.walk()
+            if not part.is_multipart()
+        ]
+
+    at_once = worker.compose(row)
+    assert parts(made) == parts(at_once)
+    assert [kind for kind, _ in parts(made)] == ["text/plain", "text/html", *["image/png"] * 3]
