@@ -259,17 +259,16 @@ class Sender(Generic[M]):
             )
             result.recovered = held
         # Measured before the claim, so that it runs out no later than the lease, which
-        # starts inside the claim's transaction.
+        # starts inside the claim's statement.
         started = time.monotonic()
         if not await actions.any_due(self.db, self.channel.value):
             return result
-        async with self.db.transaction() as session:
-            rows = await actions.claim_batch(
-                session,
-                channel=self.channel.value,
-                limit=self.batch_size,
-                lease_seconds=self.lease_seconds,
-            )
+        rows = await actions.claim_batch(
+            self.db,
+            channel=self.channel.value,
+            limit=self.batch_size,
+            lease_seconds=self.lease_seconds,
+        )
         result.claimed = len(rows)
         if not rows:
             return result

@@ -190,26 +190,45 @@ async def test_two_racing_senders_send_every_message_exactly_once(
 async def test_a_claim_skips_rows_another_claim_holds(committed_db: Database) -> None:
     for n in range(4):
         await enqueue(committed_db, f"order:{n}:refund", template="refund")
+    ids = sorted(r.id for r in await queries.list_messages(committed_db))
     async with committed_db.transaction() as first:
-        mine = await actions.claim_batch(
-            first, channel=Channel.EMAIL.value, limit=3, lease_seconds=60
+        # Another sender's claim, not committed yet, holds the first three rows.
+        held = select(OutboxMessage.id).where(OutboxMessage.id.in_(ids[:3])).with_for_update()
+        assert sorted((await first.execute(held)).scalars()) == ids[:3]
+        theirs = await actions.claim_batch(
+            committed_db, channel=Channel.EMAIL.value, limit=3, lease_seconds=60
         )
-        # Another instance claims meanwhile (first has not committed): it gets the rest.
-        async with committed_db.transaction() as second:
-            theirs = await actions.claim_batch(
-                second, channel=Channel.EMAIL.value, limit=3, lease_seconds=60
-            )
-    assert len(mine) == 3
-    assert len(theirs) == 1
-    assert not {m.id for m in mine} & {t.id for t in theirs}
+    # It got the rest, without waiting for the held ones.
+    assert [t.id for t in theirs] == ids[3:]
+    mine = await actions.claim_batch(
+        committed_db, channel=Channel.EMAIL.value, limit=3, lease_seconds=60
+    )
+    assert [m.id for m in mine] == ids[:3]
     # Claimed rows are leased: nothing is due now.
+    due = await actions.claim_batch(committed_db, channel="EMAIL", limit=10, lease_seconds=60)
+    assert due == []
+    # Handed back (a sender stopping): due at once, the attempt not counted.
     async with committed_db.transaction() as third:
-        assert await actions.claim_batch(third, channel="EMAIL", limit=10, lease_seconds=60) == []
-        # Handed back (a sender stopping): due at once, the attempt not counted.
         assert await actions.release_claims(third, claims=[(mine[0].id, 1)]) == 1
-    async with committed_db.transaction() as fourth:
-        [again] = await actions.claim_batch(fourth, channel="EMAIL", limit=10, lease_seconds=60)
+    [again] = await actions.claim_batch(committed_db, channel="EMAIL", limit=10, lease_seconds=60)
     assert (again.id, again.attempts) == (mine[0].id, 1)
+    assert again.context == contexts.refund()
+
+
+async def test_racing_claims_share_the_rows_out(committed_db: Database) -> None:
+    """Six senders claiming at once (each its own statement and connection) split ten due
+    rows between them: each row to exactly one."""
+    for n in range(10):
+        await enqueue(committed_db, f"order:{n}:refund", template="refund")
+    claims = await asyncio.gather(
+        *(
+            actions.claim_batch(committed_db, channel="EMAIL", limit=3, lease_seconds=60)
+            for _ in range(6)
+        )
+    )
+    claimed = [m.id for claim in claims for m in claim]
+    assert len(claimed) == len(set(claimed)) == 10
+    assert {m.attempts for claim in claims for m in claim} == {1}
 
 
 async def test_a_server_that_is_down_means_retries_with_backoff_until_it_is_back(
@@ -357,8 +376,9 @@ async def test_a_send_not_recorded_before_a_crash_is_sent_again_with_the_same_me
     await enqueue(committed_db, "order:1:confirmation")
     # A sender claims the row, the SMTP server takes the message, and the process dies
     # before SENT is written.
-    async with committed_db.transaction() as session:
-        [claimed] = await actions.claim_batch(session, channel="EMAIL", limit=10, lease_seconds=300)
+    [claimed] = await actions.claim_batch(
+        committed_db, channel="EMAIL", limit=10, lease_seconds=300
+    )
     crashed = sender(committed_db, smtp_server.port)
     message = compose(
         claimed.template,
@@ -448,8 +468,7 @@ async def test_a_round_with_nothing_due_is_one_probe(committed_db: Database) -> 
     await enqueue(committed_db, "order:1:refund", template="refund")
     assert await actions.any_due(committed_db, Channel.EMAIL.value)
     assert not await actions.any_due(committed_db, Channel.SMS.value)
-    async with committed_db.transaction() as session:
-        await actions.claim_batch(session, channel=Channel.EMAIL.value, limit=10, lease_seconds=60)
+    await actions.claim_batch(committed_db, channel=Channel.EMAIL.value, limit=10, lease_seconds=60)
     # Leased to a sender: not due until the lease runs out.
     assert not await actions.any_due(committed_db, Channel.EMAIL.value)
 
@@ -515,8 +534,7 @@ async def test_the_event_loop_runs_between_a_confirmations_qr_codes(
     0.7 ms each) and before the rest of the message; the message is the one `compose`
     makes at once."""
     await enqueue(committed_db, "order:1:confirmation", tickets=3)
-    async with committed_db.transaction() as session:
-        [row] = await actions.claim_batch(session, channel="EMAIL", limit=1, lease_seconds=60)
+    [row] = await actions.claim_batch(committed_db, channel="EMAIL", limit=1, lease_seconds=60)
     worker = sender(committed_db, free_port())
     turns = 0
 
