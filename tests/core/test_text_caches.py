@@ -7,6 +7,8 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
+from graphql import GraphQLError
+
 from graph.documents import _parse_or_error, parse_cached
 from graph.textcache import MAX_TREES, TextCache, document_weight
 
@@ -67,3 +69,35 @@ def test_many_distinct_large_documents_keep_a_bounded_amount() -> None:
     assert kept < MAX_TREES * 1.25, kept
     # The most recent ones are still there (a cache, not a refusal).
     assert cache.get((_big_document(59), 4000)) is not None
+
+
+def _unparsable_document(seed: int) -> str:
+    """About 10 kB of variable definitions that passes the token limit (4,000) before it
+    ends: every parse fails, and is cached as a failure."""
+    return f"query Q{seed}(" + "".join(f"$v{j}:Int=1 " for j in range(900)) + "){__typename}"
+
+
+def test_failed_parses_are_cached_without_what_the_parser_held() -> None:
+    """A cached failure is its message and where it is, not the raised error: that one's
+    traceback held the parser's frames, its tokens and the tree it had begun (1.4 MB for
+    this document, against the 10 kB of text the cache counts for it)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for seed in range(40):
+            try:
+                parse_cached(_unparsable_document(seed), 4000)
+            except GraphQLError as error:
+                assert "more than 4000 tokens" in error.message
+            else:
+                raise AssertionError("the document parsed")
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    failure = _parse_or_error(_unparsable_document(0), 4000)
+    assert isinstance(failure, GraphQLError)
+    assert failure.__traceback__ is None
+    text = sum(len(_unparsable_document(seed)) for seed in range(40))
+    assert kept < text * 5, (kept, text)  # before: about 140 times the text
