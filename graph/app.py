@@ -500,6 +500,22 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         params: QueryParams = request.query_params
         return "extensions" not in params and super().should_render_graphql_ide(request)
 
+    def decode_json(self, data: str | bytes) -> object:
+        """orjson, whose errors are `json.JSONDecodeError`s, which strawberry answers with a
+        400. The standard library's `json` raised others for a body that is not UTF-8 and
+        for an integer of more than 4,300 digits, and they became 500s; orjson refuses both
+        (and any integer outside 64 bits) as malformed JSON."""
+        return orjson.loads(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A request body (bytes: `variables` and `extensions` of a GET come as text) must
+        be an object, or a list for a batch, which is refused later with its own message:
+        strawberry read a body of `"x"`, `1` or `null` as an object and failed with a 500."""
+        decoded = super().parse_json(data)
+        if isinstance(data, bytes) and not isinstance(decoded, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return decoded
+
     async def parse_http_body(self, request: Any) -> Any:
         """Strawberry's parse, then each operation's document resolved by the persisted-query
         rules (graph/persisted.py): a hash alone becomes the document it names."""

@@ -71,6 +71,16 @@ def new_request_id() -> str:
     return os.urandom(16).hex()
 
 
+def request_id(headers: dict[bytes, bytes]) -> str:
+    """The client's `X-Request-Id` (its first 64 characters) when it is visible ASCII,
+    else a new one: the id goes into the log lines and back in a response header, so a
+    byte that is not text, or a control character, never does."""
+    given = headers.get(b"x-request-id", b"")[:64]
+    if given and all(0x21 <= byte <= 0x7E for byte in given):
+        return given.decode("ascii")
+    return new_request_id()
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -101,15 +111,14 @@ class RequestMiddleware:
                 return
             # A WebSocket connection's id (from its upgrade request, or a fresh one) is the
             # request id of every operation on it, in the log lines of their errors.
-            rid = dict(scope["headers"]).get(b"x-request-id", b"").decode()[:64]
-            ws_token = request_id_var.set(rid or new_request_id())
+            ws_token = request_id_var.set(request_id(dict(scope["headers"])))
             try:
                 await self.app(scope, receive, send)
             finally:
                 request_id_var.reset(ws_token)
             return
         headers = dict(scope["headers"])
-        rid = headers.get(b"x-request-id", b"").decode()[:64] or new_request_id()
+        rid = request_id(headers)
         token = request_id_var.set(rid)
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
@@ -188,7 +197,7 @@ class LeanPost:
         if operation is None or media_type is None:
             await full(scope, _replay(body, more, receive), send)
             return
-        rid = headers.get(b"x-request-id", b"").decode()[:64] or new_request_id()
+        rid = request_id(headers)
         token = request_id_var.set(rid)
         start = time.perf_counter()
         status = 500

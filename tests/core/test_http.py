@@ -82,6 +82,37 @@ async def test_malformed_requests_get_coded_json_errors(gql: GraphQLClient) -> N
     assert _code(response.json()) == "BAD_USER_INPUT"
 
 
+async def test_bodies_that_are_not_a_json_object_get_coded_json_errors(
+    gql: GraphQLClient,
+) -> None:
+    """A JSON scalar, bytes that are not UTF-8, an integer of more than 4,300 digits (the
+    standard library's limit): each a 400 with a coded error, never a plain-text 500."""
+    huge = b"9" * 4301
+    bodies = [
+        b'"x"',
+        b"1",
+        b"null",
+        b"true",
+        b"1.5",
+        b'{"query":"{__typename}\xff"}',
+        b'{"query":"{__typename}","x":' + huge + b"}",
+        b'[{"query":"{__typename}","variables":{"n":' + huge + b"}}]",
+    ]
+    for body in bodies:
+        response = await gql.http.post(
+            "/graphql", content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400, (body[:40], response.status_code, response.text)
+        assert _code(response.json()) == "BAD_USER_INPUT", body[:40]
+    response = await gql.http.get(
+        "/graphql",
+        params={"query": "{ __typename }", "variables": '{"n":' + "9" * 4301 + "}"},
+        headers={"accept": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    assert _code(response.json()) == "BAD_USER_INPUT"
+
+
 async def test_get_runs_queries_but_not_mutations(gql: GraphQLClient) -> None:
     response = await gql.http.get("/graphql", params={"query": "{ __typename me { id } }"})
     assert response.status_code == 200
@@ -208,3 +239,13 @@ async def test_metrics_and_request_id(gql: GraphQLClient, db: SharedConnectionDa
     response = await gql.http.get("/healthz", headers={"X-Request-ID": "abc123"})
     assert response.headers["x-request-id"] == "abc123"
     assert len((await gql.http.get("/healthz")).headers["x-request-id"]) == 32
+    # An id that is not visible ASCII is replaced, not echoed (nor a 500, as it was).
+    for given in (b"\xff", b"a\x01b", "caf\u00e9".encode()):
+        for answer in (
+            await gql.http.get("/healthz", headers={"X-Request-ID": given}),
+            await gql.http.post(
+                "/graphql", json={"query": "{ __typename }"}, headers={"X-Request-ID": given}
+            ),
+        ):
+            assert answer.status_code == 200, answer.text
+            assert len(answer.headers["x-request-id"]) == 32
