@@ -121,6 +121,11 @@ def log_client_error(code: str, reason: str) -> None:
     )
 
 
+# How graphql-core's errors about a field's argument values begin (graphql/execution/values.py,
+# `print_argument_or_fragment_variable`).
+_ARGUMENT_ERRORS = ("Argument '", "Variable '$")
+
+
 def _classify(error: GraphQLError) -> str:
     original = error.original_error
     if original is None:
@@ -130,6 +135,11 @@ def _classify(error: GraphQLError) -> str:
         code = (original.extensions or {}).get("code")
         if isinstance(code, str):
             return code
+        if original.original_error is None and original.message.startswith(_ARGUMENT_ERRORS):
+            # graphql-core coercing a field's arguments, before its resolver: a variable sent
+            # as null for a non-null argument that has a default (validation lets a nullable
+            # variable in there), say. Its messages start with what they are about.
+            return BAD_USER_INPUT
     if error.path is None:
         # Raised before any resolver ran: coercing the client's variables (an unknown enum
         # value, a malformed date) failed.

@@ -69,6 +69,13 @@ async def test_unknown_field_and_bad_variables_are_bad_user_input(gql: GraphQLCl
     assert _code(await gql.raw(bad_date, {"d": "not-a-date"})) == "BAD_USER_INPUT"
     bad_id = '{ node(id: "%%%") { id } }'
     assert _code(await gql.raw(bad_id)) == "BAD_USER_INPUT"
+    # A nullable variable sent as null where the argument is non-null with a default:
+    # validation allows the variable there, and graphql-core refuses the null when it
+    # coerces the field's arguments (was an internal error quoting graphql-core).
+    null_for_default = "query ($s: MovieSort) { movies(sort: $s) { totalCount } }"
+    answer = await gql.raw(null_for_default, {"s": None})
+    assert _code(answer) == "BAD_USER_INPUT", answer
+    assert "Argument 'sort'" in answer["errors"][0]["message"]
 
 
 async def test_malformed_requests_get_coded_json_errors(gql: GraphQLClient) -> None:
