@@ -54,6 +54,7 @@ from graph.relay import Node, resolve_nodes
 from graph.reports.queries import Query as ReportsQuery
 from graph.reviews.mutations import Mutation as ReviewsMutation
 from graph.reviews.queries import Query as ReviewsQuery
+from graph.scalars import DATE_RANGE
 from graph.settings import Settings, get_settings
 from graph.shop.mutations import Mutation as ShopMutation
 from graph.shop.queries import Query as ShopQuery
@@ -495,6 +496,7 @@ def build_schema(
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
+        scalar_overrides=DATE_RANGE,
         # Subscription events shared by many subscribers are executed once (fan-out), and
         # lists of plain objects (seat maps) are completed in one pass (graph/execution/),
         # unless MARQUEE_FAST_EXECUTION is off or its compatibility check failed.

@@ -28,6 +28,7 @@ from graph.reports.enums import SalesGroupBy
 from graph.reports.inputs import OccupancyReportInput, SalesReportInput
 from graph.reports.queries import read_occupancy, read_sales
 from graph.reports.types import SalesReportRow
+from graph.scalars import EARLIEST_YEAR, LATEST_YEAR, in_date_range
 
 SALES_PATH = "/reports/sales.csv"
 OCCUPANCY_PATH = "/reports/occupancy.csv"
@@ -112,9 +113,14 @@ def _date(request: Request, name: str) -> date:
     if not raw:
         raise _BadRequest(f"`{name}` is required (YYYY-MM-DD).", name)
     try:
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw)
     except ValueError:
         raise _BadRequest(f"`{name}` is not a date (YYYY-MM-DD).", name) from None
+    if not in_date_range(value):  # the GraphQL `Date`'s range (graph/scalars.py)
+        raise _BadRequest(
+            f"`{name}`: the year must be from {EARLIEST_YEAR} to {LATEST_YEAR}.", name
+        )
+    return value
 
 
 def _cinema_id(request: Request) -> strawberry.ID | None:

@@ -72,6 +72,18 @@ async def test_unknown_field_and_bad_variables_are_bad_user_input(gql: GraphQLCl
     # A nullable variable sent as null where the argument is non-null with a default:
     # validation allows the variable there, and graphql-core refuses the null when it
     # coerces the field's arguments (was an internal error quoting graphql-core).
+    # Dates and times at the ends of Python's range, which a time zone moved past them (an
+    # OverflowError in the database driver, an internal error, before).
+    after = "query ($t: DateTime) { showtimes(filter: {startsAfter: $t}) { totalCount } }"
+    for moment in ("9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+23:59", "9999-06-01T00:00Z"):
+        answer = await gql.raw(after, {"t": moment})
+        assert _code(answer) == "BAD_USER_INPUT", (moment, answer)
+        assert "year must be from 2 to 9998" in answer["errors"][0]["message"], answer
+    literal = '{ showtimes(filter: {startsBefore: "0001-01-01T00:00:00+23:59"}) { totalCount } }'
+    assert _code(await gql.raw(literal)) == "BAD_USER_INPUT"
+    assert "errors" not in await gql.raw(after, {"t": "9998-12-31T23:00:00-00:30"})
+    for day in ("0001-01-01", "9999-12-31"):
+        assert _code(await gql.raw(bad_date, {"d": day})) == "BAD_USER_INPUT"
     null_for_default = "query ($s: MovieSort) { movies(sort: $s) { totalCount } }"
     answer = await gql.raw(null_for_default, {"s": None})
     assert _code(answer) == "BAD_USER_INPUT", answer
