@@ -212,6 +212,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         os.environ["DATABASE_URL"] = url
         workers = args.workers or settings.workers
         host, port = args.host or settings.host, args.port or settings.port
+        # The workers' settings too: links in e-mails and the sandbox's webhook are built
+        # from them (`Settings.base_url`, `webhook_url`), and were still :8000 under --port.
+        os.environ["MARQUEE_HOST"], os.environ["MARQUEE_PORT"] = host, str(port)
         ready = banner(host, port, graphiql=settings.graphiql, logins=logins)
         serve(
             args.app,

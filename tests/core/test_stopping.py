@@ -6,6 +6,8 @@ shared by several processes is stopped by the last one to leave."""
 from __future__ import annotations
 
 import contextlib
+import email
+import email.policy
 import os
 import shutil
 import signal
@@ -192,6 +194,44 @@ def test_every_way_of_stopping_stops_workers_and_postgres(
 
     server.wait_gone(pids, STOP_WITHIN)
     assert not _postgres_processes(data_dir / "pg"), "the embedded PostgreSQL was left running"
+
+
+def test_the_workers_build_links_with_the_port_served(serve: Any, data_dir: Path) -> None:
+    """`serve --port N`: a password-reset e-mail, made by a worker, links to port N (its
+    settings said 8000, and so did the sandbox's webhook address)."""
+    server = serve({"MARQUEE_DATA_DIR": str(data_dir), "MARQUEE_OUTBOX_INTERVAL_SECONDS": "0.2"})
+    server.wait_ready()
+    name = f"porter{server.port}"
+    register = (
+        "mutation ($i: RegisterInput!) { register(input: $i) { errors { code } } }",
+        {"i": {"username": name, "email": f"{name}@example.com", "password": "a long passphrase"}},
+    )
+    reset = (
+        "mutation ($i: RequestPasswordResetInput!)"
+        " { requestPasswordReset(input: $i) { accepted } }",
+        {"i": {"login": name}},
+    )
+    for query, variables in (register, reset):
+        answer = httpx.post(f"{server.url}/graphql", json={"query": query, "variables": variables})
+        assert answer.status_code == 200, answer.text
+        assert "errors" not in answer.json(), answer.text
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        found = [
+            part.get_content()
+            for path in (data_dir / "outbox").glob("*.eml")
+            if (mail := email.message_from_bytes(path.read_bytes(), policy=email.policy.default))
+            and mail["To"] == f"{name}@example.com"
+            for part in mail.walk()
+            if part.get_content_type() == "text/plain"
+        ]
+        if found:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("no password-reset e-mail was written")
+    assert f"http://127.0.0.1:{server.port}/account/password#token=" in found[0], found[0]
+    assert "127.0.0.1:8000" not in found[0]
 
 
 @pytest.mark.parametrize(
