@@ -193,3 +193,11 @@ class ErrorCodes(SchemaExtension):
         if not result or not result.errors:
             return
         result.errors = coded_errors(result.errors, mask=self.mask)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Each result of an operation over WebSocket, before it is sent: that path yields
+        its results from inside `on_operation`, so the end of that hook comes too late (a
+        document that did not validate got an `error` message without a code)."""
+        if getattr(result, "errors", None):
+            result.errors = coded_errors(result.errors, mask=self.mask)
+        yield

@@ -118,6 +118,25 @@ async def test_fragment_bomb_is_refused_quickly_over_websocket(
         assert elapsed < 0.1, elapsed
 
 
+async def test_validation_errors_over_websocket_are_coded(
+    db: SharedConnectionDatabase, settings: Settings
+) -> None:
+    """As over HTTP: a document that does not validate, or whose variables do not coerce,
+    is the client's input (its `error` message had no `extensions.code`)."""
+    cases = [
+        {"query": "subscription { nope }"},
+        {"query": "subscription ($s: ID!) { seatAvailability(showtimeId: $s) { sequence } }"},
+        {"query": "query { movies(first: 1) { totalCount } nope }"},
+    ]
+    async with _ws(db, settings) as ws:
+        await _ws_init(ws)
+        for n, payload in enumerate(cases):
+            await ws.send_json({"id": str(n), "type": "subscribe", "payload": payload})
+            message = await ws.receive_json(timeout=5)
+            assert message["type"] == "error", message
+            assert message["payload"][0]["extensions"]["code"] == "BAD_USER_INPUT", message
+
+
 @pytest.mark.parametrize(
     "document",
     [
