@@ -106,6 +106,20 @@ async def test_no_token_is_anonymous(db: SharedConnectionDatabase, settings: Set
         assert await _run(ws, ME) == [{"data": {"me": None}}]
 
 
+async def test_ticks_out_of_range_are_refused(
+    db: SharedConnectionDatabase, settings: Settings
+) -> None:
+    async with _ws(db, settings) as ws:
+        assert (await _init(ws, None))["type"] == "connection_ack"
+        for ticks in (0, -1, 61, 2**31 - 1):
+            events = await _run(ws, f"subscription {{ serverTime(ticks: {ticks}) {{ tick }} }}")
+            [event] = events
+            assert event["data"] is None, event
+            error = event["errors"][0]
+            assert error["message"] == "`ticks` must be from 1 to 60.", event
+            assert error["extensions"]["code"] == "BAD_USER_INPUT", event
+
+
 async def test_legacy_graphql_ws_protocol(
     db: SharedConnectionDatabase, gql: GraphQLClient, settings: Settings
 ) -> None:
