@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -76,9 +77,12 @@ def request_id(headers: dict[bytes, bytes]) -> str:
     else a new one: the id goes into the log lines and back in a response header, so a
     byte that is not text, or a control character, never does."""
     given = headers.get(b"x-request-id", b"")[:64]
-    if given and all(0x21 <= byte <= 0x7E for byte in given):
+    if given and _VISIBLE_ASCII.fullmatch(given):
         return given.decode("ascii")
     return new_request_id()
+
+
+_VISIBLE_ASCII = re.compile(rb"[\x21-\x7e]+")
 
 
 class _BodyTooLarge(Exception):
