@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -48,16 +49,23 @@ def encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
 
 
+# The cursors `encode_cursor` writes: "o:" and the offset in ASCII digits, no sign, no
+# leading zero, at most nine digits (below a billion rows: no list is near it, and an offset
+# plus a page stays within PostgreSQL's `integer`; a forged "o:2147483647" was an internal
+# error, and `int()` read "o: 1", "o:1_0" and Arabic-Indic digits).
+_CURSOR = re.compile(r"o:(0|[1-9][0-9]{0,8})")
+
+
 def decode_cursor(cursor: str, arg: str) -> int:
     try:
         raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
-        prefix, _, num = raw.partition(":")
-        offset = int(num)
-        if prefix != "o" or offset < 0:
-            raise ValueError(cursor)
-    except ValueError as exc:
-        raise bad_input(f"'{cursor}' is not a valid cursor.", arg) from exc
-    return offset
+    except ValueError:
+        raw = ""
+    found = _CURSOR.fullmatch(raw)
+    if found is None:
+        shown = cursor if len(cursor) <= 40 else f"{cursor[:40]}…"
+        raise bad_input(f"'{shown}' is not a valid cursor.", arg)
+    return int(found.group(1))
 
 
 @dataclass(frozen=True, slots=True)

@@ -209,6 +209,13 @@ async def test_last_and_before(gql: GraphQLClient, db: Database) -> None:
         ({"first": 101}, "first"),
         ({"first": -1}, "first"),
         ({"after": "garbage"}, "after"),
+        # Forged offsets: past PostgreSQL's integer (an internal error before), a space, an
+        # underscore and Arabic-Indic digits (which `int()` read as 1, 10 and 1).
+        ({"after": "bzoyMTQ3NDgzNjQ3"}, "after"),
+        ({"after": "bzogMQ"}, "after"),
+        ({"after": "bzoxXzA"}, "after"),
+        ({"after": "bzrZoQ"}, "after"),
+        ({"last": 2, "before": "bzo5OTk5OTk5OTk5OTk5OQ"}, "before"),
         ({"filter": {"search": "x" * 201}}, "search"),
         ({"filter": {"genreIds": ["nope"]}}, "genreIds"),
         ({"filter": {"genreIds": [to_global_id("Movie", 1)]}}, "genreIds"),
@@ -293,3 +300,10 @@ async def test_prefetched_relations_match_loaded_ones(gql: GraphQLClient, db: Da
     assert split["low"]["edges"][0]["node"]["rating"] == 3
     body = await gql.raw(PREFETCH_SHAPES, {"n": 500})
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_long_cursor_is_not_echoed_whole(gql: GraphQLClient) -> None:
+    body = await gql.raw(MOVIES, {"first": 1, "after": "A" * 5000})
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", body
+    assert len(error["message"]) < 100, error["message"]
