@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import strawberry
 from starlette.requests import Request
 from starlette.websockets import WebSocket
+from strawberry.extensions import SchemaExtension
 
 from db.accounts import queries as account_queries
 from db.session import Database
@@ -165,3 +166,19 @@ def _check_cutoff(claims: dict[str, Any], sessions_valid_after: int | None) -> N
     everywhere and by password changes)."""
     if sessions_valid_after is not None and int(claims["iat"]) < sessions_valid_after:
         raise unauthenticated("This session has ended; sign in again.")
+
+
+class ViewerEachOperation(SchemaExtension):
+    """On a WebSocket the context lives as long as the connection, and its viewer was read
+    once, at `connection_init`: a user demoted, deactivated or signed out everywhere kept
+    what the connection had, mutations included, and an expired token kept working. Each
+    operation on a connection now checks its token again, as each HTTP request does (the
+    expiry, ended sessions, the account's state and role; a dictionary lookup while this
+    process hears account changes, docs/accounts.md). An operation already running keeps
+    the viewer it started with."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context) and isinstance(context.request, WebSocket):
+            context.reset_viewer()
+        yield

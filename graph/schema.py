@@ -31,7 +31,7 @@ from graph.catalog.mutations import Mutation as CatalogMutation
 from graph.catalog.queries import Query as CatalogQuery
 from graph.cinemas.mutations import Mutation as CinemasMutation
 from graph.cinemas.queries import Query as CinemasQuery
-from graph.context import Context, Info
+from graph.context import Context, Info, ViewerEachOperation
 from graph.documents import (
     Prepared,
     PreparedDocuments,
@@ -487,6 +487,8 @@ def build_schema(
             prepared=prepared,
         ),
         lambda: ErrorCodes(mask=s.env != "development"),
+        # A WebSocket's viewer is checked again for each operation (graph/context.py).
+        ViewerEachOperation,
     ]
     if not s.introspection:
         extensions.append(DisableIntrospection)

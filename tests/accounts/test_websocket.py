@@ -11,6 +11,7 @@ import httpx
 import pytest
 from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
+from sqlalchemy import text
 
 from db.session import SharedConnectionDatabase
 from graph.app import create_app
@@ -70,6 +71,37 @@ async def test_valid_token_signs_the_connection_in(
         assert events[0]["data"]["serverTime"]["viewer"] == {"username": "socket"}
         # queries work over the socket too, as the same viewer
         assert await _run(ws, ME) == [{"data": {"me": {"username": "socket"}}}]
+
+
+async def _update(db: SharedConnectionDatabase, statement: str, user_id: int) -> None:
+    async with db.transaction() as session:
+        await session.execute(text(statement), {"id": user_id})
+
+
+async def test_each_operation_checks_the_viewer_again(
+    db: SharedConnectionDatabase, gql: GraphQLClient, settings: Settings
+) -> None:
+    """A connection signed in at connection_init does not keep a role or an account that
+    has changed since: each operation reads the viewer again (the role, whether the
+    account is active), as an HTTP request does."""
+    staff = await create_user(db, username="demoted", role="MANAGER")
+    genre = "mutation ($n: String!) { createGenre(input: {name: $n}) { genre { name } } }"
+    async with _ws(db, settings) as ws:
+        assert (await _init(ws, {"Authorization": f"Bearer {gql.token_for(staff)}"}))[
+            "type"
+        ] == "connection_ack"
+        assert await _run(ws, "{ me { role } }") == [{"data": {"me": {"role": "MANAGER"}}}]
+        await _update(db, "UPDATE users SET role = 'CUSTOMER' WHERE id = :id", staff.id)
+        assert await _run(ws, "{ me { role } }") == [{"data": {"me": {"role": "CUSTOMER"}}}]
+        await ws.send_json(
+            {"id": "g", "type": "subscribe", "payload": {"query": genre, "variables": {"n": "X"}}}
+        )
+        answer = await ws.receive_json(timeout=5)
+        assert answer["payload"]["errors"][0]["extensions"]["code"] == "FORBIDDEN", answer
+        await ws.receive_json(timeout=5)  # complete
+        await _update(db, "UPDATE users SET is_active = false WHERE id = :id", staff.id)
+        [event] = await _run(ws, "{ me { role } }")
+        assert event["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", event
 
 
 async def test_invalid_token_closes_with_4403(

@@ -201,7 +201,21 @@ def test_the_workers_build_links_with_the_port_served(serve: Any, data_dir: Path
     settings said 8000, and so did the sandbox's webhook address)."""
     server = serve({"MARQUEE_DATA_DIR": str(data_dir), "MARQUEE_OUTBOX_INTERVAL_SECONDS": "0.2"})
     server.wait_ready()
-    name = f"porter{server.port}"
+    try:
+        text = _reset_mail(server, f"porter{server.port}", data_dir / "outbox")
+    finally:
+        # Stopped as a person stops it, so that its PostgreSQL stops too (the fixture's
+        # SIGKILL would leave it running for the next test of this module).
+        pids = server.all_pids()
+        os.kill(server.pid, signal.SIGTERM)
+        server.wait_gone(pids, STOP_WITHIN)
+    assert not _postgres_processes(data_dir / "pg"), "the embedded PostgreSQL was left running"
+    assert f"http://127.0.0.1:{server.port}/account/password#token=" in text, text
+    assert "127.0.0.1:8000" not in text
+
+
+def _reset_mail(server: Serve, name: str, outbox: Path) -> str:
+    """Register `name`, ask for a password reset, and return the text of the e-mail."""
     register = (
         "mutation ($i: RegisterInput!) { register(input: $i) { errors { code } } }",
         {"i": {"username": name, "email": f"{name}@example.com", "password": "a long passphrase"}},
@@ -217,21 +231,14 @@ def test_the_workers_build_links_with_the_port_served(serve: Any, data_dir: Path
         assert "errors" not in answer.json(), answer.text
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        found = [
-            part.get_content()
-            for path in (data_dir / "outbox").glob("*.eml")
-            if (mail := email.message_from_bytes(path.read_bytes(), policy=email.policy.default))
-            and mail["To"] == f"{name}@example.com"
-            for part in mail.walk()
-            if part.get_content_type() == "text/plain"
-        ]
-        if found:
-            break
+        for path in outbox.glob("*.eml"):
+            mail = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if mail["To"] == f"{name}@example.com":
+                for part in mail.walk():
+                    if part.get_content_type() == "text/plain":
+                        return str(part.get_content())
         time.sleep(0.2)
-    else:
-        raise AssertionError("no password-reset e-mail was written")
-    assert f"http://127.0.0.1:{server.port}/account/password#token=" in found[0], found[0]
-    assert "127.0.0.1:8000" not in found[0]
+    raise AssertionError("no password-reset e-mail was written")
 
 
 @pytest.mark.parametrize(
