@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import (
@@ -38,6 +37,7 @@ from db.catalog.models import Favorite, WatchlistEntry
 from db.errors import DomainError, Validator
 from db.orders.models import Order
 from db.reviews.models import Review
+from db.urls import is_http_url
 
 USERNAME_RE = re.compile(r"^[a-z0-9_.]{3,32}$")
 USERNAME_RULE = "The username must be 3 to 32 characters of a-z, 0-9, '_' and '.'."
@@ -246,11 +246,11 @@ async def _get_user(session: AsyncSession, user_id: int, field: str | None = Non
 
 
 def _check_url(value: str, v: Validator, field: str) -> None:
-    parts = urlsplit(value)
     v.check(
-        parts.scheme in ("http", "https") and bool(parts.netloc) and len(value) <= 500,
+        is_http_url(value) and len(value) <= 500,
         field,
-        "Give an http(s) URL of at most 500 characters.",
+        "Give an http(s) URL of at most 500 characters (spaces, quotes, angle brackets and"
+        " other characters a URL does not hold percent-encoded).",
     )
 
 

@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete, exists, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -16,6 +15,7 @@ from db.catalog.codes import CatalogErrorCode as Code
 from db.catalog.codes import WatchlistStatus
 from db.catalog.models import Favorite, Genre, Movie, WatchlistEntry, movie_genres
 from db.errors import DomainError, Validator
+from db.urls import is_http_url
 
 MOVIE_FIELDS = frozenset(
     {
@@ -75,14 +75,6 @@ def _api(name: str) -> str:
     return _API_NAMES.get(name, name)
 
 
-def _valid_url(value: str) -> bool:
-    try:
-        parts = urlsplit(value)
-    except ValueError:  # not parseable at all, e.g. an unclosed IPv6 bracket "http://[::1"
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
 def _clean_movie_data(data: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
     unknown = set(data) - MOVIE_FIELDS
     if unknown:
@@ -105,7 +97,7 @@ def _clean_movie_data(data: Mapping[str, Any], *, creating: bool) -> dict[str, A
     for key in ("poster_url", "trailer_url"):
         value = out.get(key)
         if isinstance(value, str) and len(value) <= _MAX_LENGTHS[key]:
-            v.check(_valid_url(value), _api(key), "Must be an http(s) URL.")
+            v.check(is_http_url(value), _api(key), "Must be an http(s) URL.")
     for key, limit in (("countries", 100), ("cast_members", 200)):
         if key in out:
             items = [s.strip() for s in (out[key] or []) if s and s.strip()]

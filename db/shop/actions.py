@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -49,6 +48,7 @@ from db.shop.models import (
     PromoCodeMovie,
     PromoCodeProduct,
 )
+from db.urls import is_http_url
 
 NAME_MAX = 200
 VARIANT_NAME_MAX = 100
@@ -90,14 +90,6 @@ class VariantSpec:
 
 
 # --- validation helpers -------------------------------------------------------------------
-
-
-def _valid_url(value: str) -> bool:
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def _money_ok(value: Decimal, *, signed: bool = False) -> bool:
@@ -229,7 +221,7 @@ def _clean_product(
     if image is not None:
         _check_text(v, image, "imageUrl", URL_MAX)
         if len(image) <= URL_MAX:
-            v.check(_valid_url(image), "imageUrl", "Must be an http(s) URL.")
+            v.check(is_http_url(image), "imageUrl", "Must be an http(s) URL.")
     final_category = category.value if category is not None else (current and current.category)
     for key, api in _MERCH_ONLY:
         value = out.get(key)

@@ -94,6 +94,13 @@ async def test_update_profile(gql: GraphQLClient, db: SharedConnectionDatabase) 
         ({"bio": "b" * 2001}, "bio"),
         ({"avatarUrl": "javascript:alert(1)"}, "avatarUrl"),
         ({"avatarUrl": "https://" + "a" * 500 + ".com"}, "avatarUrl"),
+        # Characters a URL never holds, which would break out of an HTML attribute that a
+        # client writes it into.
+        ({"avatarUrl": 'https://evil.example/x.png" onerror=alert(1)'}, "avatarUrl"),
+        ({"avatarUrl": 'http://a"onerror="alert(1)'}, "avatarUrl"),
+        ({"avatarUrl": "https://img.example.com/<b>.png"}, "avatarUrl"),
+        ({"avatarUrl": "https://img.example.com/a b.png"}, "avatarUrl"),
+        ({"avatarUrl": "http://[::1"}, "avatarUrl"),  # urlsplit refuses it (was not caught)
         ({"birthDate": "1850-01-01"}, "birthDate"),
         ({"birthDate": "2999-01-01"}, "birthDate"),
     ],
