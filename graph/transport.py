@@ -72,6 +72,9 @@ def new_request_id() -> str:
     return os.urandom(16).hex()
 
 
+_VISIBLE_ASCII = re.compile(rb"[\x21-\x7e]+")
+
+
 def request_id(headers: dict[bytes, bytes]) -> str:
     """The client's `X-Request-Id` (its first 64 characters) when it is visible ASCII,
     else a new one: the id goes into the log lines and back in a response header, so a
@@ -80,9 +83,6 @@ def request_id(headers: dict[bytes, bytes]) -> str:
     if given and _VISIBLE_ASCII.fullmatch(given):
         return given.decode("ascii")
     return new_request_id()
-
-
-_VISIBLE_ASCII = re.compile(rb"[\x21-\x7e]+")
 
 
 class _BodyTooLarge(Exception):
