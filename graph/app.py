@@ -431,6 +431,9 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         ):
             # A CDN may cache a 200 without Cache-Control (PersistedQueryNotFound is one).
             response = _http_cache(request, response, self.persisted_max_age)
+        elif request.method == "GET" and _signed_in(request):
+            # A viewer's answer is theirs: no cache, shared or the browser's, keeps it.
+            response.headers["cache-control"] = "no-store"
         await response(scope, receive, send)
 
     async def answer_post(
@@ -763,6 +766,11 @@ def _http_error(exc: HTTPException, method: str, media_type: str) -> Response:
     )
 
 
+def _signed_in(request: Request) -> bool:
+    """Whether the request carries credentials (a token, or a cookie that may hold one)."""
+    return "authorization" in request.headers or "cookie" in request.headers
+
+
 def _http_cache(request: Request, response: Response, max_age: int) -> Response:
     """Cache headers for a GET of a persisted query (the URL names the document by hash, so
     a CDN can key on it): public, with an ETag (and 304 for a matching If-None-Match), only
@@ -770,12 +778,7 @@ def _http_cache(request: Request, response: Response, max_age: int) -> Response:
     Anything else is `no-store`: an answer for a signed-in viewer, or a transient error
     (a timeout, a rate limit), must never be served to someone else."""
     body = getattr(response, "body", None)
-    cacheable = (
-        response.status_code == 200
-        and isinstance(body, bytes)
-        and "authorization" not in request.headers
-        and "cookie" not in request.headers
-    )
+    cacheable = response.status_code == 200 and isinstance(body, bytes) and not _signed_in(request)
     # An answer of the response cache (served or just stored) comes with its ETag, and
     # is known to be free of errors: no need to parse and hash it again.
     etag: str | None = request.scope.get(_CACHED_ETAG) if cacheable else None

@@ -43,6 +43,17 @@ def bad_input(message: str, field: str | None = None) -> ApiError:
     return ApiError(message, BAD_USER_INPUT, **({"field": field} if field else {}))
 
 
+MAX_SEARCH = 200
+
+
+def search_text(value: str | None, field: str = "search") -> str | None:
+    """A search argument as every list takes it: at most MAX_SEARCH characters. A longer one
+    is refused, not cut, so that nobody reads results for a text they did not send."""
+    if value is not None and len(value) > MAX_SEARCH:
+        raise bad_input(f"The search text is at most {MAX_SEARCH} characters.", field)
+    return value
+
+
 E = TypeVar("E")
 
 

@@ -75,10 +75,13 @@ def _users_where(search: str | None, role: str | None) -> ColumnElement[bool]:
     where: ColumnElement[bool] = true()
     if search:
         pattern = contains_pattern(search)
+        # Names are matched as the movie search matches titles: case and accents aside
+        # ("Zoe" finds "Zoë"); usernames and e-mail addresses by case only.
+        folded = func.marquee_unaccent(func.lower(pattern))
         where = or_(
             User.username.ilike(pattern),
             User.email.ilike(pattern),
-            User.full_name.ilike(pattern),
+            func.marquee_unaccent(func.lower(User.full_name)).like(folded, escape="\\"),
         )
         # Phones are stored as E.164 digits: "06 12 34" or "+33 6 12" finds them by their
         # digits (at least four, so that a year or a short number does not match everyone).
@@ -91,7 +94,7 @@ def _users_where(search: str | None, role: str | None) -> ColumnElement[bool]:
 
 
 async def count_users(db: Database, *, search: str | None, role: str | None) -> int:
-    """How many users contain `search` (literally) in their username, e-mail or full name,
+    """How many users contain `search` in their username, e-mail or full name (accents aside),
     or its digits in their phone number, and have `role` (None: any)."""
     stmt = select(func.count()).select_from(User).where(_users_where(search, role))
     return int(await db.scalar(stmt))

@@ -14,6 +14,7 @@ from graph.accounts.me import Me
 from graph.accounts.types import User
 from graph.auth import IsAdmin
 from graph.context import Info
+from graph.errors import search_text
 from graph.pagination import Connection, PageArgs, paginate
 from graph.relay import register_node
 
@@ -48,8 +49,9 @@ class Query:
         search: Annotated[
             str | None,
             strawberry.argument(
-                description="Part of the username, e-mail or full name, or at least four "
-                "digits of the phone number (spaces and signs ignored)."
+                description="Part of the username, e-mail or full name (case and accents "
+                "ignored; at most 200 characters), or at least four digits of the phone "
+                "number (spaces and signs ignored)."
             ),
         ] = None,
         role: Annotated[Role | None, strawberry.argument(description="Only this role.")] = None,
@@ -61,6 +63,7 @@ class Query:
         before: Annotated[str | None, strawberry.argument(description="Cursor.")] = None,
     ) -> Connection[User]:
         args = PageArgs(first=first, after=after, last=last, before=before)
+        search = search_text(search)
         db = info.context.db
         viewer = await info.context.viewer()
         role_name = None if role is None else role.value

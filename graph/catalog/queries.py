@@ -25,13 +25,12 @@ from graph.catalog.prefetch import (
 )
 from graph.catalog.types import Genre, Movie, WatchlistEntry
 from graph.context import Info
-from graph.errors import bad_input
+from graph.errors import bad_input, search_text
 from graph.limits import list_size
 from graph.pagination import Connection, PageArgs, build_connection, paginate
 from graph.relay import query_id, register_node
 from graph.reviews.loaders import prime_review_cards
 
-MAX_SEARCH = 200
 MAX_FILTER_IDS = 50
 
 
@@ -50,8 +49,7 @@ register_node("Genre", _genres_by_ids)
 def _movie_filter(f: MovieFilter | None, is_staff: bool) -> q.MovieFilter:
     if f is None:
         return q.MovieFilter()
-    if f.search is not None and len(f.search) > MAX_SEARCH:
-        raise bad_input(f"The search text is at most {MAX_SEARCH} characters.", "search")
+    search_text(f.search)
     genre_ids = f.genre_ids or []
     if len(genre_ids) > MAX_FILTER_IDS:
         raise bad_input(f"At most {MAX_FILTER_IDS} genres.", "genreIds")
@@ -223,8 +221,7 @@ class Query:
             ),
         ] = None,
     ) -> list[Genre]:
-        if search is not None and len(search) > MAX_SEARCH:
-            raise bad_input(f"The search text is at most {MAX_SEARCH} characters.", "search")
+        search_text(search)
         return [Genre.from_row(row) for row in await q.all_genres(info.context.read_db, search)]
 
     @strawberry.field(

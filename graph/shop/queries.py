@@ -10,20 +10,12 @@ import strawberry
 from db.shop import queries as q
 from graph.auth import IsStaff
 from graph.context import Info
-from graph.errors import bad_input
+from graph.errors import search_text
 from graph.pagination import Connection, PageArgs, paginate
 from graph.relay import query_id, register_node
 from graph.shop.inputs import ProductFilter, PromoCodeFilter
 from graph.shop.loaders import ProductByIdLoader, PromoCodeByIdLoader, VariantByIdLoader
 from graph.shop.types import Product, ProductVariant, PromoCode, viewer_is_staff
-
-MAX_SEARCH = 200
-
-
-def _search(value: str | None) -> str | None:
-    if value is not None and len(value) > MAX_SEARCH:
-        raise bad_input(f"The search text is at most {MAX_SEARCH} characters.", "search")
-    return value
 
 
 async def _products(info: Info, pks: list[int]) -> list[Product | None]:
@@ -65,7 +57,7 @@ async def list_products(
     search = q.ProductFilter(
         category=f.category,
         cinema_id=None if f.cinema_id is None else query_id(f.cinema_id, "Cinema", "cinemaId"),
-        search=_search(f.search),
+        search=search_text(f.search),
         include_inactive=include_inactive,
     )
     db = info.context.db
@@ -88,7 +80,7 @@ async def list_promo_codes(
 ) -> Connection[PromoCode]:
     f = filter or PromoCodeFilter()
     search = q.PromoCodeFilter(
-        search=_search(f.search), is_active=f.is_active, applies_to=f.applies_to
+        search=search_text(f.search), is_active=f.is_active, applies_to=f.applies_to
     )
     db = info.context.db
 

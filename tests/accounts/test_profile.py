@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from db.accounts.models import User
 from db.session import SharedConnectionDatabase, capture_statements
@@ -319,6 +319,27 @@ async def test_users_search_takes_underscore_and_percent_literally(
     assert found["totalCount"] == 1
     none = (await gql.execute(USERS, {"search": "n%l"}, token=token))["users"]
     assert none["totalCount"] == 0
+
+
+async def test_users_search_ignores_accents_in_names_and_has_a_length_limit(
+    gql: GraphQLClient, db: SharedConnectionDatabase
+) -> None:
+    """As the movie search does: "zoe" finds "Zoë Mañas" and "ZOË" too; a search text
+    over 200 characters is refused with a code, not run."""
+    admin = await create_user(db, username="boss_accents", role="ADMIN")
+    zoe = await create_user(db, username="zm_user")
+    await create_user(db, username="zed_user")
+    async with db.transaction() as session:
+        await session.execute(update(User).where(User.id == zoe.id).values(full_name="Zoë Mañas"))
+    token = gql.token_for(admin)
+    for search in ("zoe", "ZOË", "manas", "Zoë Mañ"):
+        found = (await gql.execute(USERS, {"search": search}, token=token))["users"]
+        assert [e["node"]["username"] for e in found["edges"]] == ["zm_user"], search
+    body = await gql.raw(USERS, {"search": "z" * 201}, token=token)
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "search"}
+    assert body["data"] is None
+    at_limit = (await gql.execute(USERS, {"search": "z" * 200}, token=token))["users"]
+    assert at_limit["totalCount"] == 0
 
 
 async def test_users_first_over_100_is_bad_user_input(

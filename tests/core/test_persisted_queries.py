@@ -145,7 +145,7 @@ async def test_anonymous_persisted_gets_are_cacheable_and_nothing_else(
     client: Client, db: Database, settings: Settings
 ) -> None:
     """ETag and public Cache-Control only for an anonymous GET of a persisted query answered
-    without errors; a signed-in viewer's answer and an error are `no-store`."""
+    without errors; a signed-in viewer's answer (of any GET) and an error are `no-store`."""
     params = {
         "extensions": json.dumps(persisted(MOVIES)),
         "variables": json.dumps({"first": 1}),
@@ -178,9 +178,15 @@ async def test_anonymous_persisted_gets_are_cacheable_and_nothing_else(
         ok(signed_in.status_code, signed_in.json())
         assert signed_in.headers["cache-control"] == "no-store"
         assert "etag" not in signed_in.headers
-        # A plain GET (no persisted query) is as before: no cache headers at all.
+        # A plain GET (no persisted query): no cache headers when anonymous, and no-store
+        # for a viewer (with a token, or a cookie that may hold one): no cache keeps it.
         plain = await http.get("/graphql", params={"query": "{ __typename }"})
         assert "cache-control" not in plain.headers
+        mine = {"query": "{ me { username } }"}
+        for credentials in ({"Authorization": f"Bearer {token}"}, {"Cookie": "session=x"}):
+            answer = await http.get("/graphql", params=mine, headers=credentials)
+            ok(answer.status_code, answer.json())
+            assert answer.headers["cache-control"] == "no-store", credentials
 
 
 async def test_hash_mismatch_and_bad_extensions_are_coded_errors(
