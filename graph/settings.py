@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from decimal import Decimal
 from functools import lru_cache
@@ -22,6 +21,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from db.accounts import phones
+from db.files import create_once
 from db.orders import signing
 
 
@@ -290,17 +290,12 @@ class Settings(BaseSettings):
         return f"http://{self.host}:{self.port}/webhooks/payments/sandbox"
 
     def _generated_secret(self, name: str) -> str:
-        """A secret generated once into the data directory (0600; race-safe between workers)."""
+        """A secret generated once into the data directory (0600). Workers starting together
+        race to create it; the file appears whole (db/files.py), so none reads it empty."""
         path = self.data_dir / name
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:  # another worker won the race
-                pass
-            else:
-                with os.fdopen(fd, "w") as f:
-                    f.write(secrets.token_urlsafe(48))
+            create_once(path, secrets.token_urlsafe(48).encode("ascii"))  # or another did
         return path.read_text().strip()
 
     @property

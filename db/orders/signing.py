@@ -17,9 +17,7 @@ import base64
 import binascii
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +29,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+
+from db.files import create_once
 
 VERSION = "MQT1"
 MAX_ID = 2**63 - 1  # the ids are PostgreSQL bigint identities
@@ -266,19 +266,7 @@ def _key_files(directory: Path) -> list[tuple[int, Path]]:
 def _install_key(directory: Path, number: int, key: Ed25519PrivateKey) -> bool:
     """Write the key as file `number`; False if that file exists already."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=".new-", suffix=".tmp", dir=directory)  # mode 0600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(private_key_pem(key))
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(temporary, directory / f"{number:04d}.pem")
-        except FileExistsError:
-            return False
-        return True
-    finally:
-        os.unlink(temporary)
+    return create_once(directory / f"{number:04d}.pem", private_key_pem(key))
 
 
 def read_key_directory(directory: Path) -> list[Ed25519PrivateKey]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -59,3 +61,33 @@ def test_development_secret_is_generated_once_with_mode_0600(tmp_path: Path) -> 
     assert len(first) >= 32
     # a restart (or another worker) reuses it, so tokens stay valid
     assert Settings(env="development", data_dir=data_dir).secret() == first
+
+
+def _read_secret(data_dir: str, start: Any, out: Any) -> None:
+    settings = Settings(data_dir=Path(data_dir), jwt_secret=None)
+    start.wait()
+    out.put(settings.secret())
+
+
+def test_workers_starting_together_read_one_whole_secret(tmp_path: Path) -> None:
+    """Workers of a fresh data directory race to generate the secret: every one of them gets
+    the same, whole secret (the file was once visible empty: a worker read "" as its key in
+    most rounds of three processes)."""
+    context = multiprocessing.get_context("fork")
+    for round_ in range(20):
+        data_dir = tmp_path / f"round-{round_}"
+        data_dir.mkdir()
+        start, out = context.Barrier(3), context.Queue()
+        processes = [
+            context.Process(target=_read_secret, args=(str(data_dir), start, out)) for _ in range(3)
+        ]
+        for p in processes:
+            p.start()
+        read = [out.get(timeout=30) for _ in processes]
+        for p in processes:
+            p.join(30)
+        assert len(set(read)) == 1, (round_, read)
+        assert len(read[0]) >= 60, (round_, read)
+        assert read[0] == (data_dir / "jwt-secret").read_text().strip()
+        assert stat.S_IMODE((data_dir / "jwt-secret").stat().st_mode) == 0o600
+        assert [p.name for p in data_dir.iterdir()] == ["jwt-secret"]  # no temporary left
