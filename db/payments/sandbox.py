@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import secrets
 import time
 from collections.abc import Mapping
@@ -81,6 +82,15 @@ _CHARGE = text(
 
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    """A JSON number with a fraction or exponent, as a float; one past a float's range
+    (`1e400`) would be infinity, which jsonb refuses: refused here too."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
 
 
 def _result(row: Any) -> ChargeResult:
@@ -163,7 +173,7 @@ class SandboxProvider:
         except webhooks.InvalidSignature as exc:
             raise InvalidWebhook(str(exc)) from None
         try:
-            data = json.loads(body, parse_constant=_no_constants)
+            data = json.loads(body, parse_constant=_no_constants, parse_float=_finite)
             # What PostgreSQL's jsonb refuses (NUL, lone surrogates) is refused here.
             # (a lone surrogate fails to encode: UnicodeEncodeError is a ValueError)
             if "\\u0000" in json.dumps(data, ensure_ascii=False).encode().decode():

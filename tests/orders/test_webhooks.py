@@ -184,8 +184,9 @@ async def test_tok_async_over_real_http(committed_db: Database, settings: Settin
 async def test_hostile_webhooks_are_refused_cleanly(
     gql: GraphQLClient, db: Database, settings: Settings
 ) -> None:
-    """Non-ASCII in the header, non-JSON constants, NUL, a lone surrogate, deep nesting, and
-    a genuine-looking event naming another payment's charge: 400 or ignored, never 500."""
+    """Non-ASCII in the header, non-JSON constants, numbers past a float's range, NUL, a lone
+    surrogate, deep nesting, and a genuine-looking event naming another payment's charge:
+    400 or ignored, never 500."""
     secret = settings.webhook_secret()
     now = int(time.time())
     body = b'{"id": "evt_x", "type": "charge.succeeded", "data": {"object": {}}}'
@@ -197,6 +198,9 @@ async def test_hostile_webhooks_are_refused_cleanly(
     tail = b', "data": {"object": {"id": "c", "reference": "r"}}}'
     hostile = [
         b'{"id": "e1", "type": "charge.succeeded", "x": NaN' + tail,
+        # numbers past a float's range: parsed as infinity, which jsonb refuses (was a 500)
+        b'{"id": "e4", "type": "charge.succeeded", "amount": 1e400' + tail,
+        b'{"id": "e5", "type": "charge.succeeded", "amount": -1e999' + tail,
         b'{"id": "e\\u0000", "type": "charge.succeeded"' + tail,
         b'{"id": "e2", "type": "charge.succeeded", "x": "\\ud800"' + tail,
         b'{"id": "e3", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
