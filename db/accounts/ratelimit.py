@@ -69,6 +69,24 @@ async def hit(
     return Verdict(allowed=allowed, retry_after_seconds=retry, counts=counts)
 
 
+async def give_back(session: AsyncSession, key: str, *, window_seconds: int) -> None:
+    """Take back one attempt counted by `hit` in the current window (an attempt that turned
+    out not to count: a promo code that exists). Never below zero; nothing once the window
+    has passed."""
+    window = func.to_timestamp(
+        func.floor(func.extract("epoch", func.now()) / window_seconds) * window_seconds
+    )
+    await session.execute(
+        update(RateLimit)
+        .where(
+            RateLimit.key == key[:MAX_KEY_LENGTH],
+            RateLimit.window_start == window,
+            RateLimit.hits > 0,
+        )
+        .values(hits=RateLimit.hits - 1)
+    )
+
+
 # --- sign-in: whose account, and an exponential backoff per (account, client address) ---
 
 

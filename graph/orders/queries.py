@@ -14,7 +14,7 @@ from graph.auth import IsAuthenticated
 from graph.context import Info
 from graph.orders.inputs import CheckoutInput, cart_of
 from graph.orders.loaders import OrderByIdLoader, TicketByIdLoader, prime_seats
-from graph.orders.services import count_guess, guess_limit
+from graph.orders.services import give_back_guess, reserve_guess
 from graph.orders.types import CheckoutPreview, Order, OrderLine, Ticket, order_errors
 from graph.pagination import Connection, PageArgs, paginate
 from graph.relay import query_id, register_node
@@ -105,17 +105,22 @@ class Query:
         input: Annotated[CheckoutInput, strawberry.argument(description="The cart.")],
     ) -> CheckoutPreview:
         viewer = await info.context.require_viewer()
+        reserved: str | None = None  # the promo code a guess was taken for
         try:
             cart = cart_of(input)
+            refused = await reserve_guess(info.context, viewer.id, cart.promo_code)
+            if refused is not None:
+                raise refused
+            reserved = cart.promo_code
             price = await q.price_cart(
                 info.context.db,
                 user_id=viewer.id,
                 hold_id=cart.hold_id,
                 products=cart.products,
                 promo_code=cart.promo_code,
-                guesses=guess_limit(info.context.settings),
             )
         except DomainError as exc:
+            await give_back_guess(info.context, viewer.id, reserved, exc.details)
             return CheckoutPreview(
                 lines=[],
                 subtotal=None,
@@ -124,7 +129,7 @@ class Query:
                 promo_code=None,
                 errors=order_errors(exc),
             )
-        await count_guess(info.context, viewer.id, price.errors)
+        await give_back_guess(info.context, viewer.id, reserved, price.errors)
         currency = price.currency
         return CheckoutPreview(
             lines=[OrderLine.from_row(line, currency) for line in price.lines] if currency else [],

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 
 from db.accounts import ratelimit
-from db.errors import ErrorDetail
-from db.orders.pricing import GuessLimit, guessed_wrong
+from db.errors import DomainError, ErrorDetail
+from db.orders.pricing import GuessLimit, guessed_wrong, too_many_guesses
 from db.payments import actions as payment_actions
 from db.payments.actions import Fulfilment
 from db.payments.providers import PaymentProvider
@@ -134,15 +134,31 @@ def guess_limit(settings: Settings) -> GuessLimit:
     return GuessLimit(settings.promo_code_guesses, settings.promo_code_guess_window_seconds)
 
 
-async def count_guess(ctx: Context, user_id: int, errors: Sequence[ErrorDetail]) -> None:
-    """Count an unknown promo code against the customer (its own small transaction, only
-    when a guess went wrong)."""
+async def reserve_guess(ctx: Context, user_id: int, promo_code: str | None) -> DomainError | None:
+    """Before a cart with a promo code is priced, take one of the customer's guesses of this
+    window (its own small transaction); None when one was free, else the RATE_LIMITED error
+    to answer instead, without looking the code up. Taken before the look-up, so however
+    many requests run at once, no more of them are answered than the limit (counted after
+    the answer, requests in flight all read the old count: 30 aliases of previewCheckout, or
+    60 racing checkouts, got answers for 29 and 31 unknown codes against a limit of 20).
+    A code that exists gives its guess back (`give_back_guess`)."""
     limit = guess_limit(ctx.settings)
-    if limit.attempts > 0 and guessed_wrong(errors):
-        async with ctx.db.transaction() as session:
-            await ratelimit.hit(
-                session,
-                [limit.key(user_id)],
-                limit=limit.attempts,
-                window_seconds=limit.window_seconds,
-            )
+    if promo_code is None or limit.attempts <= 0:
+        return None
+    async with ctx.db.transaction() as session:
+        verdict = await ratelimit.hit(
+            session, [limit.key(user_id)], limit=limit.attempts, window_seconds=limit.window_seconds
+        )
+    return None if verdict.allowed else DomainError(details=[too_many_guesses()])
+
+
+async def give_back_guess(
+    ctx: Context, user_id: int, promo_code: str | None, errors: Sequence[ErrorDetail]
+) -> None:
+    """After the answer: the guess `reserve_guess` took is given back unless the code was
+    unknown (or inactive)."""
+    limit = guess_limit(ctx.settings)
+    if promo_code is None or limit.attempts <= 0 or guessed_wrong(errors):
+        return
+    async with ctx.db.transaction() as session:
+        await ratelimit.give_back(session, limit.key(user_id), window_seconds=limit.window_seconds)
