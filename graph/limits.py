@@ -43,6 +43,7 @@ from graphql import (
     get_named_type,
     get_nullable_type,
     is_list_type,
+    value_from_ast_untyped,
 )
 
 from graph.pagination import DEFAULT_PAGE, MAX_PAGE
@@ -364,7 +365,9 @@ def _page_size(node: FieldNode, field: Any, variables: _Variables) -> int:
         arg = field.args.get("first")
         default = getattr(arg, "default_value", None)
         value = default if isinstance(default, int) else DEFAULT_PAGE
-    if not isinstance(value, int):
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON's 100.0 is the Int 100 to graphql-core
+    if not isinstance(value, int) or isinstance(value, bool):
         return DEFAULT_PAGE
     return max(1, min(value, MAX_PAGE))
 
@@ -455,6 +458,19 @@ class Cost:
     uses_variables: bool  # False: the same for every request of this document
     # The variables' places, for `check_variables` on the next requests of the document.
     checks: tuple[VariableCheck, ...] = ()
+    # The operation's variables' default values (`$ids: [ID!] = [...]`): what a request that
+    # does not send a variable runs with, so they are checked and counted like sent ones.
+    defaults: Mapping[str, Any] | None = None
+
+
+def variable_defaults(operation: OperationDefinitionNode) -> dict[str, Any]:
+    """The default values of the operation's variables, as values (the document's literals:
+    a default list is as long as the text makes it)."""
+    return {
+        d.variable.name.value: value_from_ast_untyped(d.default_value)
+        for d in operation.variable_definitions or ()
+        if d.default_value is not None
+    }
 
 
 def operation_cost(
@@ -478,21 +494,27 @@ def operation_cost(
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    values = _Variables(variables or {})
+    defaults = variable_defaults(operation)
+    values = _Variables({**defaults, **(variables or {})} if defaults else variables or {})
     walker = _CostWalker(schema, fragments, values, _ListChecker(values, max_list_input))
     try:
         fields = walker.selection_set(operation.selection_set, root, DEFAULT_PAGE)
     except _TooBig as exc:
         raise exc.error from None
-    return Cost(fields, values.used, tuple(walker.lists.checks))
+    return Cost(fields, values.used, tuple(walker.lists.checks), defaults)
 
 
 def check_variables(
-    checks: tuple[VariableCheck, ...], variables: Mapping[str, Any] | None, max_list_input: int
+    checks: tuple[VariableCheck, ...],
+    variables: Mapping[str, Any] | None,
+    max_list_input: int,
+    defaults: Mapping[str, Any] | None = None,
 ) -> None:
     """The list-length check of `operation_cost` for a document whose cost is known: the
-    variables' values at the places the first walk recorded. Raises GraphQLError
-    (BAD_USER_INPUT) for a list input longer than allowed."""
+    variables' values (or, for one not sent, its default) at the places the first walk
+    recorded. Raises GraphQLError (BAD_USER_INPUT) for a list input longer than allowed."""
+    if defaults:
+        variables = {**defaults, **(variables or {})}
     if not checks or not variables:
         return
     lists = _ListChecker(_Variables(variables), max_list_input)

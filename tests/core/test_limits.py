@@ -305,6 +305,43 @@ def test_a_cached_cost_still_checks_the_lists_in_the_variables() -> None:
             assert (cost, errors) == (first, [])
 
 
+async def test_variable_defaults_are_checked_and_counted_like_sent_values(
+    gql: GraphQLClient,
+) -> None:
+    """A variable's default value (`$ids: [ID!]! = [...]`, `$n: Int = 100`) is what the
+    operation runs with when the variable is not sent: its lists are capped and its page
+    sizes counted like a value sent (they were read only from the variables sent, so a
+    default list of 3,000 ids under 30 aliases was costed at 1,230 and held a worker for
+    14 s). A JSON float page size (100.0) counts as the Int it is."""
+    ids = [base64.urlsafe_b64encode(f"Showtime:{n}".encode()).decode() for n in range(1, 102)]
+    literal = ", ".join(f'"{i}"' for i in ids)
+    listed = f"query Q($ids: [ID!]! = [{literal}]) {{ nodes(ids: $ids) {{ id }} }}"
+    for variables in (None, {}, {"ids": ids[:2]}, None):  # the cached cost too
+        body = await gql.raw(listed, variables)
+        if variables and "ids" in variables:
+            assert "errors" not in body, body
+            continue
+        assert _code(body) == "BAD_USER_INPUT"
+        assert body["errors"][0]["extensions"]["field"] == "ids"
+        assert "at most 100" in body["errors"][0]["message"]
+
+    nested = (
+        "movies(first: {n}) {{ edges {{ node {{ reviews(first: {n}) {{ edges {{ node {{"
+        " author {{ reviews(first: {n}) {{ edges {{ node {{ id }} }} }} }} }} }} }} }} }} }}"
+    )
+    by_literal = await gql.raw("{ " + nested.format(n=100) + " }")
+    assert _code(by_literal) == "BAD_USER_INPUT"
+    requested = by_literal["extensions"]["cost"]["requested"]
+    assert requested > gql.settings.max_query_cost
+    by_default = "query Q($n: Int = 100) { " + nested.format(n="$n") + " }"
+    for variables in (None, {"n": 100.0}):
+        body = await gql.raw(by_default, variables)
+        assert _code(body) == "BAD_USER_INPUT", variables
+        assert body["extensions"]["cost"]["requested"] == requested
+    small = await gql.raw(by_default, {"n": 2})
+    assert "errors" not in small, small
+
+
 async def test_list_inputs_are_capped(db: SharedConnectionDatabase, gql: GraphQLClient) -> None:
     ids = [base64.urlsafe_b64encode(f"Movie:{n}".encode()).decode() for n in range(1, 102)]
     literal = ", ".join(f'"{i}"' for i in ids)
