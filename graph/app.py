@@ -477,7 +477,8 @@ class MarqueeGraphQL(GraphQL[Context, None]):
     @staticmethod
     def plain_operation(body: bytes) -> dict[str, Any] | None:
         """The operation of a JSON body that is one object with a string `query` (and
-        `variables` and `extensions` objects or null), or None for anything else."""
+        `variables` and `extensions` objects or null, `operationName` a string or null), or
+        None for anything else (strawberry's path answers it, or refuses it with a 400)."""
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -487,6 +488,7 @@ class MarqueeGraphQL(GraphQL[Context, None]):
             or not isinstance(data.get("query"), str)
             or not isinstance(data.get("variables"), dict | None)
             or not isinstance(data.get("extensions"), dict | None)
+            or not isinstance(data.get("operationName"), str | None)
         ):
             return None
         return data
@@ -526,6 +528,13 @@ class MarqueeGraphQL(GraphQL[Context, None]):
         items = data if isinstance(data, list) else [data]
         resolved_items = []
         for item in items:
+            if not isinstance(item.operation_name, str | None):
+                # A list or an object was looked up as a key and failed (a 500).
+                raise HTTPException(
+                    400,
+                    "The GraphQL operation's `operationName` must be a string or null, if "
+                    "provided.",
+                )
             if self.persisted.inactive(item.extensions):
                 resolved_items.append(item)
                 continue

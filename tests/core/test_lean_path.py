@@ -51,6 +51,8 @@ CASES: list[tuple[str, Any, dict[str, str]]] = [
     ("operation name", {"query": TWO_OPERATIONS, "operationName": "A"}, {}),
     ("no operation name", {"query": TWO_OPERATIONS}, {}),
     ("unknown operation", {"query": TWO_OPERATIONS, "operationName": "C"}, {}),
+    ("operation name list", {"query": "{ __typename }", "operationName": ["x"]}, {}),
+    ("operation name object", {"query": "{ __typename }", "operationName": {"a": 1}}, {}),
     ("syntax error", {"query": "{ __typename "}, {}),
     ("unknown field", {"query": "{ nope }"}, {}),
     ("alias limit", {"query": ALIASES}, {}),
@@ -209,6 +211,23 @@ async def test_preflight_and_get_still_answered(
             assert answer.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
             got = await http.get("/graphql", params={"query": "{ __typename }"})
             assert got.json()["data"] == {"__typename": "Query"}
+
+
+async def test_an_operation_name_that_is_not_a_string_is_a_coded_400(
+    db: SharedConnectionDatabase, settings: Settings
+) -> None:
+    """A list or an object as `operationName` was looked up as a key: a plain-text 500 on
+    both paths, and the connection dropped. It is a 400 naming the field, as a `query` or
+    `variables` of the wrong type is."""
+    async with _clients(settings, db) as (lean, plain):
+        for http in (lean, plain):
+            for name in (["x"], {"a": 1}, [], 1, True):
+                body = orjson.dumps({"query": "{ __typename }", "operationName": name})
+                status, _, content = await _answer(http, body, {})
+                assert status == 400, (name, content)
+                error = orjson.loads(content)["errors"][0]
+                assert error["extensions"]["code"] == "BAD_USER_INPUT", name
+                assert "operationName" in error["message"], name
 
 
 async def test_lean_path_server_error(db: SharedConnectionDatabase, settings: Settings) -> None:
