@@ -677,12 +677,24 @@ _PQ = frozenset({"persistedQuery"})
 _STREAMING = ("multipart/mixed", "text/event-stream")
 
 
-@lru_cache(maxsize=256)
+# Accept headers longer than this are judged on every request and not kept: the cache is
+# keyed by the header, and 256 headers of 5 MB each (headers have no size limit here; a proxy
+# in front should set one) held a gigabyte of a worker's memory.
+MAX_CACHED_ACCEPT = 512
+
+
 def negotiate(accept: str) -> str | None:
     """`application/graphql-response+json`, `application/json`, or None when Accept allows
     neither. No Accept, `*/*` and `application/*` get application/json (what clients before
     the spec expect); graphql-response+json when named with a weight at least that of
-    application/json. Cached: a client sends the same header every time."""
+    application/json. Cached per header (a client sends the same one every time), unless
+    it is longer than MAX_CACHED_ACCEPT."""
+    if len(accept) > MAX_CACHED_ACCEPT:
+        return _negotiate(accept)
+    return _negotiate_cached(accept)
+
+
+def _negotiate(accept: str) -> str | None:
     if not accept.strip():
         return "application/json"
     weights: dict[str, tuple[int, float]] = {}  # media type -> (specificity, q) of its range
@@ -713,6 +725,9 @@ def negotiate(accept: str) -> str | None:
     if graphql_q > 0:
         return GRAPHQL_RESPONSE_JSON
     return "application/json" if streaming else None
+
+
+_negotiate_cached = lru_cache(maxsize=256)(_negotiate)
 
 
 def _specificity(media_range: str, media_type: str) -> int:

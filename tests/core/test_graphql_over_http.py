@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from graph.app import negotiate
+from graph.app import _negotiate_cached, negotiate
 from tests.conftest import GraphQLClient
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -200,11 +200,17 @@ async def test_a_batch_is_refused_in_the_negotiated_media_type(gql: GraphQLClien
     assert _code(response.json()) == "BAD_USER_INPUT"
 
 
-def test_negotiation_is_cached_per_header() -> None:
-    negotiate.cache_clear()
+def test_negotiation_is_cached_per_header_unless_the_header_is_long() -> None:
+    """A client sends the same Accept every time; a long one (a hostile client's, 5 MB
+    each) is judged without being kept."""
+    _negotiate_cached.cache_clear()
     assert negotiate(APOLLO_ACCEPT) == GRAPHQL_RESPONSE
     assert negotiate(APOLLO_ACCEPT) == GRAPHQL_RESPONSE
-    assert negotiate.cache_info().hits == 1
+    assert _negotiate_cached.cache_info().hits == 1
+    for n in range(20):
+        long = f"text/x-{n}, " * 1000 + "application/json"
+        assert negotiate(long) == "application/json"
+    assert _negotiate_cached.cache_info().currsize == 1
 
 
 SUBSCRIPTION = 'subscription { seatAvailability(showtimeId: "U2hvd3RpbWU6MQ") { sequence } }'
