@@ -36,6 +36,8 @@ from graphql import (
     ValueNode,
     VariableNode,
     get_named_type,
+    parse_value,
+    print_ast,
 )
 
 from graph.documents import parse_cached
@@ -261,12 +263,33 @@ def plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | No
         walk.selections(operation.selection_set, schema.query_type, set())
     except _NotCacheable:
         return None
-    defaults = {
-        v.variable.name.value: v.default_value
-        for v in operation.variable_definitions or ()
-        if v.default_value is not None
-    }
-    return Plan(frozenset(walk.tables), tuple(walk.volatile), defaults)
+    try:
+        defaults = {
+            v.variable.name.value: _detached(v.default_value)
+            for v in operation.variable_definitions or ()
+            if v.default_value is not None
+        }
+        volatile = tuple((_detached(value), fields) for value, fields in walk.volatile)
+    except _NotCacheable:
+        return None
+    return Plan(frozenset(walk.tables), volatile, defaults)
+
+
+# The longest input value (a variable's default, a literal input object), as text, that a
+# plan keeps; an operation with a longer one is not cached. Clients' defaults are a page size
+# or a short list.
+MAX_PLAN_VALUE = 1024
+
+
+def _detached(value: ValueNode) -> ValueNode:
+    """The value as a tree of its own, without locations. A node of the document keeps, by
+    its location, the document's whole chain of tokens, and a plan is kept (`cached_plan`)
+    weighed by its text: 150 documents of 8 kB with a long list as a default kept 214 MB. A
+    long value is not kept at all (its nodes alone are 50 times its text)."""
+    text = print_ast(value)
+    if len(text) > MAX_PLAN_VALUE:
+        raise _NotCacheable
+    return parse_value(text, no_location=True)
 
 
 class _Walk:

@@ -83,11 +83,21 @@ def _parse(query: str, max_tokens: int) -> DocumentNode:
     return result
 
 
+def _detached(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """The errors as their messages, positions and codes, without the nodes they point at:
+    a node keeps, by its location, the document's whole chain of tokens, and these caches
+    are weighed by text (8 kB documents failing validation kept 1.4 MB each)."""
+    return [
+        GraphQLError(e.message, source=e.source, positions=e.positions, extensions=e.extensions)
+        for e in errors
+    ]
+
+
 @text_cache()
 def _validate(schema: GraphQLSchema, query: str, max_tokens: int, rules: Any) -> list[GraphQLError]:
     """graphql-core's validation, once per query text (not per document object: a key that
     holds the document would keep its tree after the parse cache let it go)."""
-    return validate_document(schema, _parse(query, max_tokens), rules)
+    return _detached(validate_document(schema, _parse(query, max_tokens), rules))
 
 
 # (query, operation name, list input limit) -> (cost, the variables' places to check), for
@@ -98,7 +108,7 @@ _COSTS = TextCache(CACHE_SIZE, MAX_TEXT)
 
 @text_cache()
 def _shape_errors(query: str, limits: ShapeLimits, max_tokens: int) -> list[GraphQLError]:
-    return check_shape(_parse(query, max_tokens=max_tokens), limits, query)
+    return _detached(check_shape(_parse(query, max_tokens=max_tokens), limits, query))
 
 
 def parse_cached(query: str, max_tokens: int) -> DocumentNode:

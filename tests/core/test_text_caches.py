@@ -8,9 +8,12 @@ import gc
 import tracemalloc
 
 import pytest
-from graphql import GraphQLError
+from graphql import GraphQLError, specified_rules
 
-from graph.documents import _parse_or_error, parse_cached
+from graph.cacheable import cached_plan
+from graph.documents import _parse_or_error, _validate, parse_cached
+from graph.schema import build_schema
+from graph.settings import Settings
 from graph.textcache import MAX_TREES, TextCache, document_weight
 
 
@@ -98,3 +101,41 @@ def test_failed_parses_are_cached_without_what_the_parser_held() -> None:
     assert failure.__traceback__ is None
     text = sum(len(_unparsable_document(seed)) for seed in range(40))
     assert kept < text * 5, (kept, text)  # before: about 140 times the text
+
+
+def _document_with_a_long_default(seed: int) -> str:
+    """About 4,000 tokens, 8 kB: a long default list, and a field no type has."""
+    return f"query Q($x: [Int] = [{seed} " + "1 " * 3900 + "]) { nope }"
+
+
+def test_validation_errors_and_plans_are_kept_without_the_documents_tokens() -> None:
+    """A cached validation error (and a response-cache plan's input values) pointed at the
+    document's nodes, whose locations hold its whole chain of tokens: 8 kB documents failing
+    validation kept 1.4 MB each in a cache that counts their text. Once the parse cache has
+    let the documents go, little more than their text may stay; a plan keeps short input
+    values only, as trees of their own."""
+    schema = build_schema(Settings(env="test", jwt_secret="x" * 32))._schema
+    rules = tuple(specified_rules)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for seed in range(30):
+            query = _document_with_a_long_default(seed)
+            errors = _validate(schema, query, 4000, rules)
+            assert "Cannot query field 'nope'" in errors[-1].message
+            assert errors[-1].locations is not None
+            listed = query.replace("{ nope }", "{ movies(filter: {genreIds: $x}) { totalCount } }")
+            assert cached_plan(schema, listed, None, 4000) is None  # too long a value to keep
+        _parse_or_error.cache.clear()  # type: ignore[attr-defined]
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    text = sum(len(_document_with_a_long_default(seed)) for seed in range(30))
+    assert kept < text * 10, (kept, text)  # the texts are keys of two caches; before: 360 times
+    # A short default is kept, as a tree of its own.
+    short = 'query ($x: [ID!] = ["R2VucmU6MQ"]) { movies(filter: {genreIds: $x}) { totalCount } }'
+    plan = cached_plan(schema, short, None, 4000)
+    assert plan is not None
+    assert plan.defaults["x"].loc is None
