@@ -16,13 +16,14 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from graphql import get_introspection_query
+from graphql import get_introspection_query, graphql_sync
 from httpx_ws import AsyncWebSocketSession, WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 
 from db.session import Database, SharedConnectionDatabase
 from graph.app import create_app
 from graph.documents import _COSTS, RequestLimits, parse_cached, request_checks
+from graph.limits import INTROSPECTION_COST, actual_cost
 from graph.schema import build_schema
 from graph.settings import Settings
 from tests.conftest import GraphQLClient
@@ -193,6 +194,32 @@ async def test_standard_introspection_passes_and_oftype_chains_are_capped(
     assert "ofType" in body["errors"][0]["message"]
     # The exemption goes by the field's name: no field of Marquee's own schema may take it.
     assert "ofType" not in (ROOT / "schema.graphql").read_text()
+
+
+def test_introspection_costs_at_least_what_it_returns() -> None:
+    """`__schema` and `__type` are costed at a fixed amount: at least the whole schema's (and
+    the largest type's) introspection for this schema, so that aliases of it are refused
+    (fails when the schema outgrows INTROSPECTION_COST: raise it)."""
+    schema = build_schema(Settings(env="test", jwt_secret="x" * 32))._schema
+    query = get_introspection_query(descriptions=True, input_value_deprecation=True)
+    whole = graphql_sync(schema, query)
+    assert whole.errors is None
+    assert actual_cost(whole.data) <= INTROSPECTION_COST["__schema"]
+    full_type = query[query.index("fragment FullType") :]
+    for name in schema.type_map:
+        one = graphql_sync(schema, f'{{ __type(name: "{name}") {{ ...FullType }} }} {full_type}')
+        assert actual_cost(one.data) <= INTROSPECTION_COST["__type"], name
+
+
+async def test_aliases_of_the_whole_schema_are_refused(gql: GraphQLClient) -> None:
+    one = get_introspection_query(descriptions=True)
+    assert "__schema" in (await gql.execute(one))  # GraphiQL's, once: fine
+    schema_part = one[one.index("__schema") : one.index("fragment FullType")].rstrip()[:-1]
+    fragments = one[one.index("fragment FullType") :]
+    aliased = "{ " + " ".join(f"a{n}: {schema_part}" for n in range(3)) + " } " + fragments
+    body = await gql.raw(aliased)
+    assert _code(body) == "BAD_USER_INPUT", body
+    assert "cost" in body["errors"][0]["message"]
 
 
 # -- cost ------------------------------------------------------------------------------
