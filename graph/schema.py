@@ -419,7 +419,12 @@ class MarqueeSchema(strawberry.Schema):
         allowed_operation_types: Iterable[OperationType] | None = None,
     ) -> Any:
         """The WebSocket path: a query or mutation yields one result, which is admitted
-        and timed as over HTTP; a subscription streams as strawberry streams it."""
+        and timed as over HTTP; a subscription streams as strawberry streams it. A document
+        that does not parse, or has several operations and names none, is refused as over
+        HTTP: one coded error, and the connection stays open."""
+        refused = self._refusal(query, operation_name)
+        if refused is not None:
+            return self._refused(refused)
         kind = self._kind(query, operation_name)
         if query is not None:
             self._note_writes(context_value, kind)
@@ -435,6 +440,30 @@ class MarqueeSchema(strawberry.Schema):
         if kind not in ("query", "mutation"):
             return source
         return self._single(source, kind, context_value)
+
+    def _refusal(self, query: str | None, operation_name: str | None) -> GraphQLError | None:
+        """What refuses a document before strawberry's stream sees it. Its parse raised out
+        of the operation's task (the client got a bare `complete`, or over the legacy
+        protocol nothing, and the log a traceback quoting the text), and it ran the first of
+        several unnamed operations, which HTTP refuses."""
+        if query is None:
+            return None
+        try:
+            parse_cached(query, self.max_tokens)
+        except GraphQLError as error:
+            return GraphQLError(
+                error.message,
+                source=error.source,
+                positions=error.positions,
+                extensions={"code": "BAD_USER_INPUT"},
+            )
+        if operation_name is None and _operation_count(query, self.max_tokens) > 1:
+            return _unnamed_operation()
+        return None
+
+    async def _refused(self, error: GraphQLError) -> AsyncGenerator[Any, None]:
+        self.process_errors([error])
+        yield PreExecutionError(data=None, errors=[error])
 
     async def _single(self, source: Any, kind: str, context: Any) -> AsyncGenerator[Any, None]:
         async with contextlib.aclosing(source):

@@ -138,6 +138,44 @@ async def test_validation_errors_over_websocket_are_coded(
             assert message["payload"][0]["extensions"]["code"] == "BAD_USER_INPUT", message
 
 
+async def test_syntax_errors_and_unnamed_operations_over_websocket_are_coded(
+    db: SharedConnectionDatabase, settings: Settings, gql: GraphQLClient
+) -> None:
+    """A document that does not parse (or has too many tokens) raised out of the operation's
+    task: the client got a bare `complete` (over the legacy protocol, nothing) and the log a
+    traceback. Several operations without a name ran the first. Both are refused as over
+    HTTP, with one coded error, and the connection goes on."""
+    over_http = await gql.raw("{ ")
+    code = over_http["errors"][0]["extensions"]["code"]
+    many = "{ " + " ".join(f"a{n}: __typename" for n in range(2100)) + " }"
+    two = "query A { __typename } query B { __typename }"
+    cases = [("{ ", code), (many, code), (two, "BAD_USER_INPUT")]
+    async with _ws(db, settings) as ws:
+        await _ws_init(ws)
+        for n, (query, expected) in enumerate(cases):
+            await ws.send_json({"id": str(n), "type": "subscribe", "payload": {"query": query}})
+            message = await ws.receive_json(timeout=5)
+            assert message["type"] == "error", message
+            assert message["id"] == str(n)
+            assert message["payload"][0]["extensions"]["code"] == expected, message
+        await ws.send_json(
+            {"id": "ok", "type": "subscribe", "payload": {"query": "{ __typename }"}}
+        )
+        answer = await ws.receive_json(timeout=5)
+        assert answer["payload"]["data"] == {"__typename": "Query"}, answer
+    app = create_app(settings, database=db)
+    async with (
+        httpx.AsyncClient(transport=ASGIWebSocketTransport(app=app), base_url="http://t") as c,
+        aconnect_ws("/graphql", c, subprotocols=["graphql-ws"]) as legacy,
+    ):
+        await legacy.send_json({"type": "connection_init"})
+        assert (await legacy.receive_json(timeout=5))["type"] == "connection_ack"
+        await legacy.send_json({"id": "1", "type": "start", "payload": {"query": "{ "}})
+        message = await legacy.receive_json(timeout=5)
+        assert message["type"] == "error", message
+        assert message["id"] == "1"
+
+
 @pytest.mark.parametrize(
     "document",
     [
