@@ -38,6 +38,13 @@ from db.session import Database
 from graph.documents import parse_cached
 from graph.settings import Settings
 
+# A learned document is at most this long (characters); a longer one runs but is not stored,
+# so its hash alone stays PersistedQueryNotFound and the client keeps sending the text.
+# Clients' documents are a few kB; comments cost no tokens, so without this an anonymous
+# client stored request-body-sized documents (400 of 250 kB: a 100 MB table) and the rows
+# were bounded only in number.
+MAX_LEARNED_DOCUMENT = 32 * 1024
+
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
 PERSISTED_QUERY_NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
@@ -143,7 +150,9 @@ class PersistedQueries:
         if self.mode == "allowlist":
             await self._require_allowed(db, query, digest)
             return Resolved(query)
-        return Resolved(query, learn=None if digest in self._cache else digest)
+        if digest in self._cache or len(query) > MAX_LEARNED_DOCUMENT:
+            return Resolved(query)
+        return Resolved(query, learn=digest)
 
     async def learn(self, db: Database, digest: str, document: str) -> None:
         """Store a document that has parsed and validated (APQ mode only), unless this worker

@@ -20,6 +20,7 @@ from db.persisted import actions, queries
 from db.session import Database, SharedConnectionDatabase
 from graph.app import create_app
 from graph.auth import create_access_token
+from graph.persisted import MAX_LEARNED_DOCUMENT
 from graph.relay import to_global_id
 from graph.settings import Settings
 from tests.factories import create_bookable_showtime, create_user
@@ -120,6 +121,25 @@ async def test_apq_round_trip_over_get(http: httpx.AsyncClient, db: Database) ->
     assert status == 200, body
     assert isinstance(body["data"]["movies"]["totalCount"], int)
     assert await queries.find_document(db, sha(MOVIES)) is not None
+
+
+async def test_a_long_document_runs_but_is_not_learned(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    """Comments cost no tokens, so a document can be as long as a request body: one over
+    MAX_LEARNED_DOCUMENT is answered and not stored (400 such documents of 250 kB made a
+    100 MB table); its hash alone stays unknown, and a short one is still learned."""
+    long = "# " + "x" * MAX_LEARNED_DOCUMENT + "\n{ __typename }"
+    status, body = await post(http, {"query": long, "extensions": persisted(long)})
+    assert (status, body["data"]) == (200, {"__typename": "Query"})
+    assert await queries.find_document(db, sha(long)) is None
+    status, body = await post(http, {"extensions": persisted(long)})
+    assert code(body) == "PERSISTED_QUERY_NOT_FOUND"
+    short = "# short\n{ __typename }"
+    await post(http, {"query": short, "extensions": persisted(short)})
+    found = await queries.find_document(db, sha(short))
+    assert found is not None
+    assert found[0] == short
 
 
 async def test_a_stored_mutation_stays_405_over_get(http: httpx.AsyncClient) -> None:
