@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     String,
+    Text,
     UniqueConstraint,
     func,
 )
@@ -45,6 +46,10 @@ class SeatHold(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
+    # The promo code a hold made before the showtime's general sale was admitted with (what
+    # the customer passed to holdSeats); checkout judges the customer's opening again with it
+    # (docs/shop.md, "Presale waves").
+    presale_code: Mapped[str | None] = mapped_column(Text)
 
 
 class SeatOccupancy(Base):

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -26,6 +27,8 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Text,
+    false,
     func,
     text,
 )
@@ -94,6 +97,10 @@ class Order(Base):
     promo_code_id: Mapped[int | None] = mapped_column(
         ForeignKey("promo_codes.id", ondelete="RESTRICT")
     )
+    # Checked out before the showtime's general sale, and the code its hold was admitted
+    # with: payment judges the buyer's opening again (docs/shop.md, "Presale waves").
+    presale: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
+    presale_code: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )

@@ -22,6 +22,12 @@ from db.orders.codes import OrderErrorCode
 
 C = OrderErrorCode
 
+# Before general sale, checkout and payment judge the customer's opening again: loyalty
+# points taken back by a refund (or a deactivated presale code) no longer admit them.
+NOT_ON_SALE_FOR_YOU = (
+    "Tickets for this showtime are not on sale for you yet: the loyalty points or the code "
+    "that let you hold these seats no longer count."
+)
 MAX_PRODUCT_LINES = 20
 MAX_QUANTITY = 20
 MAX_PROMO_CODE_LENGTH = 40
@@ -178,6 +184,8 @@ def pricing_error(error: dict[str, Any]) -> ErrorDetail:
             return ErrorDetail(
                 C.SHOWTIME_NOT_BOOKABLE, "This showtime is cancelled or has started.", "holdId"
             )
+        case "NOT_YET":
+            return ErrorDetail(C.SHOWTIME_NOT_BOOKABLE, NOT_ON_SALE_FOR_YOU, "holdId")
         case "UNPRICED":
             return ErrorDetail(
                 C.SHOWTIME_NOT_BOOKABLE, f"This showtime has no price for {detail} seats.", "holdId"

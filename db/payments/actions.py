@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.errors import DomainError, ErrorDetail
 from db.orders import actions as orders
 from db.orders.codes import OrderErrorCode, OrderStatus
+from db.orders.pricing import NOT_ON_SALE_FOR_YOU
 from db.orders.queries import (
     PAYLOAD_ORDER_COLUMNS,
     PayloadOrder,
@@ -226,6 +227,9 @@ _BEGIN_FAILURES = {
     ),
     "IN_PROGRESS": ErrorDetail(
         C.VALIDATION_ERROR, "A payment for this order is already being processed.", "orderId"
+    ),
+    "NOT_YET": ErrorDetail(
+        C.SHOWTIME_NOT_BOOKABLE, NOT_ON_SALE_FOR_YOU + " Nothing was charged.", "orderId"
     ),
 }
 _SETTLE_ERRORS = {

@@ -215,6 +215,94 @@ async def test_promo_code_holders_pass_their_code(gql: GraphQLClient, db: Databa
     refusal(await hold(gql, other, show, show.seat_ids[1], promo_code="EARLYBIRD"), general)
 
 
+PREVIEW = """
+query ($input: CheckoutInput!) { previewCheckout(input: $input) { errors { code field } } }
+"""
+CHECKOUT = """
+mutation ($input: CheckoutInput!) {
+  checkout(input: $input) { order { id status } errors { code field message } }
+}
+"""
+PAY = """
+mutation ($input: PayOrderInput!) {
+  payOrder(input: $input) { order { id status payments { status } } errors { code field } }
+}
+"""
+
+
+async def _checkout(gql: GraphQLClient, token: str, hold_id: str) -> dict[str, Any]:
+    data = await gql.execute(CHECKOUT, {"input": {"holdId": hold_id}}, token=token)
+    out: dict[str, Any] = data["checkout"]
+    return out
+
+
+async def _pay(gql: GraphQLClient, token: str, order_id: str) -> dict[str, Any]:
+    data = await gql.execute(
+        PAY, {"input": {"orderId": order_id, "paymentToken": "tok_visa"}}, token=token
+    )
+    out: dict[str, Any] = data["payOrder"]
+    return out
+
+
+def _not_yet(payload: dict[str, Any], field: str) -> None:
+    [error] = payload["errors"]
+    assert (error["code"], error["field"]) == ("SHOWTIME_NOT_BOOKABLE", field), error
+
+
+async def test_the_opening_is_judged_again_at_checkout_and_payment(
+    gql: GraphQLClient, db: Database
+) -> None:
+    """Points read at the hold alone let anyone in: buy something (points), hold seats in
+    the members' presale, have the first order refunded (points taken back), then check out
+    and pay. Checkout (and its preview) and payment judge the customer's opening again,
+    with their points then; nothing is charged when payment refuses."""
+    show, _ = await premiere(db)
+    await add_wave(db, show.id, "Members", now() - timedelta(hours=1), min_loyalty_points=50)
+    member = await create_user(db)
+    token = gql.token_for(member)
+    await set_points(db, member, 76)
+    held = await hold(gql, token, show, show.seat_ids[0])
+    hold_id = held["hold"]["id"]
+    await set_points(db, member, 0)  # what a refund of the order that gave them does
+    preview = await gql.execute(PREVIEW, {"input": {"holdId": hold_id}}, token=token)
+    _not_yet(preview["previewCheckout"], "holdId")
+    _not_yet(await _checkout(gql, token, hold_id), "holdId")
+    # Points back: checkout goes through; taken back again before paying: refused.
+    await set_points(db, member, 76)
+    order = (await _checkout(gql, token, hold_id))["order"]
+    assert order["status"] == "PENDING_PAYMENT"
+    await set_points(db, member, 10)
+    paid = await _pay(gql, token, order["id"])
+    _not_yet(paid, "orderId")
+    assert paid["order"]["status"] == "PENDING_PAYMENT"
+    assert paid["order"]["payments"] == []  # nothing charged
+    # Once general sale has opened, the order is anyone's to pay.
+    await set_sales_open(db, show.id, now() - timedelta(minutes=1))
+    paid = await _pay(gql, token, order["id"])
+    assert paid["errors"] == []
+    assert paid["order"]["status"] == "PAID"
+
+
+async def test_a_presale_code_is_judged_again_at_payment(gql: GraphQLClient, db: Database) -> None:
+    """A hold admitted by a code keeps it: checkout and payment go through with it, and
+    not once staff have switched the code off."""
+    show, _ = await premiere(db)
+    code = await add_code(db, "FANCLUB")
+    await add_wave(db, show.id, "Fans", now() - timedelta(minutes=5), promo_code_id=code)
+    fan = gql.token_for(await create_user(db))
+    held = await hold(gql, fan, show, show.seat_ids[0], promo_code="fanclub")
+    order = (await _checkout(gql, fan, held["hold"]["id"]))["order"]
+    assert order["status"] == "PENDING_PAYMENT"
+    async with db.transaction() as session:
+        await session.execute(update(PromoCode).where(PromoCode.id == code).values(is_active=False))
+    _not_yet(await _pay(gql, fan, order["id"]), "orderId")
+    async with db.transaction() as session:
+        await session.execute(update(PromoCode).where(PromoCode.id == code).values(is_active=True))
+    paid = await _pay(gql, fan, order["id"])
+    assert paid["errors"] == []
+    assert paid["order"]["status"] == "PAID"
+
+
 async def test_general_sale_opens_for_everyone(gql: GraphQLClient, db: Database) -> None:
     show, general = await premiere(db)
     await add_wave(db, show.id, "Members", now() - timedelta(hours=1), min_loyalty_points=100)
