@@ -53,7 +53,8 @@ from db.orders.codes import (
 )
 from db.orders.models import IdempotencyKey, Order, OrderLine, Ticket
 from db.orders.pricing import (
-    SQL_GUESS_CHECK_OFF,
+    NO_GUESS_LIMIT,
+    GuessLimit,
     ProductLine,
     cart_arguments,
     decode_json,
@@ -249,6 +250,7 @@ async def checkout(
     hold_id: int,
     products: Sequence[ProductLine] = (),
     promo_code: str | None = None,
+    guesses: GuessLimit = NO_GUESS_LIMIT,
     idempotency_key: str | None = None,
 ) -> CheckedOut:
     """Turn the user's live hold, with products and a promo code, into a PENDING_PAYMENT
@@ -280,9 +282,8 @@ async def checkout(
         "hash": request_hash("checkout", fields) if idempotency_key else None,
         "products": cart,
         "promo": promo,
-        # The guesses are counted before the call (graph/orders/services.py, reserve_guess);
-        # the function's own check of them stays off.
-        **SQL_GUESS_CHECK_OFF,
+        "guess_limit": guesses.attempts,
+        "guess_window": guesses.window_seconds,
     }
     if isinstance(on, AsyncSession):
         row: Any = (await on.execute(_CHECKOUT, params)).one()

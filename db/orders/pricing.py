@@ -45,10 +45,7 @@ class GuessLimit:
         return f"promo-guess:{user_id}"
 
 
-# `marquee_price_cart`'s own check of the guesses (a read of the counter) is not used: it
-# could not count them, so requests in flight all passed it. The API counts each guess
-# before the call instead (graph/orders/services.py, `reserve_guess`).
-SQL_GUESS_CHECK_OFF = {"guess_limit": 0, "guess_window": 600}
+NO_GUESS_LIMIT = GuessLimit(0, 600)
 
 
 def guessed_wrong(errors: Sequence[ErrorDetail]) -> bool:

@@ -28,8 +28,9 @@ from db.cinemas.queries import SEAT_COLUMNS
 from db.orders.codes import FulfilmentStatus, OrderLineKind, OrderStatus
 from db.orders.models import Order, OrderLine, Ticket
 from db.orders.pricing import (
-    SQL_GUESS_CHECK_OFF,
+    NO_GUESS_LIMIT,
     CartPrice,
+    GuessLimit,
     ProductLine,
     cart_arguments,
     cart_price,
@@ -308,6 +309,7 @@ async def price_cart(
     hold_id: int,
     products: Sequence[ProductLine],
     promo_code: str | None,
+    guesses: GuessLimit = NO_GUESS_LIMIT,
 ) -> CartPrice:
     """What checking out would cost now, with what is wrong; creates and reserves nothing
     (one read-only statement; docs/shop.md, "Pricing"). Raises DomainError only for input no
@@ -318,9 +320,8 @@ async def price_cart(
         "hold_id": hold_id,
         "products": cart,
         "promo": promo,
-        # The guesses are counted before the call (graph/orders/services.py, reserve_guess);
-        # the function's own check of them stays off.
-        **SQL_GUESS_CHECK_OFF,
+        "guess_limit": guesses.attempts,
+        "guess_window": guesses.window_seconds,
     }
     rows = await db.fetch_static(_PRICE_CART, params)
     return cart_price(rows[0][0])

@@ -36,7 +36,7 @@ from graph.orders.loaders import (
     TicketByIdLoader,
     prime_order_tickets,
 )
-from graph.orders.services import give_back_guess, payments_of, reserve_guess
+from graph.orders.services import Guess, payments_of, settle_guess, take_guess
 from graph.orders.types import (
     CancelOrderPayload,
     CheckInTicketPayload,
@@ -106,14 +106,11 @@ class Mutation:
     ) -> CheckoutPayload:
         ctx = info.context
         viewer = await ctx.require_viewer()
-        reserved: str | None = None  # the promo code a guess was taken for
+        guess: Guess | None = None  # what the promo code took of the guesses
         try:
             _check_key(input.idempotency_key)
             cart = cart_of(input)
-            refused = await reserve_guess(ctx, viewer.id, cart.promo_code)
-            if refused is not None:
-                raise refused
-            reserved = cart.promo_code
+            guess = await take_guess(ctx, viewer.id, cart.promo_code)
 
             async def run() -> actions.CheckedOut:
                 # One statement on a pooled autocommit connection: it is the transaction.
@@ -123,14 +120,15 @@ class Mutation:
                     hold_id=cart.hold_id,
                     products=cart.products,
                     promo_code=cart.promo_code,
+                    guesses=guess.sql_limit(ctx.settings),
                     idempotency_key=input.idempotency_key,
                 )
 
             checked_out = await retrying(run)
         except DomainError as exc:
-            await give_back_guess(ctx, viewer.id, reserved, exc.details)
+            await settle_guess(ctx, viewer.id, guess, exc.details)
             return CheckoutPayload(order=None, errors=order_errors(exc))
-        await give_back_guess(ctx, viewer.id, reserved, [])
+        await settle_guess(ctx, viewer.id, guess, [])
         return CheckoutPayload(
             order=await _order(info, checked_out.order_id, checked_out.order), errors=[]
         )

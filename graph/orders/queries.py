@@ -14,7 +14,7 @@ from graph.auth import IsAuthenticated
 from graph.context import Info
 from graph.orders.inputs import CheckoutInput, cart_of
 from graph.orders.loaders import OrderByIdLoader, TicketByIdLoader, prime_seats
-from graph.orders.services import give_back_guess, reserve_guess
+from graph.orders.services import Guess, settle_guess, take_guess
 from graph.orders.types import CheckoutPreview, Order, OrderLine, Ticket, order_errors
 from graph.pagination import Connection, PageArgs, paginate
 from graph.relay import query_id, register_node
@@ -105,22 +105,20 @@ class Query:
         input: Annotated[CheckoutInput, strawberry.argument(description="The cart.")],
     ) -> CheckoutPreview:
         viewer = await info.context.require_viewer()
-        reserved: str | None = None  # the promo code a guess was taken for
+        guess: Guess | None = None  # what the promo code took of the guesses
         try:
             cart = cart_of(input)
-            refused = await reserve_guess(info.context, viewer.id, cart.promo_code)
-            if refused is not None:
-                raise refused
-            reserved = cart.promo_code
+            guess = await take_guess(info.context, viewer.id, cart.promo_code)
             price = await q.price_cart(
                 info.context.db,
                 user_id=viewer.id,
                 hold_id=cart.hold_id,
                 products=cart.products,
                 promo_code=cart.promo_code,
+                guesses=guess.sql_limit(info.context.settings),
             )
         except DomainError as exc:
-            await give_back_guess(info.context, viewer.id, reserved, exc.details)
+            await settle_guess(info.context, viewer.id, guess, exc.details)
             return CheckoutPreview(
                 lines=[],
                 subtotal=None,
@@ -129,7 +127,7 @@ class Query:
                 promo_code=None,
                 errors=order_errors(exc),
             )
-        await give_back_guess(info.context, viewer.id, reserved, price.errors)
+        await settle_guess(info.context, viewer.id, guess, price.errors)
         currency = price.currency
         return CheckoutPreview(
             lines=[OrderLine.from_row(line, currency) for line in price.lines] if currency else [],

@@ -6,16 +6,18 @@ customer's wrong promo code guesses (docs/shop.md)."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from db.accounts import ratelimit
 from db.errors import DomainError, ErrorDetail
-from db.orders.pricing import GuessLimit, guessed_wrong, too_many_guesses
+from db.orders.pricing import NO_GUESS_LIMIT, GuessLimit, guessed_wrong, too_many_guesses
 from db.payments import actions as payment_actions
 from db.payments.actions import Fulfilment
 from db.payments.providers import PaymentProvider
@@ -134,31 +136,82 @@ def guess_limit(settings: Settings) -> GuessLimit:
     return GuessLimit(settings.promo_code_guesses, settings.promo_code_guess_window_seconds)
 
 
-async def reserve_guess(ctx: Context, user_id: int, promo_code: str | None) -> DomainError | None:
-    """Before a cart with a promo code is priced, take one of the customer's guesses of this
-    window (its own small transaction); None when one was free, else the RATE_LIMITED error
-    to answer instead, without looking the code up. Taken before the look-up, so however
-    many requests run at once, no more of them are answered than the limit (counted after
-    the answer, requests in flight all read the old count: 30 aliases of previewCheckout, or
-    60 racing checkouts, got answers for 29 and 31 unknown codes against a limit of 20).
-    A code that exists gives its guess back (`give_back_guess`)."""
+# Promo codes this process has seen exist (trimmed, lower case), least recently used first. A
+# cart with one of them takes no guess before the look-up: a shop's own code, sent with most
+# carts, costs nothing more than the pricing function's read of the counter.
+_KNOWN_CODES: collections.OrderedDict[str, None] = collections.OrderedDict()
+KNOWN_CODES_MAX = 1024
+
+
+def _code_key(code: str) -> str:
+    return code.strip().lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Guess:
+    """What a cart's promo code took of the customer's guesses: `reserved` when one was
+    taken before the look-up (a code this process has not seen exist)."""
+
+    code: str | None
+    reserved: bool = False
+
+    def sql_limit(self, settings: Settings) -> GuessLimit:
+        """The pricing function's own check (a read of the counter, refusing every code once
+        the window's guesses are spent): off when a guess was taken here."""
+        if self.code is None or self.reserved:
+            return NO_GUESS_LIMIT
+        return guess_limit(settings)
+
+
+async def take_guess(ctx: Context, user_id: int, promo_code: str | None) -> Guess:
+    """Before a cart with a promo code is priced: a code this process has not seen exist
+    takes one of the customer's guesses of this window first (its own small transaction),
+    and is answered RATE_LIMITED, without being looked up, when none is left (raises
+    DomainError). Taken before the look-up, so however many requests run at once, no more
+    unknown codes are answered than the limit: counted after the answer, every request in
+    flight read the old count (30 aliases of previewCheckout, or 60 racing checkouts, got
+    answers for 29 and 31 unknown codes against a limit of 20). A code seen to exist takes
+    none; the pricing function still refuses it once the guesses are spent."""
     limit = guess_limit(ctx.settings)
     if promo_code is None or limit.attempts <= 0:
-        return None
+        return Guess(None)
+    key = _code_key(promo_code)
+    if key in _KNOWN_CODES:
+        _KNOWN_CODES.move_to_end(key)
+        return Guess(promo_code)
+    if not (await _count_guess(ctx, user_id, limit)).allowed:
+        raise DomainError(details=[too_many_guesses()])
+    return Guess(promo_code, reserved=True)
+
+
+async def settle_guess(
+    ctx: Context, user_id: int, guess: Guess | None, errors: Sequence[ErrorDetail]
+) -> None:
+    """After the answer. A cart answered without errors shows its code exists: it is
+    remembered, and the guess taken for it given back. A code remembered that is now
+    unknown (deactivated) is forgotten, and counted as a guess after all."""
+    limit = guess_limit(ctx.settings)
+    if guess is None or guess.code is None or limit.attempts <= 0:
+        return
+    key = _code_key(guess.code)
+    wrong = guessed_wrong(errors)
+    if not errors:
+        _KNOWN_CODES[key] = None
+        _KNOWN_CODES.move_to_end(key)
+        while len(_KNOWN_CODES) > KNOWN_CODES_MAX:
+            _KNOWN_CODES.popitem(last=False)
+    if guess.reserved and not wrong:
+        async with ctx.db.transaction() as session:
+            await ratelimit.give_back(
+                session, limit.key(user_id), window_seconds=limit.window_seconds
+            )
+    elif not guess.reserved and wrong:
+        _KNOWN_CODES.pop(key, None)
+        await _count_guess(ctx, user_id, limit)
+
+
+async def _count_guess(ctx: Context, user_id: int, limit: GuessLimit) -> ratelimit.Verdict:
     async with ctx.db.transaction() as session:
-        verdict = await ratelimit.hit(
+        return await ratelimit.hit(
             session, [limit.key(user_id)], limit=limit.attempts, window_seconds=limit.window_seconds
         )
-    return None if verdict.allowed else DomainError(details=[too_many_guesses()])
-
-
-async def give_back_guess(
-    ctx: Context, user_id: int, promo_code: str | None, errors: Sequence[ErrorDetail]
-) -> None:
-    """After the answer: the guess `reserve_guess` took is given back unless the code was
-    unknown (or inactive)."""
-    limit = guess_limit(ctx.settings)
-    if promo_code is None or limit.attempts <= 0 or guessed_wrong(errors):
-        return
-    async with ctx.db.transaction() as session:
-        await ratelimit.give_back(session, limit.key(user_id), window_seconds=limit.window_seconds)
