@@ -5,6 +5,8 @@ a code's total limit with 30 customers, its per-user limit with 10 checkouts of 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -493,18 +495,27 @@ async def test_one_customer_races_ten_checkouts_against_a_per_user_limit(
     assert await times_used(db, code) == 1
 
 
-async def test_promo_codes_cannot_be_found_by_guessing(
-    db: SharedConnectionDatabase, settings: Settings
-) -> None:
-    """After 3 unknown codes (the limit here) no code is answered, a real one neither, by
-    preview or checkout, until the window ends; another customer is not affected."""
+@asynccontextmanager
+async def _three_guesses(
+    db: Database, settings: Settings, code: str
+) -> AsyncIterator[tuple[GraphQLClient, Any, str, str]]:
+    """A client of an app whose customers may try 3 unknown promo codes a window, with the
+    real code `code`, a showtime, and a customer (token) holding one of its seats (hold)."""
     limited = settings.model_copy(update={"promo_code_guesses": 3})
     async with _client(db, limited) as http:
         gql = GraphQLClient(http, limited)
         show = await create_bookable_showtime(db)
         token = gql.token_for(await create_user(db))
-        await promo(db, "REAL", percent_off=Decimal(10))
-        hold_id = await hold(gql, token, show.id, show.seat_ids[:1])
+        await promo(db, code, percent_off=Decimal(10))
+        yield gql, show, token, await hold(gql, token, show.id, show.seat_ids[:1])
+
+
+async def test_promo_codes_cannot_be_found_by_guessing(
+    db: SharedConnectionDatabase, settings: Settings
+) -> None:
+    """After 3 unknown codes (the limit here) no code is answered, a real one neither, by
+    preview or checkout, until the window ends; another customer is not affected."""
+    async with _three_guesses(db, settings, "REAL") as (gql, show, token, hold_id):
         for guess in ("AAAA", "BBBB"):
             assert codes(await preview(gql, token, hold_id, promoCode=guess)) == [
                 ("PROMO_CODE_INVALID", "promoCode")
@@ -532,13 +543,7 @@ async def test_guesses_at_once_get_no_more_answers_than_the_limit(
     get 3 answers in all; the others are RATE_LIMITED, a real code among them too. (Counted
     after the answer, every request in flight read the old count and was answered.) A code
     seen to exist takes no guess, and is refused too once the guesses are spent."""
-    limited = settings.model_copy(update={"promo_code_guesses": 3})
-    async with _client(db, limited) as http:
-        gql = GraphQLClient(http, limited)
-        show = await create_bookable_showtime(db)
-        token = gql.token_for(await create_user(db))
-        await promo(db, "ALIASED", percent_off=Decimal(10))
-        hold_id = await hold(gql, token, show.id, show.seat_ids[:1])
+    async with _three_guesses(db, settings, "ALIASED") as (gql, show, token, hold_id):
         guesses = [f"GUESS{n}" for n in range(11)] + ["ALIASED"]
         aliases = " ".join(
             f'a{n}: previewCheckout(input: {{holdId: "{hold_id}", promoCode: "{code}"}})'
