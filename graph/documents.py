@@ -139,9 +139,9 @@ def request_checks(
     key = (query, operation_name, limits.max_list_input)
     known = _COSTS.get(key)
     if known is not None:
-        cost, checks, defaults = known[0]
+        cost, checks = known[0]
         try:
-            check_variables(checks, variables, limits.max_list_input, defaults)
+            check_variables(checks, variables, limits.max_list_input)
         except GraphQLError as error:
             return None, [error]
     else:
@@ -153,7 +153,7 @@ def request_checks(
             return None, [error]
         cost = found.fields
         if not found.uses_variables and cost is not None:
-            _COSTS.put(key, (cost, found.checks, found.defaults), len(query or "") or 1)
+            _COSTS.put(key, (cost, found.checks), len(query or "") or 1)
     if cost is not None and cost > limits.max_cost:
         return cost, [
             GraphQLError(

@@ -462,9 +462,6 @@ class Cost:
     uses_variables: bool  # False: the same for every request of this document
     # The variables' places, for `check_variables` on the next requests of the document.
     checks: tuple[VariableCheck, ...] = ()
-    # The operation's variables' default values (`$ids: [ID!] = [...]`): what a request that
-    # does not send a variable runs with, so they are checked and counted like sent ones.
-    defaults: Mapping[str, Any] | None = None
 
 
 def variable_defaults(operation: OperationDefinitionNode) -> dict[str, Any]:
@@ -505,20 +502,20 @@ def operation_cost(
         fields = walker.selection_set(operation.selection_set, root, DEFAULT_PAGE)
     except _TooBig as exc:
         raise exc.error from None
-    return Cost(fields, values.used, tuple(walker.lists.checks), defaults)
+    # A variable's default value (`$ids: [ID!] = [...]`) is what a request that does not send
+    # it runs with, so it is checked and counted like a sent one, and such a document is
+    # costed on every request: cached, the cost would have to keep the defaults' values
+    # beside it, larger than the text the cache weighs (real clients' defaults are a page
+    # size, which changes the cost anyway).
+    return Cost(fields, values.used or bool(defaults), tuple(walker.lists.checks))
 
 
 def check_variables(
-    checks: tuple[VariableCheck, ...],
-    variables: Mapping[str, Any] | None,
-    max_list_input: int,
-    defaults: Mapping[str, Any] | None = None,
+    checks: tuple[VariableCheck, ...], variables: Mapping[str, Any] | None, max_list_input: int
 ) -> None:
-    """The list-length check of `operation_cost` for a document whose cost is known: the
-    variables' values (or, for one not sent, its default) at the places the first walk
+    """The list-length check of `operation_cost` for a document whose cost is known (and
+    whose variables have no defaults): the variables' values at the places the first walk
     recorded. Raises GraphQLError (BAD_USER_INPUT) for a list input longer than allowed."""
-    if defaults:
-        variables = {**defaults, **(variables or {})}
     if not checks or not variables:
         return
     lists = _ListChecker(_Variables(variables), max_list_input)

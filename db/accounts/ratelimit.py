@@ -11,6 +11,7 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import case, delete, func, update
 from sqlalchemy.dialects.postgresql import insert
@@ -36,14 +37,19 @@ class Verdict:
     counts: dict[str, int]
 
 
+def _current_window(window_seconds: int) -> Any:
+    """The start of the current window, in SQL: windows are aligned to the epoch."""
+    return func.to_timestamp(
+        func.floor(func.extract("epoch", func.now()) / window_seconds) * window_seconds
+    )
+
+
 async def hit(
     session: AsyncSession, keys: list[str], *, limit: int, window_seconds: int = 60
 ) -> Verdict:
     """Count one attempt for each key; allowed while every key is within `limit`."""
     keys = list(dict.fromkeys(k[:MAX_KEY_LENGTH] for k in keys))
-    window = func.to_timestamp(
-        func.floor(func.extract("epoch", func.now()) / window_seconds) * window_seconds
-    )
+    window = _current_window(window_seconds)
     stmt = insert(RateLimit).values([{"key": k, "window_start": window, "hits": 1} for k in keys])
     upsert = stmt.on_conflict_do_update(
         index_elements=[RateLimit.key],
@@ -73,9 +79,7 @@ async def give_back(session: AsyncSession, key: str, *, window_seconds: int) -> 
     """Take back one attempt counted by `hit` in the current window (an attempt that turned
     out not to count: a promo code that exists). Never below zero; nothing once the window
     has passed."""
-    window = func.to_timestamp(
-        func.floor(func.extract("epoch", func.now()) / window_seconds) * window_seconds
-    )
+    window = _current_window(window_seconds)
     await session.execute(
         update(RateLimit)
         .where(

@@ -381,7 +381,7 @@ async def test_variable_defaults_are_checked_and_counted_like_sent_values(
     ids = [base64.urlsafe_b64encode(f"Showtime:{n}".encode()).decode() for n in range(1, 102)]
     literal = ", ".join(f'"{i}"' for i in ids)
     listed = f"query Q($ids: [ID!]! = [{literal}]) {{ nodes(ids: $ids) {{ id }} }}"
-    for variables in (None, {}, {"ids": ids[:2]}, None):  # the cached cost too
+    for variables in (None, {}, {"ids": ids[:2]}, None):  # also after a request that sent it
         body = await gql.raw(listed, variables)
         if variables and "ids" in variables:
             assert "errors" not in body, body
